@@ -1,0 +1,479 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/BurntSushi/toml"
+)
+
+// Config is goavail's complete, validated configuration. Build one with Load
+// or Parse; the zero value is not usable.
+type Config struct {
+	// FailureThreshold is how many probes in a row must be lost before a
+	// target is declared down.
+	FailureThreshold int `toml:"failure_threshold"`
+	// RiseThreshold is how many probes in a row must be answered before a
+	// down (or unknown) target is declared up. Default: FailureThreshold.
+	RiseThreshold int `toml:"rise_threshold"`
+	// Interval is the time between two probes of one target.
+	Interval Duration `toml:"interval"`
+	// ProbeTimeout is how long a probe waits for its reply. Default: the
+	// smaller of Interval and 1s. Never longer than Interval.
+	ProbeTimeout Duration `toml:"probe_timeout"`
+	// ReconcilePeriod is how often the DNS records are compared with the
+	// desired state even when nothing changed, so drift heals.
+	ReconcilePeriod Duration `toml:"reconcile_period"`
+	// NodeName names this agent in a cluster. Default: the host name.
+	NodeName string `toml:"node_name"`
+
+	Members    Members       `toml:"Members"`
+	Cloudflare Cloudflare    `toml:"Cloudflare"`
+	Records    []RecordGroup `toml:"Records"`
+
+	// Groups is the effective list of record groups: the [Cloudflare] block
+	// (when it names a dns_domain) followed by every [[Records]] table, with
+	// defaults applied, hostnames made fully qualified and addresses parsed.
+	Groups []Group `toml:"-"`
+}
+
+// Members is the [Members] block: cluster settings. They are parsed and
+// validated here; cluster mode itself lives in package cluster.
+type Members struct {
+	Peers         []string `toml:"peers"`
+	LocalAddr     string   `toml:"local_addr"`
+	MembersPort   int      `toml:"members_port"`
+	MinPeersAgree int      `toml:"min_peers_agree"`
+	CryptoKey     string   `toml:"crypto_key"`
+}
+
+// Cloudflare is the [Cloudflare] block: API settings, defaults for every
+// record group, and (the original goavail's layout) one record group of its own.
+type Cloudflare struct {
+	DNSDomain   string   `toml:"dns_domain"`
+	Hostnames   []string `toml:"hostnames"`
+	IPAddresses []string `toml:"ip_addresses"`
+	DNSProxied  bool     `toml:"dns_proxied"`
+
+	// TTL for records goavail creates, in seconds; 1 means automatic.
+	TTL int `toml:"ttl"`
+	// Comment set on records goavail creates, marking them as managed.
+	Comment string `toml:"comment"`
+	// APIBaseURL overrides the Cloudflare API endpoint. The environment
+	// variable CLOUDFLARE_BASE_URL wins over it.
+	APIBaseURL string `toml:"api_base_url"`
+	// BatchSize is the most record changes sent in one batch request
+	// (200 on the Free plan, 3,500 on paid plans).
+	BatchSize int `toml:"batch_size"`
+	// RequestTimeout bounds one API request.
+	RequestTimeout Duration `toml:"request_timeout"`
+}
+
+// RecordGroup is one [[Records]] table: a zone, the hostnames in it and the
+// addresses they point at. Unset ttl, comment and dns_proxied fall back to the
+// [Cloudflare] values.
+type RecordGroup struct {
+	DNSDomain   string   `toml:"dns_domain"`
+	Hostnames   []string `toml:"hostnames"`
+	IPAddresses []string `toml:"ip_addresses"`
+	DNSProxied  *bool    `toml:"dns_proxied"`
+	TTL         *int     `toml:"ttl"`
+	Comment     *string  `toml:"comment"`
+}
+
+// Group is an effective record group: every hostname in Zone should point
+// at the addresses of Addrs that are up.
+type Group struct {
+	Zone      string       // zone name, lower case, no trailing dot
+	Hostnames []string     // fully qualified, lower case, no trailing dot
+	Addrs     []netip.Addr // IPv4 become A records, IPv6 AAAA records
+	Proxied   bool
+	TTL       int
+	Comment   string
+}
+
+// Defaults for keys that are not set.
+const (
+	DefaultFailureThreshold = 3
+	DefaultInterval         = time.Second
+	DefaultReconcilePeriod  = 60 * time.Second
+	DefaultMembersPort      = 7946
+	DefaultTTL              = 60
+	DefaultComment          = "managed by goavail"
+	DefaultBatchSize        = 200
+	DefaultRequestTimeout   = 10 * time.Second
+	maxProbeTimeout         = time.Second
+)
+
+// Load reads and parses the file at path. See Parse.
+func Load(path string) (*Config, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read config: %w", err)
+	}
+	c, err := Parse(string(b))
+	if err != nil {
+		return nil, fmt.Errorf("config %s: %w", path, err)
+	}
+	return c, nil
+}
+
+// Parse decodes TOML text into a fresh Config, applies defaults and
+// validates it. Every problem is reported, joined into one error.
+func Parse(text string) (*Config, error) {
+	c := &Config{}
+	md, err := toml.Decode(text, c)
+	if err != nil {
+		var perr toml.ParseError
+		if errors.As(err, &perr) {
+			return nil, fmt.Errorf("line %d, column %d: %s", perr.Position.Line, perr.Position.Col, perr.Message)
+		}
+		return nil, err
+	}
+	var errs []error
+	reported := map[string]bool{}
+	for _, k := range md.Undecoded() {
+		if len(k) > 1 && reported[k[:len(k)-1].String()] {
+			continue // a key inside a table that is itself unknown
+		}
+		reported[k.String()] = true
+		errs = append(errs, unknownKey(k))
+	}
+	c.applyDefaults(md)
+	errs = append(errs, c.validate()...)
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	return c, nil
+}
+
+// unknownKey words the error for a key goavail does not read. Keys the
+// original goavail had but this one dropped get a hint of their own.
+func unknownKey(k toml.Key) error {
+	name := k.String()
+	switch {
+	case k[0] == "Route53":
+		return fmt.Errorf("%s: Route 53 is not supported; remove the [Route53] block", name)
+	case name == "slack_addr":
+		return fmt.Errorf("slack_addr: Slack notifications are not supported yet; remove the key")
+	case name == "port" || name == "ports":
+		return fmt.Errorf("%s: goavail probes with ICMP only; remove the key", name)
+	}
+	return fmt.Errorf("%s: unknown key (check its spelling and the block it is in)", name)
+}
+
+func (c *Config) applyDefaults(md toml.MetaData) {
+	if !md.IsDefined("failure_threshold") {
+		c.FailureThreshold = DefaultFailureThreshold
+	}
+	if !md.IsDefined("rise_threshold") {
+		c.RiseThreshold = c.FailureThreshold
+		if c.RiseThreshold < 1 || c.RiseThreshold > 1000 {
+			c.RiseThreshold = DefaultFailureThreshold // failure_threshold's own error says it
+		}
+	}
+	if !md.IsDefined("interval") {
+		c.Interval = Duration(DefaultInterval)
+	}
+	if !md.IsDefined("probe_timeout") {
+		c.ProbeTimeout = Duration(min(c.Interval.D(), maxProbeTimeout))
+	}
+	if !md.IsDefined("reconcile_period") {
+		c.ReconcilePeriod = Duration(DefaultReconcilePeriod)
+	}
+	if c.NodeName == "" {
+		c.NodeName, _ = os.Hostname()
+	}
+	if !md.IsDefined("Members", "members_port") {
+		c.Members.MembersPort = DefaultMembersPort
+	}
+	cf := &c.Cloudflare
+	if !md.IsDefined("Cloudflare", "ttl") {
+		cf.TTL = DefaultTTL
+	}
+	if !md.IsDefined("Cloudflare", "comment") {
+		cf.Comment = DefaultComment
+	}
+	if !md.IsDefined("Cloudflare", "batch_size") {
+		cf.BatchSize = DefaultBatchSize
+	}
+	if !md.IsDefined("Cloudflare", "request_timeout") {
+		cf.RequestTimeout = Duration(DefaultRequestTimeout)
+	}
+}
+
+func (c *Config) validate() []error {
+	var errs []error
+	bad := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
+
+	if c.FailureThreshold < 1 || c.FailureThreshold > 1000 {
+		bad("failure_threshold = %d: must be from 1 to 1000", c.FailureThreshold)
+	}
+	if c.RiseThreshold < 1 || c.RiseThreshold > 1000 {
+		bad("rise_threshold = %d: must be from 1 to 1000", c.RiseThreshold)
+	}
+	if c.Interval.D() < 100*time.Millisecond || c.Interval.D() > time.Hour {
+		bad("interval = %s: must be from 100ms to 1h", c.Interval.D())
+	}
+	if c.ProbeTimeout.D() < 10*time.Millisecond || c.ProbeTimeout.D() > c.Interval.D() {
+		bad("probe_timeout = %s: must be from 10ms to interval (%s)", c.ProbeTimeout.D(), c.Interval.D())
+	}
+	if c.ReconcilePeriod.D() < time.Second {
+		bad("reconcile_period = %s: must be at least 1s", c.ReconcilePeriod.D())
+	}
+	errs = append(errs, c.Members.validate()...)
+	cf := c.Cloudflare
+	if cf.TTL != 1 && (cf.TTL < 30 || cf.TTL > 86400) {
+		bad("Cloudflare.ttl = %d: must be 1 (automatic) or from 30 to 86400 seconds", cf.TTL)
+	}
+	if cf.BatchSize < 1 || cf.BatchSize > 3500 {
+		bad("Cloudflare.batch_size = %d: must be from 1 to 3500 (200 on the Free plan)", cf.BatchSize)
+	}
+	if cf.RequestTimeout.D() < time.Second {
+		bad("Cloudflare.request_timeout = %s: must be at least 1s", cf.RequestTimeout.D())
+	}
+	if cf.APIBaseURL != "" && !strings.HasPrefix(cf.APIBaseURL, "https://") && !strings.HasPrefix(cf.APIBaseURL, "http://") {
+		bad("Cloudflare.api_base_url = %q: must be an http:// or https:// URL", cf.APIBaseURL)
+	}
+
+	groups, gerrs := c.buildGroups()
+	errs = append(errs, gerrs...)
+	c.Groups = groups
+	if len(groups) == 0 && len(gerrs) == 0 {
+		bad("no record groups: set dns_domain, hostnames and ip_addresses in [Cloudflare] or add a [[Records]] table")
+	}
+	return errs
+}
+
+func (m Members) validate() []error {
+	var errs []error
+	if m.MembersPort < 1 || m.MembersPort > 65535 {
+		errs = append(errs, fmt.Errorf("Members.members_port = %d: must be from 1 to 65535", m.MembersPort))
+	}
+	if m.MinPeersAgree < 0 {
+		errs = append(errs, fmt.Errorf("Members.min_peers_agree = %d: must be 0 or more", m.MinPeersAgree))
+	}
+	if m.MinPeersAgree > len(m.Peers) {
+		errs = append(errs, fmt.Errorf("Members.min_peers_agree = %d: more than the %d configured peers could ever confirm", m.MinPeersAgree, len(m.Peers)))
+	}
+	if len(m.Peers) > 0 {
+		errs = append(errs, fmt.Errorf("Members.peers: cluster mode is not available in this build yet; remove [Members] peers to run a single agent"))
+	}
+	return errs
+}
+
+// buildGroups turns the [Cloudflare] block and the [[Records]] tables into
+// effective groups, checking every name and address.
+func (c *Config) buildGroups() ([]Group, []error) {
+	cf := c.Cloudflare
+	var raw []struct {
+		where string
+		rg    RecordGroup
+	}
+	if cf.DNSDomain != "" || len(cf.Hostnames) > 0 || len(cf.IPAddresses) > 0 {
+		p := cf.DNSProxied
+		raw = append(raw, struct {
+			where string
+			rg    RecordGroup
+		}{"Cloudflare", RecordGroup{DNSDomain: cf.DNSDomain, Hostnames: cf.Hostnames, IPAddresses: cf.IPAddresses, DNSProxied: &p}})
+	}
+	for i, rg := range c.Records {
+		raw = append(raw, struct {
+			where string
+			rg    RecordGroup
+		}{fmt.Sprintf("Records[%d]", i), rg})
+	}
+
+	var groups []Group
+	var errs []error
+	owner := map[string]string{} // FQDN -> where it was first configured
+	for _, r := range raw {
+		g, gerrs := buildGroup(r.where, r.rg, cf)
+		errs = append(errs, gerrs...)
+		for _, h := range g.Hostnames {
+			if prev, ok := owner[h]; ok {
+				errs = append(errs, fmt.Errorf("%s.hostnames: %q is already managed by %s; a hostname belongs to one group", r.where, h, prev))
+				continue
+			}
+			owner[h] = r.where
+		}
+		if len(gerrs) == 0 {
+			groups = append(groups, g)
+		}
+	}
+	return groups, errs
+}
+
+func buildGroup(where string, rg RecordGroup, cf Cloudflare) (Group, []error) {
+	var errs []error
+	bad := func(format string, a ...any) { errs = append(errs, fmt.Errorf(where+"."+format, a...)) }
+
+	zone := normalizeName(rg.DNSDomain)
+	g := Group{Zone: zone, Proxied: cf.DNSProxied, TTL: cf.TTL, Comment: cf.Comment}
+	if rg.DNSProxied != nil {
+		g.Proxied = *rg.DNSProxied
+	}
+	if rg.TTL != nil {
+		g.TTL = *rg.TTL
+		if g.TTL != 1 && (g.TTL < 30 || g.TTL > 86400) {
+			bad("ttl = %d: must be 1 (automatic) or from 30 to 86400 seconds", g.TTL)
+		}
+	}
+	if rg.Comment != nil {
+		g.Comment = *rg.Comment
+	}
+	if len(g.Comment) > 100 {
+		bad("comment: %d characters, Cloudflare's limit on the Free plan is 100", len(g.Comment))
+	}
+	if zone == "" {
+		bad("dns_domain: missing; name the Cloudflare zone, e.g. \"example.com\"")
+	} else if err := checkDNSName(zone); err != nil {
+		bad("dns_domain = %q: %v", rg.DNSDomain, err)
+	}
+	if len(rg.Hostnames) == 0 {
+		bad("hostnames: missing; list at least one name, e.g. [\"www\"] or [\"@\"] for the apex")
+	}
+	for _, h := range rg.Hostnames {
+		fq := qualify(h, zone)
+		if err := checkDNSName(fq); err != nil || strings.HasPrefix(h, "*") {
+			if err == nil {
+				err = errors.New("wildcards are not managed")
+			}
+			bad("hostnames: %q: %v", h, err)
+			continue
+		}
+		if slices.Contains(g.Hostnames, fq) {
+			bad("hostnames: %q is listed twice", h)
+			continue
+		}
+		g.Hostnames = append(g.Hostnames, fq)
+	}
+	if len(rg.IPAddresses) == 0 {
+		bad("ip_addresses: missing; list the addresses to watch, e.g. [\"192.0.2.10\"]")
+	}
+	for _, s := range rg.IPAddresses {
+		a, err := netip.ParseAddr(strings.TrimSpace(s))
+		if err != nil || a.Zone() != "" {
+			bad("ip_addresses: %q is not an IPv4 or IPv6 address", s)
+			continue
+		}
+		a = a.Unmap()
+		if !a.IsGlobalUnicast() && !a.IsLoopback() {
+			bad("ip_addresses: %q is not a unicast address", s)
+			continue
+		}
+		if slices.Contains(g.Addrs, a) {
+			bad("ip_addresses: %q is listed twice", s)
+			continue
+		}
+		g.Addrs = append(g.Addrs, a)
+	}
+	if g.Proxied && g.TTL != 1 && rg.TTL != nil {
+		bad("ttl = %d: proxied records always have automatic TTL; set ttl = 1 or dns_proxied = false", g.TTL)
+	}
+	if g.Proxied {
+		g.TTL = 1
+	}
+	return g, errs
+}
+
+// normalizeName lower-cases a DNS name and drops a trailing dot.
+func normalizeName(s string) string {
+	return strings.TrimSuffix(strings.ToLower(strings.TrimSpace(s)), ".")
+}
+
+// qualify makes a configured hostname fully qualified within zone, the way
+// the original goavail did: "www" becomes "www.example.com", "@" the apex,
+// and a name already inside the zone stays as it is.
+func qualify(host, zone string) string {
+	h := normalizeName(host)
+	switch {
+	case h == "@" || h == zone:
+		return zone
+	case strings.HasSuffix(h, "."+zone):
+		return h
+	}
+	return h + "." + zone
+}
+
+func checkDNSName(name string) error {
+	if len(name) > 253 {
+		return errors.New("longer than 253 characters")
+	}
+	for _, label := range strings.Split(name, ".") {
+		if label == "" || len(label) > 63 {
+			return errors.New("each label must be 1 to 63 characters")
+		}
+		for _, r := range label {
+			if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
+				return fmt.Errorf("label %q has %q; use letters, digits, '-' and '_' (punycode for IDNs)", label, r)
+			}
+		}
+	}
+	return nil
+}
+
+// Addrs returns every monitored address once, in configuration order.
+func (c *Config) Addrs() []netip.Addr {
+	var out []netip.Addr
+	seen := map[netip.Addr]bool{}
+	for _, g := range c.Groups {
+		for _, a := range g.Addrs {
+			if !seen[a] {
+				seen[a] = true
+				out = append(out, a)
+			}
+		}
+	}
+	return out
+}
+
+// Effective renders the configuration as goavail uses it, defaults filled
+// in and hostnames qualified, as TOML. Secrets are replaced by "<redacted>".
+func (c *Config) Effective() string {
+	type group struct {
+		DNSDomain   string   `toml:"dns_domain"`
+		Hostnames   []string `toml:"hostnames"`
+		IPAddresses []string `toml:"ip_addresses"`
+		DNSProxied  bool     `toml:"dns_proxied"`
+		TTL         int      `toml:"ttl"`
+		Comment     string   `toml:"comment"`
+	}
+	type api struct {
+		APIBaseURL     string   `toml:"api_base_url,omitempty"`
+		BatchSize      int      `toml:"batch_size"`
+		RequestTimeout Duration `toml:"request_timeout"`
+	}
+	out := struct {
+		FailureThreshold int      `toml:"failure_threshold"`
+		RiseThreshold    int      `toml:"rise_threshold"`
+		Interval         Duration `toml:"interval"`
+		ProbeTimeout     Duration `toml:"probe_timeout"`
+		ReconcilePeriod  Duration `toml:"reconcile_period"`
+		NodeName         string   `toml:"node_name"`
+		Members          Members  `toml:"Members"`
+		Cloudflare       api      `toml:"Cloudflare"`
+		Records          []group  `toml:"Records"`
+	}{c.FailureThreshold, c.RiseThreshold, c.Interval, c.ProbeTimeout, c.ReconcilePeriod, c.NodeName, c.Members,
+		api{c.Cloudflare.APIBaseURL, c.Cloudflare.BatchSize, c.Cloudflare.RequestTimeout}, nil}
+	if out.Members.CryptoKey != "" {
+		out.Members.CryptoKey = "<redacted>"
+	}
+	for _, g := range c.Groups {
+		ips := make([]string, len(g.Addrs))
+		for i, a := range g.Addrs {
+			ips[i] = a.String()
+		}
+		out.Records = append(out.Records, group{g.Zone, g.Hostnames, ips, g.Proxied, g.TTL, g.Comment})
+	}
+	var b strings.Builder
+	if err := toml.NewEncoder(&b).Encode(out); err != nil {
+		return "# cannot render configuration: " + err.Error()
+	}
+	return b.String()
+}

@@ -1,0 +1,141 @@
+package config
+
+import (
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestLoad_ShippedExample keeps the repository's goavail.toml loadable and
+// checks the values it documents.
+func TestLoad_ShippedExample(t *testing.T) {
+	c, err := Load("../goavail.toml")
+	if err != nil {
+		t.Fatalf("shipped goavail.toml does not load: %v", err)
+	}
+	if c.FailureThreshold != 3 || c.RiseThreshold != 3 || c.Interval.D() != time.Second || c.ProbeTimeout.D() != 800*time.Millisecond {
+		t.Errorf("thresholds/timing = %d/%d/%s/%s", c.FailureThreshold, c.RiseThreshold, c.Interval.D(), c.ProbeTimeout.D())
+	}
+	if len(c.Groups) != 2 {
+		t.Fatalf("groups = %d, want 2", len(c.Groups))
+	}
+	g0, g1 := c.Groups[0], c.Groups[1]
+	if g0.Zone != "example.com" || strings.Join(g0.Hostnames, ",") != "www.example.com,api.example.com" || g0.TTL != 60 || g0.Proxied {
+		t.Errorf("group 0 = %+v", g0)
+	}
+	if g1.Zone != "example.net" || strings.Join(g1.Hostnames, ",") != "example.net,www.example.net" || g1.TTL != 1 || !g1.Proxied || g1.Comment != DefaultComment {
+		t.Errorf("group 1 = %+v", g1)
+	}
+	if got := len(c.Addrs()); got != 5 {
+		t.Errorf("Addrs() = %d addresses, want 5", got)
+	}
+}
+
+// TestParse_OriginalLayout checks that a config written for the original
+// goavail parses unchanged, with its integer interval read as seconds.
+func TestParse_OriginalLayout(t *testing.T) {
+	c, err := Parse(`
+failure_threshold = 5
+interval = 2
+
+[Members]
+members_port = 7947
+min_peers_agree = 0
+crypto_key = "1234567891012345"
+
+[Cloudflare]
+dns_proxied = false
+dns_domain = "example.com"
+hostnames = ["test", "test2.example.com"]
+ip_addresses = ["192.0.2.1"]
+`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Interval.D() != 2*time.Second || c.FailureThreshold != 5 || c.RiseThreshold != 5 {
+		t.Errorf("interval %s, thresholds %d/%d", c.Interval.D(), c.FailureThreshold, c.RiseThreshold)
+	}
+	if c.ProbeTimeout.D() != time.Second {
+		t.Errorf("probe timeout default = %s, want 1s", c.ProbeTimeout.D())
+	}
+	want := []string{"test.example.com", "test2.example.com"}
+	if strings.Join(c.Groups[0].Hostnames, ",") != strings.Join(want, ",") {
+		t.Errorf("hostnames = %v, want %v", c.Groups[0].Hostnames, want)
+	}
+	if c.Groups[0].Addrs[0] != netip.MustParseAddr("192.0.2.1") {
+		t.Errorf("addrs = %v", c.Groups[0].Addrs)
+	}
+	if c.Members.MembersPort != 7947 || c.Members.CryptoKey == "" {
+		t.Errorf("members = %+v", c.Members)
+	}
+}
+
+// TestParse_Durations covers the interval spellings an operator may use.
+func TestParse_Durations(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want time.Duration
+	}{
+		{`interval = 5`, 5 * time.Second},
+		{`interval = "500ms"`, 500 * time.Millisecond},
+		{`interval = 1.5`, 1500 * time.Millisecond},
+		{`interval = "1m"`, time.Minute},
+	} {
+		c, err := Parse(tc.in + "\n[Cloudflare]\ndns_domain=\"example.com\"\nhostnames=[\"www\"]\nip_addresses=[\"192.0.2.1\"]\n")
+		if err != nil {
+			t.Errorf("%s: %v", tc.in, err)
+			continue
+		}
+		if c.Interval.D() != tc.want {
+			t.Errorf("%s: got %s, want %s", tc.in, c.Interval.D(), tc.want)
+		}
+	}
+}
+
+// TestLoad_BadConfigs pairs every testdata/*.toml with the exact error in the
+// .err file beside it, in the manner of blackbox_exporter's bad-config tests.
+func TestLoad_BadConfigs(t *testing.T) {
+	files, _ := filepath.Glob("testdata/*.toml")
+	if len(files) < 10 {
+		t.Fatalf("found %d bad configs in testdata, want at least 10", len(files))
+	}
+	for _, f := range files {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			want, err := os.ReadFile(strings.TrimSuffix(f, ".toml") + ".err")
+			if err != nil {
+				t.Fatalf("missing golden error: %v", err)
+			}
+			text, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = Parse(string(text))
+			if err == nil {
+				t.Fatal("loaded without error")
+			}
+			if got := err.Error(); got != strings.TrimSpace(string(want)) {
+				t.Errorf("error mismatch\n got: %s\nwant: %s", got, strings.TrimSpace(string(want)))
+			}
+		})
+	}
+}
+
+func TestRedacted_HidesCryptoKey(t *testing.T) {
+	c, err := Parse("[Members]\ncrypto_key = \"0123456789abcdef\"\n[Cloudflare]\ndns_domain=\"example.com\"\nhostnames=[\"www\"]\nip_addresses=[\"192.0.2.1\"]\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := c.Effective()
+	if strings.Contains(out, "0123456789abcdef") {
+		t.Fatalf("effective config leaks the crypto key:\n%s", out)
+	}
+	if !strings.Contains(out, `crypto_key = "<redacted>"`) || !strings.Contains(out, `"www.example.com"`) {
+		t.Errorf("effective config lacks expected lines:\n%s", out)
+	}
+	if c.Members.CryptoKey != "0123456789abcdef" {
+		t.Errorf("Effective modified the config")
+	}
+}
