@@ -1,0 +1,162 @@
+// Package netlab builds throw-away test hosts in network namespaces, on a
+// bridge in the root namespace, with addresses from 198.18.0.0/15 (IPv4) and
+// 2001:2::/48 (IPv6). Before any host exists it installs unreachable routes
+// for both ranges, so a probe to a vanished test host can never leave the
+// machine; they are shared between test processes through a reference count.
+package netlab
+
+import (
+	"bytes"
+	"fmt"
+	"net/netip"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+)
+
+// Lab is one bridge and the hosts on it.
+type Lab struct {
+	t      testing.TB
+	prefix string // interface and namespace name prefix, unique per lab
+	net    int    // third octet: 198.18.<net>.0/24, 2001:2:0:<net>::/64
+	Bridge string
+	hosts  int
+}
+
+// Host is one test host: a network namespace with one veth into the bridge.
+type Host struct {
+	lab    *Lab
+	NS     string
+	V4, V6 netip.Addr
+	link   string // root-side veth
+}
+
+// RequireRoot skips the test when it cannot build namespaces, naming why.
+func RequireRoot(t testing.TB) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: creates network namespaces (ip netns add) and opens ICMP sockets; CI runs as root")
+	}
+	if _, err := exec.LookPath("ip"); err != nil {
+		t.Fatalf("the ip command (iproute2) is missing: apt-get install -y iproute2")
+	}
+}
+
+// New makes a bridge for subnet 198.18.<subnet>.0/24 and 2001:2:0:<subnet>::/64.
+// Tests running at the same time must use different subnets (1..254).
+func New(t testing.TB, subnet int) *Lab {
+	t.Helper()
+	RequireRoot(t)
+	release := guard(t)
+	l := &Lab{t: t, prefix: fmt.Sprintf("ga%03x%02x", os.Getpid()%4096, subnet%256), net: subnet}
+	l.Bridge = l.prefix + "br"
+	t.Cleanup(func() {
+		l.run("ip", "link", "del", l.Bridge)
+		release()
+	})
+	l.run("ip", "link", "del", l.Bridge) // left over from a killed run
+	l.must("ip", "link", "add", l.Bridge, "type", "bridge")
+	l.must("ip", "addr", "add", fmt.Sprintf("198.18.%d.1/24", subnet), "dev", l.Bridge)
+	l.must("ip", "-6", "addr", "add", fmt.Sprintf("2001:2:0:%x::1/64", subnet), "dev", l.Bridge, "nodad")
+	l.must("ip", "link", "set", l.Bridge, "up")
+	return l
+}
+
+// Gateway is the root namespace's IPv4 address on the bridge.
+func (l *Lab) Gateway() netip.Addr { return netip.MustParseAddr(fmt.Sprintf("198.18.%d.1", l.net)) }
+
+// AddHost makes a namespace on the bridge that answers ping on a new IPv4
+// and IPv6 address.
+func (l *Lab) AddHost() *Host {
+	l.t.Helper()
+	l.hosts++
+	n := l.hosts + 9
+	h := &Host{lab: l, NS: fmt.Sprintf("%sh%d", l.prefix, n), link: fmt.Sprintf("%sv%d", l.prefix, n),
+		V4: netip.MustParseAddr(fmt.Sprintf("198.18.%d.%d", l.net, n)),
+		V6: netip.MustParseAddr(fmt.Sprintf("2001:2:0:%x::%x", l.net, n))}
+	l.run("ip", "netns", "del", h.NS)
+	l.must("ip", "netns", "add", h.NS)
+	l.t.Cleanup(func() { l.run("ip", "netns", "del", h.NS) })
+	l.must("ip", "link", "add", h.link, "type", "veth", "peer", "name", "eth0", "netns", h.NS)
+	l.must("ip", "link", "set", h.link, "master", l.Bridge, "up")
+	l.must("ip", "-n", h.NS, "addr", "add", h.V4.String()+"/24", "dev", "eth0")
+	l.must("ip", "-n", h.NS, "-6", "addr", "add", h.V6.String()+"/64", "dev", "eth0", "nodad")
+	l.must("ip", "-n", h.NS, "link", "set", "lo", "up")
+	l.must("ip", "-n", h.NS, "link", "set", "eth0", "up")
+	l.must("ip", "-n", h.NS, "route", "add", "default", "via", l.Gateway().String())
+	return h
+}
+
+// SetLink takes the host's link down or brings it back up.
+func (h *Host) SetLink(up bool) {
+	state := "down"
+	if up {
+		state = "up"
+	}
+	h.lab.must("ip", "-n", h.NS, "link", "set", "eth0", state)
+	if up { // IPv6 addresses and routes go with the link; put them back
+		h.lab.run("ip", "-n", h.NS, "-6", "addr", "add", h.V6.String()+"/64", "dev", "eth0", "nodad")
+		h.lab.run("ip", "-n", h.NS, "route", "replace", "default", "via", h.lab.Gateway().String())
+	}
+}
+
+// IgnoreEcho makes the host stop (or resume) answering ping on IPv4 and IPv6.
+func (h *Host) IgnoreEcho(ignore bool) {
+	v := "0"
+	if ignore {
+		v = "1"
+	}
+	h.lab.must("ip", "netns", "exec", h.NS, "sysctl", "-q", "-w", "net.ipv4.icmp_echo_ignore_all="+v)
+	h.lab.must("ip", "netns", "exec", h.NS, "sysctl", "-q", "-w", "net.ipv6.icmp.echo_ignore_all="+v)
+}
+
+func (l *Lab) must(args ...string) {
+	l.t.Helper()
+	if out, err := exec.Command(args[0], args[1:]...).CombinedOutput(); err != nil {
+		l.t.Fatalf("%s: %v: %s", strings.Join(args, " "), err, bytes.TrimSpace(out))
+	}
+}
+
+func (l *Lab) run(args ...string) { exec.Command(args[0], args[1:]...).Run() }
+
+// guardRoutes keep lab traffic on this machine.
+var guardRoutes = [][]string{
+	{"ip", "route", "replace", "unreachable", "198.18.0.0/15"},
+	{"ip", "-6", "route", "replace", "unreachable", "2001:2::/48"},
+}
+
+// guard installs the unreachable routes for the lab ranges (once for all
+// test processes, by reference count under a file lock) and returns the
+// function that releases them.
+func guard(t testing.TB) func() {
+	t.Helper()
+	change := func(delta int) {
+		f, err := os.OpenFile("/run/goavail-netlab.lock", os.O_RDWR|os.O_CREATE, 0o600)
+		if err != nil {
+			t.Fatalf("netlab lock: %v", err)
+		}
+		defer f.Close()
+		if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+			t.Fatalf("netlab lock: %v", err)
+		}
+		b, _ := os.ReadFile("/run/goavail-netlab.count")
+		n, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+		n = max(n+delta, 0)
+		if delta > 0 || n > 0 {
+			for _, r := range guardRoutes { // (re)install while anyone uses the lab
+				if out, err := exec.Command(r[0], r[1:]...).CombinedOutput(); err != nil {
+					t.Fatalf("%s: %v: %s", strings.Join(r, " "), err, out)
+				}
+			}
+		} else {
+			exec.Command("ip", "route", "del", "unreachable", "198.18.0.0/15").Run()
+			exec.Command("ip", "-6", "route", "del", "unreachable", "2001:2::/48").Run()
+		}
+		os.WriteFile("/run/goavail-netlab.count", []byte(strconv.Itoa(n)), 0o600)
+	}
+	change(+1)
+	return func() { change(-1) }
+}

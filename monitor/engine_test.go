@@ -1,0 +1,136 @@
+package monitor
+
+import (
+	"context"
+	"log/slog"
+	"net/netip"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/goavail/goavail/internal/netlab"
+)
+
+// waitState polls the tracker until addr reaches want or the test's patience
+// (not a performance bound) runs out.
+func waitState(t *testing.T, tr *Tracker, addr netip.Addr, want State) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for time.Now().Before(deadline) {
+		if tr.States()[addr] == want {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("%s: state %v, want %v", addr, tr.States()[addr], want)
+}
+
+// TestEngine_RealHosts probes namespaced hosts over IPv4 and IPv6 and takes
+// them down three ways: echo ignored, link down, and a vanished address.
+func TestEngine_RealHosts(t *testing.T) {
+	lab := netlab.New(t, 11)
+	a, b, c := lab.AddHost(), lab.AddHost(), lab.AddHost()
+	never := netip.MustParseAddr("198.18.11.200")   // on the bridge, nobody home
+	outside := netip.MustParseAddr("198.18.250.1") // caught by the unreachable route
+
+	var mu sync.Mutex
+	var transitions []Transition
+	th := Thresholds{Fall: 3, Rise: 2}
+	tr := NewTracker(nil, th, func(x Transition) { mu.Lock(); transitions = append(transitions, x); mu.Unlock() })
+	eng, err := NewEngine(EngineConfig{Interval: 100 * time.Millisecond, Timeout: 80 * time.Millisecond}, slog.New(slog.DiscardHandler), tr.Observe)
+	if err != nil {
+		t.Fatal(err)
+	}
+	addrs := []netip.Addr{a.V4, a.V6, b.V4, c.V4, never, outside}
+	tr.SetTargets(addrs, th)
+	if err := eng.SetTargets(addrs); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- eng.Run(ctx) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	}()
+
+	for _, up := range []netip.Addr{a.V4, a.V6, b.V4, c.V4} {
+		waitState(t, tr, up, Up)
+	}
+	waitState(t, tr, never, Down)
+	waitState(t, tr, outside, Down)
+
+	b.IgnoreEcho(true)
+	c.SetLink(false)
+	waitState(t, tr, b.V4, Down)
+	waitState(t, tr, c.V4, Down)
+	if tr.States()[a.V4] != Up || tr.States()[a.V6] != Up {
+		t.Errorf("healthy host flapped: %v", tr.States())
+	}
+
+	b.IgnoreEcho(false)
+	c.SetLink(true)
+	waitState(t, tr, b.V4, Up)
+	waitState(t, tr, c.V4, Up)
+
+	mu.Lock()
+	defer mu.Unlock()
+	var sawSendError, sawRTT bool
+	for _, x := range transitions {
+		if x.Addr == outside && x.To == Down && strings.Contains(x.Evidence.LastError, "no route to host") {
+			sawSendError = true
+		}
+		if x.Addr == a.V6 && x.To == Up && len(x.Evidence.RTTs) == 2 && x.Evidence.RTTs[1] > 0 {
+			sawRTT = true
+		}
+		if x.Addr == a.V4 && x.To == Down {
+			t.Errorf("false down for healthy host: %+v", x)
+		}
+	}
+	if !sawSendError {
+		t.Errorf("no down transition for %s carried the send error as evidence: %+v", outside, transitions)
+	}
+	if !sawRTT {
+		t.Errorf("up transition for %s lacks RTT evidence", a.V6)
+	}
+}
+
+// TestEngine_SetTargetsKeepsRunning checks that a reload can add and drop
+// targets while probing goes on.
+func TestEngine_SetTargetsKeepsRunning(t *testing.T) {
+	lab := netlab.New(t, 12)
+	a, b := lab.AddHost(), lab.AddHost()
+	th := Thresholds{Fall: 2, Rise: 2}
+	tr := NewTracker([]netip.Addr{a.V4}, th, nil)
+	eng, err := NewEngine(EngineConfig{Interval: 100 * time.Millisecond, Timeout: 50 * time.Millisecond}, slog.New(slog.DiscardHandler), tr.Observe)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := eng.SetTargets([]netip.Addr{a.V4}); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go eng.Run(ctx)
+	waitState(t, tr, a.V4, Up)
+
+	tr.SetTargets([]netip.Addr{a.V4, b.V4}, th)
+	if err := eng.SetTargets([]netip.Addr{a.V4, b.V4}); err != nil {
+		t.Fatal(err)
+	}
+	if err := eng.SetConfig(EngineConfig{Interval: 200 * time.Millisecond, Timeout: 100 * time.Millisecond}); err != nil {
+		t.Fatal(err)
+	}
+	waitState(t, tr, b.V4, Up)
+	if s := tr.States()[a.V4]; s != Up {
+		t.Errorf("kept target lost its state on reload: %v", s)
+	}
+	tr.SetTargets([]netip.Addr{b.V4}, th)
+	eng.SetTargets([]netip.Addr{b.V4})
+	if _, ok := tr.States()[a.V4]; ok {
+		t.Errorf("dropped target still tracked")
+	}
+}
