@@ -31,7 +31,7 @@ func waitState(t *testing.T, tr *Tracker, addr netip.Addr, want State) {
 func TestEngine_RealHosts(t *testing.T) {
 	lab := netlab.New(t, 11)
 	a, b, c := lab.AddHost(), lab.AddHost(), lab.AddHost()
-	never := netip.MustParseAddr("198.18.11.200")   // on the bridge, nobody home
+	never := netip.MustParseAddr("198.18.11.200")  // on the bridge, nobody home
 	outside := netip.MustParseAddr("198.18.250.1") // caught by the unreachable route
 
 	var mu sync.Mutex

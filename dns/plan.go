@@ -1,0 +1,127 @@
+package dns
+
+import (
+	"fmt"
+	"net/netip"
+	"slices"
+	"strings"
+)
+
+// Record is a DNS record as a Provider reports it.
+type Record struct {
+	ID      string
+	Name    string // fully qualified, lower case, no trailing dot
+	Type    string // "A" or "AAAA"
+	Content string
+	TTL     int
+	Proxied bool
+	Comment string
+}
+
+func (r Record) String() string { return fmt.Sprintf("%s %s %s", r.Name, r.Type, r.Content) }
+
+// Group is one set of hostnames in one zone that should point at whichever
+// of Addrs are up.
+type Group struct {
+	Zone      string
+	Hostnames []string // fully qualified, lower case
+	Addrs     []netip.Addr
+	TTL       int
+	Proxied   bool
+	Comment   string
+}
+
+// Health says what is known of each address: true up, false down. An address
+// that is absent is unknown, and its records are left as they are.
+type Health map[netip.Addr]bool
+
+// ZonePlan is what one zone needs to match the desired state.
+type ZonePlan struct {
+	Zone    string
+	Creates []Record
+	Deletes []Record
+	// FailOpen lists hostnames whose every known address is down: their
+	// records are kept (or restored) rather than emptying the name.
+	FailOpen []string
+}
+
+// Empty reports whether the plan changes nothing.
+func (p ZonePlan) Empty() bool { return len(p.Creates) == 0 && len(p.Deletes) == 0 }
+
+// RecordType is the record type for an address: A for IPv4, AAAA for IPv6.
+func RecordType(a netip.Addr) string {
+	if a.Is4() || a.Is4In6() {
+		return "A"
+	}
+	return "AAAA"
+}
+
+// Types returns the record types a set of groups needs listed.
+func Types(groups []Group) []string {
+	var out []string
+	for _, g := range groups {
+		for _, a := range g.Addrs {
+			if t := RecordType(a); !slices.Contains(out, t) {
+				out = append(out, t)
+			}
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// Plan computes the changes that bring zone's actual records to the desired
+// state for groups (those whose Zone is zone) under health. For each managed
+// hostname the desired addresses are those up, plus those unknown that
+// already have a record. If that leaves a hostname with none while some of
+// its addresses are known, all its known addresses are kept or restored
+// (fail-open). Records
+// whose name is not a managed hostname, or whose content is not one of that
+// hostname's managed addresses, are never touched.
+func Plan(zone string, groups []Group, health Health, actual []Record) ZonePlan {
+	p := ZonePlan{Zone: zone}
+	byName := map[string][]Record{}
+	for _, r := range actual {
+		byName[strings.ToLower(r.Name)] = append(byName[strings.ToLower(r.Name)], r)
+	}
+	for _, g := range groups {
+		if g.Zone != zone {
+			continue
+		}
+		for _, host := range g.Hostnames {
+			present := map[netip.Addr][]Record{} // managed records on this name
+			for _, r := range byName[host] {
+				a, err := netip.ParseAddr(r.Content)
+				if err != nil || RecordType(a) != r.Type || !slices.Contains(g.Addrs, a.Unmap()) {
+					continue
+				}
+				present[a.Unmap()] = append(present[a.Unmap()], r)
+			}
+			want, known := map[netip.Addr]bool{}, false
+			for _, a := range g.Addrs {
+				up, ok := health[a]
+				known = known || ok
+				if (ok && up) || (!ok && len(present[a]) > 0) {
+					want[a] = true
+				}
+			}
+			if len(want) == 0 && known {
+				p.FailOpen = append(p.FailOpen, host)
+				for _, a := range g.Addrs {
+					if _, ok := health[a]; ok || len(present[a]) > 0 {
+						want[a] = true // known addresses, never an unknown one with no record
+					}
+				}
+			}
+			for _, a := range g.Addrs {
+				switch {
+				case want[a] && len(present[a]) == 0:
+					p.Creates = append(p.Creates, Record{Name: host, Type: RecordType(a), Content: a.String(), TTL: g.TTL, Proxied: g.Proxied, Comment: g.Comment})
+				case !want[a]:
+					p.Deletes = append(p.Deletes, present[a]...)
+				}
+			}
+		}
+	}
+	return p
+}

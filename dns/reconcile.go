@@ -1,0 +1,307 @@
+package dns
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Provider is where the records live. Records lists a zone's records of the
+// given types; Apply creates and deletes records, idempotently enough that
+// re-planning after a failure converges.
+type Provider interface {
+	Records(ctx context.Context, zone string, types []string) ([]Record, error)
+	Apply(ctx context.Context, zone string, creates, deletes []Record) error
+}
+
+// ReconcilerConfig wires a Reconciler.
+type ReconcilerConfig struct {
+	// Provider is the DNS API. Nil means no credentials: plan as if every
+	// configured record exists, and never write (dry-run only).
+	Provider Provider
+	// DryRun logs the changes a pass would make instead of making them.
+	DryRun bool
+	// Health returns what is known of each address right now.
+	Health func() Health
+	// Log receives one line per change and per failed pass.
+	Log *slog.Logger
+	// Now is the clock; time.Now when nil.
+	Now func() time.Time
+}
+
+// Backoff bounds for failed passes.
+const (
+	minBackoff     = time.Second
+	maxBackoff     = time.Minute
+	maxRetryAfter  = time.Hour
+	passTimeoutMin = 30 * time.Second
+)
+
+// Reconciler makes the DNS records match the desired state: on every Kick
+// (a transition) and every period, it lists each zone, plans and applies.
+// It is level-triggered: a failed call, a restart or a hand edit is
+// corrected on the next pass. After a failure it backs off, and after a 429
+// it sends nothing until the Retry-After has passed.
+type Reconciler struct {
+	cfg  ReconcilerConfig
+	kick chan struct{}
+
+	mu        sync.Mutex
+	groups    []Group
+	period    time.Duration
+	failures  int
+	holdUntil time.Time
+	logged    map[string]string // zone -> last plan logged in dry-run
+	failOpen  map[string]bool   // hostnames held by fail-open, last pass
+	last      PassReport
+}
+
+// PassReport is the outcome of one pass.
+type PassReport struct {
+	At    time.Time
+	Plans []ZonePlan
+	Err   error
+}
+
+// NewReconciler returns a Reconciler; call SetGroups before Run.
+func NewReconciler(cfg ReconcilerConfig) *Reconciler {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Provider == nil {
+		cfg.DryRun = true
+	}
+	return &Reconciler{cfg: cfg, kick: make(chan struct{}, 1), period: time.Minute, logged: map[string]string{}, failOpen: map[string]bool{}}
+}
+
+// SetGroups replaces the managed groups and the reconcile period, and asks
+// for a pass.
+func (r *Reconciler) SetGroups(groups []Group, period time.Duration) {
+	r.mu.Lock()
+	r.groups, r.period = slices.Clone(groups), period
+	r.mu.Unlock()
+	r.Kick()
+}
+
+// Kick asks for a pass soon. It never blocks; kicks coalesce.
+func (r *Reconciler) Kick() {
+	select {
+	case r.kick <- struct{}{}:
+	default:
+	}
+}
+
+// Last returns the report of the latest pass.
+func (r *Reconciler) Last() PassReport {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.last
+}
+
+// Run passes until ctx is done. Errors are logged and retried with backoff;
+// Run itself returns only when ctx ends.
+func (r *Reconciler) Run(ctx context.Context) error {
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-timer.C:
+		case <-r.kick:
+		}
+		r.mu.Lock()
+		wait := r.holdUntil.Sub(r.cfg.Now())
+		period := r.period
+		r.mu.Unlock()
+		if wait > 0 { // backing off or rate limited: the timer ends the hold
+			timer.Reset(wait)
+			continue
+		}
+		pctx, cancel := context.WithTimeout(ctx, max(passTimeoutMin, period))
+		report := r.Pass(pctx)
+		cancel()
+		if ctx.Err() != nil {
+			return nil
+		}
+		next := period
+		if report.Err != nil {
+			next = r.backoff(report.Err)
+			r.cfg.Log.Error("dns reconcile failed; will retry", "retry_in", next.Round(time.Millisecond), "err", report.Err)
+		}
+		timer.Reset(next)
+	}
+}
+
+// backoff records a failure and returns how long to hold all requests.
+func (r *Reconciler) backoff(err error) time.Duration {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.failures++
+	var d time.Duration
+	var ra *RetryAfterError
+	var stale *StaleError
+	switch {
+	case errors.As(err, &ra):
+		d = min(max(ra.Wait, minBackoff), maxRetryAfter)
+	case errors.As(err, &stale) && r.failures <= 2:
+		d = 100 * time.Millisecond // the zone moved under the plan: re-list now
+	default:
+		d = min(minBackoff<<min(r.failures-1, 10), maxBackoff)
+		d -= time.Duration(rand.Int64N(int64(d / 4))) // spread agents apart
+	}
+	r.holdUntil = r.cfg.Now().Add(d)
+	return d
+}
+
+// Pass lists every zone, plans and (unless dry-run) applies, once. A rate
+// limit stops the pass at once; other errors skip to the next zone. The
+// returned report's Err joins every zone's error.
+func (r *Reconciler) Pass(ctx context.Context) PassReport {
+	r.mu.Lock()
+	groups := r.groups
+	r.mu.Unlock()
+	health := r.cfg.Health()
+	report := PassReport{At: r.cfg.Now()}
+	var errs []error
+	for _, zone := range zonesOf(groups) {
+		p, err := r.passZone(ctx, zone, groups, health)
+		report.Plans = append(report.Plans, p)
+		if err != nil {
+			errs = append(errs, err)
+			var ra *RetryAfterError
+			if errors.As(err, &ra) || ctx.Err() != nil {
+				break
+			}
+		}
+	}
+	report.Err = errors.Join(errs...)
+	r.mu.Lock()
+	if report.Err == nil {
+		r.failures = 0
+	}
+	r.last = report
+	r.mu.Unlock()
+	return report
+}
+
+func (r *Reconciler) passZone(ctx context.Context, zone string, groups []Group, health Health) (ZonePlan, error) {
+	var zg []Group
+	for _, g := range groups {
+		if g.Zone == zone {
+			zg = append(zg, g)
+		}
+	}
+	var actual []Record
+	if r.cfg.Provider == nil {
+		actual = assumed(zg)
+	} else {
+		var err error
+		if actual, err = r.cfg.Provider.Records(ctx, zone, Types(zg)); err != nil {
+			return ZonePlan{Zone: zone}, err
+		}
+	}
+	p := Plan(zone, zg, health, actual)
+	r.noteFailOpen(zone, zg, p.FailOpen)
+	if r.cfg.DryRun {
+		r.logDryRun(p)
+		return p, nil
+	}
+	if p.Empty() {
+		return p, nil
+	}
+	err := r.cfg.Provider.Apply(ctx, zone, p.Creates, p.Deletes)
+	r.logChanges(p, err)
+	return p, err
+}
+
+// assumed is the zone as the config describes it, for dry-run without
+// credentials: every hostname has a record for every address.
+func assumed(groups []Group) []Record {
+	var out []Record
+	for _, g := range groups {
+		for _, h := range g.Hostnames {
+			for _, a := range g.Addrs {
+				out = append(out, Record{ID: "assumed", Name: h, Type: RecordType(a), Content: a.String(), TTL: g.TTL, Proxied: g.Proxied, Comment: g.Comment})
+			}
+		}
+	}
+	return out
+}
+
+func (r *Reconciler) logChanges(p ZonePlan, err error) {
+	result := "applied"
+	if err != nil {
+		result = "failed"
+	}
+	for _, c := range p.Creates {
+		r.cfg.Log.Info("dns record created", "zone", p.Zone, "name", c.Name, "type", c.Type, "content", c.Content, "ttl", c.TTL, "proxied", c.Proxied, "result", result)
+	}
+	for _, d := range p.Deletes {
+		r.cfg.Log.Info("dns record deleted", "zone", p.Zone, "name", d.Name, "type", d.Type, "content", d.Content, "id", d.ID, "result", result)
+	}
+}
+
+// logDryRun logs each change a dry-run pass would make, once per distinct
+// plan, so a standing plan does not repeat every period.
+func (r *Reconciler) logDryRun(p ZonePlan) {
+	var b strings.Builder
+	for _, c := range p.Creates {
+		fmt.Fprintf(&b, "+%s;", c)
+	}
+	for _, d := range p.Deletes {
+		fmt.Fprintf(&b, "-%s;", d)
+	}
+	r.mu.Lock()
+	same := r.logged[p.Zone] == b.String()
+	r.logged[p.Zone] = b.String()
+	r.mu.Unlock()
+	if same {
+		return
+	}
+	for _, c := range p.Creates {
+		r.cfg.Log.Info("dry-run: would create dns record", "zone", p.Zone, "name", c.Name, "type", c.Type, "content", c.Content, "ttl", c.TTL, "proxied", c.Proxied)
+	}
+	for _, d := range p.Deletes {
+		r.cfg.Log.Info("dry-run: would delete dns record", "zone", p.Zone, "name", d.Name, "type", d.Type, "content", d.Content)
+	}
+	if p.Empty() {
+		r.cfg.Log.Info("dry-run: dns records match the desired state", "zone", p.Zone)
+	}
+}
+
+// noteFailOpen logs when a hostname enters or leaves fail-open.
+func (r *Reconciler) noteFailOpen(zone string, groups []Group, hosts []string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, g := range groups {
+		for _, h := range g.Hostnames {
+			now := slices.Contains(hosts, h)
+			if now != r.failOpen[h] {
+				if now {
+					r.cfg.Log.Warn("fail-open: every address of this hostname is down; keeping its records", "zone", zone, "name", h)
+				} else {
+					r.cfg.Log.Info("fail-open over: an address of this hostname is up again", "zone", zone, "name", h)
+				}
+				r.failOpen[h] = now
+			}
+		}
+	}
+}
+
+func zonesOf(groups []Group) []string {
+	var out []string
+	for _, g := range groups {
+		if !slices.Contains(out, g.Zone) {
+			out = append(out, g.Zone)
+		}
+	}
+	slices.Sort(out)
+	return out
+}

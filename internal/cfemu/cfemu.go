@@ -1,0 +1,572 @@
+// Package cfemu is an in-process emulator of the parts of the Cloudflare v4
+// API that goavail uses: zones by name, and DNS records list (with type,
+// name and content filters and real pagination), get, create, delete and
+// batch. It checks credentials, validates records as Cloudflare does,
+// answers in Cloudflare's envelope with its error codes, and can be told to
+// fail (429 with Retry-After, 5xx) for tests.
+package cfemu
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Record is a DNS record as the API returns it.
+type Record struct {
+	ID         string    `json:"id"`
+	ZoneID     string    `json:"zone_id,omitempty"`
+	Name       string    `json:"name"`
+	Type       string    `json:"type"`
+	Content    string    `json:"content"`
+	Proxiable  bool      `json:"proxiable"`
+	Proxied    bool      `json:"proxied"`
+	TTL        int       `json:"ttl"`
+	Comment    string    `json:"comment"`
+	Tags       []string  `json:"tags"`
+	CreatedOn  time.Time `json:"created_on"`
+	ModifiedOn time.Time `json:"modified_on"`
+}
+
+type zone struct {
+	id, name string
+	records  map[string]Record
+}
+
+// Server is the emulator. Create one with New; it is safe for concurrent use.
+type Server struct {
+	*httptest.Server
+	// Token is the API token the emulator accepts (Authorization: Bearer).
+	Token string
+	// Key and Email are the legacy global API key credentials it accepts.
+	Key, Email string
+
+	mu       sync.Mutex
+	zones    map[string]*zone // by id
+	faults   []Fault
+	requests []Request
+	maxPage  int
+}
+
+// Request is one request the emulator answered, for tests to inspect.
+type Request struct {
+	Method, Path, Query string
+	Status              int
+}
+
+// Write reports whether the request changed (or tried to change) records.
+func (r Request) Write() bool { return r.Method != http.MethodGet }
+
+// Fault is an injected failure: the next Count requests (matching Method,
+// if set) are answered with Status, and with Retry-After when set.
+type Fault struct {
+	Method     string
+	Status     int
+	RetryAfter time.Duration
+	Count      int
+}
+
+// New starts an emulator on a loopback port. Close it when done.
+func New() *Server {
+	s := &Server{Token: "test-token-" + newID()[:8], Key: "test-key", Email: "ops@example.com", zones: map[string]*zone{}, maxPage: 5_000_000}
+	s.Server = httptest.NewServer(http.HandlerFunc(s.serve))
+	return s
+}
+
+// BaseURL is the API base for the SDK's option.WithBaseURL or CLOUDFLARE_BASE_URL.
+func (s *Server) BaseURL() string { return s.URL + "/client/v4/" }
+
+// SetMaxPerPage caps per_page, so tests can force pagination.
+func (s *Server) SetMaxPerPage(n int) { s.mu.Lock(); s.maxPage = n; s.mu.Unlock() }
+
+// AddZone creates a zone and returns its id.
+func (s *Server) AddZone(name string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	z := &zone{id: newID(), name: name, records: map[string]Record{}}
+	s.zones[z.id] = z
+	return z.id
+}
+
+// Seed adds a record to a zone, bypassing the API (a hand edit).
+func (s *Server) Seed(zoneName string, r Record) Record {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	z := s.zoneByName(zoneName)
+	r.ID, r.ZoneID, r.CreatedOn, r.ModifiedOn = newID(), z.id, time.Now().UTC(), time.Now().UTC()
+	r.Proxiable = r.Type == "A" || r.Type == "AAAA" || r.Type == "CNAME"
+	if r.TTL == 0 {
+		r.TTL = 1
+	}
+	z.records[r.ID] = r
+	return r
+}
+
+// Remove deletes a record by id, bypassing the API (a hand edit).
+func (s *Server) Remove(zoneName, id string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.zoneByName(zoneName).records, id)
+}
+
+// Records returns a zone's records sorted by name, type and content.
+func (s *Server) Records(zoneName string) []Record {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return sorted(s.zoneByName(zoneName).records)
+}
+
+// Inject queues a fault.
+func (s *Server) Inject(f Fault) { s.mu.Lock(); s.faults = append(s.faults, f); s.mu.Unlock() }
+
+// Requests returns every request answered so far.
+func (s *Server) Requests() []Request {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]Request(nil), s.requests...)
+}
+
+// ResetRequests forgets the request log.
+func (s *Server) ResetRequests() { s.mu.Lock(); s.requests = nil; s.mu.Unlock() }
+
+func (s *Server) zoneByName(name string) *zone {
+	for _, z := range s.zones {
+		if z.name == name {
+			return z
+		}
+	}
+	panic("cfemu: no zone " + name)
+}
+
+func sorted(m map[string]Record) []Record {
+	out := make([]Record, 0, len(m))
+	for _, r := range m {
+		out = append(out, r)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		a, b := out[i], out[j]
+		if a.Name != b.Name {
+			return a.Name < b.Name
+		}
+		if a.Type != b.Type {
+			return a.Type < b.Type
+		}
+		if a.Content != b.Content {
+			return a.Content < b.Content
+		}
+		return a.ID < b.ID
+	})
+	return out
+}
+
+func newID() string {
+	b := make([]byte, 16)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// apiError is one entry of the envelope's errors list.
+type apiError struct {
+	Code    int    `json:"code"`
+	Message string `json:"message"`
+}
+
+type resultInfo struct {
+	Page       int `json:"page"`
+	PerPage    int `json:"per_page"`
+	Count      int `json:"count"`
+	TotalCount int `json:"total_count"`
+	TotalPages int `json:"total_pages"`
+}
+
+type envelope struct {
+	Success    bool        `json:"success"`
+	Errors     []apiError  `json:"errors"`
+	Messages   []any       `json:"messages"`
+	Result     any         `json:"result"`
+	ResultInfo *resultInfo `json:"result_info,omitempty"`
+}
+
+// reply writes the envelope and logs the request.
+type reply struct {
+	w   http.ResponseWriter
+	r   *http.Request
+	s   *Server
+	out bool
+}
+
+func (rp *reply) send(status int, result any, info *resultInfo, errs ...apiError) {
+	if rp.out {
+		return
+	}
+	rp.out = true
+	rp.s.mu.Lock()
+	rp.s.requests = append(rp.s.requests, Request{Method: rp.r.Method, Path: rp.r.URL.Path, Query: rp.r.URL.RawQuery, Status: status})
+	rp.s.mu.Unlock()
+	if errs == nil {
+		errs = []apiError{}
+	}
+	rp.w.Header().Set("Content-Type", "application/json")
+	rp.w.WriteHeader(status)
+	json.NewEncoder(rp.w).Encode(envelope{Success: status < 300, Errors: errs, Messages: []any{}, Result: result, ResultInfo: info})
+}
+
+func (rp *reply) fail(status, code int, msg string) { rp.send(status, nil, nil, apiError{code, msg}) }
+
+func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
+	rp := &reply{w: w, r: r, s: s}
+	if f, ok := s.takeFault(r.Method); ok {
+		if f.RetryAfter > 0 {
+			w.Header().Set("Retry-After", strconv.Itoa(int((f.RetryAfter+time.Second-1)/time.Second)))
+		}
+		rp.fail(f.Status, 10429, http.StatusText(f.Status))
+		return
+	}
+	if !s.authorized(rp) {
+		return
+	}
+	path, ok := strings.CutPrefix(r.URL.Path, "/client/v4/")
+	if !ok {
+		rp.fail(404, 7000, "No route for that URI")
+		return
+	}
+	parts := strings.Split(strings.Trim(path, "/"), "/")
+	switch {
+	case len(parts) == 1 && parts[0] == "zones" && r.Method == http.MethodGet:
+		s.listZones(rp)
+	case len(parts) >= 3 && parts[0] == "zones" && parts[2] == "dns_records":
+		s.mu.Lock()
+		z := s.zones[parts[1]]
+		s.mu.Unlock()
+		if z == nil {
+			rp.fail(404, 7003, "Could not route to /zones/"+parts[1]+", perhaps your object identifier is invalid?")
+			return
+		}
+		switch {
+		case len(parts) == 3 && r.Method == http.MethodGet:
+			s.listRecords(rp, z)
+		case len(parts) == 3 && r.Method == http.MethodPost:
+			s.createRecord(rp, z)
+		case len(parts) == 4 && parts[3] == "batch" && r.Method == http.MethodPost:
+			s.batch(rp, z)
+		case len(parts) == 4 && r.Method == http.MethodGet:
+			s.getRecord(rp, z, parts[3])
+		case len(parts) == 4 && r.Method == http.MethodDelete:
+			s.deleteRecord(rp, z, parts[3])
+		default:
+			rp.fail(405, 10405, "Method not allowed")
+		}
+	default:
+		rp.fail(404, 7000, "No route for that URI")
+	}
+}
+
+func (s *Server) takeFault(method string) (Fault, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i := range s.faults {
+		f := &s.faults[i]
+		if f.Count > 0 && (f.Method == "" || f.Method == method) {
+			f.Count--
+			out := *f
+			if f.Count == 0 {
+				s.faults = append(s.faults[:i], s.faults[i+1:]...)
+			}
+			return out, true
+		}
+	}
+	return Fault{}, false
+}
+
+// authorized checks the credentials the way Cloudflare answers them.
+func (s *Server) authorized(rp *reply) bool {
+	h := rp.r.Header
+	if auth := h.Get("Authorization"); auth != "" {
+		tok, ok := strings.CutPrefix(auth, "Bearer ")
+		if !ok || tok == "" || strings.ContainsAny(tok, " \t") {
+			rp.fail(400, 6003, "Invalid request headers")
+			return false
+		}
+		if tok != s.Token {
+			rp.fail(403, 9109, "Invalid access token")
+			return false
+		}
+		return true
+	}
+	if key := h.Get("X-Auth-Key"); key != "" {
+		if key != s.Key || h.Get("X-Auth-Email") != s.Email {
+			rp.fail(403, 9103, "Unknown X-Auth-Key or X-Auth-Email")
+			return false
+		}
+		return true
+	}
+	rp.fail(400, 10000, "Authentication error")
+	return false
+}
+
+func (s *Server) listZones(rp *reply) {
+	name := rp.r.URL.Query().Get("name")
+	s.mu.Lock()
+	var out []map[string]any
+	for _, z := range s.zones {
+		if name == "" || z.name == name {
+			out = append(out, map[string]any{"id": z.id, "name": z.name, "status": "active"})
+		}
+	}
+	s.mu.Unlock()
+	if out == nil {
+		out = []map[string]any{}
+	}
+	rp.send(200, out, &resultInfo{Page: 1, PerPage: 20, Count: len(out), TotalCount: len(out), TotalPages: 1})
+}
+
+func (s *Server) listRecords(rp *reply, z *zone) {
+	q := rp.r.URL.Query()
+	page, perPage := 1, 100
+	if v := q.Get("page"); v != "" {
+		p, err := strconv.ParseFloat(v, 64)
+		if err != nil || p < 1 {
+			rp.fail(400, 1004, "page must be a number >= 1")
+			return
+		}
+		page = int(p)
+	}
+	if v := q.Get("per_page"); v != "" {
+		p, err := strconv.ParseFloat(v, 64)
+		if err != nil || p < 1 || p > 5_000_000 {
+			rp.fail(400, 1004, "per_page must be a number from 1 to 5000000")
+			return
+		}
+		perPage = int(p)
+	}
+	s.mu.Lock()
+	perPage = min(perPage, s.maxPage)
+	all := sorted(z.records)
+	s.mu.Unlock()
+	eq := func(field string) string {
+		if v := q.Get(field + ".exact"); v != "" {
+			return v
+		}
+		return q.Get(field)
+	}
+	typ, name, content := q.Get("type"), strings.ToLower(eq("name")), strings.ToLower(eq("content"))
+	var match []Record
+	for _, r := range all {
+		if (typ == "" || r.Type == typ) && (name == "" || r.Name == name) && (content == "" || strings.ToLower(r.Content) == content) {
+			match = append(match, r)
+		}
+	}
+	total := len(match)
+	pages := (total + perPage - 1) / perPage
+	lo := min((page-1)*perPage, total)
+	hi := min(lo+perPage, total)
+	out := append([]Record{}, match[lo:hi]...)
+	rp.send(200, out, &resultInfo{Page: page, PerPage: perPage, Count: len(out), TotalCount: total, TotalPages: pages})
+}
+
+func (s *Server) getRecord(rp *reply, z *zone, id string) {
+	s.mu.Lock()
+	r, ok := z.records[id]
+	s.mu.Unlock()
+	if !ok {
+		rp.fail(404, 81044, "Record does not exist.")
+		return
+	}
+	rp.send(200, r, nil)
+}
+
+// input is a record as a create or batch post sends it.
+type input struct {
+	Type    string   `json:"type"`
+	Name    string   `json:"name"`
+	Content string   `json:"content"`
+	TTL     *float64 `json:"ttl"`
+	Proxied *bool    `json:"proxied"`
+	Comment string   `json:"comment"`
+	Tags    []string `json:"tags"`
+}
+
+// validate turns an input into a record of zone z, as Cloudflare would.
+func validate(z *zone, in input) (Record, *apiError) {
+	r := Record{ZoneID: z.id, Type: in.Type, Content: in.Content, Comment: in.Comment, Tags: in.Tags, TTL: 1}
+	if r.Tags == nil {
+		r.Tags = []string{}
+	}
+	name := strings.TrimSuffix(strings.ToLower(in.Name), ".")
+	switch {
+	case name == "":
+		return r, &apiError{9005, "Content for A record is invalid. DNS record name is required."}
+	case name == "@" || name == z.name:
+		name = z.name
+	case !strings.HasSuffix(name, "."+z.name):
+		name += "." + z.name
+	}
+	r.Name = name
+	addr, err := netip.ParseAddr(in.Content)
+	switch in.Type {
+	case "A":
+		if err != nil || !addr.Is4() {
+			return r, &apiError{9005, "Content for A record must be a valid IPv4 address."}
+		}
+	case "AAAA":
+		if err != nil || !addr.Is6() || addr.Is4In6() {
+			return r, &apiError{9006, "Content for AAAA record must be a valid IPv6 address."}
+		}
+		r.Content = addr.String()
+	case "TXT", "CNAME":
+	default:
+		return r, &apiError{9000, "DNS record type is invalid."}
+	}
+	if in.TTL != nil {
+		r.TTL = int(*in.TTL)
+		if r.TTL != 1 && (r.TTL < 60 || r.TTL > 86400) {
+			return r, &apiError{9021, "Invalid TTL. Must be between 60 and 86400 seconds, or 1 for Automatic."}
+		}
+	}
+	r.Proxiable = in.Type != "TXT"
+	if in.Proxied != nil && *in.Proxied {
+		if !r.Proxiable {
+			return r, &apiError{9004, "This record type cannot be proxied."}
+		}
+		r.Proxied, r.TTL = true, 1
+	}
+	if len(r.Comment) > 100 {
+		return r, &apiError{9101, "DNS record comment is too long (max 100 characters)."}
+	}
+	return r, nil
+}
+
+// identical reports whether recs already hold a record like r.
+func identical(recs map[string]Record, r Record) bool {
+	for _, o := range recs {
+		if o.Type == r.Type && o.Name == r.Name && strings.EqualFold(o.Content, r.Content) {
+			return true
+		}
+	}
+	return false
+}
+
+func decode(rp *reply, v any) bool {
+	dec := json.NewDecoder(rp.r.Body)
+	if err := dec.Decode(v); err != nil {
+		rp.fail(400, 9207, "Request body is invalid: "+err.Error())
+		return false
+	}
+	return true
+}
+
+func (s *Server) createRecord(rp *reply, z *zone) {
+	var in input
+	if !decode(rp, &in) {
+		return
+	}
+	r, e := validate(z, in)
+	if e == nil {
+		s.mu.Lock()
+		if identical(z.records, r) {
+			e = &apiError{81058, "An identical record already exists."}
+		} else {
+			r.ID, r.CreatedOn = newID(), time.Now().UTC()
+			r.ModifiedOn = r.CreatedOn
+			z.records[r.ID] = r
+		}
+		s.mu.Unlock()
+	}
+	if e != nil {
+		rp.fail(400, e.Code, e.Message)
+		return
+	}
+	rp.send(200, r, nil)
+}
+
+func (s *Server) deleteRecord(rp *reply, z *zone, id string) {
+	s.mu.Lock()
+	_, ok := z.records[id]
+	delete(z.records, id)
+	s.mu.Unlock()
+	if !ok {
+		rp.fail(404, 81044, "Record does not exist.")
+		return
+	}
+	rp.send(200, map[string]string{"id": id}, nil)
+}
+
+// batch runs deletes then posts in one transaction: any failure leaves the
+// zone as it was. Patches and puts are refused (goavail sends none).
+func (s *Server) batch(rp *reply, z *zone) {
+	var body struct {
+		Deletes []struct {
+			ID string `json:"id"`
+		} `json:"deletes"`
+		Posts   []input           `json:"posts"`
+		Patches []json.RawMessage `json:"patches"`
+		Puts    []json.RawMessage `json:"puts"`
+	}
+	if !decode(rp, &body) {
+		return
+	}
+	if len(body.Patches)+len(body.Puts) > 0 {
+		rp.fail(400, 1004, "cfemu: batch patches and puts are not emulated")
+		return
+	}
+	s.mu.Lock()
+	deleted, posted, status, e := applyBatch(z, body.Deletes, body.Posts)
+	s.mu.Unlock()
+	if e != nil {
+		rp.fail(status, e.Code, e.Message)
+		return
+	}
+	if deleted == nil {
+		deleted = []Record{}
+	}
+	if posted == nil {
+		posted = []Record{}
+	}
+	rp.send(200, map[string][]Record{"deletes": deleted, "posts": posted, "patches": {}, "puts": {}}, nil)
+}
+
+// String summarises a record for test messages.
+func (r Record) String() string { return fmt.Sprintf("%s %s %s", r.Name, r.Type, r.Content) }
+
+// applyBatch runs a batch against z's records under the server lock, all or
+// nothing.
+func applyBatch(z *zone, deletes []struct {
+	ID string `json:"id"`
+}, posts []input) (deleted, posted []Record, status int, e *apiError) {
+	work := make(map[string]Record, len(z.records))
+	for k, v := range z.records {
+		work[k] = v
+	}
+	for _, d := range deletes {
+		r, ok := work[d.ID]
+		if !ok {
+			return nil, nil, 404, &apiError{81044, "Record does not exist."}
+		}
+		delete(work, d.ID)
+		deleted = append(deleted, r)
+	}
+	now := time.Now().UTC()
+	for _, in := range posts {
+		r, e := validate(z, in)
+		if e != nil {
+			return nil, nil, 400, e
+		}
+		if identical(work, r) {
+			return nil, nil, 400, &apiError{81058, "An identical record already exists."}
+		}
+		r.ID, r.CreatedOn, r.ModifiedOn = newID(), now, now
+		work[r.ID] = r
+		posted = append(posted, r)
+	}
+	z.records = work
+	return deleted, posted, 200, nil
+}
