@@ -1,0 +1,208 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/goavail/goavail/config"
+	"github.com/goavail/goavail/dns"
+	"github.com/goavail/goavail/monitor"
+)
+
+// shutdownBound is how long a stop may take before goavail gives up waiting.
+const shutdownBound = 10 * time.Second
+
+type monitorOptions struct {
+	configPath          string
+	dryRun              bool
+	logLevel, logFormat string
+}
+
+func validateCmd(path string, stdout io.Writer) error {
+	c, err := config.Load(path)
+	if err != nil {
+		return &exitError{exitConfig, err}
+	}
+	fmt.Fprint(stdout, c.Effective())
+	return nil
+}
+
+func newLogger(level, format string, w io.Writer) (*slog.Logger, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level %q: use debug, info, warn or error", level)
+	}
+	opts := &slog.HandlerOptions{Level: l}
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("--log-format %q: use text or json", format)
+}
+
+// credentials reads the API credentials from the environment: a token
+// first, then the global key with its email, then the original goavail's
+// CF_API_KEY and CF_API_EMAIL.
+func credentials(getenv func(string) string) dns.Credentials {
+	if t := getenv("CLOUDFLARE_API_TOKEN"); t != "" {
+		return dns.Credentials{Token: t}
+	}
+	if k := getenv("CLOUDFLARE_API_KEY"); k != "" {
+		return dns.Credentials{Key: k, Email: getenv("CLOUDFLARE_EMAIL")}
+	}
+	return dns.Credentials{Key: getenv("CF_API_KEY"), Email: getenv("CF_API_EMAIL")}
+}
+
+// dnsGroups converts the config's groups to the planner's.
+func dnsGroups(c *config.Config) []dns.Group {
+	out := make([]dns.Group, len(c.Groups))
+	for i, g := range c.Groups {
+		out[i] = dns.Group{Zone: g.Zone, Hostnames: g.Hostnames, Addrs: g.Addrs, TTL: g.TTL, Proxied: g.Proxied, Comment: g.Comment}
+	}
+	return out
+}
+
+// health turns the tracker's states into what the planner reads.
+func health(t *monitor.Tracker) func() dns.Health {
+	return func() dns.Health {
+		out := dns.Health{}
+		for a, s := range t.States() {
+			switch s {
+			case monitor.Up:
+				out[a] = true
+			case monitor.Down:
+				out[a] = false
+			}
+		}
+		return out
+	}
+}
+
+func thresholds(c *config.Config) monitor.Thresholds {
+	return monitor.Thresholds{Fall: c.FailureThreshold, Rise: c.RiseThreshold}
+}
+
+func monitorCmd(ctx context.Context, o monitorOptions, logw io.Writer, getenv func(string) string) error {
+	log, err := newLogger(o.logLevel, o.logFormat, logw)
+	if err != nil {
+		return &exitError{exitConfig, err}
+	}
+	cfg, err := config.Load(o.configPath)
+	if err != nil {
+		return &exitError{exitConfig, err}
+	}
+	provider, err := newProvider(cfg, o.dryRun, getenv, log)
+	if err != nil {
+		return &exitError{exitConfig, err}
+	}
+
+	var rec *dns.Reconciler
+	tracker := monitor.NewTracker(cfg.Addrs(), thresholds(cfg), func(t monitor.Transition) {
+		log.Info("target state changed", "addr", t.Addr, "from", t.From, "to", t.To,
+			"rtts", t.Evidence.RTTs, "lost", t.Evidence.Lost, "probes", t.Evidence.Probes, "last_error", t.Evidence.LastError)
+		rec.Kick()
+	})
+	rec = dns.NewReconciler(dns.ReconcilerConfig{Provider: provider, DryRun: o.dryRun, Health: health(tracker), Log: log})
+	rec.SetGroups(dnsGroups(cfg), cfg.ReconcilePeriod.D())
+
+	engine, err := monitor.NewEngine(monitor.EngineConfig{Interval: cfg.Interval.D(), Timeout: cfg.ProbeTimeout.D()}, log, tracker.Observe)
+	if err != nil {
+		return &exitError{exitRuntime, err}
+	}
+	if err := engine.SetTargets(cfg.Addrs()); err != nil {
+		return &exitError{exitRuntime, err}
+	}
+	log.Info("goavail started", "version", version, "dry_run", o.dryRun, "targets", len(cfg.Addrs()), "groups", len(cfg.Groups),
+		"interval", cfg.Interval.D(), "failure_threshold", cfg.FailureThreshold, "rise_threshold", cfg.RiseThreshold)
+
+	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return engine.Run(gctx) })
+	g.Go(func() error { return rec.Run(gctx) })
+	g.Go(func() error {
+		for {
+			select {
+			case <-gctx.Done():
+				return nil
+			case <-hup:
+				cfg = reload(o.configPath, cfg, engine, tracker, rec, log)
+			}
+		}
+	})
+
+	<-gctx.Done()
+	log.Info("stopping")
+	done := make(chan error, 1)
+	go func() { done <- g.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil && !errors.Is(err, context.Canceled) {
+			return &exitError{exitRuntime, err}
+		}
+		log.Info("stopped")
+		return nil
+	case <-time.After(shutdownBound):
+		return &exitError{exitRuntime, fmt.Errorf("did not stop within %s", shutdownBound)}
+	}
+}
+
+// newProvider builds the Cloudflare adapter, or nil (plan against the
+// config, never write) when dry-run has no credentials.
+func newProvider(cfg *config.Config, dryRun bool, getenv func(string) string, log *slog.Logger) (dns.Provider, error) {
+	creds := credentials(getenv)
+	if creds.Empty() {
+		if !dryRun {
+			return nil, errors.New("--no-dry-run needs Cloudflare credentials: set CLOUDFLARE_API_TOKEN (or CLOUDFLARE_API_KEY and CLOUDFLARE_EMAIL)")
+		}
+		log.Warn("no Cloudflare credentials: dry-run plans as if every configured record exists")
+		return nil, nil
+	}
+	base := cfg.Cloudflare.APIBaseURL
+	if env := getenv("CLOUDFLARE_BASE_URL"); env != "" {
+		base = env
+	}
+	cf, err := dns.NewCloudflare(dns.CloudflareOptions{BaseURL: base, Credentials: creds, BatchSize: cfg.Cloudflare.BatchSize, RequestTimeout: cfg.Cloudflare.RequestTimeout.D()})
+	if err != nil {
+		return nil, err
+	}
+	return cf, nil
+}
+
+// reload re-reads the config. An invalid file changes nothing; a valid one
+// is applied whole, keeping the state of addresses that stay watched.
+func reload(path string, old *config.Config, engine *monitor.Engine, tracker *monitor.Tracker, rec *dns.Reconciler, log *slog.Logger) *config.Config {
+	cfg, err := config.Load(path)
+	if err != nil {
+		log.Error("reload rejected; keeping the running configuration", "err", err)
+		return old
+	}
+	if err := engine.SetTargets(cfg.Addrs()); err != nil {
+		log.Error("reload rejected; keeping the running configuration", "err", err)
+		engine.SetTargets(old.Addrs())
+		return old
+	}
+	engine.SetConfig(monitor.EngineConfig{Interval: cfg.Interval.D(), Timeout: cfg.ProbeTimeout.D()})
+	tracker.SetTargets(cfg.Addrs(), thresholds(cfg))
+	rec.SetGroups(dnsGroups(cfg), cfg.ReconcilePeriod.D())
+	if cfg.Cloudflare.APIBaseURL != old.Cloudflare.APIBaseURL || cfg.Cloudflare.BatchSize != old.Cloudflare.BatchSize || cfg.Cloudflare.RequestTimeout != old.Cloudflare.RequestTimeout {
+		log.Warn("api_base_url, batch_size and request_timeout take effect at the next restart")
+	}
+	log.Info("configuration reloaded", "targets", len(cfg.Addrs()), "groups", len(cfg.Groups))
+	return cfg
+}
