@@ -1,0 +1,210 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/goavail/goavail/internal/cfemu"
+	"github.com/goavail/goavail/internal/netlab"
+)
+
+// syncBuffer collects a child's output for polling.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) { s.mu.Lock(); defer s.mu.Unlock(); return s.b.Write(p) }
+func (s *syncBuffer) String() string              { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+
+// buildBinary compiles goavail once per test run.
+func buildBinary(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "goavail")
+	out, err := exec.Command("go", "build", "-race", "-o", bin, ".").CombinedOutput()
+	if err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// eventually polls cond until it holds; the bound is patience, not a
+// performance target.
+func eventually(t *testing.T, what string, cond func() bool, logs fmt.Stringer) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		if cond() {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("timed out waiting for: %s\nlogs:\n%s", what, logs)
+}
+
+type agent struct {
+	cmd  *exec.Cmd
+	logs *syncBuffer
+	cfg  string
+}
+
+func startAgent(t *testing.T, bin string, emu *cfemu.Server, config string, args ...string) *agent {
+	t.Helper()
+	cfg := filepath.Join(t.TempDir(), "goavail.toml")
+	if err := os.WriteFile(cfg, []byte(config), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	a := &agent{logs: &syncBuffer{}, cfg: cfg}
+	a.cmd = exec.Command(bin, append([]string{"monitor", "--config-file", cfg}, args...)...)
+	a.cmd.Env = append(os.Environ(), "CLOUDFLARE_BASE_URL="+emu.BaseURL(), "CLOUDFLARE_API_TOKEN="+emu.Token)
+	a.cmd.Stdout, a.cmd.Stderr = a.logs, a.logs
+	if err := a.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { a.cmd.Process.Kill(); a.cmd.Wait() })
+	return a
+}
+
+// stop sends SIGTERM and checks for a clean exit.
+func (a *agent) stop(t *testing.T) {
+	t.Helper()
+	a.cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan error, 1)
+	go func() { done <- a.cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("goavail exited with %v\n%s", err, a.logs)
+		}
+	case <-time.After(15 * time.Second):
+		t.Errorf("goavail did not stop on SIGTERM\n%s", a.logs)
+	}
+}
+
+func labConfig(hosts ...*netlab.Host) string {
+	var ips []string
+	for _, h := range hosts {
+		ips = append(ips, fmt.Sprintf("%q", h.V4.String()))
+	}
+	return fmt.Sprintf(`failure_threshold = 2
+rise_threshold = 2
+interval = "200ms"
+probe_timeout = "150ms"
+reconcile_period = "2s"
+
+[Cloudflare]
+dns_domain = "example.com"
+hostnames = ["www"]
+ip_addresses = [%s]
+ttl = 120
+comment = "goavail e2e"
+`, strings.Join(ips, ", "))
+}
+
+func has(emu *cfemu.Server, name, typ, content string) bool {
+	for _, r := range emu.Records("example.com") {
+		if r.Name == name && r.Type == typ && r.Content == content {
+			return true
+		}
+	}
+	return false
+}
+
+// TestE2E_HostDownAndUp runs the real binary against namespaced hosts and
+// the API emulator: a host's record goes when it stops answering and comes
+// back when it answers again; unmanaged records are never touched; a bad
+// reload is rejected; SIGTERM stops it cleanly.
+func TestE2E_HostDownAndUp(t *testing.T) {
+	lab := netlab.New(t, 21)
+	a, b := lab.AddHost(), lab.AddHost()
+	bin := buildBinary(t)
+	emu := cfemu.New()
+	defer emu.Close()
+	emu.AddZone("example.com")
+	ra := emu.Seed("example.com", cfemu.Record{Name: "www.example.com", Type: "A", Content: a.V4.String(), TTL: 300})
+	emu.Seed("example.com", cfemu.Record{Name: "www.example.com", Type: "A", Content: b.V4.String(), TTL: 300})
+	unmanaged := []cfemu.Record{
+		emu.Seed("example.com", cfemu.Record{Name: "www.example.com", Type: "TXT", Content: "v=spf1 -all"}),
+		emu.Seed("example.com", cfemu.Record{Name: "www.example.com", Type: "A", Content: "198.51.100.7"}),
+		emu.Seed("example.com", cfemu.Record{Name: "mail.example.com", Type: "A", Content: a.V4.String()}),
+	}
+
+	ag := startAgent(t, bin, emu, labConfig(a, b), "--no-dry-run")
+	eventually(t, "both hosts up", func() bool { return strings.Count(ag.logs.String(), "to=up") >= 2 }, ag.logs)
+
+	a.IgnoreEcho(true)
+	eventually(t, "a's record removed", func() bool { return !has(emu, "www.example.com", "A", a.V4.String()) }, ag.logs)
+	if !has(emu, "www.example.com", "A", b.V4.String()) {
+		t.Fatalf("b's record went too: %v", emu.Records("example.com"))
+	}
+
+	a.IgnoreEcho(false)
+	eventually(t, "a's record restored", func() bool { return has(emu, "www.example.com", "A", a.V4.String()) }, ag.logs)
+	for _, r := range emu.Records("example.com") {
+		if r.Content == a.V4.String() && r.Name == "www.example.com" {
+			if r.ID == ra.ID || r.TTL != 120 || r.Comment != "goavail e2e" || r.Proxied {
+				t.Errorf("restored record = %+v, want a new record with ttl 120 and the configured comment", r)
+			}
+		}
+	}
+	got := emu.Records("example.com")
+	for _, u := range unmanaged {
+		found := false
+		for _, r := range got {
+			found = found || (r.ID == u.ID && r.Content == u.Content && r.Name == u.Name && r.Type == u.Type)
+		}
+		if !found {
+			t.Errorf("unmanaged record %s was touched: %v", u, got)
+		}
+	}
+
+	// A bad reload is rejected and the agent goes on.
+	os.WriteFile(ag.cfg, []byte("failure_threshold = 0\n"), 0o600)
+	ag.cmd.Process.Signal(syscall.SIGHUP)
+	eventually(t, "bad reload rejected", func() bool { return strings.Contains(ag.logs.String(), "reload rejected") }, ag.logs)
+	b.SetLink(false)
+	eventually(t, "still acting after a rejected reload", func() bool { return !has(emu, "www.example.com", "A", b.V4.String()) }, ag.logs)
+	ag.stop(t)
+}
+
+// TestE2E_DryRunNeverWrites runs the same outage without --no-dry-run: the
+// plan is logged and no write request reaches the API.
+func TestE2E_DryRunNeverWrites(t *testing.T) {
+	lab := netlab.New(t, 22)
+	a, b := lab.AddHost(), lab.AddHost()
+	bin := buildBinary(t)
+	emu := cfemu.New()
+	defer emu.Close()
+	emu.AddZone("example.com")
+	emu.Seed("example.com", cfemu.Record{Name: "www.example.com", Type: "A", Content: a.V4.String()})
+	emu.Seed("example.com", cfemu.Record{Name: "www.example.com", Type: "A", Content: b.V4.String()})
+
+	ag := startAgent(t, bin, emu, labConfig(a, b))
+	eventually(t, "both hosts up", func() bool { return strings.Count(ag.logs.String(), "to=up") >= 2 }, ag.logs)
+	a.SetLink(false)
+	eventually(t, "dry-run plan logged", func() bool {
+		return strings.Contains(ag.logs.String(), "dry-run: would delete dns record") && strings.Contains(ag.logs.String(), a.V4.String())
+	}, ag.logs)
+	ag.stop(t)
+	reads := 0
+	for _, r := range emu.Requests() {
+		if r.Write() {
+			t.Errorf("dry-run sent a write: %+v", r)
+		}
+		reads++
+	}
+	if reads == 0 {
+		t.Errorf("dry-run never read the zone")
+	}
+	if len(emu.Records("example.com")) != 2 {
+		t.Errorf("records changed: %v", emu.Records("example.com"))
+	}
+}
