@@ -192,7 +192,7 @@ func (m *memProvider) listCount() int { m.mu.Lock(); defer m.mu.Unlock(); return
 
 func TestReconciler_BackoffGrowsAndResets(t *testing.T) {
 	now := time.Unix(1_700_000_000, 0)
-	r := NewReconciler(ReconcilerConfig{Provider: &memProvider{}, Health: func() Health { return nil }, Log: slog.New(slog.DiscardHandler), Now: func() time.Time { return now }})
+	r := NewReconciler(ReconcilerConfig{Provider: &memProvider{}, Health: func() Health { return nil }, Log: discard(), Now: func() time.Time { return now }})
 	var prev time.Duration
 	for i := 0; i < 12; i++ {
 		d := r.backoff(errors.New("502"))
@@ -213,3 +213,5 @@ func TestReconciler_BackoffGrowsAndResets(t *testing.T) {
 		t.Errorf("after a good pass the backoff restarted at %s, want <= %s", d, minBackoff)
 	}
 }
+
+func discard() *slog.Logger { return slog.New(slog.DiscardHandler) }

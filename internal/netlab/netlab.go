@@ -160,3 +160,24 @@ func guard(t testing.TB) func() {
 	change(+1)
 	return func() { change(-1) }
 }
+
+// AddBulk makes one namespace that answers ping on n IPv4 addresses from
+// 198.19.0.0/16 (routed through it), for scale tests. n is at most 65,000.
+func (l *Lab) AddBulk(n int) (*Host, []netip.Addr) {
+	l.t.Helper()
+	h := l.AddHost()
+	var batch strings.Builder
+	addrs := make([]netip.Addr, n)
+	for i := range n {
+		addrs[i] = netip.AddrFrom4([4]byte{198, 19, byte((i + 1) / 250), byte((i+1)%250 + 1)})
+		fmt.Fprintf(&batch, "addr add %s/32 dev lo\n", addrs[i])
+	}
+	cmd := exec.Command("ip", "-n", h.NS, "-batch", "-")
+	cmd.Stdin = strings.NewReader(batch.String())
+	if out, err := cmd.CombinedOutput(); err != nil {
+		l.t.Fatalf("add %d addresses: %v: %s", n, err, out)
+	}
+	l.must("ip", "route", "replace", "198.19.0.0/16", "via", h.V4.String())
+	l.t.Cleanup(func() { l.run("ip", "route", "del", "198.19.0.0/16") })
+	return h, addrs
+}

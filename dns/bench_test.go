@@ -1,0 +1,63 @@
+package dns
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/goavail/goavail/internal/cfemu"
+)
+
+// BenchmarkMassOutage_APICalls: 50 hostnames × 101 addresses, 100 of them go
+// down at once. Reports the API requests of the pass that removes them
+// (the zone id is already cached), for the Free plan's batch size and a paid
+// plan's.
+func BenchmarkMassOutage_APICalls(b *testing.B) {
+	for _, batch := range []int{200, 3500} {
+		b.Run(fmt.Sprintf("batch_size=%d", batch), func(b *testing.B) {
+			for i := 0; i < b.N; i++ {
+				emu := cfemu.New()
+				emu.AddZone("example.com")
+				g := Group{Zone: "example.com", TTL: 60}
+				for h := 0; h < 50; h++ {
+					g.Hostnames = append(g.Hostnames, fmt.Sprintf("h%d.example.com", h))
+				}
+				health := Health{}
+				for a := 0; a < 101; a++ {
+					addr := netip.AddrFrom4([4]byte{198, 18, byte(a / 250), byte(a%250 + 1)})
+					g.Addrs = append(g.Addrs, addr)
+					health[addr] = a == 100
+					for _, h := range g.Hostnames {
+						emu.Seed("example.com", cfemu.Record{Name: h, Type: "A", Content: addr.String(), TTL: 60})
+					}
+				}
+				cf, _ := NewCloudflare(CloudflareOptions{BaseURL: emu.BaseURL(), Credentials: Credentials{Token: emu.Token}, BatchSize: batch, RequestTimeout: 30 * time.Second})
+				cf.zoneID(context.Background(), "example.com")
+				emu.ResetRequests()
+				r := NewReconciler(ReconcilerConfig{Provider: cf, Health: func() Health { return health }, Log: discard()})
+				r.SetGroups([]Group{g}, time.Minute)
+				rep := r.Pass(context.Background())
+				if rep.Err != nil {
+					b.Fatal(rep.Err)
+				}
+				if n := len(emu.Records("example.com")); n != 50 {
+					b.Fatalf("%d records left, want 50", n)
+				}
+				calls, lists := 0, 0
+				for _, q := range emu.Requests() {
+					calls++
+					if strings.HasSuffix(q.Path, "/dns_records") {
+						lists++
+					}
+				}
+				b.ReportMetric(float64(calls), "api-calls")
+				b.ReportMetric(float64(lists), "list-calls")
+				b.ReportMetric(5000, "records-deleted")
+				emu.Close()
+			}
+		})
+	}
+}
