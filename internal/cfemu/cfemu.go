@@ -61,6 +61,7 @@ type Server struct {
 type Request struct {
 	Method, Path, Query string
 	Status              int
+	At                  time.Time // when the request arrived
 }
 
 // Write reports whether the request changed (or tried to change) records.
@@ -202,6 +203,7 @@ type reply struct {
 	r   *http.Request
 	s   *Server
 	out bool
+	at  time.Time
 }
 
 func (rp *reply) send(status int, result any, info *resultInfo, errs ...apiError) {
@@ -210,7 +212,7 @@ func (rp *reply) send(status int, result any, info *resultInfo, errs ...apiError
 	}
 	rp.out = true
 	rp.s.mu.Lock()
-	rp.s.requests = append(rp.s.requests, Request{Method: rp.r.Method, Path: rp.r.URL.Path, Query: rp.r.URL.RawQuery, Status: status})
+	rp.s.requests = append(rp.s.requests, Request{Method: rp.r.Method, Path: rp.r.URL.Path, Query: rp.r.URL.RawQuery, Status: status, At: rp.at})
 	rp.s.mu.Unlock()
 	if errs == nil {
 		errs = []apiError{}
@@ -223,7 +225,7 @@ func (rp *reply) send(status int, result any, info *resultInfo, errs ...apiError
 func (rp *reply) fail(status, code int, msg string) { rp.send(status, nil, nil, apiError{code, msg}) }
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
-	rp := &reply{w: w, r: r, s: s}
+	rp := &reply{w: w, r: r, s: s, at: time.Now()}
 	if f, ok := s.takeFault(r.Method); ok {
 		if f.RetryAfter > 0 {
 			w.Header().Set("Retry-After", strconv.Itoa(int((f.RetryAfter+time.Second-1)/time.Second)))
