@@ -271,22 +271,17 @@ func (m Members) validate() []error {
 // effective groups, checking every name and address.
 func (c *Config) buildGroups() ([]Group, []error) {
 	cf := c.Cloudflare
-	var raw []struct {
-		where string
+	type source struct {
+		where string // the key prefix errors name
 		rg    RecordGroup
 	}
+	var raw []source
 	if cf.DNSDomain != "" || len(cf.Hostnames) > 0 || len(cf.IPAddresses) > 0 {
 		p := cf.DNSProxied
-		raw = append(raw, struct {
-			where string
-			rg    RecordGroup
-		}{"Cloudflare", RecordGroup{DNSDomain: cf.DNSDomain, Hostnames: cf.Hostnames, IPAddresses: cf.IPAddresses, DNSProxied: &p}})
+		raw = append(raw, source{"Cloudflare", RecordGroup{DNSDomain: cf.DNSDomain, Hostnames: cf.Hostnames, IPAddresses: cf.IPAddresses, DNSProxied: &p}})
 	}
 	for i, rg := range c.Records {
-		raw = append(raw, struct {
-			where string
-			rg    RecordGroup
-		}{fmt.Sprintf("Records[%d]", i), rg})
+		raw = append(raw, source{fmt.Sprintf("Records[%d]", i), rg})
 	}
 
 	var groups []Group

@@ -266,11 +266,9 @@ func (e *Engine) expireLocked(now time.Time, results []Result) []Result {
 // send writes one echo request per target. A send that fails (no route,
 // say) is a lost probe at once, with the error as evidence.
 func (e *Engine) send(ps []probe, now time.Time, results []Result) []Result {
-	buf := make([]byte, 0, 64)
 	for _, p := range ps {
 		t, seq := p.t, p.seq
-		var err error
-		buf, err = e.marshal(buf[:0], t.sock.v6, seq)
+		buf, err := e.marshal(t.sock.v6, seq)
 		if err == nil {
 			_, err = t.sock.pc.WriteTo(buf, t.sock.addr(t.addr))
 		}
@@ -286,13 +284,12 @@ func (e *Engine) send(ps []probe, now time.Time, results []Result) []Result {
 	return results
 }
 
-func (e *Engine) marshal(buf []byte, v6 bool, seq uint16) ([]byte, error) {
+func (e *Engine) marshal(v6 bool, seq uint16) ([]byte, error) {
 	m := icmp.Message{Type: ipv4.ICMPTypeEcho, Body: &icmp.Echo{ID: int(e.id), Seq: int(seq), Data: e.token[:]}}
 	if v6 {
 		m.Type = ipv6.ICMPTypeEchoRequest // the kernel fills in the ICMPv6 checksum
 	}
-	b, err := m.Marshal(nil)
-	return append(buf, b...), err
+	return m.Marshal(nil)
 }
 
 // read matches replies on one socket until it is closed.

@@ -38,15 +38,7 @@ func BenchmarkDetectionOverhead(b *testing.B) {
 	addrs := []netip.Addr{h.V4, other.V4}
 	var rec *dns.Reconciler
 	tr := monitor.NewTracker(addrs, monitor.Thresholds{Fall: fall, Rise: 1}, func(monitor.Transition) { rec.Kick() })
-	rec = dns.NewReconciler(dns.ReconcilerConfig{Provider: cf, Health: func() dns.Health {
-		out := dns.Health{}
-		for a, s := range tr.States() {
-			if s != monitor.Unknown {
-				out[a] = s == monitor.Up
-			}
-		}
-		return out
-	}, Log: slog.New(slog.DiscardHandler)})
+	rec = dns.NewReconciler(dns.ReconcilerConfig{Provider: cf, Health: health(tr), Log: slog.New(slog.DiscardHandler)})
 	rec.SetGroups([]dns.Group{{Zone: "example.com", Hostnames: []string{"www.example.com"}, Addrs: addrs, TTL: 60}}, time.Hour)
 	eng, err := monitor.NewEngine(monitor.EngineConfig{Interval: interval, Timeout: interval}, slog.New(slog.DiscardHandler), tr.Observe)
 	if err != nil {

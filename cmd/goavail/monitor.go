@@ -192,9 +192,8 @@ func reload(path string, old *config.Config, engine *monitor.Engine, tracker *mo
 		log.Error("reload rejected; keeping the running configuration", "err", err)
 		return old
 	}
-	if err := engine.SetTargets(cfg.Addrs()); err != nil {
+	if err := engine.SetTargets(cfg.Addrs()); err != nil { // checks before it changes anything
 		log.Error("reload rejected; keeping the running configuration", "err", err)
-		engine.SetTargets(old.Addrs())
 		return old
 	}
 	engine.SetConfig(monitor.EngineConfig{Interval: cfg.Interval.D(), Timeout: cfg.ProbeTimeout.D()})
