@@ -29,8 +29,9 @@ lint:
 fuzz:
 	go test -run '^$$' -fuzz FuzzParse -fuzztime 60s ./config
 
-# Benchmarks: probe-engine CPU against fping on the same lab targets, and
-# API calls for a mass outage. Needs root; installs fping if missing.
+# Benchmarks: probe-engine CPU against pro-bing and fping on the same lab
+# targets, detection overhead, and API calls for a mass outage. Needs root;
+# installs fping if missing.
 bench: test-deps
 	@command -v fping >/dev/null 2>&1 || { apt-get update -q && apt-get install -y -q fping; }
 	GOAVAIL_BENCH_SECONDS=60 go test -run '^$$' -bench . -benchtime 1x -timeout 30m ./monitor ./dns ./cmd/goavail

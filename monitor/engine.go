@@ -213,7 +213,7 @@ func (e *Engine) schedule(ctx context.Context) {
 			}
 			if t.outstanding { // reply neither came nor timed out: count it lost
 				t.outstanding = false
-				results = append(results, Result{Addr: t.addr, At: now})
+				results = append(results, Result{Addr: t.addr, At: now, Seq: t.seq})
 			}
 			t.seq++
 			t.outstanding, t.sentAt = true, now
@@ -227,7 +227,13 @@ func (e *Engine) schedule(ctx context.Context) {
 		}
 		e.mu.Unlock()
 
-		results = e.send(sends, now, results)
+		// Deliver the losses before sending the next probes: the reader may
+		// report a reply to a new probe at once, and a loss delivered after
+		// it would count against an address that has just answered.
+		for _, r := range results {
+			e.onResult(r)
+		}
+		results = e.send(sends, now, results[:0])
 		for _, r := range results {
 			e.onResult(r)
 		}
@@ -252,7 +258,7 @@ func (e *Engine) expireLocked(now time.Time, results []Result) []Result {
 		p := e.pending[i]
 		if p.t.outstanding && p.t.seq == p.seq && !p.t.removed {
 			p.t.outstanding = false
-			results = append(results, Result{Addr: p.t.addr, At: now})
+			results = append(results, Result{Addr: p.t.addr, At: now, Seq: p.seq})
 		}
 	}
 	if i > 0 {
@@ -276,7 +282,7 @@ func (e *Engine) send(ps []probe, now time.Time, results []Result) []Result {
 			e.mu.Lock()
 			if t.seq == seq && t.outstanding {
 				t.outstanding = false
-				results = append(results, Result{Addr: t.addr, At: now, Err: err.Error()})
+				results = append(results, Result{Addr: t.addr, At: now, Err: err.Error(), Seq: seq})
 			}
 			e.mu.Unlock()
 		}
@@ -338,5 +344,5 @@ func (e *Engine) match(from netip.Addr, seq uint16, at time.Time) (Result, bool)
 		return Result{}, false // late, duplicate or not ours
 	}
 	t.outstanding = false
-	return Result{Addr: from, At: at, OK: true, RTT: at.Sub(t.sentAt)}, true
+	return Result{Addr: from, At: at, OK: true, RTT: at.Sub(t.sentAt), Seq: seq}, true
 }

@@ -134,3 +134,54 @@ func TestEngine_SetTargetsKeepsRunning(t *testing.T) {
 		t.Errorf("dropped target still tracked")
 	}
 }
+
+// TestEngine_ResultsInProbeOrder flaps a host with the probe timeout equal to
+// the interval, so a lost probe is declared at the moment the next one goes
+// out, and checks that each address's results arrive in sequence order. A
+// loss delivered after the answer to a later probe would count against an
+// address that has just come back, and shorten its next detection.
+func TestEngine_ResultsInProbeOrder(t *testing.T) {
+	lab := netlab.New(t, 13)
+	h := lab.AddHost()
+	var mu sync.Mutex
+	var got []Result
+	eng, err := NewEngine(EngineConfig{Interval: 30 * time.Millisecond, Timeout: 30 * time.Millisecond}, slog.New(slog.DiscardHandler), func(r Result) {
+		mu.Lock()
+		got = append(got, r)
+		mu.Unlock()
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := eng.SetTargets([]netip.Addr{h.V4}); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- eng.Run(ctx) }()
+	for i := 0; i < 30; i++ {
+		time.Sleep(100 * time.Millisecond)
+		h.IgnoreEcho(i%2 == 0)
+	}
+	time.Sleep(130 * time.Millisecond)
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	var oks, losses int
+	for i, r := range got {
+		if r.OK {
+			oks++
+		} else {
+			losses++
+		}
+		if i > 0 && int16(r.Seq-got[i-1].Seq) <= 0 {
+			t.Errorf("result %d (seq %d ok=%v) delivered after seq %d (ok=%v)", i, r.Seq, r.OK, got[i-1].Seq, got[i-1].OK)
+		}
+	}
+	if oks == 0 || losses == 0 {
+		t.Fatalf("the host never flapped: %d answered, %d lost", oks, losses)
+	}
+}

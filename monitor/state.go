@@ -38,6 +38,7 @@ type Result struct {
 	OK   bool          // an echo reply arrived within the probe timeout
 	RTT  time.Duration // round-trip time when OK
 	Err  string        // why the probe could not be sent, if it could not
+	Seq  uint16        // the probe's ICMP sequence number
 }
 
 // Thresholds are the fall and rise counts of the state machine.

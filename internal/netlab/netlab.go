@@ -57,7 +57,7 @@ func New(t testing.TB, subnet int) *Lab {
 		l.run("ip", "link", "del", l.Bridge)
 		release()
 	})
-	l.run("ip", "link", "del", l.Bridge) // left over from a killed run
+	l.sweep()
 	l.must("ip", "link", "add", l.Bridge, "type", "bridge")
 	l.must("ip", "addr", "add", fmt.Sprintf("198.18.%d.1/24", subnet), "dev", l.Bridge)
 	l.must("ip", "-6", "addr", "add", fmt.Sprintf("2001:2:0:%x::1/64", subnet), "dev", l.Bridge, "nodad")
@@ -121,6 +121,31 @@ func (l *Lab) must(args ...string) {
 }
 
 func (l *Lab) run(args ...string) { exec.Command(args[0], args[1:]...).Run() }
+
+// sweep deletes namespaces and links a killed run left on this lab's
+// subnet (its name has another pid but the same subnet). They would hold the
+// lab's addresses. Only one test uses a subnet at a time, so none is live.
+func (l *Lab) sweep() {
+	stale := func(name string) bool {
+		return len(name) > 7 && strings.HasPrefix(name, "ga") && name[5:7] == l.prefix[5:7]
+	}
+	if out, err := exec.Command("ip", "netns", "list").Output(); err == nil {
+		for _, line := range strings.Split(string(out), "\n") {
+			if f := strings.Fields(line); len(f) > 0 && stale(f[0]) {
+				l.run("ip", "netns", "del", f[0])
+			}
+		}
+	}
+	if out, err := exec.Command("ip", "-o", "link", "show").Output(); err == nil {
+		for _, line := range strings.Split(string(out), "\n") {
+			if f := strings.Fields(line); len(f) > 1 {
+				if name, _, _ := strings.Cut(strings.TrimSuffix(f[1], ":"), "@"); stale(name) {
+					l.run("ip", "link", "del", name)
+				}
+			}
+		}
+	}
+}
 
 // guardRoutes keep lab traffic on this machine.
 var guardRoutes = [][]string{
