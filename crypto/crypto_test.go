@@ -1,0 +1,184 @@
+package crypto
+
+import (
+	"bytes"
+	"errors"
+	"io/fs"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestParseKey(t *testing.T) {
+	for _, tc := range []struct {
+		in      string
+		wantLen int
+		wantErr string
+	}{
+		{in: "0123456789abcdef", wantLen: 16},
+		{in: "0123456789abcdef01234567", wantLen: 24},
+		{in: "0123456789abcdef0123456789abcdef", wantLen: 32}, // raw text, even if it looks like hex
+		{in: "hex:000102030405060708090a0b0c0d0e0f", wantLen: 16},
+		{in: "base64:" + strings.Repeat("A", 43) + "=", wantLen: 32},
+		{in: "short", wantErr: "key is 5 bytes; it must be 16, 24 or 32"},
+		{in: "hex:zz", wantErr: "hex key does not decode"},
+		{in: "hex:0001", wantErr: "key is 2 bytes"},
+		{in: "base64:!!", wantErr: "base64 key does not decode"},
+		{in: "", wantErr: "key is 0 bytes"},
+	} {
+		k, err := ParseKey(tc.in)
+		if tc.wantErr != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Errorf("ParseKey(%q) = %v, want error containing %q", tc.in, err, tc.wantErr)
+			}
+			continue
+		}
+		if err != nil || len(k) != tc.wantLen {
+			t.Errorf("ParseKey(%q) = %d bytes, %v; want %d bytes", tc.in, len(k), err, tc.wantLen)
+		}
+	}
+}
+
+func TestResolveKey_References(t *testing.T) {
+	secret := "0123456789abcdef"
+	src := Source{
+		LookupEnv: func(n string) (string, bool) {
+			v, ok := map[string]string{"GOAVAIL_KEY": secret + "\n", "BAD": "nope-" + secret}[n]
+			return v, ok
+		},
+		ReadFile: func(p string) ([]byte, error) {
+			if p == "/etc/goavail/key" {
+				return []byte("  hex:" + strings.Repeat("ab", 24) + "\n"), nil
+			}
+			return nil, &fs.PathError{Op: "open", Path: p, Err: fs.ErrNotExist}
+		},
+	}
+	for _, tc := range []struct {
+		spec    string
+		wantLen int
+		wantErr string
+	}{
+		{spec: "env:GOAVAIL_KEY", wantLen: 16},
+		{spec: "file:/etc/goavail/key", wantLen: 24},
+		{spec: "env:MISSING", wantErr: "environment variable MISSING is not set"},
+		{spec: "env:BAD", wantErr: "environment variable BAD: key is 21 bytes"},
+		{spec: "file:/nope", wantErr: "read key file: open /nope: file does not exist"},
+	} {
+		k, err := ResolveKey(tc.spec, src)
+		if tc.wantErr != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Errorf("ResolveKey(%q) = %v, want error containing %q", tc.spec, err, tc.wantErr)
+			}
+			if err != nil && strings.Contains(err.Error(), secret) {
+				t.Errorf("ResolveKey(%q) error leaks the key: %v", tc.spec, err)
+			}
+			continue
+		}
+		if err != nil || len(k) != tc.wantLen {
+			t.Errorf("ResolveKey(%q) = %d bytes, %v; want %d", tc.spec, len(k), err, tc.wantLen)
+		}
+	}
+	if _, err := ResolveKeys([]string{"short", "env:GOAVAIL_KEY", "also-short"}, src); err == nil ||
+		!strings.Contains(err.Error(), "key 1:") || !strings.Contains(err.Error(), "key 3:") {
+		t.Errorf("ResolveKeys did not report every bad key by position: %v", err)
+	}
+}
+
+func TestGenerateKey_ParsesAndDiffers(t *testing.T) {
+	a, b := GenerateKey(), GenerateKey()
+	if a == b {
+		t.Fatal("two generated keys are equal")
+	}
+	if k, err := ParseKey(a); err != nil || len(k) != 32 {
+		t.Fatalf("generated key %q: %d bytes, %v", a, len(k), err)
+	}
+}
+
+func key(c byte) []byte { return bytes.Repeat([]byte{c}, 32) }
+
+func envelope() Envelope {
+	return Envelope{Sender: "agent-1", Incarnation: 7, Seq: 42, Time: time.Unix(1700000000, 123), Fingerprint: [8]byte{1, 2, 3, 4, 5, 6, 7, 8}, Payload: []byte("view")}
+}
+
+func TestSeal_RoundTripAndRotation(t *testing.T) {
+	old, _ := NewSealer([][]byte{key('o')})
+	both, _ := NewSealer([][]byte{key('n'), key('o')}) // new key sends, old one still opens
+	msg, err := old.Seal(envelope())
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := both.Open(msg)
+	if err != nil {
+		t.Fatalf("rotation: a keyring holding the old key second cannot open: %v", err)
+	}
+	want := envelope()
+	if got.Sender != want.Sender || got.Incarnation != want.Incarnation || got.Seq != want.Seq ||
+		!got.Time.Equal(want.Time) || got.Fingerprint != want.Fingerprint || string(got.Payload) != string(want.Payload) {
+		t.Errorf("round trip: got %+v, want %+v", got, want)
+	}
+	fresh, _ := both.Seal(envelope())
+	if _, err := old.Open(fresh); !errors.Is(err, ErrAuth) {
+		t.Errorf("a message sealed with the new key opened with the old keyring alone: %v", err)
+	}
+	again, _ := both.Seal(envelope())
+	if bytes.Equal(fresh, again) {
+		t.Error("two seals of one envelope are identical: the nonce is not fresh")
+	}
+}
+
+func TestOpen_RejectsBadInput(t *testing.T) {
+	s, _ := NewSealer([][]byte{key('k')})
+	other, _ := NewSealer([][]byte{key('x')})
+	good, _ := s.Seal(envelope())
+	wrongKey, _ := other.Seal(envelope())
+	for _, tc := range []struct {
+		name string
+		msg  []byte
+		want error
+	}{
+		{"empty", nil, ErrTruncated},
+		{"truncated", good[:20], ErrTruncated},
+		{"cut tag", good[:len(good)-1], ErrAuth},
+		{"version", append([]byte{9}, good[1:]...), ErrVersion},
+		{"wrong key", wrongKey, ErrAuth},
+		{"oversized", make([]byte, MaxMessage+1), ErrTooLarge},
+	} {
+		if _, err := s.Open(tc.msg); !errors.Is(err, tc.want) {
+			t.Errorf("%s: Open = %v, want %v", tc.name, err, tc.want)
+		}
+	}
+	for i := range good { // every single-bit change is caught
+		bad := bytes.Clone(good)
+		bad[i] ^= 0x10
+		if _, err := s.Open(bad); err == nil {
+			t.Errorf("flipping a bit of byte %d went unnoticed", i)
+		}
+	}
+}
+
+func TestReplayGuard(t *testing.T) {
+	now := time.Unix(1700000000, 0)
+	at := func(inc, seq uint64, skew time.Duration) Envelope {
+		return Envelope{Sender: "a", Incarnation: inc, Seq: seq, Time: now.Add(skew)}
+	}
+	g := NewReplayGuard(30 * time.Second)
+	for i, tc := range []struct {
+		e    Envelope
+		want error
+	}{
+		{at(5, 1, 0), nil},
+		{at(5, 1, 0), ErrReplay},  // the same message again
+		{at(5, 3, 0), nil},        // gaps are fine (latest wins on the sender)
+		{at(5, 2, 0), ErrReplay},  // older than the last accepted
+		{at(4, 99, 0), ErrReplay}, // an earlier incarnation
+		{at(6, 1, 0), nil},        // the sender restarted
+		{at(6, 2, -31*time.Second), ErrClockSkew},
+		{at(6, 2, 31*time.Second), ErrClockSkew},
+		{at(6, 2, 29*time.Second), nil},
+		{Envelope{Sender: "b", Incarnation: 1, Seq: 1, Time: now}, nil}, // senders are separate
+	} {
+		if err := g.Check(tc.e, now); !errors.Is(err, tc.want) {
+			t.Errorf("step %d: Check(%+v) = %v, want %v", i, tc.e, err, tc.want)
+		}
+	}
+}

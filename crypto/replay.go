@@ -1,0 +1,49 @@
+package crypto
+
+import (
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Errors ReplayGuard returns.
+var (
+	ErrReplay    = errors.New("message replayed or out of order")
+	ErrClockSkew = errors.New("message timestamp too far from this agent's clock")
+	ErrSenders   = errors.New("too many distinct senders")
+)
+
+// maxSenders bounds the guard's memory; a cluster has a handful of agents.
+const maxSenders = 1024
+
+// ReplayGuard accepts a sender's messages only in increasing (incarnation,
+// sequence) order, and only when their timestamp is within MaxSkew of now.
+// The order check stops a captured message being played back while the
+// sender's newer ones are known; the timestamp check bounds replays to an
+// agent that has just restarted and forgotten the order. It is pure: the
+// caller passes the time. It is not safe for concurrent use.
+type ReplayGuard struct {
+	MaxSkew time.Duration
+	last    map[string][2]uint64
+}
+
+// NewReplayGuard returns a guard that allows clocks to differ by maxSkew.
+func NewReplayGuard(maxSkew time.Duration) *ReplayGuard {
+	return &ReplayGuard{MaxSkew: maxSkew, last: map[string][2]uint64{}}
+}
+
+// Check accepts e, remembering its position, or says why it is refused.
+func (g *ReplayGuard) Check(e Envelope, now time.Time) error {
+	if d := now.Sub(e.Time); d > g.MaxSkew || d < -g.MaxSkew {
+		return fmt.Errorf("%w: %s's message is %s old by this clock (limit ±%s; check NTP on both agents)", ErrClockSkew, e.Sender, d.Round(time.Millisecond), g.MaxSkew)
+	}
+	last, seen := g.last[e.Sender]
+	if seen && (e.Incarnation < last[0] || e.Incarnation == last[0] && e.Seq <= last[1]) {
+		return fmt.Errorf("%w: %s sent (%d, %d) after (%d, %d)", ErrReplay, e.Sender, e.Incarnation, e.Seq, last[0], last[1])
+	}
+	if !seen && len(g.last) >= maxSenders {
+		return ErrSenders
+	}
+	g.last[e.Sender] = [2]uint64{e.Incarnation, e.Seq}
+	return nil
+}
