@@ -1,0 +1,175 @@
+package cluster
+
+import (
+	"fmt"
+	"maps"
+	"net/netip"
+	"slices"
+	"time"
+
+	"github.com/goavail/goavail/monitor"
+)
+
+// Rules are the agreement settings, the same on every agent.
+type Rules struct {
+	// MinPeersAgree is how many other agents must share a state before it
+	// counts: a state needs MinPeersAgree+1 votes.
+	MinPeersAgree int
+	// StaleAfter is how old (by the receiver's clock) a peer's view may be
+	// and still vote.
+	StaleAfter time.Duration
+	// IsolationThreshold: an agent that watches at least
+	// IsolationMinTargets addresses and sees at least this fraction of the
+	// decided ones down abstains. 0 turns the guard off.
+	IsolationThreshold float64
+}
+
+// IsolationMinTargets is the fewest watched addresses for which the
+// isolation guard applies: with one or two, all of them down is an ordinary
+// outage, not a sign of a broken uplink.
+const IsolationMinTargets = 3
+
+// PeerView is what the agreement needs to know about one peer.
+type PeerView struct {
+	Node     string
+	Alive    bool      // memberlist has not declared it dead or gone
+	Received time.Time // when its latest view arrived, by this agent's clock
+	States   map[netip.Addr]monitor.State
+}
+
+// Isolated reports whether an agent with these states abstains: it watches
+// at least IsolationMinTargets addresses and at least threshold of the ones
+// it has decided are down.
+func Isolated(states map[netip.Addr]monitor.State, threshold float64) bool {
+	if threshold <= 0 || len(states) < IsolationMinTargets {
+		return false
+	}
+	var known, down int
+	for _, s := range states {
+		switch s {
+		case monitor.Down:
+			down++
+			known++
+		case monitor.Up:
+			known++
+		}
+	}
+	return known >= IsolationMinTargets && float64(down) >= threshold*float64(known)
+}
+
+// Decision is the outcome of one agreement round.
+type Decision struct {
+	// States is what DNS acts on. An address that has never been agreed on
+	// is Unknown, and DNS leaves its records as they are.
+	States map[netip.Addr]monitor.State
+	// Writer is the agent that applies DNS changes.
+	Writer string
+	// Voters are the agents whose views counted, this one included when it
+	// does not abstain; sorted.
+	Voters []string
+	// Abstaining, Stale and Dead name peers whose views did not count,
+	// and why; sorted. LocalIsolated says this agent abstained.
+	Abstaining, Stale, Dead []string
+	LocalIsolated           bool
+	// Changed lists the addresses whose agreed state changed this round.
+	Changed []netip.Addr
+}
+
+// Agreement remembers the last agreed state of every address, so that an
+// address keeps it until enough agents agree on another. It is pure: the
+// caller passes the time and the views. It is not safe for concurrent use.
+type Agreement struct {
+	rules  Rules
+	agreed map[netip.Addr]monitor.State
+}
+
+// NewAgreement returns an Agreement that has agreed on nothing yet.
+func NewAgreement(r Rules) *Agreement {
+	return &Agreement{rules: r, agreed: map[netip.Addr]monitor.State{}}
+}
+
+// SetRules changes the rules; agreed states are kept.
+func (a *Agreement) SetRules(r Rules) { a.rules = r }
+
+// Decide runs one round. An address's agreed state becomes Down (or Up)
+// when at least MinPeersAgree+1 voting agents see it so: this agent and
+// MinPeersAgree others, or, when this agent sees otherwise or abstains,
+// MinPeersAgree+1 others (the writer acts for the cluster, so a healthy
+// path on the writer alone does not veto a majority). If both states reach
+// the quorum, this agent's own view settles it; if it cannot, nothing
+// changes. Without a quorum the last agreed state stands.
+//
+// Voters are this agent (unless isolated) and every peer that is alive,
+// whose view is fresher than StaleAfter and that is not isolated. Addresses
+// are those in local, the agent's configured set; others are forgotten.
+func (a *Agreement) Decide(now time.Time, self string, local map[netip.Addr]monitor.State, peers []PeerView) Decision {
+	d := Decision{LocalIsolated: Isolated(local, a.rules.IsolationThreshold)}
+	var voters []map[netip.Addr]monitor.State
+	candidates := []string{}
+	if !d.LocalIsolated {
+		voters = append(voters, local)
+		d.Voters = append(d.Voters, self)
+		candidates = append(candidates, self)
+	}
+	var isolatedLive []string
+	for _, p := range peers {
+		switch {
+		case !p.Alive:
+			d.Dead = append(d.Dead, p.Node)
+		case now.Sub(p.Received) > a.rules.StaleAfter:
+			d.Stale = append(d.Stale, p.Node)
+		case Isolated(p.States, a.rules.IsolationThreshold):
+			d.Abstaining = append(d.Abstaining, p.Node)
+			isolatedLive = append(isolatedLive, p.Node)
+		default:
+			voters = append(voters, p.States)
+			d.Voters = append(d.Voters, p.Node)
+			candidates = append(candidates, p.Node)
+		}
+	}
+	if len(candidates) == 0 { // everyone abstains: the writer is still the lowest live name
+		candidates = append([]string{self}, isolatedLive...)
+	}
+	d.Writer = slices.Min(candidates)
+	for _, s := range []*[]string{&d.Voters, &d.Abstaining, &d.Stale, &d.Dead} {
+		slices.Sort(*s)
+	}
+
+	need := a.rules.MinPeersAgree + 1
+	next := make(map[netip.Addr]monitor.State, len(local))
+	for addr, mine := range local {
+		var up, down int
+		for _, v := range voters {
+			switch v[addr] {
+			case monitor.Up:
+				up++
+			case monitor.Down:
+				down++
+			}
+		}
+		state := a.agreed[addr]
+		switch {
+		case up >= need && down >= need:
+			if !d.LocalIsolated && mine != monitor.Unknown {
+				state = mine
+			}
+		case up >= need:
+			state = monitor.Up
+		case down >= need:
+			state = monitor.Down
+		}
+		next[addr] = state
+		if state != a.agreed[addr] {
+			d.Changed = append(d.Changed, addr)
+		}
+	}
+	slices.SortFunc(d.Changed, netip.Addr.Compare)
+	a.agreed = next
+	d.States = maps.Clone(next)
+	return d
+}
+
+// String summarises a decision for logs.
+func (d Decision) String() string {
+	return fmt.Sprintf("writer=%s voters=%v abstaining=%v stale=%v dead=%v isolated=%v", d.Writer, d.Voters, d.Abstaining, d.Stale, d.Dead, d.LocalIsolated)
+}

@@ -1,0 +1,220 @@
+package cluster
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"net/netip"
+	"slices"
+	"time"
+
+	"github.com/goavail/goavail/monitor"
+)
+
+// View is one agent's picture of every address it watches: the payload of
+// the messages agents exchange.
+type View struct {
+	Entries []monitor.Status // sorted by address
+}
+
+// States returns the view as a map from address to state.
+func (v View) States() map[netip.Addr]monitor.State {
+	out := make(map[netip.Addr]monitor.State, len(v.Entries))
+	for _, e := range v.Entries {
+		out[e.Addr] = e.State
+	}
+	return out
+}
+
+// Limits a decoded view must respect.
+const (
+	maxEntries   = 1 << 16
+	maxRTTs      = 16
+	maxErrorText = 255
+	viewVersion  = 1
+)
+
+// ErrView is wrapped by every DecodeView error.
+var ErrView = errors.New("malformed view")
+
+// Encoding, version 1 (integers are unsigned varints unless noted):
+//
+//	version(1 byte) | count | entries
+//	entry: addr len(1) | addr bytes(4 or 16) | state(1) | since unix nanos (signed) |
+//	       n rtts | rtts in ns | probes | lost | len(last error) | last error
+//
+// The encoding is canonical: decoding and re-encoding gives the same bytes.
+
+// MarshalBinary encodes the view, sorting its entries by address.
+func (v View) MarshalBinary() ([]byte, error) {
+	entries := slices.Clone(v.Entries)
+	slices.SortFunc(entries, func(a, b monitor.Status) int { return a.Addr.Compare(b.Addr) })
+	if len(entries) > maxEntries {
+		return nil, fmt.Errorf("view has %d addresses, more than %d", len(entries), maxEntries)
+	}
+	b := []byte{viewVersion}
+	b = binary.AppendUvarint(b, uint64(len(entries)))
+	for i, e := range entries {
+		if !e.Addr.IsValid() || (i > 0 && entries[i-1].Addr == e.Addr) {
+			return nil, fmt.Errorf("view entry %d: invalid or repeated address %v", i, e.Addr)
+		}
+		a := e.Addr.Unmap().AsSlice()
+		b = append(b, byte(len(a)))
+		b = append(b, a...)
+		b = append(b, byte(e.State))
+		var since int64
+		if !e.Since.IsZero() {
+			since = e.Since.UnixNano()
+		}
+		b = binary.AppendVarint(b, since)
+		rtts := e.Evidence.RTTs
+		if len(rtts) > maxRTTs {
+			rtts = rtts[len(rtts)-maxRTTs:]
+		}
+		b = binary.AppendUvarint(b, uint64(len(rtts)))
+		for _, r := range rtts {
+			b = binary.AppendUvarint(b, uint64(max(r, 0)))
+		}
+		b = binary.AppendUvarint(b, uint64(max(e.Evidence.Probes, 0)))
+		b = binary.AppendUvarint(b, uint64(max(e.Evidence.Lost, 0)))
+		msg := e.Evidence.LastError
+		if len(msg) > maxErrorText {
+			msg = msg[:maxErrorText]
+		}
+		b = append(b, byte(len(msg)))
+		b = append(b, msg...)
+	}
+	return b, nil
+}
+
+// DecodeView decodes a view. It never panics, refuses anything that is not
+// the canonical encoding of a view, and allocates in proportion to its input.
+func DecodeView(b []byte) (View, error) {
+	d := decoder{b: b}
+	if v := d.byte(); v != viewVersion {
+		return View{}, fmt.Errorf("%w: version %d, want %d", ErrView, v, viewVersion)
+	}
+	n := d.uvarint()
+	if d.err != nil {
+		return View{}, d.err
+	}
+	if n > maxEntries || n > uint64(len(d.b))/8 {
+		return View{}, fmt.Errorf("%w: %d entries in %d bytes", ErrView, n, len(b))
+	}
+	v := View{Entries: make([]monitor.Status, 0, n)}
+	for i := uint64(0); i < n && d.err == nil; i++ {
+		var e monitor.Status
+		al := int(d.byte())
+		if al != 4 && al != 16 {
+			d.fail("entry %d: address of %d bytes", i, al)
+			break
+		}
+		a, _ := netip.AddrFromSlice(d.bytes(al))
+		if al == 16 && a.Is4In6() {
+			d.fail("entry %d: IPv4-mapped address %v", i, a)
+		}
+		e.Addr = a
+		st := monitor.State(d.byte())
+		if st > monitor.Down {
+			d.fail("entry %d: state %d", i, st)
+		}
+		e.State = st
+		if since := d.varint(); since != 0 {
+			e.Since = time.Unix(0, since)
+		}
+		nr := d.uvarint()
+		if nr > maxRTTs {
+			d.fail("entry %d: %d round-trip times", i, nr)
+			break
+		}
+		for j := uint64(0); j < nr && d.err == nil; j++ {
+			e.Evidence.RTTs = append(e.Evidence.RTTs, time.Duration(d.int63()))
+		}
+		e.Evidence.Probes = int(d.int63())
+		e.Evidence.Lost = int(d.int63())
+		e.Evidence.LastError = string(d.bytes(int(d.byte())))
+		if i > 0 && d.err == nil && v.Entries[i-1].Addr.Compare(e.Addr) >= 0 {
+			d.fail("entry %d: address %v out of order", i, e.Addr)
+		}
+		v.Entries = append(v.Entries, e)
+	}
+	if d.err == nil && len(d.b) > 0 {
+		d.fail("%d bytes left over", len(d.b))
+	}
+	if d.err != nil {
+		return View{}, d.err
+	}
+	return v, nil
+}
+
+type decoder struct {
+	b   []byte
+	err error
+}
+
+func (d *decoder) fail(format string, args ...any) {
+	if d.err == nil {
+		d.err = fmt.Errorf("%w: %s", ErrView, fmt.Sprintf(format, args...))
+	}
+}
+
+func (d *decoder) byte() byte {
+	if d.err != nil || len(d.b) < 1 {
+		d.fail("truncated")
+		return 0
+	}
+	c := d.b[0]
+	d.b = d.b[1:]
+	return c
+}
+
+func (d *decoder) bytes(n int) []byte {
+	if d.err != nil || len(d.b) < n {
+		d.fail("truncated")
+		return nil
+	}
+	out := d.b[:n]
+	d.b = d.b[n:]
+	return out
+}
+
+func (d *decoder) uvarint() uint64 {
+	if d.err != nil {
+		return 0
+	}
+	x, n := binary.Uvarint(d.b)
+	if n <= 0 {
+		d.fail("bad varint")
+		return 0
+	}
+	if n != len(binary.AppendUvarint(nil, x)) {
+		d.fail("non-canonical varint")
+	}
+	d.b = d.b[n:]
+	return x
+}
+
+func (d *decoder) int63() int64 {
+	x := d.uvarint()
+	if x > 1<<63-1 {
+		d.fail("number out of range")
+		return 0
+	}
+	return int64(x)
+}
+
+func (d *decoder) varint() int64 {
+	if d.err != nil {
+		return 0
+	}
+	x, n := binary.Varint(d.b)
+	if n <= 0 {
+		d.fail("bad varint")
+		return 0
+	}
+	if n != len(binary.AppendVarint(nil, x)) {
+		d.fail("non-canonical varint")
+	}
+	d.b = d.b[n:]
+	return x
+}
