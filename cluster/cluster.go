@@ -178,6 +178,27 @@ func (c *Cluster) Addr() string {
 	return n.Addr.String() + ":" + strconv.Itoa(int(n.Port))
 }
 
+// SetConfig applies a reloaded configuration's fingerprint, rules and view
+// interval; agreed states are kept. Membership settings (peers, keys,
+// addresses, name) need a restart.
+func (c *Cluster) SetConfig(fp [crypto.FingerprintSize]byte, r Rules, viewInterval time.Duration) {
+	c.mu.Lock()
+	c.cfg.Fingerprint, c.cfg.Rules = fp, r
+	if viewInterval > 0 {
+		c.cfg.ViewInterval = viewInterval
+	}
+	c.agreement.SetRules(r)
+	c.mu.Unlock()
+	c.LocalChanged()
+}
+
+// settings returns the reloadable settings.
+func (c *Cluster) settings() ([crypto.FingerprintSize]byte, Rules, time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.cfg.Fingerprint, c.cfg.Rules, c.cfg.ViewInterval
+}
+
 // LocalChanged tells the cluster this agent's view changed: it is sent at
 // once and agreement runs again. It never blocks.
 func (c *Cluster) LocalChanged() { signal(c.local) }
@@ -239,7 +260,8 @@ func (c *Cluster) Run(ctx context.Context) error {
 		wg.Add(1)
 		go func() { defer wg.Done(); c.joinLoop(ctx) }()
 	}
-	tick := time.NewTicker(c.cfg.ViewInterval)
+	_, _, every := c.settings()
+	tick := time.NewTicker(every)
 	defer tick.Stop()
 	c.decide()
 	c.broadcast()
@@ -259,6 +281,10 @@ func (c *Cluster) Run(ctx context.Context) error {
 			c.broadcast() // a joiner gets our view now, not at the next tick
 			c.decide()
 		case <-tick.C:
+			if _, _, d := c.settings(); d != every {
+				every = d
+				tick.Reset(every)
+			}
 			c.broadcast()
 			c.decide()
 		}
@@ -352,7 +378,8 @@ func (c *Cluster) broadcast() {
 		return
 	}
 	c.seq++
-	msg, err := c.sealer.Seal(crypto.Envelope{Sender: c.cfg.NodeName, Incarnation: c.inc, Seq: c.seq, Time: c.cfg.Now(), Fingerprint: c.cfg.Fingerprint, Payload: payload})
+	fp, _, _ := c.settings()
+	msg, err := c.sealer.Seal(crypto.Envelope{Sender: c.cfg.NodeName, Incarnation: c.inc, Seq: c.seq, Time: c.cfg.Now(), Fingerprint: fp, Payload: payload})
 	if err != nil {
 		c.cfg.Log.Error("seal view", "err", err)
 		return
@@ -420,6 +447,7 @@ func (c *Cluster) receive(msg []byte) bool {
 }
 
 func (c *Cluster) open(msg []byte, now time.Time) (crypto.Envelope, string, error) {
+	fp, _, _ := c.settings()
 	e, err := c.sealer.Open(msg)
 	switch {
 	case errors.Is(err, crypto.ErrTooLarge):
@@ -432,8 +460,8 @@ func (c *Cluster) open(msg []byte, now time.Time) (crypto.Envelope, string, erro
 		return e, DropGarbage, err
 	case e.Sender == c.cfg.NodeName:
 		return e, DropSelf, fmt.Errorf("a message claims this agent's own name %q: node names must be unique", e.Sender)
-	case e.Fingerprint != c.cfg.Fingerprint:
-		return e, DropWrongConfig, fmt.Errorf("agent %s watches a different set of addresses or hostnames (config fingerprint %x, ours %x); its views are ignored until the configurations match", e.Sender, e.Fingerprint, c.cfg.Fingerprint)
+	case e.Fingerprint != fp:
+		return e, DropWrongConfig, fmt.Errorf("agent %s watches a different set of addresses or hostnames (config fingerprint %x, ours %x); its views are ignored until the configurations match", e.Sender, e.Fingerprint, fp)
 	}
 	if err := c.guard.Check(e, now); err != nil {
 		switch {
@@ -472,10 +500,11 @@ func (c *Cluster) decide() {
 		local[s.Addr] = s.State
 	}
 	c.mu.Lock()
+	rules := c.cfg.Rules
 	var peers []PeerView
 	for name, p := range c.peers {
 		_, alive := c.members[name]
-		if !alive && now.Sub(p.received) > 10*c.cfg.Rules.StaleAfter {
+		if !alive && now.Sub(p.received) > 10*rules.StaleAfter {
 			delete(c.peers, name) // long gone: forget
 			continue
 		}
@@ -490,13 +519,13 @@ func (c *Cluster) decide() {
 		c.cfg.Log.Info("dns writer", "writer", d.Writer, "this_agent", d.Writer == c.cfg.NodeName, "voters", d.Voters)
 	}
 	if d.LocalIsolated && !prev.LocalIsolated {
-		c.cfg.Log.Warn("this agent sees nearly every address down and abstains: its uplink is the likelier fault", "threshold", c.cfg.Rules.IsolationThreshold)
+		c.cfg.Log.Warn("this agent sees nearly every address down and abstains: its uplink is the likelier fault", "threshold", rules.IsolationThreshold)
 	}
 	for _, a := range d.Changed {
-		c.cfg.Log.Info("agreed", "addr", a, "from", prev.States[a], "to", d.States[a], "voters", d.Voters, "need", c.cfg.Rules.MinPeersAgree+1)
+		c.cfg.Log.Info("agreed", "addr", a, "from", prev.States[a], "to", d.States[a], "voters", d.Voters, "need", rules.MinPeersAgree+1)
 	}
-	if live := len(d.Voters); live < c.cfg.Rules.MinPeersAgree+1 && (len(prev.Voters) >= c.cfg.Rules.MinPeersAgree+1 || prev.Writer == "") {
-		c.cfg.Log.Warn("too few voting agents to change anything", "voting", d.Voters, "need", c.cfg.Rules.MinPeersAgree+1, "stale", d.Stale, "dead", d.Dead, "abstaining", d.Abstaining)
+	if live := len(d.Voters); live < rules.MinPeersAgree+1 && (len(prev.Voters) >= rules.MinPeersAgree+1 || prev.Writer == "") {
+		c.cfg.Log.Warn("too few voting agents to change anything", "voting", d.Voters, "need", rules.MinPeersAgree+1, "stale", d.Stale, "dead", d.Dead, "abstaining", d.Abstaining)
 	}
 	if (len(d.Changed) > 0 || prev.Writer != d.Writer) && c.cfg.OnChange != nil {
 		c.cfg.OnChange(d)

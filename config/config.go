@@ -1,6 +1,7 @@
 package config
 
 import (
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -43,13 +44,60 @@ type Config struct {
 }
 
 // Members is the [Members] block: cluster settings. They are parsed and
-// validated here; cluster mode itself lives in package cluster.
+// validated here; cluster mode itself lives in package cluster, and the
+// keys are decoded by package crypto.
 type Members struct {
-	Peers         []string `toml:"peers"`
-	LocalAddr     string   `toml:"local_addr"`
-	MembersPort   int      `toml:"members_port"`
-	MinPeersAgree int      `toml:"min_peers_agree"`
-	CryptoKey     string   `toml:"crypto_key"`
+	// Peers are the other agents, "host" or "host:port" (port defaults to
+	// MembersPort). Empty: this agent runs alone.
+	Peers []string `toml:"peers"`
+	// LocalAddr is the address peers reach this agent at; it also listens
+	// there unless BindAddr says otherwise. Empty: memberlist picks one.
+	LocalAddr string `toml:"local_addr"`
+	// BindAddr is where this agent listens. Default: LocalAddr, or all
+	// addresses. Set it to 0.0.0.0 behind NAT, with LocalAddr the public one.
+	BindAddr    string `toml:"bind_addr"`
+	MembersPort int    `toml:"members_port"`
+	// MinPeersAgree is how many other agents must see an address in the
+	// same state before DNS changes.
+	MinPeersAgree int `toml:"min_peers_agree"`
+	// CryptoKey is one key or a list; the first sends, all are accepted.
+	CryptoKey Keys `toml:"crypto_key"`
+	// ViewInterval is how often each agent sends its whole view even when
+	// nothing changed. Default 2s.
+	ViewInterval Duration `toml:"view_interval"`
+	// ViewStaleAfter is how old a peer's view may be and still count.
+	// Default 5 × view_interval.
+	ViewStaleAfter Duration `toml:"view_stale_after"`
+	// IsolationThreshold: an agent watching 3 or more addresses that sees
+	// at least this fraction of them down abstains. 0 turns it off.
+	// Default 0.9.
+	IsolationThreshold float64 `toml:"isolation_threshold"`
+}
+
+// Keys is crypto_key: one string or a list of strings. Each is a key as
+// package crypto reads it (raw text, hex:…, base64:…, env:NAME or
+// file:/path).
+type Keys []string
+
+// UnmarshalTOML accepts a string or an array of strings.
+func (k *Keys) UnmarshalTOML(v any) error {
+	switch v := v.(type) {
+	case string:
+		*k = Keys{v}
+		return nil
+	case []any:
+		out := make(Keys, 0, len(v))
+		for i, e := range v {
+			s, ok := e.(string)
+			if !ok {
+				return fmt.Errorf("crypto_key[%d] is a %T; keys are strings", i, e)
+			}
+			out = append(out, s)
+		}
+		*k = out
+		return nil
+	}
+	return fmt.Errorf("crypto_key is a %T; give a string or a list of strings", v)
 }
 
 // Cloudflare is the [Cloudflare] block: API settings, defaults for every
@@ -103,6 +151,8 @@ const (
 	DefaultInterval         = time.Second
 	DefaultReconcilePeriod  = 60 * time.Second
 	DefaultMembersPort      = 7946
+	DefaultViewInterval     = 2 * time.Second
+	DefaultIsolation        = 0.9
 	DefaultTTL              = 60
 	DefaultComment          = "managed by goavail"
 	DefaultBatchSize        = 200
@@ -189,8 +239,21 @@ func (c *Config) applyDefaults(md toml.MetaData) {
 	if c.NodeName == "" {
 		c.NodeName, _ = os.Hostname()
 	}
+	m := &c.Members
 	if !md.IsDefined("Members", "members_port") {
-		c.Members.MembersPort = DefaultMembersPort
+		m.MembersPort = DefaultMembersPort
+	}
+	if !md.IsDefined("Members", "view_interval") {
+		m.ViewInterval = Duration(DefaultViewInterval)
+	}
+	if !md.IsDefined("Members", "view_stale_after") {
+		m.ViewStaleAfter = 5 * m.ViewInterval
+	}
+	if !md.IsDefined("Members", "isolation_threshold") {
+		m.IsolationThreshold = DefaultIsolation
+	}
+	if m.BindAddr == "" {
+		m.BindAddr = m.LocalAddr
 	}
 	cf := &c.Cloudflare
 	if !md.IsDefined("Cloudflare", "ttl") {
@@ -261,8 +324,30 @@ func (m Members) validate() []error {
 	if m.MinPeersAgree > len(m.Peers) {
 		errs = append(errs, fmt.Errorf("Members.min_peers_agree = %d: more than the %d configured peers could ever confirm", m.MinPeersAgree, len(m.Peers)))
 	}
-	if len(m.Peers) > 0 {
-		errs = append(errs, fmt.Errorf("Members.peers: cluster mode is not available in this build yet; remove [Members] peers to run a single agent"))
+	for i, p := range m.Peers {
+		if strings.TrimSpace(p) == "" || strings.ContainsAny(p, " /") {
+			errs = append(errs, fmt.Errorf("Members.peers[%d] = %q: must be a host or host:port", i, p))
+		}
+	}
+	for _, a := range []struct{ key, v string }{{"local_addr", m.LocalAddr}, {"bind_addr", m.BindAddr}} {
+		if a.key == "bind_addr" && a.v == m.LocalAddr {
+			continue // bind_addr defaults to local_addr: one error is enough
+		}
+		if _, err := netip.ParseAddr(a.v); a.v != "" && err != nil {
+			errs = append(errs, fmt.Errorf("Members.%s = %q: must be an IP address", a.key, a.v))
+		}
+	}
+	if len(m.Peers) > 0 && len(m.CryptoKey) == 0 {
+		errs = append(errs, fmt.Errorf("Members.crypto_key: required when peers are set, so that no one else can join or vote; goavail keygen makes one"))
+	}
+	if m.ViewInterval.D() < 100*time.Millisecond || m.ViewInterval.D() > time.Minute {
+		errs = append(errs, fmt.Errorf("Members.view_interval = %s: must be from 100ms to 1m", m.ViewInterval.D()))
+	}
+	if m.ViewStaleAfter.D() < 2*m.ViewInterval.D() {
+		errs = append(errs, fmt.Errorf("Members.view_stale_after = %s: must be at least twice view_interval (%s), or one lost message makes a peer stale", m.ViewStaleAfter.D(), m.ViewInterval.D()))
+	}
+	if m.IsolationThreshold < 0 || m.IsolationThreshold > 1 {
+		errs = append(errs, fmt.Errorf("Members.isolation_threshold = %v: must be from 0 (off) to 1", m.IsolationThreshold))
 	}
 	return errs
 }
@@ -456,8 +541,9 @@ func (c *Config) Effective() string {
 		Records          []group  `toml:"Records"`
 	}{c.FailureThreshold, c.RiseThreshold, c.Interval, c.ProbeTimeout, c.ReconcilePeriod, c.NodeName, c.Members,
 		api{c.Cloudflare.APIBaseURL, c.Cloudflare.BatchSize, c.Cloudflare.RequestTimeout}, nil}
-	if out.Members.CryptoKey != "" {
-		out.Members.CryptoKey = "<redacted>"
+	out.Members.CryptoKey = nil
+	for range c.Members.CryptoKey {
+		out.Members.CryptoKey = append(out.Members.CryptoKey, "<redacted>")
 	}
 	for _, g := range c.Groups {
 		ips := make([]string, len(g.Addrs))
@@ -471,4 +557,26 @@ func (c *Config) Effective() string {
 		return "# cannot render configuration: " + err.Error()
 	}
 	return b.String()
+}
+
+// Fingerprint identifies the monitored set: every group's zone, hostnames
+// and addresses, in a canonical order. Agents whose fingerprints differ
+// would decide about different things, so they ignore each other's views.
+func (c *Config) Fingerprint() [8]byte {
+	lines := make([]string, 0, len(c.Groups))
+	for _, g := range c.Groups {
+		hosts := slices.Sorted(slices.Values(g.Hostnames))
+		addrs := slices.Clone(g.Addrs)
+		slices.SortFunc(addrs, netip.Addr.Compare)
+		strs := make([]string, len(addrs))
+		for i, a := range addrs {
+			strs[i] = a.String()
+		}
+		lines = append(lines, g.Zone+"|"+strings.Join(hosts, ",")+"|"+strings.Join(strs, ","))
+	}
+	slices.Sort(lines)
+	sum := sha256.Sum256([]byte(strings.Join(lines, "\n")))
+	var fp [8]byte
+	copy(fp[:], sum[:])
+	return fp
 }

@@ -68,7 +68,7 @@ ip_addresses = ["192.0.2.1"]
 	if c.Groups[0].Addrs[0] != netip.MustParseAddr("192.0.2.1") {
 		t.Errorf("addrs = %v", c.Groups[0].Addrs)
 	}
-	if c.Members.MembersPort != 7947 || c.Members.CryptoKey == "" {
+	if c.Members.MembersPort != 7947 || len(c.Members.CryptoKey) != 1 {
 		t.Errorf("members = %+v", c.Members)
 	}
 }
@@ -132,10 +132,44 @@ func TestRedacted_HidesCryptoKey(t *testing.T) {
 	if strings.Contains(out, "0123456789abcdef") {
 		t.Fatalf("effective config leaks the crypto key:\n%s", out)
 	}
-	if !strings.Contains(out, `crypto_key = "<redacted>"`) || !strings.Contains(out, `"www.example.com"`) {
+	if !strings.Contains(out, `crypto_key = ["<redacted>"]`) || !strings.Contains(out, `"www.example.com"`) {
 		t.Errorf("effective config lacks expected lines:\n%s", out)
 	}
-	if c.Members.CryptoKey != "0123456789abcdef" {
+	if len(c.Members.CryptoKey) != 1 || c.Members.CryptoKey[0] != "0123456789abcdef" {
 		t.Errorf("Effective modified the config")
+	}
+}
+
+func TestParse_CryptoKeyList(t *testing.T) {
+	base := "[Cloudflare]\ndns_domain=\"example.com\"\nhostnames=[\"www\"]\nip_addresses=[\"192.0.2.1\"]\n"
+	c, err := Parse("[Members]\npeers=[\"192.0.2.7\"]\ncrypto_key = [\"env:NEW\", \"file:/etc/goavail/old\"]\n" + base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(c.Members.CryptoKey, ","); got != "env:NEW,file:/etc/goavail/old" {
+		t.Errorf("crypto_key list = %q", got)
+	}
+	if _, err := Parse("[Members]\ncrypto_key = 5\n" + base); err == nil || !strings.Contains(err.Error(), "give a string or a list of strings") {
+		t.Errorf("crypto_key = 5: %v", err)
+	}
+}
+
+func TestFingerprint_IsTheMonitoredSet(t *testing.T) {
+	fp := func(cfg string) [8]byte {
+		t.Helper()
+		c, err := Parse(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c.Fingerprint()
+	}
+	a := fp("interval = 1\n[Cloudflare]\ndns_domain=\"example.com\"\nhostnames=[\"www\",\"api\"]\nip_addresses=[\"192.0.2.1\",\"192.0.2.2\"]\n")
+	reordered := fp("interval = 2\n[Cloudflare]\ndns_domain=\"example.com\"\nhostnames=[\"api\",\"www\"]\nip_addresses=[\"192.0.2.2\",\"192.0.2.1\"]\n")
+	otherIP := fp("[Cloudflare]\ndns_domain=\"example.com\"\nhostnames=[\"www\",\"api\"]\nip_addresses=[\"192.0.2.1\",\"192.0.2.3\"]\n")
+	if a != reordered {
+		t.Error("the order of names and addresses, or the probe interval, changed the fingerprint")
+	}
+	if a == otherIP {
+		t.Error("a different address set has the same fingerprint")
 	}
 }

@@ -29,6 +29,10 @@ type ReconcilerConfig struct {
 	DryRun bool
 	// Health returns what is known of each address right now.
 	Health func() Health
+	// Writer says whether this agent applies changes, and which agent
+	// does. Nil means this one. An agent that is not the writer plans
+	// every pass (so its status shows the plan) and logs, but never writes.
+	Writer func() (bool, string)
 	// Log receives one line per change and per failed pass.
 	Log *slog.Logger
 	// Now is the clock; time.Now when nil.
@@ -210,8 +214,14 @@ func (r *Reconciler) passZone(ctx context.Context, zone string, groups []Group, 
 	p := Plan(zone, zg, health, actual)
 	r.noteFailOpen(zone, zg, p.FailOpen)
 	if r.cfg.DryRun {
-		r.logDryRun(p)
+		r.logPlan(p, "dry-run")
 		return p, nil
+	}
+	if r.cfg.Writer != nil {
+		if me, writer := r.cfg.Writer(); !me {
+			r.logPlan(p, "standby (writer "+writer+")")
+			return p, nil
+		}
 	}
 	if p.Empty() {
 		return p, nil
@@ -248,10 +258,12 @@ func (r *Reconciler) logChanges(p ZonePlan, err error) {
 	}
 }
 
-// logDryRun logs each change a dry-run pass would make, once per distinct
-// plan, so a standing plan does not repeat every period.
-func (r *Reconciler) logDryRun(p ZonePlan) {
+// logPlan logs each change a pass that does not write (dry-run, or an
+// agent that is not the writer) would make, once per distinct plan, so a
+// standing plan does not repeat every period.
+func (r *Reconciler) logPlan(p ZonePlan, mode string) {
 	var b strings.Builder
+	b.WriteString(mode + ";")
 	for _, c := range p.Creates {
 		fmt.Fprintf(&b, "+%s;", c)
 	}
@@ -266,13 +278,13 @@ func (r *Reconciler) logDryRun(p ZonePlan) {
 		return
 	}
 	for _, c := range p.Creates {
-		r.cfg.Log.Info("dry-run: would create dns record", "zone", p.Zone, "name", c.Name, "type", c.Type, "content", c.Content, "ttl", c.TTL, "proxied", c.Proxied)
+		r.cfg.Log.Info(mode+": would create dns record", "zone", p.Zone, "name", c.Name, "type", c.Type, "content", c.Content, "ttl", c.TTL, "proxied", c.Proxied)
 	}
 	for _, d := range p.Deletes {
-		r.cfg.Log.Info("dry-run: would delete dns record", "zone", p.Zone, "name", d.Name, "type", d.Type, "content", d.Content)
+		r.cfg.Log.Info(mode+": would delete dns record", "zone", p.Zone, "name", d.Name, "type", d.Type, "content", d.Content)
 	}
 	if p.Empty() {
-		r.cfg.Log.Info("dry-run: dns records match the desired state", "zone", p.Zone)
+		r.cfg.Log.Info(mode+": dns records match the desired state", "zone", p.Zone)
 	}
 }
 

@@ -148,6 +148,36 @@ func TestReconciler_DryRunNeverWrites(t *testing.T) {
 	}
 }
 
+// TestReconciler_StandbyPlansButNeverWrites: an agent that is not the
+// cluster's writer lists and plans (its status shows the plan) but sends
+// no write; once it becomes the writer, the same plan is applied.
+func TestReconciler_StandbyPlansButNeverWrites(t *testing.T) {
+	p := &memProvider{records: []Record{rec("1", "www.example.com", "A", "192.0.2.1"), rec("2", "www.example.com", "A", "192.0.2.2")}}
+	r, h, logs := newRec(t, p, false)
+	var mu sync.Mutex
+	writer := "agent-a"
+	r.cfg.Writer = func() (bool, string) { mu.Lock(); defer mu.Unlock(); return writer == "agent-b", writer }
+	h.set(ip2, false)
+	for i := 0; i < 2; i++ {
+		if rep := r.Pass(context.Background()); rep.Err != nil || len(rep.Plans[0].Deletes) != 1 {
+			t.Fatalf("standby pass %d: %+v", i, rep)
+		}
+	}
+	if p.applies != 0 || p.lists != 2 {
+		t.Errorf("standby: %d applies, %d lists; want 0 and 2", p.applies, p.lists)
+	}
+	if n := strings.Count(logs.String(), "standby (writer agent-a): would delete dns record"); n != 1 {
+		t.Errorf("standby plan logged %d times, want once:\n%s", n, logs)
+	}
+	mu.Lock()
+	writer = "agent-b"
+	mu.Unlock()
+	r.Pass(context.Background())
+	if got := p.contents("www.example.com"); got != "192.0.2.1" || p.applies != 1 {
+		t.Errorf("as writer: records %s after %d applies", got, p.applies)
+	}
+}
+
 func TestReconciler_NoCredentialsPlansAgainstConfig(t *testing.T) {
 	r, h, logs := newRec(t, nil, false) // nil provider forces dry-run
 	h.set(ip1, false)

@@ -10,13 +10,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/goavail/goavail/cluster"
 	"github.com/goavail/goavail/dns"
 	"github.com/goavail/goavail/internal/cfemu"
 	"github.com/goavail/goavail/internal/netlab"
 	"github.com/goavail/goavail/monitor"
 )
 
-// BenchmarkDetectionOverhead wires engine, tracker, reconciler and the
+// BenchmarkDetectionOverhead wires engine, tracker, agreement, reconciler and the
 // Cloudflare adapter as monitorCmd does, takes a real host down repeatedly
 // (20 outages per b.N, at phases spread over the interval) and reports two
 // figures, in milliseconds:
@@ -45,7 +46,13 @@ func BenchmarkDetectionOverhead(b *testing.B) {
 	}
 	addrs := []netip.Addr{h.V4, other.V4}
 	var rec *dns.Reconciler
-	tr := monitor.NewTracker(addrs, monitor.Thresholds{Fall: fall, Rise: 1}, func(monitor.Transition) { rec.Kick() })
+	var clu *cluster.Cluster
+	tr := monitor.NewTracker(addrs, monitor.Thresholds{Fall: fall, Rise: 1}, func(monitor.Transition) { clu.LocalChanged() })
+	clu, err = cluster.New(cluster.Config{NodeName: "bench", ViewInterval: time.Second, Rules: cluster.Rules{StaleAfter: 5 * time.Second},
+		Local: tr.Snapshot, OnChange: func(cluster.Decision) { rec.Kick() }, Log: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		b.Fatal(err)
+	}
 	var mu sync.Mutex
 	var lastOK monitor.Result // h's last answered probe
 	var results []monitor.Result
@@ -60,7 +67,7 @@ func BenchmarkDetectionOverhead(b *testing.B) {
 		}
 		tr.Observe(r)
 	}
-	rec = dns.NewReconciler(dns.ReconcilerConfig{Provider: cf, Health: health(tr), Log: slog.New(slog.DiscardHandler)})
+	rec = dns.NewReconciler(dns.ReconcilerConfig{Provider: cf, Health: health(clu), Writer: clu.IsWriter, Log: slog.New(slog.DiscardHandler)})
 	rec.SetGroups([]dns.Group{{Zone: "example.com", Hostnames: []string{"www.example.com"}, Addrs: addrs, TTL: 60}}, time.Hour)
 	eng, err := monitor.NewEngine(monitor.EngineConfig{Interval: interval, Timeout: timeout}, slog.New(slog.DiscardHandler), observe)
 	if err != nil {
@@ -70,6 +77,7 @@ func BenchmarkDetectionOverhead(b *testing.B) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go eng.Run(ctx)
+	go clu.Run(ctx)
 	go rec.Run(ctx)
 
 	batchAfter := func(t0 time.Time) time.Time {

@@ -8,6 +8,8 @@ import (
 	"os"
 
 	"github.com/urfave/cli/v2"
+
+	"github.com/goavail/goavail/crypto"
 )
 
 // version is set at build time: -ldflags "-X main.version=v1.2.3".
@@ -79,7 +81,16 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 				Usage:     "check a config file: list every problem, or print the effective configuration",
 				Flags:     []cli.Flag{configFlag},
 				ArgsUsage: " ",
-				Action:    func(c *cli.Context) error { return validateCmd(c.String("config-file"), stdout) },
+				Action:    func(c *cli.Context) error { return validateCmd(c.String("config-file"), stdout, os.Getenv) },
+			},
+			{
+				Name:  "keygen",
+				Usage: "print a fresh random key for [Members] crypto_key (AES-256, base64)",
+				Description: "Put the same key in every agent's crypto_key, or keep it out of the file with\n" +
+					"crypto_key = \"env:GOAVAIL_CRYPTO_KEY\" or \"file:/etc/goavail/key\". To rotate, list the new\n" +
+					"key second everywhere, then first, then drop the old one; see README.md.",
+				ArgsUsage: " ",
+				Action:    func(c *cli.Context) error { fmt.Fprintln(stdout, crypto.GenerateKey()); return nil },
 			},
 			{
 				Name:   "version",

@@ -8,12 +8,15 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"slices"
 	"syscall"
 	"time"
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/goavail/goavail/cluster"
 	"github.com/goavail/goavail/config"
+	"github.com/goavail/goavail/crypto"
 	"github.com/goavail/goavail/dns"
 	"github.com/goavail/goavail/monitor"
 )
@@ -27,13 +30,51 @@ type monitorOptions struct {
 	logLevel, logFormat string
 }
 
-func validateCmd(path string, stdout io.Writer) error {
-	c, err := config.Load(path)
+func validateCmd(path string, stdout io.Writer, getenv func(string) string) error {
+	c, _, err := loadConfig(path, getenv)
 	if err != nil {
 		return &exitError{exitConfig, err}
 	}
 	fmt.Fprint(stdout, c.Effective())
 	return nil
+}
+
+// loadConfig loads the file and resolves its cluster keys, reporting every
+// problem of both at once.
+func loadConfig(path string, getenv func(string) string) (*config.Config, [][]byte, error) {
+	cfg, err := config.Load(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(cfg.Members.CryptoKey) == 0 {
+		return cfg, nil, nil
+	}
+	src := crypto.Source{
+		LookupEnv: func(n string) (string, bool) { v := getenv(n); return v, v != "" },
+		ReadFile:  os.ReadFile,
+	}
+	keys, err := crypto.ResolveKeys(cfg.Members.CryptoKey, src)
+	if err != nil {
+		return nil, nil, fmt.Errorf("config %s: Members.crypto_key: %w", path, err)
+	}
+	return cfg, keys, nil
+}
+
+// newCluster builds the cluster (or, with no peers, the lone agent's
+// agreement) from the config.
+func newCluster(cfg *config.Config, keys [][]byte, tracker *monitor.Tracker, onChange func(cluster.Decision), log *slog.Logger) (*cluster.Cluster, error) {
+	m := cfg.Members
+	return cluster.New(cluster.Config{
+		NodeName: cfg.NodeName, BindAddr: m.BindAddr, AdvertiseAddr: m.LocalAddr, Port: m.MembersPort,
+		Peers: m.Peers, Keys: keys, Fingerprint: cfg.Fingerprint(), Rules: rules(cfg),
+		ViewInterval: m.ViewInterval.D(), Local: tracker.Snapshot, OnChange: onChange,
+		Log: log.With("component", "cluster"),
+	})
+}
+
+func rules(cfg *config.Config) cluster.Rules {
+	m := cfg.Members
+	return cluster.Rules{MinPeersAgree: m.MinPeersAgree, StaleAfter: m.ViewStaleAfter.D(), IsolationThreshold: m.IsolationThreshold}
 }
 
 func newLogger(level, format string, w io.Writer) (*slog.Logger, error) {
@@ -73,11 +114,12 @@ func dnsGroups(c *config.Config) []dns.Group {
 	return out
 }
 
-// health turns the tracker's states into what the planner reads.
-func health(t *monitor.Tracker) func() dns.Health {
+// health turns the agreed states into what the planner reads: an address
+// nobody has agreed on yet is absent, and its records stay as they are.
+func health(clu *cluster.Cluster) func() dns.Health {
 	return func() dns.Health {
 		out := dns.Health{}
-		for a, s := range t.States() {
+		for a, s := range clu.Decision().States {
 			switch s {
 			case monitor.Up:
 				out[a] = true
@@ -98,7 +140,7 @@ func monitorCmd(ctx context.Context, o monitorOptions, logw io.Writer, getenv fu
 	if err != nil {
 		return &exitError{exitConfig, err}
 	}
-	cfg, err := config.Load(o.configPath)
+	cfg, keys, err := loadConfig(o.configPath, getenv)
 	if err != nil {
 		return &exitError{exitConfig, err}
 	}
@@ -108,12 +150,17 @@ func monitorCmd(ctx context.Context, o monitorOptions, logw io.Writer, getenv fu
 	}
 
 	var rec *dns.Reconciler
+	var clu *cluster.Cluster
 	tracker := monitor.NewTracker(cfg.Addrs(), thresholds(cfg), func(t monitor.Transition) {
 		log.Info("target state changed", "addr", t.Addr, "from", t.From, "to", t.To,
 			"rtts", t.Evidence.RTTs, "lost", t.Evidence.Lost, "probes", t.Evidence.Probes, "last_error", t.Evidence.LastError)
-		rec.Kick()
+		clu.LocalChanged()
 	})
-	rec = dns.NewReconciler(dns.ReconcilerConfig{Provider: provider, DryRun: o.dryRun, Health: health(tracker), Log: log})
+	clu, err = newCluster(cfg, keys, tracker, func(cluster.Decision) { rec.Kick() }, log)
+	if err != nil {
+		return &exitError{exitRuntime, err}
+	}
+	rec = dns.NewReconciler(dns.ReconcilerConfig{Provider: provider, DryRun: o.dryRun, Health: health(clu), Writer: clu.IsWriter, Log: log})
 	rec.SetGroups(dnsGroups(cfg), cfg.ReconcilePeriod.D())
 
 	engine, err := monitor.NewEngine(monitor.EngineConfig{Interval: cfg.Interval.D(), Timeout: cfg.ProbeTimeout.D()}, log, tracker.Observe)
@@ -124,7 +171,8 @@ func monitorCmd(ctx context.Context, o monitorOptions, logw io.Writer, getenv fu
 		return &exitError{exitRuntime, err}
 	}
 	log.Info("goavail started", "version", version, "dry_run", o.dryRun, "targets", len(cfg.Addrs()), "groups", len(cfg.Groups),
-		"interval", cfg.Interval.D(), "failure_threshold", cfg.FailureThreshold, "rise_threshold", cfg.RiseThreshold)
+		"interval", cfg.Interval.D(), "failure_threshold", cfg.FailureThreshold, "rise_threshold", cfg.RiseThreshold,
+		"node", cfg.NodeName, "peers", len(cfg.Members.Peers), "min_peers_agree", cfg.Members.MinPeersAgree, "gossip", clu.Addr())
 
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
@@ -134,6 +182,7 @@ func monitorCmd(ctx context.Context, o monitorOptions, logw io.Writer, getenv fu
 
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return engine.Run(gctx) })
+	g.Go(func() error { return clu.Run(gctx) })
 	g.Go(func() error { return rec.Run(gctx) })
 	g.Go(func() error {
 		for {
@@ -141,7 +190,7 @@ func monitorCmd(ctx context.Context, o monitorOptions, logw io.Writer, getenv fu
 			case <-gctx.Done():
 				return nil
 			case <-hup:
-				cfg = reload(o.configPath, cfg, engine, tracker, rec, log)
+				cfg = reload(o.configPath, cfg, getenv, engine, tracker, clu, rec, log)
 			}
 		}
 	})
@@ -186,8 +235,8 @@ func newProvider(cfg *config.Config, dryRun bool, getenv func(string) string, lo
 
 // reload re-reads the config. An invalid file changes nothing; a valid one
 // is applied whole, keeping the state of addresses that stay watched.
-func reload(path string, old *config.Config, engine *monitor.Engine, tracker *monitor.Tracker, rec *dns.Reconciler, log *slog.Logger) *config.Config {
-	cfg, err := config.Load(path)
+func reload(path string, old *config.Config, getenv func(string) string, engine *monitor.Engine, tracker *monitor.Tracker, clu *cluster.Cluster, rec *dns.Reconciler, log *slog.Logger) *config.Config {
+	cfg, _, err := loadConfig(path, getenv)
 	if err != nil {
 		log.Error("reload rejected; keeping the running configuration", "err", err)
 		return old
@@ -198,7 +247,13 @@ func reload(path string, old *config.Config, engine *monitor.Engine, tracker *mo
 	}
 	engine.SetConfig(monitor.EngineConfig{Interval: cfg.Interval.D(), Timeout: cfg.ProbeTimeout.D()})
 	tracker.SetTargets(cfg.Addrs(), thresholds(cfg))
+	clu.SetConfig(cfg.Fingerprint(), rules(cfg), cfg.Members.ViewInterval.D())
 	rec.SetGroups(dnsGroups(cfg), cfg.ReconcilePeriod.D())
+	if !slices.Equal(cfg.Members.Peers, old.Members.Peers) || !slices.Equal(cfg.Members.CryptoKey, old.Members.CryptoKey) ||
+		cfg.Members.LocalAddr != old.Members.LocalAddr || cfg.Members.BindAddr != old.Members.BindAddr ||
+		cfg.Members.MembersPort != old.Members.MembersPort || cfg.NodeName != old.NodeName {
+		log.Warn("peers, crypto_key, local_addr, bind_addr, members_port and node_name take effect at the next restart")
+	}
 	if cfg.Cloudflare.APIBaseURL != old.Cloudflare.APIBaseURL || cfg.Cloudflare.BatchSize != old.Cloudflare.BatchSize || cfg.Cloudflare.RequestTimeout != old.Cloudflare.RequestTimeout {
 		log.Warn("api_base_url, batch_size and request_timeout take effect at the next restart")
 	}
