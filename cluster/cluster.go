@@ -57,6 +57,7 @@ const (
 	DropWrongKey     = "wrong_key"
 	DropWrongConfig  = "wrong_config"
 	DropReplayed     = "replayed"
+	DropReordered    = "reordered"
 	DropClockSkew    = "clock_skew"
 	DropMalformed    = "malformed_view"
 	DropSelf         = "own_name"
@@ -465,6 +466,8 @@ func (c *Cluster) open(msg []byte, now time.Time) (crypto.Envelope, string, erro
 	}
 	if err := c.guard.Check(e, now); err != nil {
 		switch {
+		case errors.Is(err, crypto.ErrReordered):
+			return e, DropReordered, err
 		case errors.Is(err, crypto.ErrReplay):
 			return e, DropReplayed, err
 		case errors.Is(err, crypto.ErrClockSkew):
@@ -487,8 +490,12 @@ func (c *Cluster) drop(reason string, err error, now time.Time) {
 		c.dropLog[reason] = now
 	}
 	c.mu.Unlock()
+	level := slog.LevelWarn
+	if reason == DropReordered { // benign: the newer view is already here
+		level = slog.LevelDebug
+	}
 	if due {
-		c.cfg.Log.Warn("dropped peer message", "reason", reason, "total", total, "err", err)
+		c.cfg.Log.Log(context.Background(), level, "dropped peer message", "reason", reason, "total", total, "err", err)
 	}
 }
 

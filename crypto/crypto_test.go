@@ -167,11 +167,12 @@ func TestReplayGuard(t *testing.T) {
 		want error
 	}{
 		{at(5, 1, 0), nil},
-		{at(5, 1, 0), ErrReplay},  // the same message again
-		{at(5, 3, 0), nil},        // gaps are fine (latest wins on the sender)
-		{at(5, 2, 0), ErrReplay},  // older than the last accepted
-		{at(4, 99, 0), ErrReplay}, // an earlier incarnation
-		{at(6, 1, 0), nil},        // the sender restarted
+		{at(5, 1, 0), ErrReplay},              // the same message again
+		{at(5, 3, 0), nil},                    // gaps are fine (latest wins on the sender)
+		{at(5, 2, 0), ErrReordered},           // overtaken in flight: dropped, not an attack
+		{at(5, 2, -5*time.Second), ErrReplay}, // older, and sealed long before: a replay
+		{at(4, 99, 0), ErrReplay},             // an earlier incarnation
+		{at(6, 1, 0), nil},                    // the sender restarted
 		{at(6, 2, -31*time.Second), ErrClockSkew},
 		{at(6, 2, 31*time.Second), ErrClockSkew},
 		{at(6, 2, 29*time.Second), nil},

@@ -11,7 +11,21 @@ var (
 	ErrReplay    = errors.New("message replayed or out of order")
 	ErrClockSkew = errors.New("message timestamp too far from this agent's clock")
 	ErrSenders   = errors.New("too many distinct senders")
+	// ErrReordered is a message older than the sender's last accepted one
+	// but sealed within ReorderWindow of it: two messages overtook each
+	// other on separate connections. It is dropped like a replay (the newer
+	// one is already known), but it is not a sign of an attack.
+	ErrReordered = errors.New("message arrived after a newer one from the same sender")
 )
+
+// ReorderWindow is how close in sealing time an older message must be to
+// the last accepted one to count as reordered rather than replayed.
+const ReorderWindow = 2 * time.Second
+
+type position struct {
+	inc, seq uint64
+	at       time.Time
+}
 
 // maxSenders bounds the guard's memory; a cluster has a handful of agents.
 const maxSenders = 1024
@@ -24,12 +38,12 @@ const maxSenders = 1024
 // caller passes the time. It is not safe for concurrent use.
 type ReplayGuard struct {
 	MaxSkew time.Duration
-	last    map[string][2]uint64
+	last    map[string]position
 }
 
 // NewReplayGuard returns a guard that allows clocks to differ by maxSkew.
 func NewReplayGuard(maxSkew time.Duration) *ReplayGuard {
-	return &ReplayGuard{MaxSkew: maxSkew, last: map[string][2]uint64{}}
+	return &ReplayGuard{MaxSkew: maxSkew, last: map[string]position{}}
 }
 
 // Check accepts e, remembering its position, or says why it is refused.
@@ -38,12 +52,16 @@ func (g *ReplayGuard) Check(e Envelope, now time.Time) error {
 		return fmt.Errorf("%w: %s's message is %s old by this clock (limit ±%s; check NTP on both agents)", ErrClockSkew, e.Sender, d.Round(time.Millisecond), g.MaxSkew)
 	}
 	last, seen := g.last[e.Sender]
-	if seen && (e.Incarnation < last[0] || e.Incarnation == last[0] && e.Seq <= last[1]) {
-		return fmt.Errorf("%w: %s sent (%d, %d) after (%d, %d)", ErrReplay, e.Sender, e.Incarnation, e.Seq, last[0], last[1])
+	if seen && (e.Incarnation < last.inc || e.Incarnation == last.inc && e.Seq <= last.seq) {
+		reason := ErrReplay
+		if e.Incarnation == last.inc && e.Seq < last.seq && last.at.Sub(e.Time) < ReorderWindow {
+			reason = ErrReordered
+		}
+		return fmt.Errorf("%w: %s sent (%d, %d) after (%d, %d)", reason, e.Sender, e.Incarnation, e.Seq, last.inc, last.seq)
 	}
 	if !seen && len(g.last) >= maxSenders {
 		return ErrSenders
 	}
-	g.last[e.Sender] = [2]uint64{e.Incarnation, e.Seq}
+	g.last[e.Sender] = position{e.Incarnation, e.Seq, e.Time}
 	return nil
 }

@@ -11,6 +11,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -81,6 +82,21 @@ func New() *Server {
 	s := &Server{Token: "test-token-" + newID()[:8], Key: "test-key", Email: "ops@example.com", zones: map[string]*zone{}, maxPage: 5_000_000}
 	s.Server = httptest.NewServer(http.HandlerFunc(s.serve))
 	return s
+}
+
+// NewOn starts an emulator listening on addr (host:port; port 0 picks
+// one), so that agents in network namespaces can reach it on a bridge.
+func NewOn(addr string) (*Server, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{Token: "test-token-" + newID()[:8], Key: "test-key", Email: "ops@example.com", zones: map[string]*zone{}, maxPage: 5_000_000}
+	s.Server = httptest.NewUnstartedServer(http.HandlerFunc(s.serve))
+	s.Server.Listener.Close()
+	s.Server.Listener = ln
+	s.Server.Start()
+	return s, nil
 }
 
 // BaseURL is the API base for the SDK's option.WithBaseURL or CLOUDFLARE_BASE_URL.

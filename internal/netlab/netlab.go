@@ -32,6 +32,8 @@ type Host struct {
 	NS     string
 	V4, V6 netip.Addr
 	link   string // root-side veth
+
+	rulesMoved bool // DropFrom has freed rule priority 0
 }
 
 // RequireRoot skips the test when it cannot build namespaces, naming why.
@@ -111,6 +113,24 @@ func (h *Host) IgnoreEcho(ignore bool) {
 	}
 	h.lab.must("ip", "netns", "exec", h.NS, "sysctl", "-q", "-w", "net.ipv4.icmp_echo_ignore_all="+v)
 	h.lab.must("ip", "netns", "exec", h.NS, "sysctl", "-q", "-w", "net.ipv6.icmp.echo_ignore_all="+v)
+}
+
+// DropFrom makes this host silently drop (or stop dropping) every packet
+// that arrives from src, as a broken path would: its probes to src still
+// go out, and the replies vanish. Only this host's namespace changes (its
+// local table moves from rule 0 to rule 100 so that a rule can come first).
+func (h *Host) DropFrom(src netip.Addr, drop bool) {
+	ns := []string{"ip", "-n", h.NS}
+	if !h.rulesMoved {
+		h.lab.must(append(ns, "rule", "add", "pref", "100", "lookup", "local")...)
+		h.lab.must(append(ns, "rule", "del", "pref", "0", "lookup", "local")...)
+		h.rulesMoved = true
+	}
+	op := "add"
+	if !drop {
+		op = "del"
+	}
+	h.lab.must(append(ns, "rule", op, "pref", "10", "from", src.String(), "blackhole")...)
 }
 
 func (l *Lab) must(args ...string) {

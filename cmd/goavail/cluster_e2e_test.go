@@ -1,0 +1,181 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/goavail/goavail/crypto"
+	"github.com/goavail/goavail/internal/cfemu"
+	"github.com/goavail/goavail/internal/netlab"
+)
+
+// startAgentIn runs goavail inside a host's network namespace.
+func startAgentIn(t *testing.T, h *netlab.Host, bin string, emu *cfemu.Server, config string, args ...string) *agent {
+	t.Helper()
+	cfg := filepath.Join(t.TempDir(), "goavail.toml")
+	if err := os.WriteFile(cfg, []byte(config), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	a := &agent{logs: &syncBuffer{}, cfg: cfg}
+	a.cmd = exec.Command("ip", append([]string{"netns", "exec", h.NS, bin, "monitor", "--config-file", cfg}, args...)...)
+	a.cmd.Env = append(os.Environ(), "CLOUDFLARE_BASE_URL="+emu.BaseURL(), "CLOUDFLARE_API_TOKEN="+emu.Token)
+	a.cmd.Stdout, a.cmd.Stderr = a.logs, a.logs
+	if err := a.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { a.cmd.Process.Kill(); a.cmd.Wait() })
+	return a
+}
+
+func clusterConfig(name string, self *netlab.Host, peers []*netlab.Host, key string, targets ...*netlab.Host) string {
+	var ps, ips []string
+	for _, p := range peers {
+		ps = append(ps, fmt.Sprintf("%q", p.V4.String()))
+	}
+	for _, h := range targets {
+		ips = append(ips, fmt.Sprintf("%q", h.V4.String()))
+	}
+	return fmt.Sprintf(`node_name = %q
+failure_threshold = 2
+rise_threshold = 2
+interval = "200ms"
+probe_timeout = "150ms"
+reconcile_period = "2s"
+
+[Members]
+peers = [%s]
+local_addr = %q
+min_peers_agree = 1
+crypto_key = %q
+view_interval = "300ms"
+
+[Cloudflare]
+dns_domain = "example.com"
+hostnames = ["www"]
+ip_addresses = [%s]
+`, name, strings.Join(ps, ", "), self.V4.String(), key, strings.Join(ips, ", "))
+}
+
+// writes counts the requests that could change the zone.
+func writes(emu *cfemu.Server) int {
+	n := 0
+	for _, r := range emu.Requests() {
+		if r.Write() {
+			n++
+		}
+	}
+	return n
+}
+
+// lazy renders logs when a failure prints them, not when the check starts.
+type lazy func() string
+
+func (l lazy) String() string { return l() }
+
+// TestE2E_ClusterAgreement runs three goavail processes, each in its own
+// namespace, with min_peers_agree = 1, and a fourth with the wrong key.
+// A rule in an agent's namespace drops the target's replies for that agent
+// alone. One agent seeing the target down changes nothing; two do, even
+// though the writer still sees it up; when they see it again the record
+// returns; the wrong-key agent's view never counts.
+func TestE2E_ClusterAgreement(t *testing.T) {
+	lab := netlab.New(t, 23)
+	target, other := lab.AddHost(), lab.AddHost()
+	hosts := []*netlab.Host{lab.AddHost(), lab.AddHost(), lab.AddHost()}
+	evilHost := lab.AddHost()
+	bin := buildBinary(t)
+	emu, err := cfemu.NewOn(lab.Gateway().String() + ":0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer emu.Close()
+	emu.AddZone("example.com")
+	emu.Seed("example.com", cfemu.Record{Name: "www.example.com", Type: "A", Content: target.V4.String(), TTL: 60})
+	emu.Seed("example.com", cfemu.Record{Name: "www.example.com", Type: "A", Content: other.V4.String(), TTL: 60})
+
+	key := crypto.GenerateKey()
+	var agents []*agent
+	for i, h := range hosts {
+		var peers []*netlab.Host
+		for _, p := range hosts {
+			if p != h {
+				peers = append(peers, p)
+			}
+		}
+		agents = append(agents, startAgentIn(t, h, bin, emu, clusterConfig(fmt.Sprintf("agent-%d", i+1), h, peers, key, target, other), "--no-dry-run"))
+	}
+	all := func() fmt.Stringer {
+		return lazy(func() string {
+			var b strings.Builder
+			for i, a := range agents {
+				fmt.Fprintf(&b, "--- agent-%d\n%s", i+1, a.logs)
+			}
+			return b.String()
+		})
+	}
+	for i, a := range agents {
+		eventually(t, fmt.Sprintf("agent-%d agrees the target is up with its peers", i+1), func() bool {
+			l := a.logs.String()
+			return strings.Contains(l, "addr="+target.V4.String()+" from=unknown to=up") && strings.Contains(l, "writer=agent-1")
+		}, all())
+	}
+
+	// One agent cut off from the target: nothing changes.
+	hosts[2].DropFrom(target.V4, true)
+	eventually(t, "agent-3 sees the target down", func() bool {
+		return strings.Contains(agents[2].logs.String(), "addr="+target.V4.String()+" from=up to=down")
+	}, all())
+	time.Sleep(2 * time.Second) // several view intervals and a reconcile period
+	if n := writes(emu); n != 0 || !has(emu, "www.example.com", "A", target.V4.String()) {
+		t.Fatalf("one agent's view changed DNS: %d writes, records %v\n%s", n, emu.Records("example.com"), all())
+	}
+
+	// A second agent agrees: the writer (agent-1, which still sees the
+	// target up) removes the record.
+	hosts[1].DropFrom(target.V4, true)
+	eventually(t, "the target's record removed", func() bool { return !has(emu, "www.example.com", "A", target.V4.String()) }, all())
+	if !has(emu, "www.example.com", "A", other.V4.String()) {
+		t.Fatalf("the other address went too: %v", emu.Records("example.com"))
+	}
+	if !strings.Contains(agents[1].logs.String(), "standby (writer agent-1)") {
+		t.Errorf("agent-2 did not report its standby plan\n%s", agents[1].logs)
+	}
+	for _, a := range agents[1:] {
+		if strings.Contains(a.logs.String(), "dns record deleted") {
+			t.Errorf("a standby agent wrote:\n%s", a.logs)
+		}
+	}
+
+	// Both see it again: the record comes back.
+	hosts[1].DropFrom(target.V4, false)
+	hosts[2].DropFrom(target.V4, false)
+	eventually(t, "the target's record restored", func() bool { return has(emu, "www.example.com", "A", target.V4.String()) }, all())
+
+	// An agent with the wrong key, named to sort first, sees the target
+	// down along with agent-3: its vote must not count.
+	emu.ResetRequests()
+	evil := startAgentIn(t, evilHost, bin, emu, clusterConfig("agent-0", evilHost, hosts, crypto.GenerateKey(), target, other), "--no-dry-run")
+	evilHost.DropFrom(target.V4, true)
+	hosts[2].DropFrom(target.V4, true)
+	eventually(t, "agent-1 drops the wrong-key traffic", func() bool {
+		return strings.Contains(agents[0].logs.String(), "reason=wrong_key")
+	}, all())
+	eventually(t, "agent-0 and agent-3 see the target down", func() bool {
+		l := evil.logs.String()
+		return (strings.Contains(l, "addr="+target.V4.String()+" from=unknown to=down") || strings.Contains(l, "addr="+target.V4.String()+" from=up to=down")) &&
+			strings.Count(agents[2].logs.String(), "addr="+target.V4.String()+" from=up to=down") >= 2
+	}, all())
+	time.Sleep(2 * time.Second)
+	if n := writes(emu); n != 0 || !has(emu, "www.example.com", "A", target.V4.String()) {
+		t.Fatalf("the wrong-key agent influenced DNS: %d writes, records %v\nagent-0:\n%s\n%s", n, emu.Records("example.com"), evil.logs, all())
+	}
+	for _, a := range agents {
+		a.stop(t)
+	}
+	evil.stop(t)
+}
