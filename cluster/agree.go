@@ -62,8 +62,14 @@ type Decision struct {
 	// States is what DNS acts on. An address that has never been agreed on
 	// is Unknown, and DNS leaves its records as they are.
 	States map[netip.Addr]monitor.State
-	// Writer is the agent that applies DNS changes.
+	// Writer is the agent that applies DNS changes: the lowest name among
+	// the voting agents this one can see. It writes only while Quorate.
 	Writer string
+	// Quorate says the voting agents this one can see are enough to agree
+	// (at least MinPeersAgree+1). Across a partition, only a side that has
+	// a quorum writes, so with MinPeersAgree+1 above half the agents two
+	// sides can never both write.
+	Quorate bool
 	// Voters are the agents whose views counted, this one included when it
 	// does not abstain; sorted.
 	Voters []string
@@ -131,6 +137,7 @@ func (a *Agreement) Decide(now time.Time, self string, local map[netip.Addr]moni
 		candidates = append([]string{self}, isolatedLive...)
 	}
 	d.Writer = slices.Min(candidates)
+	d.Quorate = len(d.Voters) >= a.rules.MinPeersAgree+1
 	for _, s := range []*[]string{&d.Voters, &d.Abstaining, &d.Stale, &d.Dead} {
 		slices.Sort(*s)
 	}
@@ -171,5 +178,5 @@ func (a *Agreement) Decide(now time.Time, self string, local map[netip.Addr]moni
 
 // String summarises a decision for logs.
 func (d Decision) String() string {
-	return fmt.Sprintf("writer=%s voters=%v abstaining=%v stale=%v dead=%v isolated=%v", d.Writer, d.Voters, d.Abstaining, d.Stale, d.Dead, d.LocalIsolated)
+	return fmt.Sprintf("writer=%s quorate=%v voters=%v abstaining=%v stale=%v dead=%v isolated=%v", d.Writer, d.Quorate, d.Voters, d.Abstaining, d.Stale, d.Dead, d.LocalIsolated)
 }

@@ -146,3 +146,26 @@ func TestAgreement_ReportsChangesAndForgetsDroppedAddresses(t *testing.T) {
 		t.Errorf("an address dropped from the config is still agreed on: %v", d.States)
 	}
 }
+
+// TestAgreement_QuorumDecidesWhoMayWrite: the writer writes only while the
+// agents it can see are enough to agree; on the short side of a partition
+// nobody writes.
+func TestAgreement_QuorumDecidesWhoMayWrite(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		rules Rules
+		peers []PeerView
+		want  bool
+	}{
+		{"alone with min_peers_agree = 0", Rules{StaleAfter: time.Second}, nil, true},
+		{"alone with min_peers_agree = 1", rules1, nil, false},
+		{"two of three", rules1, []PeerView{peer("p1", st(U, U, U))}, true},
+		{"the other voter is stale", rules1, []PeerView{{Node: "p1", Alive: true, Received: t0.Add(-time.Minute), States: st(U, U, U)}}, false},
+		{"min_peers_agree = 2, one peer", Rules{MinPeersAgree: 2, StaleAfter: time.Second}, []PeerView{peer("p1", st(U, U, U))}, false},
+	} {
+		d := NewAgreement(tc.rules).Decide(t0, "self", st(U, U, U), tc.peers)
+		if d.Quorate != tc.want {
+			t.Errorf("%s: quorate %v, want %v (%s)", tc.name, d.Quorate, tc.want, d)
+		}
+	}
+}

@@ -45,7 +45,8 @@ type Config struct {
 	Log      *slog.Logger
 	Now      func() time.Time // time.Now when nil
 
-	tune func(*memberlist.Config) // tests shorten memberlist's timers
+	tune        func(*memberlist.Config) // tests shorten memberlist's timers
+	rejoinEvery time.Duration            // tests: how often missing peers are re-joined
 }
 
 // Reasons a peer message is dropped, as counted by Dropped.
@@ -116,6 +117,9 @@ func New(cfg Config) (*Cluster, error) {
 	}
 	if cfg.MaxClockSkew <= 0 {
 		cfg.MaxClockSkew = defaultSkew
+	}
+	if cfg.rejoinEvery <= 0 {
+		cfg.rejoinEvery = joinCheckEvery
 	}
 	if cfg.ViewInterval <= 0 {
 		return nil, errors.New("view interval must be positive")
@@ -221,11 +225,16 @@ func (c *Cluster) Decision() Decision {
 }
 
 // IsWriter reports whether this agent applies DNS changes, and names the
-// writer.
+// writer. No agent writes without a quorum of voting agents: the name then
+// says so.
 func (c *Cluster) IsWriter() (bool, string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.decision.Writer == c.cfg.NodeName, c.decision.Writer
+	d := c.decision
+	if !d.Quorate {
+		return false, fmt.Sprintf("none: %d of %d voting agents needed", len(d.Voters), c.cfg.Rules.MinPeersAgree+1)
+	}
+	return d.Writer == c.cfg.NodeName, d.Writer
 }
 
 // Dropped returns how many peer messages were dropped, by reason.
@@ -326,16 +335,16 @@ func (c *Cluster) joinLoop(ctx context.Context) {
 		case <-time.After(wait):
 		}
 		if c.ml.NumMembers() > len(c.cfg.Peers) {
-			wait = joinCheckEvery
+			wait = c.cfg.rejoinEvery
 			continue
 		}
 		n, err := c.ml.Join(c.peerAddrs())
 		switch {
 		case n > 0:
-			if alone || wait != joinCheckEvery {
+			if alone || wait != c.cfg.rejoinEvery {
 				c.cfg.Log.Info("joined cluster", "reached", n, "members", c.Members())
 			}
-			alone, wait = false, joinCheckEvery
+			alone, wait = false, c.cfg.rejoinEvery
 		default:
 			if !alone {
 				c.cfg.Log.Warn("no peer reachable; running alone and retrying", "peers", c.cfg.Peers, "err", err)
@@ -522,8 +531,8 @@ func (c *Cluster) decide() {
 	c.decision = d
 	c.mu.Unlock()
 
-	if prev.Writer != d.Writer {
-		c.cfg.Log.Info("dns writer", "writer", d.Writer, "this_agent", d.Writer == c.cfg.NodeName, "voters", d.Voters)
+	if prev.Writer != d.Writer || prev.Quorate != d.Quorate {
+		c.cfg.Log.Info("dns writer", "writer", d.Writer, "this_agent", d.Writer == c.cfg.NodeName, "quorate", d.Quorate, "voters", d.Voters)
 	}
 	if d.LocalIsolated && !prev.LocalIsolated {
 		c.cfg.Log.Warn("this agent sees nearly every address down and abstains: its uplink is the likelier fault", "threshold", rules.IsolationThreshold)
@@ -531,10 +540,10 @@ func (c *Cluster) decide() {
 	for _, a := range d.Changed {
 		c.cfg.Log.Info("agreed", "addr", a, "from", prev.States[a], "to", d.States[a], "voters", d.Voters, "need", rules.MinPeersAgree+1)
 	}
-	if live := len(d.Voters); live < rules.MinPeersAgree+1 && (len(prev.Voters) >= rules.MinPeersAgree+1 || prev.Writer == "") {
-		c.cfg.Log.Warn("too few voting agents to change anything", "voting", d.Voters, "need", rules.MinPeersAgree+1, "stale", d.Stale, "dead", d.Dead, "abstaining", d.Abstaining)
+	if !d.Quorate && (prev.Quorate || prev.Writer == "") {
+		c.cfg.Log.Warn("too few voting agents to change anything; no agent writes DNS from here", "voting", d.Voters, "need", rules.MinPeersAgree+1, "stale", d.Stale, "dead", d.Dead, "abstaining", d.Abstaining)
 	}
-	if (len(d.Changed) > 0 || prev.Writer != d.Writer) && c.cfg.OnChange != nil {
+	if (len(d.Changed) > 0 || prev.Writer != d.Writer || prev.Quorate != d.Quorate) && c.cfg.OnChange != nil {
 		c.cfg.OnChange(d)
 	}
 }
