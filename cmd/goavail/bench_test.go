@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net/netip"
 	"slices"
@@ -152,4 +153,138 @@ func BenchmarkDetectionOverhead(b *testing.B) {
 		b.ReportMetric(ms(q(0.5)), s.name+"-p50-ms")
 		b.ReportMetric(ms(q(0.99)), s.name+"-p99-ms")
 	}
+}
+
+// fakeView is an agent's local view, set by hand.
+type fakeView struct {
+	mu     sync.Mutex
+	states map[netip.Addr]monitor.State
+	clu    *cluster.Cluster
+}
+
+func (f *fakeView) set(a netip.Addr, s monitor.State) {
+	f.mu.Lock()
+	f.states[a] = s
+	f.mu.Unlock()
+	f.clu.LocalChanged()
+}
+
+func (f *fakeView) local() []monitor.Status {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []monitor.Status
+	for a, s := range f.states {
+		out = append(out, monitor.Status{Addr: a, State: s})
+	}
+	return out
+}
+
+// BenchmarkClusterOverhead runs three agents on loopback with the default
+// cluster settings (memberlist's LAN timers, view_interval 2s) and
+// min_peers_agree = 1; the writer, agent-1, reconciles against the
+// emulator. Each round, agent-3 sees an address down (nothing changes),
+// then agent-2 does too: the time from that moment, when enough agents
+// see the failure, to the batch request is the cluster's overhead. Views
+// are set by hand, so no probing time is in the figure. Goal: ≤ 1 s.
+func BenchmarkClusterOverhead(b *testing.B) {
+	x, y := netip.MustParseAddr("192.0.2.1"), netip.MustParseAddr("192.0.2.2")
+	emu := cfemu.New()
+	defer emu.Close()
+	emu.AddZone("example.com")
+	emu.Seed("example.com", cfemu.Record{Name: "www.example.com", Type: "A", Content: x.String(), TTL: 60})
+	emu.Seed("example.com", cfemu.Record{Name: "www.example.com", Type: "A", Content: y.String(), TTL: 60})
+	cf, err := dns.NewCloudflare(dns.CloudflareOptions{BaseURL: emu.BaseURL(), Credentials: dns.Credentials{Token: emu.Token}, BatchSize: 200, RequestTimeout: 5 * time.Second})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer cancel()
+	key := []byte("0123456789abcdef0123456789abcdef")
+	views := make([]*fakeView, 3)
+	var rec *dns.Reconciler
+	var peers []string
+	for i := range views {
+		v := &fakeView{states: map[netip.Addr]monitor.State{x: monitor.Up, y: monitor.Up}}
+		onChange := func(cluster.Decision) {}
+		if i == 0 {
+			onChange = func(cluster.Decision) { rec.Kick() }
+		}
+		clu, err := cluster.New(cluster.Config{
+			NodeName: fmt.Sprintf("agent-%d", i+1), BindAddr: "127.0.0.1", AdvertiseAddr: "127.0.0.1", Peers: append(slices.Clone(peers), "127.0.0.1:1"),
+			Keys: [][]byte{key}, Rules: cluster.Rules{MinPeersAgree: 1, StaleAfter: 10 * time.Second, IsolationThreshold: 0.9},
+			ViewInterval: 2 * time.Second, Local: v.local, OnChange: onChange, Log: slog.New(slog.DiscardHandler),
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+		v.clu = clu
+		views[i] = v
+		peers = append(peers, clu.Addr())
+	}
+	writer := views[0].clu
+	rec = dns.NewReconciler(dns.ReconcilerConfig{Provider: cf, Health: health(writer), Writer: writer.IsWriter, Log: slog.New(slog.DiscardHandler)})
+	rec.SetGroups([]dns.Group{{Zone: "example.com", Hostnames: []string{"www.example.com"}, Addrs: []netip.Addr{x, y}, TTL: 60}}, time.Hour)
+	for _, run := range []func(context.Context) error{rec.Run, views[0].clu.Run, views[1].clu.Run, views[2].clu.Run} {
+		wg.Add(1)
+		go func() { defer wg.Done(); run(ctx) }()
+	}
+
+	waitFor := func(what string, cond func() bool) {
+		for deadline := time.Now().Add(30 * time.Second); !cond(); time.Sleep(time.Millisecond) {
+			if time.Now().After(deadline) {
+				b.Fatalf("timed out: %s; writer's decision %s %v", what, writer.Decision(), writer.Decision().States)
+			}
+		}
+	}
+	waitFor("three voters agree x is up", func() bool {
+		d := writer.Decision()
+		return len(d.Voters) == 3 && d.States[x] == monitor.Up
+	})
+	present := func() bool {
+		for _, r := range emu.Records("example.com") {
+			if r.Content == x.String() {
+				return true
+			}
+		}
+		return false
+	}
+	var overheads []time.Duration
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		for round := 0; round < 20; round++ {
+			views[2].set(x, monitor.Down)
+			time.Sleep(100 * time.Millisecond)
+			if !present() {
+				b.Fatal("one agent's view removed the record")
+			}
+			emu.ResetRequests()
+			t0 := time.Now()
+			views[1].set(x, monitor.Down)
+			var at time.Time
+			waitFor("the batch request", func() bool {
+				for _, r := range emu.Requests() {
+					if strings.HasSuffix(r.Path, "/batch") {
+						at = r.At
+						return true
+					}
+				}
+				return false
+			})
+			overheads = append(overheads, at.Sub(t0))
+			waitFor("the record removed", func() bool { return !present() })
+			views[1].set(x, monitor.Up)
+			views[2].set(x, monitor.Up)
+			waitFor("the record restored", present)
+		}
+	}
+	b.StopTimer()
+	slices.Sort(overheads)
+	q := func(p float64) time.Duration { return overheads[int(p*float64(len(overheads)-1))] }
+	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+	b.ReportMetric(ms(q(0.5)), "p50-ms")
+	b.ReportMetric(ms(q(0.99)), "p99-ms")
+	b.ReportMetric(ms(overheads[len(overheads)-1]), "max-ms")
 }
