@@ -29,23 +29,27 @@ type Rules struct {
 // outage, not a sign of a broken uplink.
 const IsolationMinTargets = 3
 
-// PeerView is what the agreement needs to know about one peer.
+// PeerView is what the agreement needs to know about one agent.
 type PeerView struct {
 	Node     string
 	Alive    bool      // memberlist has not declared it dead or gone
 	Received time.Time // when its latest view arrived, by this agent's clock
 	States   map[netip.Addr]monitor.State
+	// Failing counts addresses not (yet) down whose latest probes were lost.
+	Failing int
 }
 
-// Isolated reports whether an agent with these states abstains: it watches
-// at least IsolationMinTargets addresses and at least threshold of the ones
-// it has decided are down.
-func Isolated(states map[netip.Addr]monitor.State, threshold float64) bool {
-	if threshold <= 0 || len(states) < IsolationMinTargets {
+// Isolated reports whether an agent abstains: it watches at least
+// IsolationMinTargets addresses, and of those it has an opinion on, at
+// least threshold are down or failing (losing their latest probes). Counting
+// the failing ones makes the guard trip when the first address of a broken
+// uplink goes down, not after the others have followed.
+func Isolated(v PeerView, threshold float64) bool {
+	if threshold <= 0 || len(v.States) < IsolationMinTargets {
 		return false
 	}
 	var known, down int
-	for _, s := range states {
+	for _, s := range v.States {
 		switch s {
 		case monitor.Down:
 			down++
@@ -54,6 +58,10 @@ func Isolated(states map[netip.Addr]monitor.State, threshold float64) bool {
 			known++
 		}
 	}
+	// Failing addresses are up or still unknown: count them as seen, and
+	// as going down.
+	known += min(v.Failing, len(v.States)-known)
+	down += v.Failing
 	return known >= IsolationMinTargets && float64(down) >= threshold*float64(known)
 }
 
@@ -97,7 +105,8 @@ func NewAgreement(r Rules) *Agreement {
 // SetRules changes the rules; agreed states are kept.
 func (a *Agreement) SetRules(r Rules) { a.rules = r }
 
-// Decide runs one round. An address's agreed state becomes Down (or Up)
+// Decide runs one round for the agent self (whose Alive and Received are
+// ignored). An address's agreed state becomes Down (or Up)
 // when at least MinPeersAgree+1 voting agents see it so: this agent and
 // MinPeersAgree others, or, when this agent sees otherwise or abstains,
 // MinPeersAgree+1 others (the writer acts for the cluster, so a healthy
@@ -108,14 +117,15 @@ func (a *Agreement) SetRules(r Rules) { a.rules = r }
 // Voters are this agent (unless isolated) and every peer that is alive,
 // whose view is fresher than StaleAfter and that is not isolated. Addresses
 // are those in local, the agent's configured set; others are forgotten.
-func (a *Agreement) Decide(now time.Time, self string, local map[netip.Addr]monitor.State, peers []PeerView) Decision {
-	d := Decision{LocalIsolated: Isolated(local, a.rules.IsolationThreshold)}
+func (a *Agreement) Decide(now time.Time, self PeerView, peers []PeerView) Decision {
+	local := self.States
+	d := Decision{LocalIsolated: Isolated(self, a.rules.IsolationThreshold)}
 	var voters []map[netip.Addr]monitor.State
 	candidates := []string{}
 	if !d.LocalIsolated {
 		voters = append(voters, local)
-		d.Voters = append(d.Voters, self)
-		candidates = append(candidates, self)
+		d.Voters = append(d.Voters, self.Node)
+		candidates = append(candidates, self.Node)
 	}
 	var isolatedLive []string
 	for _, p := range peers {
@@ -124,7 +134,7 @@ func (a *Agreement) Decide(now time.Time, self string, local map[netip.Addr]moni
 			d.Dead = append(d.Dead, p.Node)
 		case now.Sub(p.Received) > a.rules.StaleAfter:
 			d.Stale = append(d.Stale, p.Node)
-		case Isolated(p.States, a.rules.IsolationThreshold):
+		case Isolated(p, a.rules.IsolationThreshold):
 			d.Abstaining = append(d.Abstaining, p.Node)
 			isolatedLive = append(isolatedLive, p.Node)
 		default:
@@ -134,7 +144,7 @@ func (a *Agreement) Decide(now time.Time, self string, local map[netip.Addr]moni
 		}
 	}
 	if len(candidates) == 0 { // everyone abstains: the writer is still the lowest live name
-		candidates = append([]string{self}, isolatedLive...)
+		candidates = append([]string{self.Node}, isolatedLive...)
 	}
 	d.Writer = slices.Min(candidates)
 	d.Quorate = len(d.Voters) >= a.rules.MinPeersAgree+1

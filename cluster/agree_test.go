@@ -34,21 +34,27 @@ func peer(name string, s map[netip.Addr]monitor.State) PeerView {
 func TestIsolated(t *testing.T) {
 	for _, tc := range []struct {
 		states    map[netip.Addr]monitor.State
+		failing   int
 		threshold float64
 		want      bool
 	}{
-		{st(D, D, D), 0.9, true},
-		{st(D, D, U), 0.9, false},
-		{st(D, D, U), 0.6, true},
-		{st(D, D, X), 0.9, false}, // two decided addresses are too few to judge
-		{st(D, D, D), 0, false},   // guard off
-		{map[netip.Addr]monitor.State{ipA: D, ipB: D}, 0.5, false},
+		{st(D, D, D), 0, 0.9, true},
+		{st(D, D, U), 0, 0.9, false},
+		{st(D, D, U), 0, 0.6, true},
+		{st(D, D, X), 0, 0.9, false}, // two decided addresses are too few to judge
+		{st(D, D, D), 0, 0, false},   // guard off
+		{map[netip.Addr]monitor.State{ipA: D, ipB: D}, 0, 0.5, false},
+		{st(D, U, U), 2, 0.9, true}, // the first one down, the others on their way: a broken uplink
+		{st(D, U, U), 1, 0.9, false},
+		{st(D, X, X), 2, 0.9, true}, // still warming up, but losing every probe
 	} {
-		if got := Isolated(tc.states, tc.threshold); got != tc.want {
-			t.Errorf("Isolated(%v, %v) = %v, want %v", tc.states, tc.threshold, got, tc.want)
+		if got := Isolated(PeerView{States: tc.states, Failing: tc.failing}, tc.threshold); got != tc.want {
+			t.Errorf("Isolated(%v, failing %d, %v) = %v, want %v", tc.states, tc.failing, tc.threshold, got, tc.want)
 		}
 	}
 }
+
+func me(s map[netip.Addr]monitor.State) PeerView { return PeerView{Node: "self", States: s} }
 
 // TestAgreement_Rounds runs sequences of rounds; each round gives this
 // agent's view and the peers', and the agreed state of ipA that must
@@ -120,7 +126,7 @@ func TestAgreement_Rounds(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			a := NewAgreement(tc.rules)
 			for i, r := range tc.rounds {
-				d := a.Decide(t0.Add(r.now), "self", r.local, r.peers)
+				d := a.Decide(t0.Add(r.now), me(r.local), r.peers)
 				if got := d.States[ipA]; got != r.want {
 					t.Errorf("round %d: agreed %v, want %v (%s)", i, got, r.want, d)
 				}
@@ -134,14 +140,14 @@ func TestAgreement_Rounds(t *testing.T) {
 
 func TestAgreement_ReportsChangesAndForgetsDroppedAddresses(t *testing.T) {
 	a := NewAgreement(Rules{StaleAfter: time.Second})
-	d := a.Decide(t0, "self", st(U, D, X), nil)
+	d := a.Decide(t0, me(st(U, D, X)), nil)
 	if want := []netip.Addr{ipA, ipB}; !slices.Equal(d.Changed, want) {
 		t.Errorf("first round changed %v, want %v", d.Changed, want)
 	}
-	if d = a.Decide(t0, "self", st(U, D, X), nil); len(d.Changed) != 0 {
+	if d = a.Decide(t0, me(st(U, D, X)), nil); len(d.Changed) != 0 {
 		t.Errorf("a repeated round changed %v", d.Changed)
 	}
-	d = a.Decide(t0, "self", map[netip.Addr]monitor.State{ipA: U}, nil)
+	d = a.Decide(t0, me(map[netip.Addr]monitor.State{ipA: U}), nil)
 	if _, ok := d.States[ipB]; ok || len(d.States) != 1 {
 		t.Errorf("an address dropped from the config is still agreed on: %v", d.States)
 	}
@@ -163,7 +169,7 @@ func TestAgreement_QuorumDecidesWhoMayWrite(t *testing.T) {
 		{"the other voter is stale", rules1, []PeerView{{Node: "p1", Alive: true, Received: t0.Add(-time.Minute), States: st(U, U, U)}}, false},
 		{"min_peers_agree = 2, one peer", Rules{MinPeersAgree: 2, StaleAfter: time.Second}, []PeerView{peer("p1", st(U, U, U))}, false},
 	} {
-		d := NewAgreement(tc.rules).Decide(t0, "self", st(U, U, U), tc.peers)
+		d := NewAgreement(tc.rules).Decide(t0, me(st(U, U, U)), tc.peers)
 		if d.Quorate != tc.want {
 			t.Errorf("%s: quorate %v, want %v (%s)", tc.name, d.Quorate, tc.want, d)
 		}

@@ -511,10 +511,8 @@ func (c *Cluster) drop(reason string, err error, now time.Time) {
 // decide runs the agreement rule and reports a change.
 func (c *Cluster) decide() {
 	now := c.cfg.Now()
-	local := map[netip.Addr]monitor.State{}
-	for _, s := range c.cfg.Local() {
-		local[s.Addr] = s.State
-	}
+	mine := View{Entries: c.cfg.Local()}
+	self := PeerView{Node: c.cfg.NodeName, States: mine.States(), Failing: mine.Failing()}
 	c.mu.Lock()
 	rules := c.cfg.Rules
 	var peers []PeerView
@@ -524,10 +522,10 @@ func (c *Cluster) decide() {
 			delete(c.peers, name) // long gone: forget
 			continue
 		}
-		peers = append(peers, PeerView{Node: name, Alive: alive, Received: p.received, States: p.states})
+		peers = append(peers, PeerView{Node: name, Alive: alive, Received: p.received, States: p.states, Failing: p.view.Failing()})
 	}
 	prev := c.decision
-	d := c.agreement.Decide(now, c.cfg.NodeName, local, peers)
+	d := c.agreement.Decide(now, self, peers)
 	c.decision = d
 	c.mu.Unlock()
 

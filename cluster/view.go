@@ -17,6 +17,18 @@ type View struct {
 	Entries []monitor.Status // sorted by address
 }
 
+// Failing counts the addresses that are not down but whose latest probes
+// were lost: on their way down, if the agent's uplink is broken.
+func (v View) Failing() int {
+	n := 0
+	for _, e := range v.Entries {
+		if e.State != monitor.Down && e.Evidence.FailRun > 0 {
+			n++
+		}
+	}
+	return n
+}
+
 // States returns the view as a map from address to state.
 func (v View) States() map[netip.Addr]monitor.State {
 	out := make(map[netip.Addr]monitor.State, len(v.Entries))
@@ -41,7 +53,7 @@ var ErrView = errors.New("malformed view")
 //
 //	version(1 byte) | count | entries
 //	entry: addr len(1) | addr bytes(4 or 16) | state(1) | since unix nanos (signed) |
-//	       n rtts | rtts in ns | probes | lost | len(last error) | last error
+//	       n rtts | rtts in ns | probes | lost | lost in a row | len(last error) | last error
 //
 // The encoding is canonical: decoding and re-encoding gives the same bytes.
 
@@ -77,6 +89,7 @@ func (v View) MarshalBinary() ([]byte, error) {
 		}
 		b = binary.AppendUvarint(b, uint64(max(e.Evidence.Probes, 0)))
 		b = binary.AppendUvarint(b, uint64(max(e.Evidence.Lost, 0)))
+		b = binary.AppendUvarint(b, uint64(max(e.Evidence.FailRun, 0)))
 		msg := e.Evidence.LastError
 		if len(msg) > maxErrorText {
 			msg = msg[:maxErrorText]
@@ -132,6 +145,7 @@ func DecodeView(b []byte) (View, error) {
 		}
 		e.Evidence.Probes = int(d.int63())
 		e.Evidence.Lost = int(d.int63())
+		e.Evidence.FailRun = int(d.int63())
 		e.Evidence.LastError = string(d.bytes(int(d.byte())))
 		if i > 0 && d.err == nil && v.Entries[i-1].Addr.Compare(e.Addr) >= 0 {
 			d.fail("entry %d: address %v out of order", i, e.Addr)

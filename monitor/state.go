@@ -56,6 +56,7 @@ type Evidence struct {
 	RTTs      []time.Duration `json:"rtts"`       // newest last; answered probes only
 	Probes    int             `json:"probes"`     // probes in the loss window (at most 64)
 	Lost      int             `json:"lost"`       // of those, how many were lost
+	FailRun   int             `json:"fail_run"`   // probes lost in a row now
 	LastError string          `json:"last_error"` // the last send error, if any
 }
 
@@ -149,5 +150,5 @@ func (m *Machine) Evidence() Evidence {
 	if m.probes < 64 {
 		mask = 1<<m.probes - 1
 	}
-	return Evidence{RTTs: rtts, Probes: m.probes, Lost: bits.OnesCount64(m.window & mask), LastError: m.lastErr}
+	return Evidence{RTTs: rtts, Probes: m.probes, Lost: bits.OnesCount64(m.window & mask), FailRun: m.failRun, LastError: m.lastErr}
 }
