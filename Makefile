@@ -1,8 +1,10 @@
 # goavail: build, test, lint, bench.
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
-LDFLAGS := -X main.version=$(VERSION)
+COMMIT  ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
+LDFLAGS := -X main.version=$(VERSION) -X main.commit=$(COMMIT)
+PREFIX  ?= /usr/local
 
-.PHONY: build run test test-deps lint fuzz bench clean
+.PHONY: build run test test-deps lint fuzz bench install clean
 
 build:
 	go build -ldflags "$(LDFLAGS)" -o bin/goavail ./cmd/goavail
@@ -26,8 +28,13 @@ lint:
 	gofmt -l . | tee /dev/stderr | (! read -r _)
 	go vet ./...
 
+# Fuzz every decoder for FUZZTIME each (seed corpora live in testdata/fuzz).
+FUZZTIME ?= 60s
 fuzz:
-	go test -run '^$$' -fuzz FuzzParse -fuzztime 60s ./config
+	go test -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME) ./config
+	go test -run '^$$' -fuzz FuzzOpen -fuzztime $(FUZZTIME) ./crypto
+	go test -run '^$$' -fuzz FuzzDecodeView -fuzztime $(FUZZTIME) ./cluster
+	go test -run '^$$' -fuzz FuzzReceive -fuzztime $(FUZZTIME) ./cluster
 
 # Benchmarks: probe-engine CPU against pro-bing and fping on the same lab
 # targets, detection overhead, and API calls for a mass outage. Needs root;
@@ -35,6 +42,15 @@ fuzz:
 bench: test-deps
 	@command -v fping >/dev/null 2>&1 || { apt-get update -q && apt-get install -y -q fping; }
 	GOAVAIL_BENCH_SECONDS=60 go test -run '^$$' -bench . -benchtime 1x -timeout 30m ./monitor ./dns ./cmd/goavail
+
+# Install the binary, the systemd unit and (if none is there yet) the
+# example config. Then: edit /etc/goavail/goavail.toml and goavail.env,
+# systemctl daemon-reload, systemctl enable --now goavail.
+install: build
+	install -D -m 0755 bin/goavail $(DESTDIR)$(PREFIX)/bin/goavail
+	install -D -m 0644 dist/goavail.service $(DESTDIR)/etc/systemd/system/goavail.service
+	install -d -m 0755 $(DESTDIR)/etc/goavail
+	test -e $(DESTDIR)/etc/goavail/goavail.toml || install -m 0644 goavail.toml $(DESTDIR)/etc/goavail/goavail.toml
 
 clean:
 	rm -rf bin

@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"net"
 	"net/netip"
 	"os"
 	"slices"
@@ -32,6 +33,9 @@ type Config struct {
 	ReconcilePeriod Duration `toml:"reconcile_period"`
 	// NodeName names this agent in a cluster. Default: the host name.
 	NodeName string `toml:"node_name"`
+	// HTTPListen is where /metrics, /status, /healthz and POST /-/reload
+	// are served. Default 127.0.0.1:9800; "" turns the listener off.
+	HTTPListen string `toml:"http_listen"`
 
 	Members    Members       `toml:"Members"`
 	Cloudflare Cloudflare    `toml:"Cloudflare"`
@@ -151,6 +155,7 @@ const (
 	DefaultInterval         = time.Second
 	DefaultReconcilePeriod  = 60 * time.Second
 	DefaultMembersPort      = 7946
+	DefaultHTTPListen       = "127.0.0.1:9800"
 	DefaultViewInterval     = 2 * time.Second
 	DefaultIsolation        = 0.9
 	DefaultTTL              = 60
@@ -239,6 +244,9 @@ func (c *Config) applyDefaults(md toml.MetaData) {
 	if c.NodeName == "" {
 		c.NodeName, _ = os.Hostname()
 	}
+	if !md.IsDefined("http_listen") {
+		c.HTTPListen = DefaultHTTPListen
+	}
 	m := &c.Members
 	if !md.IsDefined("Members", "members_port") {
 		m.MembersPort = DefaultMembersPort
@@ -288,6 +296,11 @@ func (c *Config) validate() []error {
 	}
 	if c.ReconcilePeriod.D() < time.Second {
 		bad("reconcile_period = %s: must be at least 1s", c.ReconcilePeriod.D())
+	}
+	if c.HTTPListen != "" {
+		if _, port, err := net.SplitHostPort(c.HTTPListen); err != nil || port == "" {
+			bad("http_listen = %q: must be host:port, e.g. 127.0.0.1:9800, or \"\" to turn it off", c.HTTPListen)
+		}
 	}
 	errs = append(errs, c.Members.validate()...)
 	cf := c.Cloudflare
@@ -536,10 +549,11 @@ func (c *Config) Effective() string {
 		ProbeTimeout     Duration `toml:"probe_timeout"`
 		ReconcilePeriod  Duration `toml:"reconcile_period"`
 		NodeName         string   `toml:"node_name"`
+		HTTPListen       string   `toml:"http_listen"`
 		Members          Members  `toml:"Members"`
 		Cloudflare       api      `toml:"Cloudflare"`
 		Records          []group  `toml:"Records"`
-	}{c.FailureThreshold, c.RiseThreshold, c.Interval, c.ProbeTimeout, c.ReconcilePeriod, c.NodeName, c.Members,
+	}{c.FailureThreshold, c.RiseThreshold, c.Interval, c.ProbeTimeout, c.ReconcilePeriod, c.NodeName, c.HTTPListen, c.Members,
 		api{c.Cloudflare.APIBaseURL, c.Cloudflare.BatchSize, c.Cloudflare.RequestTimeout}, nil}
 	out.Members.CryptoKey = nil
 	for range c.Members.CryptoKey {

@@ -40,6 +40,10 @@ type CloudflareOptions struct {
 	BatchSize      int           // most changes per batch request
 	RequestTimeout time.Duration // bound on one request
 	HTTPClient     *http.Client  // optional
+	// Observe, if set, is told about every API request: its operation
+	// ("zone_lookup", "list" or "batch"), its classified error (nil on
+	// success) and how long it took. It must not block.
+	Observe func(op string, err error, took time.Duration)
 }
 
 // Cloudflare is the Provider on the Cloudflare v4 API (cloudflare-go/v6).
@@ -49,6 +53,7 @@ type Cloudflare struct {
 	records   *cfdns.RecordService
 	zones     *zones.ZoneService
 	batchSize int
+	observe   func(op string, err error, took time.Duration)
 
 	mu      sync.Mutex
 	zoneIDs map[string]string
@@ -81,7 +86,11 @@ func NewCloudflare(o CloudflareOptions) (*Cloudflare, error) {
 	if o.BatchSize < 1 {
 		o.BatchSize = 200
 	}
-	return &Cloudflare{records: cfdns.NewRecordService(opts...), zones: zones.NewZoneService(opts...), batchSize: o.BatchSize, zoneIDs: map[string]string{}}, nil
+	observe := o.Observe
+	if observe == nil {
+		observe = func(string, error, time.Duration) {}
+	}
+	return &Cloudflare{records: cfdns.NewRecordService(opts...), zones: zones.NewZoneService(opts...), batchSize: o.BatchSize, zoneIDs: map[string]string{}, observe: observe}, nil
 }
 
 // zoneID looks a zone up by name once and caches its id.
@@ -94,10 +103,14 @@ func (c *Cloudflare) zoneID(ctx context.Context, zone string) (string, error) {
 	}
 	var q zones.ZoneListParams
 	q.Name.Value, q.Name.Present = zone, true
+	start := time.Now()
 	page, err := c.zones.List(ctx, q)
 	if err != nil {
-		return "", classify(fmt.Sprintf("look up zone %s", zone), err)
+		err = classify(fmt.Sprintf("look up zone %s", zone), err)
+		c.observe("zone_lookup", err, time.Since(start))
+		return "", err
 	}
+	c.observe("zone_lookup", nil, time.Since(start))
 	for _, z := range page.Result {
 		if strings.EqualFold(z.Name, zone) {
 			c.mu.Lock()
@@ -124,10 +137,14 @@ func (c *Cloudflare) Records(ctx context.Context, zone string, types []string) (
 			q.Type.Value, q.Type.Present = cfdns.RecordListParamsType(typ), true
 			q.Page.Value, q.Page.Present = float64(page), true
 			q.PerPage.Value, q.PerPage.Present = listPageSize, true
+			start := time.Now()
 			res, err := c.records.List(ctx, q)
 			if err != nil {
-				return nil, classify(fmt.Sprintf("list %s records of zone %s", typ, zone), err)
+				err = classify(fmt.Sprintf("list %s records of zone %s", typ, zone), err)
+				c.observe("list", err, time.Since(start))
+				return nil, err
 			}
+			c.observe("list", nil, time.Since(start))
 			for _, r := range res.Result {
 				out = append(out, Record{ID: r.ID, Name: strings.ToLower(r.Name), Type: string(r.Type), Content: r.Content,
 					TTL: int(r.TTL), Proxied: r.Proxied, Comment: r.Comment})
@@ -157,9 +174,13 @@ func (c *Cloudflare) Apply(ctx context.Context, zone string, creates, deletes []
 		cs := creates[:n]
 		ds := deletes[:min(len(deletes), c.batchSize-n)]
 		creates, deletes = creates[n:], deletes[len(ds):]
+		start := time.Now()
 		if _, err := c.records.Batch(ctx, batchParams(id, cs, ds)); err != nil {
-			return classify(fmt.Sprintf("batch %d creates, %d deletes in zone %s", len(cs), len(ds), zone), err)
+			err = classify(fmt.Sprintf("batch %d creates, %d deletes in zone %s", len(cs), len(ds), zone), err)
+			c.observe("batch", err, time.Since(start))
+			return err
 		}
+		c.observe("batch", nil, time.Since(start))
 	}
 	return nil
 }

@@ -43,6 +43,8 @@ type ZonePlan struct {
 	// FailOpen lists hostnames whose every known address is down: their
 	// records are kept (or restored) rather than emptying the name.
 	FailOpen []string
+	// Applied is set by the Reconciler once the changes have been made.
+	Applied bool `json:"applied"`
 }
 
 // Empty reports whether the plan changes nothing.

@@ -35,6 +35,8 @@ type ReconcilerConfig struct {
 	Writer func() (bool, string)
 	// Log receives one line per change and per failed pass.
 	Log *slog.Logger
+	// OnPass, if set, receives every pass's report. It must not block.
+	OnPass func(PassReport)
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
 }
@@ -68,10 +70,21 @@ type Reconciler struct {
 
 // PassReport is the outcome of one pass.
 type PassReport struct {
-	At    time.Time
+	At       time.Time
+	Duration time.Duration
+	// Mode is how the plans were treated: ModeApplied, ModeDryRun or
+	// ModeStandby (this agent is not the cluster's writer).
+	Mode  string
 	Plans []ZonePlan
 	Err   error
 }
+
+// Pass modes.
+const (
+	ModeApplied = "applied"
+	ModeDryRun  = "dry_run"
+	ModeStandby = "standby"
+)
 
 // NewReconciler returns a Reconciler; call SetGroups before Run.
 func NewReconciler(cfg ReconcilerConfig) *Reconciler {
@@ -172,10 +185,20 @@ func (r *Reconciler) Pass(ctx context.Context) PassReport {
 	groups := r.groups
 	r.mu.Unlock()
 	health := r.cfg.Health()
-	report := PassReport{At: r.cfg.Now()}
+	report := PassReport{At: r.cfg.Now(), Mode: ModeApplied}
+	writer := ""
+	switch {
+	case r.cfg.DryRun:
+		report.Mode = ModeDryRun
+	case r.cfg.Writer != nil:
+		var me bool
+		if me, writer = r.cfg.Writer(); !me {
+			report.Mode = ModeStandby
+		}
+	}
 	var errs []error
 	for _, zone := range zonesOf(groups) {
-		p, err := r.passZone(ctx, zone, groups, health)
+		p, err := r.passZone(ctx, zone, groups, health, report.Mode, writer)
 		report.Plans = append(report.Plans, p)
 		if err != nil {
 			errs = append(errs, err)
@@ -186,16 +209,20 @@ func (r *Reconciler) Pass(ctx context.Context) PassReport {
 		}
 	}
 	report.Err = errors.Join(errs...)
+	report.Duration = r.cfg.Now().Sub(report.At)
 	r.mu.Lock()
 	if report.Err == nil {
 		r.failures = 0
 	}
 	r.last = report
 	r.mu.Unlock()
+	if r.cfg.OnPass != nil {
+		r.cfg.OnPass(report)
+	}
 	return report
 }
 
-func (r *Reconciler) passZone(ctx context.Context, zone string, groups []Group, health Health) (ZonePlan, error) {
+func (r *Reconciler) passZone(ctx context.Context, zone string, groups []Group, health Health, mode, writer string) (ZonePlan, error) {
 	var zg []Group
 	for _, g := range groups {
 		if g.Zone == zone {
@@ -213,21 +240,20 @@ func (r *Reconciler) passZone(ctx context.Context, zone string, groups []Group, 
 	}
 	p := Plan(zone, zg, health, actual)
 	r.noteFailOpen(zone, zg, p.FailOpen)
-	if r.cfg.DryRun {
+	switch mode {
+	case ModeDryRun:
 		r.logPlan(p, "dry-run")
 		return p, nil
-	}
-	if r.cfg.Writer != nil {
-		if me, writer := r.cfg.Writer(); !me {
-			r.logPlan(p, "standby (writer "+writer+")")
-			return p, nil
-		}
+	case ModeStandby:
+		r.logPlan(p, "standby (writer "+writer+")")
+		return p, nil
 	}
 	if p.Empty() {
 		return p, nil
 	}
 	err := r.cfg.Provider.Apply(ctx, zone, p.Creates, p.Deletes)
 	r.logChanges(p, err)
+	p.Applied = err == nil
 	return p, err
 }
 

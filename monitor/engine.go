@@ -87,14 +87,18 @@ func NewEngine(cfg EngineConfig, log *slog.Logger, onResult func(Result)) (*Engi
 	return e, nil
 }
 
-// SetConfig changes interval and timeout; the schedule is spread anew.
+// SetConfig changes interval and timeout; a new interval spreads the
+// schedule anew.
 func (e *Engine) SetConfig(cfg EngineConfig) error {
 	if cfg.Interval <= 0 || cfg.Timeout <= 0 || cfg.Timeout > cfg.Interval {
 		return fmt.Errorf("probe timeout %s must be positive and at most the interval %s", cfg.Timeout, cfg.Interval)
 	}
 	e.mu.Lock()
+	respread := cfg.Interval != e.cfg.Interval
 	e.cfg = cfg
-	e.spreadLocked(time.Now())
+	if respread { // a new timeout alone applies from the next probe on
+		e.spreadLocked(time.Now())
+	}
 	e.mu.Unlock()
 	e.kick()
 	return nil
@@ -213,7 +217,7 @@ func (e *Engine) schedule(ctx context.Context) {
 			}
 			if t.outstanding { // reply neither came nor timed out: count it lost
 				t.outstanding = false
-				results = append(results, Result{Addr: t.addr, At: now, Seq: t.seq})
+				results = append(results, Result{Addr: t.addr, At: now, Seq: t.seq, Sent: t.sentAt})
 			}
 			t.seq++
 			t.outstanding, t.sentAt = true, now
@@ -258,7 +262,7 @@ func (e *Engine) expireLocked(now time.Time, results []Result) []Result {
 		p := e.pending[i]
 		if p.t.outstanding && p.t.seq == p.seq && !p.t.removed {
 			p.t.outstanding = false
-			results = append(results, Result{Addr: p.t.addr, At: now, Seq: p.seq})
+			results = append(results, Result{Addr: p.t.addr, At: now, Seq: p.seq, Sent: p.t.sentAt})
 		}
 	}
 	if i > 0 {
@@ -282,7 +286,7 @@ func (e *Engine) send(ps []probe, now time.Time, results []Result) []Result {
 			e.mu.Lock()
 			if t.seq == seq && t.outstanding {
 				t.outstanding = false
-				results = append(results, Result{Addr: t.addr, At: now, Err: err.Error(), Seq: seq})
+				results = append(results, Result{Addr: t.addr, At: now, Err: err.Error(), Seq: seq, Sent: now})
 			}
 			e.mu.Unlock()
 		}
@@ -344,5 +348,5 @@ func (e *Engine) match(from netip.Addr, seq uint16, at time.Time) (Result, bool)
 		return Result{}, false // late, duplicate or not ours
 	}
 	t.outstanding = false
-	return Result{Addr: from, At: at, OK: true, RTT: at.Sub(t.sentAt), Seq: seq}, true
+	return Result{Addr: from, At: at, OK: true, RTT: at.Sub(t.sentAt), Seq: seq, Sent: t.sentAt}, true
 }

@@ -39,6 +39,7 @@ type Result struct {
 	RTT  time.Duration // round-trip time when OK
 	Err  string        // why the probe could not be sent, if it could not
 	Seq  uint16        // the probe's ICMP sequence number
+	Sent time.Time     // when the probe went out
 }
 
 // Thresholds are the fall and rise counts of the state machine.

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -93,12 +94,24 @@ func (a *agent) stop(t *testing.T) {
 	}
 }
 
-func labConfig(hosts ...*netlab.Host) string {
+// freeAddr returns a loopback address with a port nobody listens on.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+func labConfig(httpAddr string, hosts ...*netlab.Host) string {
 	var ips []string
 	for _, h := range hosts {
 		ips = append(ips, fmt.Sprintf("%q", h.V4.String()))
 	}
-	return fmt.Sprintf(`failure_threshold = 2
+	return fmt.Sprintf(`http_listen = %q
+failure_threshold = 2
 rise_threshold = 2
 interval = "200ms"
 probe_timeout = "150ms"
@@ -110,7 +123,7 @@ hostnames = ["www"]
 ip_addresses = [%s]
 ttl = 120
 comment = "goavail e2e"
-`, strings.Join(ips, ", "))
+`, httpAddr, strings.Join(ips, ", "))
 }
 
 func has(emu *cfemu.Server, name, typ, content string) bool {
@@ -141,7 +154,7 @@ func TestE2E_HostDownAndUp(t *testing.T) {
 		emu.Seed("example.com", cfemu.Record{Name: "mail.example.com", Type: "A", Content: a.V4.String()}),
 	}
 
-	ag := startAgent(t, bin, emu, labConfig(a, b), "--no-dry-run")
+	ag := startAgent(t, bin, emu, labConfig(freeAddr(t), a, b), "--no-dry-run")
 	eventually(t, "both hosts up", func() bool { return strings.Count(ag.logs.String(), "to=up") >= 2 }, ag.logs)
 
 	a.IgnoreEcho(true)
@@ -191,7 +204,7 @@ func TestE2E_DryRunNeverWrites(t *testing.T) {
 	emu.Seed("example.com", cfemu.Record{Name: "www.example.com", Type: "A", Content: a.V4.String()})
 	emu.Seed("example.com", cfemu.Record{Name: "www.example.com", Type: "A", Content: b.V4.String()})
 
-	ag := startAgent(t, bin, emu, labConfig(a, b))
+	ag := startAgent(t, bin, emu, labConfig(freeAddr(t), a, b))
 	eventually(t, "both hosts up", func() bool { return strings.Count(ag.logs.String(), "to=up") >= 2 }, ag.logs)
 	a.SetLink(false)
 	eventually(t, "dry-run plan logged", func() bool {

@@ -12,8 +12,12 @@ import (
 	"github.com/goavail/goavail/crypto"
 )
 
-// version is set at build time: -ldflags "-X main.version=v1.2.3".
-var version = "dev"
+// version and commit are set at build time (make build):
+// -ldflags "-X main.version=v1.2.3 -X main.commit=<sha>".
+var (
+	version = "dev"
+	commit  = "unknown"
+)
 
 // Exit codes, documented in README.md and in the help text.
 const (
@@ -84,6 +88,16 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 				Action:    func(c *cli.Context) error { return validateCmd(c.String("config-file"), stdout, os.Getenv) },
 			},
 			{
+				Name:  "status",
+				Usage: "show a running agent's targets, peers, writer and plan (from its /status)",
+				Flags: []cli.Flag{
+					&cli.StringFlag{Name: "addr", Value: "http://127.0.0.1:9800", Usage: "the agent's http_listen address"},
+					&cli.BoolFlag{Name: "json", Usage: "print the raw JSON document"},
+				},
+				ArgsUsage: " ",
+				Action:    func(c *cli.Context) error { return statusCmd(c.Context, c.String("addr"), c.Bool("json"), stdout) },
+			},
+			{
 				Name:  "keygen",
 				Usage: "print a fresh random key for [Members] crypto_key (AES-256, base64)",
 				Description: "Put the same key in every agent's crypto_key, or keep it out of the file with\n" +
@@ -95,7 +109,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			{
 				Name:   "version",
 				Usage:  "print the version",
-				Action: func(c *cli.Context) error { fmt.Fprintln(stdout, "goavail", version); return nil },
+				Action: func(c *cli.Context) error { fmt.Fprintln(stdout, "goavail", version, "commit", commit); return nil },
 			},
 		},
 	}

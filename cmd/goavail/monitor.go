@@ -144,7 +144,8 @@ func monitorCmd(ctx context.Context, o monitorOptions, logw io.Writer, getenv fu
 	if err != nil {
 		return &exitError{exitConfig, err}
 	}
-	provider, err := newProvider(cfg, o.dryRun, getenv, log)
+	var m *metrics
+	provider, err := newProvider(cfg, o.dryRun, getenv, log, func(op string, err error, took time.Duration) { m.apiRequest(op, err, took.Seconds()) })
 	if err != nil {
 		return &exitError{exitConfig, err}
 	}
@@ -154,25 +155,52 @@ func monitorCmd(ctx context.Context, o monitorOptions, logw io.Writer, getenv fu
 	tracker := monitor.NewTracker(cfg.Addrs(), thresholds(cfg), func(t monitor.Transition) {
 		log.Info("target state changed", "addr", t.Addr, "from", t.From, "to", t.To,
 			"rtts", t.Evidence.RTTs, "lost", t.Evidence.Lost, "probes", t.Evidence.Probes, "last_error", t.Evidence.LastError)
+		m.transition(t)
 		clu.LocalChanged()
 	})
 	clu, err = newCluster(cfg, keys, tracker, func(cluster.Decision) { rec.Kick() }, log)
 	if err != nil {
 		return &exitError{exitRuntime, err}
 	}
-	rec = dns.NewReconciler(dns.ReconcilerConfig{Provider: provider, DryRun: o.dryRun, Health: health(clu), Writer: clu.IsWriter, Log: log})
+	m = newMetrics(tracker, clu, o.dryRun)
+	rec = dns.NewReconciler(dns.ReconcilerConfig{Provider: provider, DryRun: o.dryRun, Health: health(clu), Writer: clu.IsWriter, Log: log, OnPass: m.pass})
 	rec.SetGroups(dnsGroups(cfg), cfg.ReconcilePeriod.D())
 
-	engine, err := monitor.NewEngine(monitor.EngineConfig{Interval: cfg.Interval.D(), Timeout: cfg.ProbeTimeout.D()}, log, tracker.Observe)
+	engine, err := monitor.NewEngine(monitor.EngineConfig{Interval: cfg.Interval.D(), Timeout: cfg.ProbeTimeout.D()}, log, func(r monitor.Result) {
+		m.probe(r)
+		tracker.Observe(r)
+	})
 	if err != nil {
 		return &exitError{exitRuntime, err}
 	}
 	if err := engine.SetTargets(cfg.Addrs()); err != nil {
 		return &exitError{exitRuntime, err}
 	}
+
+	// Reloads come from SIGHUP and POST /-/reload; one goroutine applies
+	// them, so they never overlap.
+	type reloadReq struct{ done chan error }
+	reloads := make(chan reloadReq)
+	var web *httpServer
+	if cfg.HTTPListen != "" {
+		node := cfg.NodeName // node_name changes at a restart only
+		status := func() statusDoc { return buildStatus(node, o.dryRun, tracker, clu, rec) }
+		ask := func() error {
+			r := reloadReq{done: make(chan error, 1)}
+			select {
+			case reloads <- r:
+				return <-r.done
+			case <-ctx.Done():
+				return errors.New("stopping")
+			}
+		}
+		if web, err = newHTTPServer(cfg.HTTPListen, m, status, ask, log); err != nil {
+			return &exitError{exitRuntime, err}
+		}
+	}
 	log.Info("goavail started", "version", version, "dry_run", o.dryRun, "targets", len(cfg.Addrs()), "groups", len(cfg.Groups),
 		"interval", cfg.Interval.D(), "failure_threshold", cfg.FailureThreshold, "rise_threshold", cfg.RiseThreshold,
-		"node", cfg.NodeName, "peers", len(cfg.Members.Peers), "min_peers_agree", cfg.Members.MinPeersAgree, "gossip", clu.Addr())
+		"node", cfg.NodeName, "peers", len(cfg.Members.Peers), "min_peers_agree", cfg.Members.MinPeersAgree, "gossip", clu.Addr(), "http", cfg.HTTPListen)
 
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
@@ -184,13 +212,23 @@ func monitorCmd(ctx context.Context, o monitorOptions, logw io.Writer, getenv fu
 	g.Go(func() error { return engine.Run(gctx) })
 	g.Go(func() error { return clu.Run(gctx) })
 	g.Go(func() error { return rec.Run(gctx) })
+	if web != nil {
+		g.Go(func() error { return web.Run(gctx) })
+	}
 	g.Go(func() error {
 		for {
+			var done chan error
 			select {
 			case <-gctx.Done():
 				return nil
 			case <-hup:
-				cfg = reload(o.configPath, cfg, getenv, engine, tracker, clu, rec, log)
+			case r := <-reloads:
+				done = r.done
+			}
+			next, err := reload(o.configPath, cfg, getenv, engine, tracker, clu, rec, log)
+			cfg = next
+			if done != nil {
+				done <- err
 			}
 		}
 	})
@@ -213,7 +251,7 @@ func monitorCmd(ctx context.Context, o monitorOptions, logw io.Writer, getenv fu
 
 // newProvider builds the Cloudflare adapter, or nil (plan against the
 // config, never write) when dry-run has no credentials.
-func newProvider(cfg *config.Config, dryRun bool, getenv func(string) string, log *slog.Logger) (dns.Provider, error) {
+func newProvider(cfg *config.Config, dryRun bool, getenv func(string) string, log *slog.Logger, observe func(string, error, time.Duration)) (dns.Provider, error) {
 	creds := credentials(getenv)
 	if creds.Empty() {
 		if !dryRun {
@@ -226,24 +264,24 @@ func newProvider(cfg *config.Config, dryRun bool, getenv func(string) string, lo
 	if env := getenv("CLOUDFLARE_BASE_URL"); env != "" {
 		base = env
 	}
-	cf, err := dns.NewCloudflare(dns.CloudflareOptions{BaseURL: base, Credentials: creds, BatchSize: cfg.Cloudflare.BatchSize, RequestTimeout: cfg.Cloudflare.RequestTimeout.D()})
+	cf, err := dns.NewCloudflare(dns.CloudflareOptions{BaseURL: base, Credentials: creds, BatchSize: cfg.Cloudflare.BatchSize, RequestTimeout: cfg.Cloudflare.RequestTimeout.D(), Observe: observe})
 	if err != nil {
 		return nil, err
 	}
 	return cf, nil
 }
 
-// reload re-reads the config. An invalid file changes nothing; a valid one
-// is applied whole, keeping the state of addresses that stay watched.
-func reload(path string, old *config.Config, getenv func(string) string, engine *monitor.Engine, tracker *monitor.Tracker, clu *cluster.Cluster, rec *dns.Reconciler, log *slog.Logger) *config.Config {
+// reload re-reads the config. An invalid file changes nothing and its
+// errors are returned with the running config; a valid one is applied
+// whole, keeping the state of addresses that stay watched.
+func reload(path string, old *config.Config, getenv func(string) string, engine *monitor.Engine, tracker *monitor.Tracker, clu *cluster.Cluster, rec *dns.Reconciler, log *slog.Logger) (*config.Config, error) {
 	cfg, _, err := loadConfig(path, getenv)
+	if err == nil {
+		err = engine.SetTargets(cfg.Addrs()) // checks before it changes anything
+	}
 	if err != nil {
 		log.Error("reload rejected; keeping the running configuration", "err", err)
-		return old
-	}
-	if err := engine.SetTargets(cfg.Addrs()); err != nil { // checks before it changes anything
-		log.Error("reload rejected; keeping the running configuration", "err", err)
-		return old
+		return old, err
 	}
 	engine.SetConfig(monitor.EngineConfig{Interval: cfg.Interval.D(), Timeout: cfg.ProbeTimeout.D()})
 	tracker.SetTargets(cfg.Addrs(), thresholds(cfg))
@@ -251,12 +289,12 @@ func reload(path string, old *config.Config, getenv func(string) string, engine 
 	rec.SetGroups(dnsGroups(cfg), cfg.ReconcilePeriod.D())
 	if !slices.Equal(cfg.Members.Peers, old.Members.Peers) || !slices.Equal(cfg.Members.CryptoKey, old.Members.CryptoKey) ||
 		cfg.Members.LocalAddr != old.Members.LocalAddr || cfg.Members.BindAddr != old.Members.BindAddr ||
-		cfg.Members.MembersPort != old.Members.MembersPort || cfg.NodeName != old.NodeName {
-		log.Warn("peers, crypto_key, local_addr, bind_addr, members_port and node_name take effect at the next restart")
+		cfg.Members.MembersPort != old.Members.MembersPort || cfg.NodeName != old.NodeName || cfg.HTTPListen != old.HTTPListen {
+		log.Warn("peers, crypto_key, local_addr, bind_addr, members_port, node_name and http_listen take effect at the next restart")
 	}
 	if cfg.Cloudflare.APIBaseURL != old.Cloudflare.APIBaseURL || cfg.Cloudflare.BatchSize != old.Cloudflare.BatchSize || cfg.Cloudflare.RequestTimeout != old.Cloudflare.RequestTimeout {
 		log.Warn("api_base_url, batch_size and request_timeout take effect at the next restart")
 	}
 	log.Info("configuration reloaded", "targets", len(cfg.Addrs()), "groups", len(cfg.Groups))
-	return cfg
+	return cfg, nil
 }

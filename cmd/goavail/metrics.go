@@ -1,0 +1,192 @@
+package main
+
+import (
+	"errors"
+	"runtime"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/goavail/goavail/cluster"
+	"github.com/goavail/goavail/dns"
+	"github.com/goavail/goavail/monitor"
+)
+
+// metrics are goavail's Prometheus metrics, on a registry of their own.
+// Counters are fed by hooks on the probe, transition, API and pass paths;
+// states are read from the tracker and the cluster at scrape time.
+type metrics struct {
+	reg          *prometheus.Registry
+	probes       *prometheus.CounterVec
+	rtt          prometheus.Histogram
+	transitions  *prometheus.CounterVec
+	apiRequests  *prometheus.CounterVec
+	apiDuration  *prometheus.HistogramVec
+	changes      *prometheus.CounterVec
+	passes       *prometheus.CounterVec
+	passDuration prometheus.Histogram
+	lastSuccess  prometheus.Gauge
+}
+
+func newMetrics(tracker *monitor.Tracker, clu *cluster.Cluster, dryRun bool) *metrics {
+	m := &metrics{
+		reg: prometheus.NewRegistry(),
+		probes: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "goavail_probes_total",
+			Help: "ICMP echo probes by result: ok (answered), lost (timed out) or error (could not be sent)."}, []string{"result"}),
+		rtt: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "goavail_probe_rtt_seconds",
+			Help: "Round-trip time of answered probes, all targets.", Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14)}),
+		transitions: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "goavail_target_transitions_total",
+			Help: "State changes of a target as this agent sees it."}, []string{"address", "to"}),
+		apiRequests: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "goavail_dns_api_requests_total",
+			Help: "Cloudflare API requests by operation and result (ok, rate_limited, rejected, stale, error)."}, []string{"operation", "result"}),
+		apiDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "goavail_dns_api_request_duration_seconds",
+			Help: "Cloudflare API request latency.", Buckets: prometheus.ExponentialBuckets(0.01, 2, 11)}, []string{"operation"}),
+		changes: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "goavail_dns_changes_total",
+			Help: "DNS record changes by zone, action (create, delete) and mode: applied, dry_run (would have been made) or standby (planned; another agent writes)."},
+			[]string{"zone", "action", "mode"}),
+		passes: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "goavail_reconcile_passes_total",
+			Help: "Reconcile passes by result (ok, error)."}, []string{"result"}),
+		passDuration: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "goavail_reconcile_duration_seconds",
+			Help: "Time one reconcile pass took (list, plan, apply).", Buckets: prometheus.ExponentialBuckets(0.005, 2, 14)}),
+		lastSuccess: prometheus.NewGauge(prometheus.GaugeOpts{Name: "goavail_reconcile_last_success_timestamp_seconds",
+			Help: "When a reconcile pass last succeeded (Unix time)."}),
+	}
+	m.reg.MustRegister(m.probes, m.rtt, m.transitions, m.apiRequests, m.apiDuration, m.changes, m.passes, m.passDuration, m.lastSuccess,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		&stateCollector{tracker: tracker, clu: clu, dryRun: dryRun})
+	return m
+}
+
+func (m *metrics) probe(r monitor.Result) {
+	switch {
+	case r.OK:
+		m.probes.WithLabelValues("ok").Inc()
+		m.rtt.Observe(r.RTT.Seconds())
+	case r.Err != "":
+		m.probes.WithLabelValues("error").Inc()
+	default:
+		m.probes.WithLabelValues("lost").Inc()
+	}
+}
+
+func (m *metrics) transition(t monitor.Transition) {
+	m.transitions.WithLabelValues(t.Addr.String(), t.To.String()).Inc()
+}
+
+func (m *metrics) apiRequest(op string, err error, took float64) {
+	m.apiRequests.WithLabelValues(op, apiResult(err)).Inc()
+	m.apiDuration.WithLabelValues(op).Observe(took)
+}
+
+func apiResult(err error) string {
+	var ra *dns.RetryAfterError
+	var perm *dns.PermanentError
+	var stale *dns.StaleError
+	switch {
+	case err == nil:
+		return "ok"
+	case errors.As(err, &ra):
+		return "rate_limited"
+	case errors.As(err, &perm):
+		return "rejected"
+	case errors.As(err, &stale):
+		return "stale"
+	}
+	return "error"
+}
+
+func (m *metrics) pass(r dns.PassReport) {
+	m.passDuration.Observe(r.Duration.Seconds())
+	if r.Err != nil {
+		m.passes.WithLabelValues("error").Inc()
+	} else {
+		m.passes.WithLabelValues("ok").Inc()
+		m.lastSuccess.Set(float64(r.At.Add(r.Duration).UnixNano()) / 1e9)
+	}
+	for _, p := range r.Plans {
+		if r.Mode == dns.ModeApplied && !p.Applied {
+			continue // nothing was made
+		}
+		if n := len(p.Creates); n > 0 {
+			m.changes.WithLabelValues(p.Zone, "create", r.Mode).Add(float64(n))
+		}
+		if n := len(p.Deletes); n > 0 {
+			m.changes.WithLabelValues(p.Zone, "delete", r.Mode).Add(float64(n))
+		}
+	}
+}
+
+// stateCollector reads the current states at scrape time.
+type stateCollector struct {
+	tracker *monitor.Tracker
+	clu     *cluster.Cluster
+	dryRun  bool
+}
+
+var (
+	descState = prometheus.NewDesc("goavail_target_state", "1 for the state this agent sees a target in (up, down, unknown).", []string{"address", "state"}, nil)
+	descUp    = prometheus.NewDesc("goavail_target_up", "1 if this agent sees the target up, 0 if down; absent while unknown.", []string{"address"}, nil)
+	descRTT   = prometheus.NewDesc("goavail_target_rtt_seconds", "Latest round-trip time of the target.", []string{"address"}, nil)
+	descLoss  = prometheus.NewDesc("goavail_target_loss_ratio", "Lost probes over the last 64 to the target.", []string{"address"}, nil)
+	descAgree = prometheus.NewDesc("goavail_agreed_up", "1 if the cluster agreed the target is up, 0 if down; absent until agreed. DNS follows this.", []string{"address"}, nil)
+	descMemb  = prometheus.NewDesc("goavail_cluster_members", "Live cluster members, this agent included.", nil, nil)
+	descVote  = prometheus.NewDesc("goavail_cluster_voters", "Agents whose views count now, this one included.", nil, nil)
+	descQuor  = prometheus.NewDesc("goavail_cluster_quorate", "1 if enough agents vote to change DNS (min_peers_agree + 1).", nil, nil)
+	descWrite = prometheus.NewDesc("goavail_cluster_writer", "1 for the agent that writes DNS, as this agent sees it.", []string{"node"}, nil)
+	descIsW   = prometheus.NewDesc("goavail_cluster_is_writer", "1 if this agent writes DNS.", nil, nil)
+	descIsol  = prometheus.NewDesc("goavail_cluster_isolated", "1 if this agent abstains because it sees nearly every target down.", nil, nil)
+	descDrop  = prometheus.NewDesc("goavail_cluster_dropped_messages_total", "Peer messages dropped, by reason.", []string{"reason"}, nil)
+	descDry   = prometheus.NewDesc("goavail_dry_run", "1 if goavail only logs the changes it would make.", nil, nil)
+	descBuild = prometheus.NewDesc("goavail_build_info", "Always 1; the labels name the build.", []string{"version", "revision", "goversion"}, nil)
+)
+
+func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{descState, descUp, descRTT, descLoss, descAgree, descMemb, descVote, descQuor, descWrite, descIsW, descIsol, descDrop, descDry, descBuild} {
+		ch <- d
+	}
+}
+
+func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
+	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
+	}
+	bit := func(b bool) float64 {
+		if b {
+			return 1
+		}
+		return 0
+	}
+	for _, s := range c.tracker.Snapshot() {
+		a := s.Addr.String()
+		for _, st := range []monitor.State{monitor.Up, monitor.Down, monitor.Unknown} {
+			gauge(descState, bit(s.State == st), a, st.String())
+		}
+		if s.State != monitor.Unknown {
+			gauge(descUp, bit(s.State == monitor.Up), a)
+		}
+		if n := len(s.Evidence.RTTs); n > 0 {
+			gauge(descRTT, s.Evidence.RTTs[n-1].Seconds(), a)
+		}
+		gauge(descLoss, s.Evidence.Loss(), a)
+	}
+	d := c.clu.Decision()
+	for addr, st := range d.States {
+		if st != monitor.Unknown {
+			gauge(descAgree, bit(st == monitor.Up), addr.String())
+		}
+	}
+	isWriter, _ := c.clu.IsWriter()
+	gauge(descMemb, float64(len(c.clu.Members())))
+	gauge(descVote, float64(len(d.Voters)))
+	gauge(descQuor, bit(d.Quorate))
+	if d.Writer != "" {
+		gauge(descWrite, 1, d.Writer)
+	}
+	gauge(descIsW, bit(isWriter))
+	gauge(descIsol, bit(d.LocalIsolated))
+	for reason, n := range c.clu.Dropped() {
+		ch <- prometheus.MustNewConstMetric(descDrop, prometheus.CounterValue, float64(n), reason)
+	}
+	gauge(descDry, bit(c.dryRun))
+	gauge(descBuild, 1, version, commit, runtime.Version())
+}

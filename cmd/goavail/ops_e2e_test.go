@@ -1,0 +1,164 @@
+package main
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+
+	"github.com/goavail/goavail/internal/cfemu"
+	"github.com/goavail/goavail/internal/netlab"
+)
+
+func get(t *testing.T, url string) string {
+	t.Helper()
+	res, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %s: %s", url, res.Status, b)
+	}
+	return string(b)
+}
+
+func post(t *testing.T, url string) (int, string) {
+	t.Helper()
+	res, err := http.Post(url, "text/plain", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return res.StatusCode, string(b)
+}
+
+// value finds one sample by metric name and labels in parsed families.
+func value(t *testing.T, fams map[string]*dto.MetricFamily, name string, labels map[string]string) (float64, bool) {
+	t.Helper()
+	f, ok := fams[name]
+	if !ok {
+		return 0, false
+	}
+next:
+	for _, m := range f.Metric {
+		got := map[string]string{}
+		for _, l := range m.Label {
+			got[l.GetName()] = l.GetValue()
+		}
+		for k, v := range labels {
+			if got[k] != v {
+				continue next
+			}
+		}
+		switch {
+		case m.Gauge != nil:
+			return m.Gauge.GetValue(), true
+		case m.Counter != nil:
+			return m.Counter.GetValue(), true
+		case m.Histogram != nil:
+			return float64(m.Histogram.GetSampleCount()), true
+		}
+	}
+	return 0, false
+}
+
+// TestE2E_MetricsStatusReloadAndSecrets takes a host down under the real
+// binary, then checks /metrics (parsed with the Prometheus text parser),
+// /status, goavail status, POST /-/reload, and that neither the API token
+// nor the crypto key appears in the logs, /status or /metrics.
+func TestE2E_MetricsStatusReloadAndSecrets(t *testing.T) {
+	lab := netlab.New(t, 24)
+	a, b := lab.AddHost(), lab.AddHost()
+	bin := buildBinary(t)
+	emu := cfemu.New()
+	defer emu.Close()
+	emu.AddZone("example.com")
+	emu.Seed("example.com", cfemu.Record{Name: "www.example.com", Type: "A", Content: a.V4.String()})
+	emu.Seed("example.com", cfemu.Record{Name: "www.example.com", Type: "A", Content: b.V4.String()})
+	const cryptoKey = "k3y-n0t-f0r-l0gs"
+	addr := freeAddr(t)
+	cfg := labConfig(addr, a, b) + "\n[Members]\ncrypto_key = \"" + cryptoKey + "\"\n"
+	ag := startAgent(t, bin, emu, cfg, "--no-dry-run", "--log-level", "debug")
+	base := "http://" + addr
+	eventually(t, "both hosts up", func() bool { return strings.Count(ag.logs.String(), "to=up") >= 2 }, ag.logs)
+
+	a.IgnoreEcho(true)
+	eventually(t, "a's record removed", func() bool { return !has(emu, "www.example.com", "A", a.V4.String()) }, ag.logs)
+
+	metrics := get(t, base+"/metrics")
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	fams, err := p.TextToMetricFamilies(strings.NewReader(metrics))
+	if err != nil {
+		t.Fatalf("/metrics does not parse: %v\n%s", err, metrics)
+	}
+	for _, c := range []struct {
+		name   string
+		labels map[string]string
+		check  func(float64) bool
+		want   string
+	}{
+		{"goavail_target_up", map[string]string{"address": a.V4.String()}, func(v float64) bool { return v == 0 }, "0"},
+		{"goavail_target_up", map[string]string{"address": b.V4.String()}, func(v float64) bool { return v == 1 }, "1"},
+		{"goavail_agreed_up", map[string]string{"address": a.V4.String()}, func(v float64) bool { return v == 0 }, "0"},
+		{"goavail_target_state", map[string]string{"address": a.V4.String(), "state": "down"}, func(v float64) bool { return v == 1 }, "1"},
+		{"goavail_target_transitions_total", map[string]string{"address": a.V4.String(), "to": "down"}, func(v float64) bool { return v == 1 }, "1"},
+		{"goavail_probes_total", map[string]string{"result": "lost"}, func(v float64) bool { return v >= 2 }, "≥ 2"},
+		{"goavail_probe_rtt_seconds", nil, func(v float64) bool { return v > 0 }, "> 0 samples"},
+		{"goavail_dns_api_requests_total", map[string]string{"operation": "batch", "result": "ok"}, func(v float64) bool { return v >= 1 }, "≥ 1"},
+		{"goavail_dns_changes_total", map[string]string{"zone": "example.com", "action": "delete", "mode": "applied"}, func(v float64) bool { return v == 1 }, "1"},
+		{"goavail_reconcile_last_success_timestamp_seconds", nil, func(v float64) bool { return v > 1.7e9 }, "a recent time"},
+		{"goavail_cluster_is_writer", nil, func(v float64) bool { return v == 1 }, "1"},
+		{"goavail_dry_run", nil, func(v float64) bool { return v == 0 }, "0"},
+		{"goavail_build_info", nil, func(v float64) bool { return v == 1 }, "1"},
+	} {
+		v, ok := value(t, fams, c.name, c.labels)
+		if !ok || !c.check(v) {
+			t.Errorf("%s%v = %v (present %v), want %s", c.name, c.labels, v, ok, c.want)
+		}
+	}
+
+	status := get(t, base+"/status")
+	var doc statusDoc
+	if err := json.Unmarshal([]byte(status), &doc); err != nil {
+		t.Fatalf("/status: %v\n%s", err, status)
+	}
+	var sawA bool
+	for _, tg := range doc.Targets {
+		if tg.Addr == a.V4.String() {
+			sawA = tg.State == "down" && tg.Agreed == "down" && !tg.Since.IsZero()
+		}
+	}
+	if !sawA || !doc.IsWriter || doc.Pass == nil || doc.Pass.Mode != "applied" {
+		t.Errorf("/status does not show a down and this agent writing:\n%s", status)
+	}
+	out, err := exec.Command(bin, "status", "--addr", base).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), a.V4.String()+"  down") || !strings.Contains(string(out), "writer") {
+		t.Errorf("goavail status: %v\n%s", err, out)
+	}
+
+	if code, body := post(t, base+"/-/reload"); code != http.StatusOK {
+		t.Errorf("reload of a valid file: %d %s", code, body)
+	}
+	os.WriteFile(ag.cfg, []byte("failure_threshold = 0\n"), 0o600)
+	if code, body := post(t, base+"/-/reload"); code != http.StatusBadRequest || !strings.Contains(body, "failure_threshold") {
+		t.Errorf("reload of a bad file: %d %s", code, body)
+	}
+	ag.stop(t)
+	for where, text := range map[string]string{"logs": ag.logs.String(), "/status": status, "/metrics": metrics} {
+		for name, secret := range map[string]string{"API token": emu.Token, "crypto key": cryptoKey} {
+			if strings.Contains(text, secret) {
+				t.Errorf("the %s appears in %s", name, where)
+			}
+		}
+	}
+}

@@ -1,0 +1,215 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"slices"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/goavail/goavail/cluster"
+	"github.com/goavail/goavail/dns"
+	"github.com/goavail/goavail/monitor"
+)
+
+// statusDoc is what /status serves and goavail status renders. It holds
+// no secret: no key, token or credential is ever part of it.
+type statusDoc struct {
+	Node     string            `json:"node"`
+	Version  string            `json:"version"`
+	DryRun   bool              `json:"dry_run"`
+	Members  []string          `json:"members"`
+	Writer   string            `json:"writer"`
+	IsWriter bool              `json:"is_writer"`
+	Quorate  bool              `json:"quorate"`
+	Voters   []string          `json:"voters"`
+	Isolated bool              `json:"isolated"`
+	Dropped  map[string]uint64 `json:"dropped_messages,omitempty"`
+	Targets  []targetDoc       `json:"targets"`
+	Pass     *passDoc          `json:"last_pass,omitempty"`
+}
+
+type targetDoc struct {
+	Addr   string            `json:"address"`
+	State  string            `json:"state"`
+	Since  time.Time         `json:"since,omitzero"`
+	Agreed string            `json:"agreed"`
+	RTT    time.Duration     `json:"rtt_ns,omitempty"`
+	Loss   float64           `json:"loss"`
+	Ev     monitor.Evidence  `json:"evidence"`
+	Peers  map[string]string `json:"peers,omitempty"` // node -> state in its latest view
+}
+
+type passDoc struct {
+	At       time.Time `json:"at"`
+	Duration string    `json:"duration"`
+	Mode     string    `json:"mode"`
+	Error    string    `json:"error,omitempty"`
+	Plans    []planDoc `json:"plans"`
+}
+
+type planDoc struct {
+	Zone     string   `json:"zone"`
+	Creates  []string `json:"creates,omitempty"`
+	Deletes  []string `json:"deletes,omitempty"`
+	FailOpen []string `json:"fail_open,omitempty"`
+	Applied  bool     `json:"applied"`
+}
+
+func buildStatus(node string, dryRun bool, tracker *monitor.Tracker, clu *cluster.Cluster, rec *dns.Reconciler) statusDoc {
+	d := clu.Decision()
+	isWriter, writer := clu.IsWriter()
+	doc := statusDoc{Node: node, Version: version, DryRun: dryRun, Members: clu.Members(), Writer: writer, IsWriter: isWriter,
+		Quorate: d.Quorate, Voters: d.Voters, Isolated: d.LocalIsolated, Dropped: clu.Dropped()}
+	peers := clu.PeerViews()
+	for _, s := range tracker.Snapshot() {
+		t := targetDoc{Addr: s.Addr.String(), State: s.State.String(), Since: s.Since, Agreed: d.States[s.Addr].String(), Loss: s.Evidence.Loss(), Ev: s.Evidence}
+		if n := len(s.Evidence.RTTs); n > 0 {
+			t.RTT = s.Evidence.RTTs[n-1]
+		}
+		for name, v := range peers {
+			if st, ok := v.States()[s.Addr]; ok {
+				if t.Peers == nil {
+					t.Peers = map[string]string{}
+				}
+				t.Peers[name] = st.String()
+			}
+		}
+		doc.Targets = append(doc.Targets, t)
+	}
+	slices.SortFunc(doc.Targets, func(a, b targetDoc) int { return strings.Compare(a.Addr, b.Addr) })
+	if last := rec.Last(); !last.At.IsZero() {
+		p := &passDoc{At: last.At, Duration: last.Duration.Round(time.Microsecond).String(), Mode: last.Mode}
+		if last.Err != nil {
+			p.Error = last.Err.Error()
+		}
+		for _, zp := range last.Plans {
+			pd := planDoc{Zone: zp.Zone, FailOpen: zp.FailOpen, Applied: zp.Applied}
+			for _, c := range zp.Creates {
+				pd.Creates = append(pd.Creates, c.Name+" "+c.Type+" "+c.Content)
+			}
+			for _, r := range zp.Deletes {
+				pd.Deletes = append(pd.Deletes, r.Name+" "+r.Type+" "+r.Content)
+			}
+			p.Plans = append(p.Plans, pd)
+		}
+		doc.Pass = p
+	}
+	return doc
+}
+
+// statusCmd fetches /status from a running agent and prints it.
+func statusCmd(ctx context.Context, addr string, asJSON bool, stdout io.Writer) error {
+	url := strings.TrimSuffix(addr, "/") + "/status"
+	if !strings.Contains(addr, "://") {
+		url = "http://" + url
+	}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return &exitError{exitConfig, fmt.Errorf("--addr %q: %w", addr, err)}
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return &exitError{exitRuntime, fmt.Errorf("no goavail answering at %s (is http_listen set, and the agent running?): %w", url, err)}
+	}
+	defer res.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(res.Body, 64<<20))
+	if err != nil || res.StatusCode != http.StatusOK {
+		return &exitError{exitRuntime, fmt.Errorf("%s answered %s: %v", url, res.Status, err)}
+	}
+	if asJSON {
+		_, err := stdout.Write(body)
+		return err
+	}
+	var doc statusDoc
+	if err := json.Unmarshal(body, &doc); err != nil {
+		return &exitError{exitRuntime, fmt.Errorf("%s: not a goavail status document: %w", url, err)}
+	}
+	renderStatus(stdout, doc)
+	return nil
+}
+
+// renderStatus prints the document as tables.
+func renderStatus(w io.Writer, doc statusDoc) {
+	role := "standby"
+	switch {
+	case doc.IsWriter:
+		role = "writer"
+	case !doc.Quorate:
+		role = "no quorum"
+	}
+	mode := "acting"
+	if doc.DryRun {
+		mode = "dry-run"
+	}
+	fmt.Fprintf(w, "node %s (%s, %s, %s)\n", doc.Node, doc.Version, role, mode)
+	fmt.Fprintf(w, "members %s; voters %s; writer %s\n", strings.Join(doc.Members, " "), strings.Join(doc.Voters, " "), doc.Writer)
+	if doc.Isolated {
+		fmt.Fprintln(w, "this agent abstains: it sees nearly every target down")
+	}
+	var peers []string
+	for _, t := range doc.Targets {
+		for p := range t.Peers {
+			if !slices.Contains(peers, p) {
+				peers = append(peers, p)
+			}
+		}
+	}
+	slices.Sort(peers)
+	fmt.Fprintln(w)
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprint(tw, "ADDRESS\tSTATE\tSINCE\tRTT\tLOSS\tAGREED")
+	for _, p := range peers {
+		fmt.Fprint(tw, "\t"+p)
+	}
+	fmt.Fprintln(tw)
+	for _, t := range doc.Targets {
+		since, rtt := "-", "-"
+		if !t.Since.IsZero() {
+			since = t.Since.UTC().Format(time.RFC3339)
+		}
+		if t.RTT > 0 {
+			rtt = t.RTT.Round(time.Microsecond).String()
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%.0f%%\t%s", t.Addr, t.State, since, rtt, 100*t.Loss, t.Agreed)
+		for _, p := range peers {
+			st := t.Peers[p]
+			if st == "" {
+				st = "-"
+			}
+			fmt.Fprint(tw, "\t"+st)
+		}
+		fmt.Fprintln(tw)
+	}
+	tw.Flush()
+	if doc.Pass == nil {
+		fmt.Fprintln(w, "\nno reconcile pass yet")
+		return
+	}
+	p := doc.Pass
+	fmt.Fprintf(w, "\nlast pass %s (%s, %s)", p.At.UTC().Format(time.RFC3339), p.Mode, p.Duration)
+	if p.Error != "" {
+		fmt.Fprintf(w, " failed: %s", p.Error)
+	}
+	fmt.Fprintln(w)
+	for _, z := range p.Plans {
+		if len(z.Creates)+len(z.Deletes) == 0 {
+			fmt.Fprintf(w, "  %s: in step\n", z.Zone)
+		}
+		for _, c := range z.Creates {
+			fmt.Fprintf(w, "  %s: + %s\n", z.Zone, c)
+		}
+		for _, d := range z.Deletes {
+			fmt.Fprintf(w, "  %s: - %s\n", z.Zone, d)
+		}
+		for _, h := range z.FailOpen {
+			fmt.Fprintf(w, "  %s: fail-open %s (every address down; records kept)\n", z.Zone, h)
+		}
+	}
+}

@@ -1,0 +1,48 @@
+package main
+
+import (
+	"bytes"
+	"flag"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/goavail/goavail/monitor"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+// TestRenderStatus_Golden renders a fixed status document, as goavail
+// status prints it, and compares it with testdata/status.golden
+// (go test -run RenderStatus ./cmd/goavail -args -update rewrites it).
+func TestRenderStatus_Golden(t *testing.T) {
+	at := time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC)
+	doc := statusDoc{
+		Node: "fra-1", Version: "v1.0.0", Members: []string{"fra-1", "nyc-1", "sin-1"}, Writer: "fra-1", IsWriter: true, Quorate: true,
+		Voters: []string{"fra-1", "nyc-1", "sin-1"},
+		Targets: []targetDoc{
+			{Addr: "192.0.2.10", State: "up", Since: at, Agreed: "up", RTT: 1234 * time.Microsecond, Loss: 0,
+				Peers: map[string]string{"nyc-1": "up", "sin-1": "up"}},
+			{Addr: "198.51.100.20", State: "down", Since: at.Add(time.Minute), Agreed: "down", Loss: 0.25,
+				Ev: monitor.Evidence{Probes: 64, Lost: 16}, Peers: map[string]string{"nyc-1": "down"}},
+			{Addr: "2001:db8::30", State: "unknown", Agreed: "unknown"},
+		},
+		Pass: &passDoc{At: at.Add(2 * time.Minute), Duration: "12.5ms", Mode: "applied", Plans: []planDoc{
+			{Zone: "example.com", Deletes: []string{"www.example.com A 198.51.100.20"}, Applied: true},
+			{Zone: "example.net", FailOpen: []string{"api.example.net"}},
+		}},
+	}
+	var got bytes.Buffer
+	renderStatus(&got, doc)
+	const golden = "testdata/status.golden"
+	if *update {
+		os.WriteFile(golden, got.Bytes(), 0o644)
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got.Bytes(), want) {
+		t.Errorf("status output differs from %s:\n--- got\n%s--- want\n%s", golden, got.String(), want)
+	}
+}
