@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"net/url"
 	"os"
 	"slices"
 	"strings"
@@ -37,9 +38,11 @@ type Config struct {
 	// are served. Default 127.0.0.1:9800; "" turns the listener off.
 	HTTPListen string `toml:"http_listen"`
 
-	Members    Members       `toml:"Members"`
-	Cloudflare Cloudflare    `toml:"Cloudflare"`
-	Records    []RecordGroup `toml:"Records"`
+	Members    Members         `toml:"Members"`
+	Cloudflare Cloudflare      `toml:"Cloudflare"`
+	Records    []RecordGroup   `toml:"Records"`
+	Hooks      []HookConfig    `toml:"Hooks"`
+	Webhooks   []WebhookConfig `toml:"Webhooks"`
 
 	// Groups is the effective list of record groups: the [Cloudflare] block
 	// (when it names a dns_domain) followed by every [[Records]] table, with
@@ -76,6 +79,27 @@ type Members struct {
 	// at least this fraction of them down abstains. 0 turns it off.
 	// Default 0.9.
 	IsolationThreshold float64 `toml:"isolation_threshold"`
+}
+
+// EventKinds are the notification events hooks and webhooks can ask for.
+var EventKinds = []string{"transition", "agreed", "dns_change"}
+
+// HookConfig is one [[Hooks]] table: a command run on each event, with the
+// event in GOAVAIL_* environment variables.
+type HookConfig struct {
+	Command []string `toml:"command"` // absolute program path, then arguments
+	Timeout Duration `toml:"timeout"` // default 10s
+	Events  []string `toml:"events"`  // default: every kind
+}
+
+// WebhookConfig is one [[Webhooks]] table.
+type WebhookConfig struct {
+	// URL is http(s)://… or env:NAME (the URL is a secret for Slack).
+	URL     string   `toml:"url"`
+	Format  string   `toml:"format"`  // json (default) or slack
+	Timeout Duration `toml:"timeout"` // per attempt, default 10s
+	Retries *int     `toml:"retries"` // default 5
+	Events  []string `toml:"events"`  // default: every kind
 }
 
 // Keys is crypto_key: one string or a list of strings. Each is a key as
@@ -156,6 +180,8 @@ const (
 	DefaultReconcilePeriod  = 60 * time.Second
 	DefaultMembersPort      = 7946
 	DefaultHTTPListen       = "127.0.0.1:9800"
+	DefaultNotifyTimeout    = 10 * time.Second
+	DefaultWebhookRetries   = 5
 	DefaultViewInterval     = 2 * time.Second
 	DefaultIsolation        = 0.9
 	DefaultTTL              = 60
@@ -247,6 +273,24 @@ func (c *Config) applyDefaults(md toml.MetaData) {
 	if !md.IsDefined("http_listen") {
 		c.HTTPListen = DefaultHTTPListen
 	}
+	for i := range c.Hooks {
+		if c.Hooks[i].Timeout == 0 {
+			c.Hooks[i].Timeout = Duration(DefaultNotifyTimeout)
+		}
+	}
+	for i := range c.Webhooks {
+		w := &c.Webhooks[i]
+		if w.Timeout == 0 {
+			w.Timeout = Duration(DefaultNotifyTimeout)
+		}
+		if w.Format == "" {
+			w.Format = "json"
+		}
+		if w.Retries == nil {
+			n := DefaultWebhookRetries
+			w.Retries = &n
+		}
+	}
 	m := &c.Members
 	if !md.IsDefined("Members", "members_port") {
 		m.MembersPort = DefaultMembersPort
@@ -303,6 +347,7 @@ func (c *Config) validate() []error {
 		}
 	}
 	errs = append(errs, c.Members.validate()...)
+	errs = append(errs, c.validateNotifications()...)
 	cf := c.Cloudflare
 	if cf.TTL != 1 && (cf.TTL < 30 || cf.TTL > 86400) {
 		bad("Cloudflare.ttl = %d: must be 1 (automatic) or from 30 to 86400 seconds", cf.TTL)
@@ -543,18 +588,30 @@ func (c *Config) Effective() string {
 		RequestTimeout Duration `toml:"request_timeout"`
 	}
 	out := struct {
-		FailureThreshold int      `toml:"failure_threshold"`
-		RiseThreshold    int      `toml:"rise_threshold"`
-		Interval         Duration `toml:"interval"`
-		ProbeTimeout     Duration `toml:"probe_timeout"`
-		ReconcilePeriod  Duration `toml:"reconcile_period"`
-		NodeName         string   `toml:"node_name"`
-		HTTPListen       string   `toml:"http_listen"`
-		Members          Members  `toml:"Members"`
-		Cloudflare       api      `toml:"Cloudflare"`
-		Records          []group  `toml:"Records"`
+		FailureThreshold int             `toml:"failure_threshold"`
+		RiseThreshold    int             `toml:"rise_threshold"`
+		Interval         Duration        `toml:"interval"`
+		ProbeTimeout     Duration        `toml:"probe_timeout"`
+		ReconcilePeriod  Duration        `toml:"reconcile_period"`
+		NodeName         string          `toml:"node_name"`
+		HTTPListen       string          `toml:"http_listen"`
+		Members          Members         `toml:"Members"`
+		Cloudflare       api             `toml:"Cloudflare"`
+		Records          []group         `toml:"Records"`
+		Hooks            []HookConfig    `toml:"Hooks,omitempty"`
+		Webhooks         []WebhookConfig `toml:"Webhooks,omitempty"`
 	}{c.FailureThreshold, c.RiseThreshold, c.Interval, c.ProbeTimeout, c.ReconcilePeriod, c.NodeName, c.HTTPListen, c.Members,
-		api{c.Cloudflare.APIBaseURL, c.Cloudflare.BatchSize, c.Cloudflare.RequestTimeout}, nil}
+		api{c.Cloudflare.APIBaseURL, c.Cloudflare.BatchSize, c.Cloudflare.RequestTimeout}, nil, c.Hooks, nil}
+	for _, w := range c.Webhooks {
+		if !strings.HasPrefix(w.URL, "env:") { // the path and query may be a token
+			host := "redacted.invalid"
+			if u, err := url.Parse(w.URL); err == nil && u.Host != "" {
+				host = u.Host
+			}
+			w.URL = strings.SplitN(w.URL, ":", 2)[0] + "://" + host + "/redacted"
+		}
+		out.Webhooks = append(out.Webhooks, w)
+	}
 	out.Members.CryptoKey = nil
 	for range c.Members.CryptoKey {
 		out.Members.CryptoKey = append(out.Members.CryptoKey, "<redacted>")
@@ -593,4 +650,43 @@ func (c *Config) Fingerprint() [8]byte {
 	var fp [8]byte
 	copy(fp[:], sum[:])
 	return fp
+}
+
+func (c *Config) validateNotifications() []error {
+	var errs []error
+	bad := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
+	events := func(where string, kinds []string) {
+		for _, k := range kinds {
+			if !slices.Contains(EventKinds, k) {
+				bad("%s.events: %q is not an event; use %s", where, k, strings.Join(EventKinds, ", "))
+			}
+		}
+	}
+	for i, h := range c.Hooks {
+		where := fmt.Sprintf("Hooks[%d]", i)
+		if len(h.Command) == 0 || !strings.HasPrefix(h.Command[0], "/") {
+			bad("%s.command = %q: must be a list starting with an absolute program path, e.g. [\"/usr/local/bin/notify\", \"--flag\"]", where, h.Command)
+		}
+		if h.Timeout.D() < 100*time.Millisecond || h.Timeout.D() > 10*time.Minute {
+			bad("%s.timeout = %s: must be from 100ms to 10m", where, h.Timeout.D())
+		}
+		events(where, h.Events)
+	}
+	for i, w := range c.Webhooks {
+		where := fmt.Sprintf("Webhooks[%d]", i)
+		if !strings.HasPrefix(w.URL, "env:") && !strings.HasPrefix(w.URL, "https://") && !strings.HasPrefix(w.URL, "http://") {
+			bad("%s.url: must be an http(s):// URL or env:NAME (keep secret URLs in the environment)", where)
+		}
+		if w.Format != "json" && w.Format != "slack" {
+			bad("%s.format = %q: must be json or slack", where, w.Format)
+		}
+		if w.Timeout.D() < 100*time.Millisecond || w.Timeout.D() > 5*time.Minute {
+			bad("%s.timeout = %s: must be from 100ms to 5m", where, w.Timeout.D())
+		}
+		if *w.Retries < 0 || *w.Retries > 100 {
+			bad("%s.retries = %d: must be from 0 to 100", where, *w.Retries)
+		}
+		events(where, w.Events)
+	}
+	return errs
 }

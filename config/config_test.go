@@ -173,3 +173,25 @@ func TestFingerprint_IsTheMonitoredSet(t *testing.T) {
 		t.Error("a different address set has the same fingerprint")
 	}
 }
+
+func TestParse_Notifications(t *testing.T) {
+	base := "[Cloudflare]\ndns_domain=\"example.com\"\nhostnames=[\"www\"]\nip_addresses=[\"192.0.2.1\"]\n"
+	c, err := Parse(base + "[[Hooks]]\ncommand=[\"/usr/local/bin/notify\", \"-v\"]\nevents=[\"transition\"]\n" +
+		"[[Webhooks]]\nurl=\"https://hooks.slack.com/services/T0/B0/s3cr3t\"\nformat=\"slack\"\n[[Webhooks]]\nurl=\"env:WEBHOOK_URL\"\nretries=0\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Hooks[0].Timeout.D() != DefaultNotifyTimeout || *c.Webhooks[0].Retries != DefaultWebhookRetries || *c.Webhooks[1].Retries != 0 || c.Webhooks[1].Format != "json" {
+		t.Errorf("defaults: %+v %+v", c.Hooks, c.Webhooks)
+	}
+	out := c.Effective()
+	if strings.Contains(out, "s3cr3t") || !strings.Contains(out, "https://hooks.slack.com/redacted") || !strings.Contains(out, "env:WEBHOOK_URL") {
+		t.Errorf("effective config shows or loses a webhook URL:\n%s", out)
+	}
+	_, err = Parse(base + "[[Hooks]]\ncommand=[\"notify\"]\nevents=[\"down\"]\n[[Webhooks]]\nurl=\"ftp://x\"\nformat=\"xml\"\n")
+	for _, want := range []string{"Hooks[0].command", `Hooks[0].events: "down" is not an event`, "Webhooks[0].url", `Webhooks[0].format = "xml"`} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("bad notifications: %v; want %q", err, want)
+		}
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"reflect"
 	"slices"
 	"syscall"
 	"time"
@@ -19,6 +20,7 @@ import (
 	"github.com/goavail/goavail/crypto"
 	"github.com/goavail/goavail/dns"
 	"github.com/goavail/goavail/monitor"
+	"github.com/goavail/goavail/notify"
 )
 
 // shutdownBound is how long a stop may take before goavail gives up waiting.
@@ -144,6 +146,13 @@ func monitorCmd(ctx context.Context, o monitorOptions, logw io.Writer, getenv fu
 	if err != nil {
 		return &exitError{exitConfig, err}
 	}
+	sinkList, err := sinks(cfg, getenv)
+	if err != nil {
+		return &exitError{exitConfig, err}
+	}
+	notifier := notify.New(log.With("component", "notify"), sinkList...)
+	ev := newEvents(notifier, cfg.NodeName)
+
 	var m *metrics
 	provider, err := newProvider(cfg, o.dryRun, getenv, log, func(op string, err error, took time.Duration) { m.apiRequest(op, err, took.Seconds()) })
 	if err != nil {
@@ -156,14 +165,21 @@ func monitorCmd(ctx context.Context, o monitorOptions, logw io.Writer, getenv fu
 		log.Info("target state changed", "addr", t.Addr, "from", t.From, "to", t.To,
 			"rtts", t.Evidence.RTTs, "lost", t.Evidence.Lost, "probes", t.Evidence.Probes, "last_error", t.Evidence.LastError)
 		m.transition(t)
+		ev.transition(t)
 		clu.LocalChanged()
 	})
-	clu, err = newCluster(cfg, keys, tracker, func(cluster.Decision) { rec.Kick() }, log)
+	clu, err = newCluster(cfg, keys, tracker, func(d cluster.Decision) {
+		ev.decision(d)
+		rec.Kick()
+	}, log)
 	if err != nil {
 		return &exitError{exitRuntime, err}
 	}
 	m = newMetrics(tracker, clu, o.dryRun)
-	rec = dns.NewReconciler(dns.ReconcilerConfig{Provider: provider, DryRun: o.dryRun, Health: health(clu), Writer: clu.IsWriter, Log: log, OnPass: m.pass})
+	rec = dns.NewReconciler(dns.ReconcilerConfig{Provider: provider, DryRun: o.dryRun, Health: health(clu), Writer: clu.IsWriter, Log: log, OnPass: func(r dns.PassReport) {
+		m.pass(r)
+		ev.pass(r)
+	}})
 	rec.SetGroups(dnsGroups(cfg), cfg.ReconcilePeriod.D())
 
 	engine, err := monitor.NewEngine(monitor.EngineConfig{Interval: cfg.Interval.D(), Timeout: cfg.ProbeTimeout.D()}, log, func(r monitor.Result) {
@@ -212,6 +228,7 @@ func monitorCmd(ctx context.Context, o monitorOptions, logw io.Writer, getenv fu
 	g.Go(func() error { return engine.Run(gctx) })
 	g.Go(func() error { return clu.Run(gctx) })
 	g.Go(func() error { return rec.Run(gctx) })
+	g.Go(func() error { return notifier.Run(gctx) })
 	if web != nil {
 		g.Go(func() error { return web.Run(gctx) })
 	}
@@ -289,8 +306,9 @@ func reload(path string, old *config.Config, getenv func(string) string, engine 
 	rec.SetGroups(dnsGroups(cfg), cfg.ReconcilePeriod.D())
 	if !slices.Equal(cfg.Members.Peers, old.Members.Peers) || !slices.Equal(cfg.Members.CryptoKey, old.Members.CryptoKey) ||
 		cfg.Members.LocalAddr != old.Members.LocalAddr || cfg.Members.BindAddr != old.Members.BindAddr ||
-		cfg.Members.MembersPort != old.Members.MembersPort || cfg.NodeName != old.NodeName || cfg.HTTPListen != old.HTTPListen {
-		log.Warn("peers, crypto_key, local_addr, bind_addr, members_port, node_name and http_listen take effect at the next restart")
+		cfg.Members.MembersPort != old.Members.MembersPort || cfg.NodeName != old.NodeName || cfg.HTTPListen != old.HTTPListen ||
+		!reflect.DeepEqual(cfg.Hooks, old.Hooks) || !reflect.DeepEqual(cfg.Webhooks, old.Webhooks) {
+		log.Warn("peers, crypto_key, local_addr, bind_addr, members_port, node_name, http_listen, Hooks and Webhooks take effect at the next restart")
 	}
 	if cfg.Cloudflare.APIBaseURL != old.Cloudflare.APIBaseURL || cfg.Cloudflare.BatchSize != old.Cloudflare.BatchSize || cfg.Cloudflare.RequestTimeout != old.Cloudflare.RequestTimeout {
 		log.Warn("api_base_url, batch_size and request_timeout take effect at the next restart")

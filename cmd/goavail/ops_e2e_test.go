@@ -4,9 +4,12 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	dto "github.com/prometheus/client_model/go"
@@ -41,6 +44,45 @@ func post(t *testing.T, url string) (int, string) {
 	b, _ := io.ReadAll(res.Body)
 	return res.StatusCode, string(b)
 }
+
+// webhookReceiver fails the first fail requests with a 500.
+type webhookReceiver struct {
+	mu     sync.Mutex
+	fail   int
+	n, ok  int
+	bodies []string
+}
+
+func (r *webhookReceiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	b, _ := io.ReadAll(req.Body)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.n++
+	if r.n <= r.fail {
+		w.WriteHeader(http.StatusInternalServerError)
+		return
+	}
+	r.ok++
+	r.bodies = append(r.bodies, string(b))
+}
+
+func (r *webhookReceiver) has(parts ...string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+next:
+	for _, b := range r.bodies {
+		for _, p := range parts {
+			if !strings.Contains(b, p) {
+				continue next
+			}
+		}
+		return true
+	}
+	return false
+}
+
+func (r *webhookReceiver) attempts() int { r.mu.Lock(); defer r.mu.Unlock(); return r.n }
+func (r *webhookReceiver) accepted() int { r.mu.Lock(); defer r.mu.Unlock(); return r.ok }
 
 // value finds one sample by metric name and labels in parsed families.
 func value(t *testing.T, fams map[string]*dto.MetricFamily, name string, labels map[string]string) (float64, bool) {
@@ -87,13 +129,31 @@ func TestE2E_MetricsStatusReloadAndSecrets(t *testing.T) {
 	emu.Seed("example.com", cfemu.Record{Name: "www.example.com", Type: "A", Content: b.V4.String()})
 	const cryptoKey = "k3y-n0t-f0r-l0gs"
 	addr := freeAddr(t)
-	cfg := labConfig(addr, a, b) + "\n[Members]\ncrypto_key = \"" + cryptoKey + "\"\n"
+	hookOut := filepath.Join(t.TempDir(), "hook.env")
+	rcv := &webhookReceiver{fail: 1}
+	hooksrv := httptest.NewServer(rcv)
+	defer hooksrv.Close()
+	cfg := labConfig(addr, a, b) + "\n[Members]\ncrypto_key = \"" + cryptoKey + "\"\n" +
+		"[[Hooks]]\ncommand = [\"/bin/sh\", \"-c\", \"env | grep ^GOAVAIL_ | sort >> \\\"$0\\\"; echo --- >> \\\"$0\\\"\", \"" + hookOut + "\"]\nevents = [\"dns_change\"]\n" +
+		"[[Webhooks]]\nurl = \"env:TEST_WEBHOOK_URL\"\nevents = [\"dns_change\", \"transition\"]\n"
+	t.Setenv("TEST_WEBHOOK_URL", hooksrv.URL+"/hook/s3cr3t")
 	ag := startAgent(t, bin, emu, cfg, "--no-dry-run", "--log-level", "debug")
 	base := "http://" + addr
 	eventually(t, "both hosts up", func() bool { return strings.Count(ag.logs.String(), "to=up") >= 2 }, ag.logs)
 
 	a.IgnoreEcho(true)
 	eventually(t, "a's record removed", func() bool { return !has(emu, "www.example.com", "A", a.V4.String()) }, ag.logs)
+
+	// The hook ran with the change in its environment; the webhook got it
+	// after a 500.
+	eventually(t, "the hook ran for the deletion", func() bool {
+		b, _ := os.ReadFile(hookOut)
+		return strings.Contains(string(b), "GOAVAIL_ACTION=delete") && strings.Contains(string(b), "GOAVAIL_CONTENT="+a.V4.String()) &&
+			strings.Contains(string(b), "GOAVAIL_MODE=applied") && strings.Contains(string(b), "GOAVAIL_EVENT=dns_change")
+	}, ag.logs)
+	eventually(t, "the webhook got the deletion after a retry", func() bool {
+		return rcv.has(`"kind":"dns_change"`, `"action":"delete"`, `"content":"`+a.V4.String()+`"`) && rcv.attempts() > rcv.accepted()
+	}, ag.logs)
 
 	metrics := get(t, base+"/metrics")
 	p := expfmt.NewTextParser(model.UTF8Validation)
@@ -155,7 +215,7 @@ func TestE2E_MetricsStatusReloadAndSecrets(t *testing.T) {
 	}
 	ag.stop(t)
 	for where, text := range map[string]string{"logs": ag.logs.String(), "/status": status, "/metrics": metrics} {
-		for name, secret := range map[string]string{"API token": emu.Token, "crypto key": cryptoKey} {
+		for name, secret := range map[string]string{"API token": emu.Token, "crypto key": cryptoKey, "webhook URL": "s3cr3t"} {
 			if strings.Contains(text, secret) {
 				t.Errorf("the %s appears in %s", name, where)
 			}

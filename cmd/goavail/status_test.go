@@ -4,10 +4,13 @@ import (
 	"bytes"
 	"flag"
 	"os"
+	"slices"
 	"testing"
 	"time"
 
+	"github.com/goavail/goavail/config"
 	"github.com/goavail/goavail/monitor"
+	"github.com/goavail/goavail/notify"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -44,5 +47,13 @@ func TestRenderStatus_Golden(t *testing.T) {
 	}
 	if !bytes.Equal(got.Bytes(), want) {
 		t.Errorf("status output differs from %s:\n--- got\n%s--- want\n%s", golden, got.String(), want)
+	}
+}
+
+// TestEventKinds_ConfigMatchesNotify: the kinds config accepts are the
+// kinds notify sends.
+func TestEventKinds_ConfigMatchesNotify(t *testing.T) {
+	if !slices.Equal(config.EventKinds, notify.Kinds) {
+		t.Errorf("config.EventKinds %v != notify.Kinds %v", config.EventKinds, notify.Kinds)
 	}
 }

@@ -1,0 +1,97 @@
+package main
+
+import (
+	"fmt"
+	"net/netip"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/goavail/goavail/cluster"
+	"github.com/goavail/goavail/config"
+	"github.com/goavail/goavail/dns"
+	"github.com/goavail/goavail/monitor"
+	"github.com/goavail/goavail/notify"
+)
+
+// sinks builds the hooks and webhooks from the config, reading env: URLs.
+func sinks(cfg *config.Config, getenv func(string) string) ([]notify.Sink, error) {
+	var out []notify.Sink
+	for _, h := range cfg.Hooks {
+		out = append(out, notify.Hook{Command: h.Command, Timeout: h.Timeout.D(), Kinds: h.Events})
+	}
+	for i, w := range cfg.Webhooks {
+		u := w.URL
+		if name, ok := strings.CutPrefix(u, "env:"); ok {
+			if u = getenv(name); u == "" {
+				return nil, fmt.Errorf("Webhooks[%d].url: environment variable %s is not set", i, name)
+			}
+		}
+		out = append(out, notify.Webhook{URL: u, Format: w.Format, Timeout: w.Timeout.D(), MaxRetries: *w.Retries, Kinds: w.Events})
+	}
+	return out, nil
+}
+
+// events turns what the agent sees and does into notifications.
+type events struct {
+	n    *notify.Notifier
+	node string
+
+	mu      sync.Mutex
+	agreed  map[netip.Addr]monitor.State
+	planned map[string]string // mode+zone -> the last plan notified, for dry-run and standby
+}
+
+func newEvents(n *notify.Notifier, node string) *events {
+	return &events{n: n, node: node, agreed: map[netip.Addr]monitor.State{}, planned: map[string]string{}}
+}
+
+func (e *events) transition(t monitor.Transition) {
+	e.n.Notify(notify.Event{Kind: notify.KindTransition, At: t.At, Node: e.node, Address: t.Addr.String(),
+		From: t.From.String(), To: t.To.String(), Evidence: t.Evidence.String()})
+}
+
+func (e *events) decision(d cluster.Decision) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, a := range d.Changed {
+		e.n.Notify(notify.Event{Kind: notify.KindAgreed, At: time.Now(), Node: e.node, Address: a.String(),
+			From: e.agreed[a].String(), To: d.States[a].String()})
+		e.agreed[a] = d.States[a]
+	}
+}
+
+// pass notifies every change made, and every change planned by dry-run or
+// a standby agent once per distinct plan.
+func (e *events) pass(r dns.PassReport) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, p := range r.Plans {
+		if len(p.Creates)+len(p.Deletes) == 0 {
+			delete(e.planned, r.Mode+p.Zone)
+			continue
+		}
+		errText := ""
+		if r.Mode == dns.ModeApplied && !p.Applied {
+			if r.Err == nil {
+				continue
+			}
+			errText = r.Err.Error()
+		}
+		if r.Mode != dns.ModeApplied {
+			key := fmt.Sprint(p.Creates, p.Deletes)
+			if e.planned[r.Mode+p.Zone] == key {
+				continue
+			}
+			e.planned[r.Mode+p.Zone] = key
+		}
+		for _, c := range p.Creates {
+			e.n.Notify(notify.Event{Kind: notify.KindDNSChange, At: r.At, Node: e.node, Zone: p.Zone, Name: c.Name, Type: c.Type,
+				Content: c.Content, Action: "create", Mode: r.Mode, Error: errText})
+		}
+		for _, d := range p.Deletes {
+			e.n.Notify(notify.Event{Kind: notify.KindDNSChange, At: r.At, Node: e.node, Zone: p.Zone, Name: d.Name, Type: d.Type,
+				Content: d.Content, Action: "delete", Mode: r.Mode, Error: errText})
+		}
+	}
+}
