@@ -241,7 +241,7 @@ func unknownKey(k toml.Key) error {
 	case k[0] == "Route53":
 		return fmt.Errorf("%s: Route 53 is not supported; remove the [Route53] block", name)
 	case name == "slack_addr":
-		return fmt.Errorf("slack_addr: Slack notifications are not supported yet; remove the key")
+		return fmt.Errorf("slack_addr: no longer read; add a [[Webhooks]] table with url = \"env:SLACK_WEBHOOK_URL\" and format = \"slack\"")
 	case name == "port" || name == "ports":
 		return fmt.Errorf("%s: goavail probes with ICMP only; remove the key", name)
 	}
