@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -221,4 +222,68 @@ func TestE2E_MetricsStatusReloadAndSecrets(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestE2E_RunsWithoutRoot runs the binary as nobody inside a test host's
+// namespace three ways: with CAP_NET_RAW alone (raw socket), with no
+// capability and the default ping_group_range (a clear error naming the
+// three fixes, exit 1), and with ping_group_range opened (ping socket).
+func TestE2E_RunsWithoutRoot(t *testing.T) {
+	setpriv, err := exec.LookPath("setpriv")
+	if err != nil {
+		t.Skip("setpriv (util-linux) is not installed; cannot drop privileges for this test")
+	}
+	lab := netlab.New(t, 25)
+	h := lab.AddHost()
+	bin := buildBinary(t)
+	cfg := filepath.Join(t.TempDir(), "goavail.toml")
+	for _, p := range []string{bin, cfg} { // t.TempDir is private to root; nobody must reach both
+		os.Chmod(filepath.Dir(p), 0o755)
+		os.Chmod(filepath.Dir(filepath.Dir(p)), 0o755)
+	}
+	os.WriteFile(cfg, []byte(`http_listen = ""
+failure_threshold = 2
+interval = "200ms"
+[Cloudflare]
+dns_domain = "example.com"
+hostnames = ["www"]
+ip_addresses = ["`+lab.Gateway().String()+`"]
+`), 0o644)
+	run := func(caps bool) (*agent, *exec.Cmd) {
+		args := []string{"netns", "exec", h.NS, setpriv, "--reuid=65534", "--regid=65534", "--clear-groups"}
+		if caps {
+			args = append(args, "--inh-caps=+net_raw", "--ambient-caps=+net_raw")
+		}
+		a := &agent{logs: &syncBuffer{}}
+		a.cmd = exec.Command("ip", append(args, bin, "monitor", "--config-file", cfg)...)
+		a.cmd.Stdout, a.cmd.Stderr = a.logs, a.logs
+		if err := a.cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { a.cmd.Process.Kill(); a.cmd.Wait() })
+		return a, a.cmd
+	}
+	up := "addr=" + lab.Gateway().String() + " from=unknown to=up"
+
+	a, _ := run(true)
+	eventually(t, "raw socket as nobody with CAP_NET_RAW", func() bool {
+		return strings.Contains(a.logs.String(), "ipv4_privileged=true") && strings.Contains(a.logs.String(), up)
+	}, a.logs)
+	a.stop(t)
+
+	b, cmd := run(false)
+	err = cmd.Wait()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != exitRuntime || !strings.Contains(b.logs.String(), "CAP_NET_RAW") || !strings.Contains(b.logs.String(), "ping_group_range") {
+		t.Errorf("without privileges: %v, want exit %d naming the fixes\n%s", err, exitRuntime, b.logs)
+	}
+
+	if out, err := exec.Command("ip", "netns", "exec", h.NS, "sysctl", "-q", "-w", "net.ipv4.ping_group_range=0 2147483647").CombinedOutput(); err != nil {
+		t.Fatalf("sysctl: %v %s", err, out)
+	}
+	c, _ := run(false)
+	eventually(t, "ping socket as nobody", func() bool {
+		return strings.Contains(c.logs.String(), "ipv4_privileged=false") && strings.Contains(c.logs.String(), up)
+	}, c.logs)
+	c.stop(t)
 }
