@@ -1,6 +1,8 @@
 package dns
 
 import (
+	"fmt"
+	"math/rand/v2"
 	"net/netip"
 	"slices"
 	"strings"
@@ -142,4 +144,110 @@ func TestTypes(t *testing.T) {
 	if got := strings.Join(Types([]Group{web}), ","); got != "A,AAAA" {
 		t.Errorf("Types = %s", got)
 	}
+}
+
+// TestPlan_PropertyRandomZones plans over thousands of random zones, each a
+// mix of managed records, unmanaged ones (other names, other addresses,
+// other types, managed names with foreign addresses) and random health, and
+// checks what must always hold: a delete is always a managed name with one
+// of its group's addresses and a matching type; a create is always a
+// managed name and address that is not already there; no hostname that had
+// a managed record is left with none; and applying the plan then planning
+// again with the same health changes nothing.
+func TestPlan_PropertyRandomZones(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	pool := []netip.Addr{}
+	for i := 1; i <= 6; i++ {
+		pool = append(pool, netip.MustParseAddr(fmt.Sprintf("192.0.2.%d", i)), netip.MustParseAddr(fmt.Sprintf("2001:db8::%d", i)))
+	}
+	names := []string{"www.example.com", "api.example.com", "example.com", "mail.example.com", "old.example.com"}
+	var deletes, creates, failOpen int
+	for iter := 0; iter < 3000; iter++ {
+		// Up to two groups over disjoint hostnames, random address subsets.
+		perm := rng.Perm(3)
+		var groups []Group
+		for g := 0; g < 1+rng.IntN(2); g++ {
+			var addrs []netip.Addr
+			for _, a := range pool {
+				if rng.IntN(3) == 0 {
+					addrs = append(addrs, a)
+				}
+			}
+			if len(addrs) == 0 {
+				addrs = append(addrs, pool[rng.IntN(len(pool))])
+			}
+			groups = append(groups, Group{Zone: "example.com", Hostnames: []string{names[perm[g]]}, Addrs: addrs, TTL: 60})
+		}
+		managed := func(r Record) bool {
+			for _, g := range groups {
+				if slices.Contains(g.Hostnames, r.Name) {
+					a, err := netip.ParseAddr(r.Content)
+					return err == nil && slices.Contains(g.Addrs, a) && r.Type == RecordType(a)
+				}
+			}
+			return false
+		}
+		var actual []Record
+		for i := 0; i < rng.IntN(14); i++ {
+			a := pool[rng.IntN(len(pool))]
+			r := Record{ID: fmt.Sprint(i), Name: names[rng.IntN(len(names))], Type: RecordType(a), Content: a.String()}
+			switch rng.IntN(6) {
+			case 0:
+				r.Type, r.Content = "TXT", "v=spf1 -all"
+			case 1:
+				r.Type, r.Content = "A", "198.51.100.9"
+			case 2:
+				r.Type = "CNAME"
+				r.Content = "target.example.net"
+			}
+			actual = append(actual, r)
+		}
+		health := Health{}
+		for _, a := range pool {
+			switch rng.IntN(3) {
+			case 0:
+				health[a] = true
+			case 1:
+				health[a] = false
+			}
+		}
+		p := Plan("example.com", groups, health, actual)
+		deletes, creates, failOpen = deletes+len(p.Deletes), creates+len(p.Creates), failOpen+len(p.FailOpen)
+		for _, d := range p.Deletes {
+			if !managed(d) {
+				t.Fatalf("iteration %d: deletes unmanaged %s\ngroups %+v", iter, d, groups)
+			}
+		}
+		has := func(rs []Record, name, content string) bool {
+			return slices.ContainsFunc(rs, func(r Record) bool { return r.Name == name && r.Content == content })
+		}
+		for _, c := range p.Creates {
+			if !managed(c) || has(actual, c.Name, c.Content) {
+				t.Fatalf("iteration %d: bad create %s", iter, c)
+			}
+		}
+		after := slices.DeleteFunc(slices.Clone(actual), func(r Record) bool { return slices.Contains(p.Deletes, r) })
+		after = append(after, p.Creates...)
+		for _, g := range groups {
+			for _, h := range g.Hostnames {
+				before := slices.ContainsFunc(actual, func(r Record) bool { return r.Name == h && managed(r) })
+				now := slices.ContainsFunc(after, func(r Record) bool { return r.Name == h && managed(r) })
+				if before && !now {
+					t.Fatalf("iteration %d: %s lost its last managed record\nactual %v\nplan %+v\nhealth %v", iter, h, actual, p, health)
+				}
+			}
+		}
+		if again := Plan("example.com", groups, health, after); !again.Empty() {
+			t.Fatalf("iteration %d: not converged after applying: %+v", iter, again)
+		}
+		unmanagedBefore := slices.DeleteFunc(slices.Clone(actual), managed)
+		unmanagedAfter := slices.DeleteFunc(slices.Clone(after), managed)
+		if !slices.Equal(unmanagedBefore, unmanagedAfter) {
+			t.Fatalf("iteration %d: unmanaged records changed: %v -> %v", iter, unmanagedBefore, unmanagedAfter)
+		}
+	}
+	if deletes == 0 || creates == 0 || failOpen == 0 {
+		t.Errorf("the random zones never exercised deletes (%d), creates (%d) or fail-open (%d)", deletes, creates, failOpen)
+	}
+	t.Logf("%d deletes, %d creates, %d fail-open hostnames over 3000 zones", deletes, creates, failOpen)
 }
