@@ -34,6 +34,17 @@ type Config struct {
 	ReconcilePeriod Duration `toml:"reconcile_period"`
 	// NodeName names this agent in a cluster. Default: the host name.
 	NodeName string `toml:"node_name"`
+	// FlapHalfLife, FlapSuppress and FlapReuse set flap damping: each time
+	// an address goes down it gains a penalty of 1 that halves every
+	// FlapHalfLife; at FlapSuppress it is held out of DNS until the penalty
+	// falls below FlapReuse. A zero half-life turns damping off.
+	FlapHalfLife Duration `toml:"flap_half_life"`
+	FlapSuppress float64  `toml:"flap_suppress"`
+	FlapReuse    float64  `toml:"flap_reuse"`
+	// MaxRemovals bounds the records removed in any RemovalWindow across
+	// all zones; 0 means no bound.
+	MaxRemovals   int      `toml:"max_removals"`
+	RemovalWindow Duration `toml:"removal_window"`
 	// HTTPListen is where /metrics, /status, /healthz and POST /-/reload
 	// are served. Default 127.0.0.1:9800; "" turns the listener off.
 	HTTPListen string `toml:"http_listen"`
@@ -140,6 +151,10 @@ type Cloudflare struct {
 	TTL int `toml:"ttl"`
 	// Comment set on records goavail creates, marking them as managed.
 	Comment string `toml:"comment"`
+	// AllDown is the policy when every address of a hostname is down:
+	// "fail-open" (default: keep or restore all its known addresses) or
+	// "fail-static" (keep its records exactly as they are).
+	AllDown string `toml:"all_down"`
 	// APIBaseURL overrides the Cloudflare API endpoint. The environment
 	// variable CLOUDFLARE_BASE_URL wins over it.
 	APIBaseURL string `toml:"api_base_url"`
@@ -160,6 +175,7 @@ type RecordGroup struct {
 	DNSProxied  *bool    `toml:"dns_proxied"`
 	TTL         *int     `toml:"ttl"`
 	Comment     *string  `toml:"comment"`
+	AllDown     *string  `toml:"all_down"`
 }
 
 // Group is an effective record group: every hostname in Zone should point
@@ -171,6 +187,9 @@ type Group struct {
 	Proxied   bool
 	TTL       int
 	Comment   string
+	// FailStatic: when every address is down, leave the records as they
+	// are instead of restoring all known addresses (fail-open).
+	FailStatic bool
 }
 
 // Defaults for keys that are not set.
@@ -180,6 +199,10 @@ const (
 	DefaultReconcilePeriod  = 60 * time.Second
 	DefaultMembersPort      = 7946
 	DefaultHTTPListen       = "127.0.0.1:9800"
+	DefaultFlapHalfLife     = 5 * time.Minute
+	DefaultFlapSuppress     = 2.5
+	DefaultFlapReuse        = 0.75
+	DefaultRemovalWindow    = 10 * time.Minute
 	DefaultNotifyTimeout    = 10 * time.Second
 	DefaultWebhookRetries   = 5
 	DefaultViewInterval     = 2 * time.Second
@@ -273,6 +296,18 @@ func (c *Config) applyDefaults(md toml.MetaData) {
 	if !md.IsDefined("http_listen") {
 		c.HTTPListen = DefaultHTTPListen
 	}
+	if !md.IsDefined("flap_half_life") {
+		c.FlapHalfLife = Duration(DefaultFlapHalfLife)
+	}
+	if !md.IsDefined("flap_suppress") {
+		c.FlapSuppress = DefaultFlapSuppress
+	}
+	if !md.IsDefined("flap_reuse") {
+		c.FlapReuse = DefaultFlapReuse
+	}
+	if !md.IsDefined("removal_window") {
+		c.RemovalWindow = Duration(DefaultRemovalWindow)
+	}
 	for i := range c.Hooks {
 		if c.Hooks[i].Timeout == 0 {
 			c.Hooks[i].Timeout = Duration(DefaultNotifyTimeout)
@@ -340,6 +375,18 @@ func (c *Config) validate() []error {
 	}
 	if c.ReconcilePeriod.D() < time.Second {
 		bad("reconcile_period = %s: must be at least 1s", c.ReconcilePeriod.D())
+	}
+	if h := c.FlapHalfLife.D(); h != 0 && (h < 10*time.Second || h > 24*time.Hour) {
+		bad("flap_half_life = %s: must be 0 (damping off) or from 10s to 24h", h)
+	}
+	if c.FlapHalfLife != 0 && !(c.FlapReuse > 0 && c.FlapSuppress > c.FlapReuse) {
+		bad("flap_suppress = %v, flap_reuse = %v: need flap_suppress > flap_reuse > 0", c.FlapSuppress, c.FlapReuse)
+	}
+	if c.MaxRemovals < 0 {
+		bad("max_removals = %d: must be 0 (no limit) or more", c.MaxRemovals)
+	}
+	if c.RemovalWindow.D() < time.Second {
+		bad("removal_window = %s: must be at least 1s", c.RemovalWindow.D())
 	}
 	if c.HTTPListen != "" {
 		if _, port, err := net.SplitHostPort(c.HTTPListen); err != nil || port == "" {
@@ -453,6 +500,17 @@ func buildGroup(where string, rg RecordGroup, cf Cloudflare) (Group, []error) {
 
 	zone := normalizeName(rg.DNSDomain)
 	g := Group{Zone: zone, Proxied: cf.DNSProxied, TTL: cf.TTL, Comment: cf.Comment}
+	policy := cf.AllDown
+	if rg.AllDown != nil {
+		policy = *rg.AllDown
+	}
+	switch policy {
+	case "", "fail-open":
+	case "fail-static":
+		g.FailStatic = true
+	default:
+		bad("all_down = %q: must be fail-open or fail-static", policy)
+	}
 	if rg.DNSProxied != nil {
 		g.Proxied = *rg.DNSProxied
 	}
@@ -581,6 +639,7 @@ func (c *Config) Effective() string {
 		DNSProxied  bool     `toml:"dns_proxied"`
 		TTL         int      `toml:"ttl"`
 		Comment     string   `toml:"comment"`
+		AllDown     string   `toml:"all_down"`
 	}
 	type api struct {
 		APIBaseURL     string   `toml:"api_base_url,omitempty"`
@@ -594,13 +653,18 @@ func (c *Config) Effective() string {
 		ProbeTimeout     Duration        `toml:"probe_timeout"`
 		ReconcilePeriod  Duration        `toml:"reconcile_period"`
 		NodeName         string          `toml:"node_name"`
+		FlapHalfLife     Duration        `toml:"flap_half_life"`
+		FlapSuppress     float64         `toml:"flap_suppress"`
+		FlapReuse        float64         `toml:"flap_reuse"`
+		MaxRemovals      int             `toml:"max_removals"`
+		RemovalWindow    Duration        `toml:"removal_window"`
 		HTTPListen       string          `toml:"http_listen"`
 		Members          Members         `toml:"Members"`
 		Cloudflare       api             `toml:"Cloudflare"`
 		Records          []group         `toml:"Records"`
 		Hooks            []HookConfig    `toml:"Hooks,omitempty"`
 		Webhooks         []WebhookConfig `toml:"Webhooks,omitempty"`
-	}{c.FailureThreshold, c.RiseThreshold, c.Interval, c.ProbeTimeout, c.ReconcilePeriod, c.NodeName, c.HTTPListen, c.Members,
+	}{c.FailureThreshold, c.RiseThreshold, c.Interval, c.ProbeTimeout, c.ReconcilePeriod, c.NodeName, c.FlapHalfLife, c.FlapSuppress, c.FlapReuse, c.MaxRemovals, c.RemovalWindow, c.HTTPListen, c.Members,
 		api{c.Cloudflare.APIBaseURL, c.Cloudflare.BatchSize, c.Cloudflare.RequestTimeout}, nil, c.Hooks, nil}
 	for _, w := range c.Webhooks {
 		if !strings.HasPrefix(w.URL, "env:") { // the path and query may be a token
@@ -621,7 +685,11 @@ func (c *Config) Effective() string {
 		for i, a := range g.Addrs {
 			ips[i] = a.String()
 		}
-		out.Records = append(out.Records, group{g.Zone, g.Hostnames, ips, g.Proxied, g.TTL, g.Comment})
+		policy := "fail-open"
+		if g.FailStatic {
+			policy = "fail-static"
+		}
+		out.Records = append(out.Records, group{g.Zone, g.Hostnames, ips, g.Proxied, g.TTL, g.Comment, policy})
 	}
 	var b strings.Builder
 	if err := toml.NewEncoder(&b).Encode(out); err != nil {

@@ -195,3 +195,18 @@ func TestParse_Notifications(t *testing.T) {
 		}
 	}
 }
+
+func TestParse_AllDownPolicy(t *testing.T) {
+	c, err := Parse("[Cloudflare]\nall_down = \"fail-static\"\ndns_domain=\"example.com\"\nhostnames=[\"www\"]\nip_addresses=[\"192.0.2.1\"]\n" +
+		"[[Records]]\ndns_domain=\"example.net\"\nhostnames=[\"www\"]\nip_addresses=[\"192.0.2.2\"]\nall_down=\"fail-open\"\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.Groups[0].FailStatic || c.Groups[1].FailStatic {
+		t.Errorf("all_down: groups %+v", c.Groups)
+	}
+	if _, err := Parse("[Cloudflare]\nall_down = \"panic\"\ndns_domain=\"example.com\"\nhostnames=[\"www\"]\nip_addresses=[\"192.0.2.1\"]\n"); err == nil ||
+		!strings.Contains(err.Error(), `Cloudflare.all_down = "panic": must be fail-open or fail-static`) {
+		t.Errorf("bad all_down: %v", err)
+	}
+}

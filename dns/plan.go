@@ -29,6 +29,10 @@ type Group struct {
 	TTL       int
 	Proxied   bool
 	Comment   string
+	// FailStatic: when every known address is down, keep the hostname's
+	// records exactly as they are, instead of keeping or restoring every
+	// known address (fail-open, the default).
+	FailStatic bool
 }
 
 // Health says what is known of each address: true up, false down. An address
@@ -41,10 +45,14 @@ type ZonePlan struct {
 	Creates []Record
 	Deletes []Record
 	// FailOpen lists hostnames whose every known address is down: their
-	// records are kept (or restored) rather than emptying the name.
+	// records are kept (or, fail-open, restored) rather than emptying the
+	// name.
 	FailOpen []string
 	// Applied is set by the Reconciler once the changes have been made.
 	Applied bool `json:"applied"`
+	// Deferred are removals the Reconciler held back under its removal
+	// limit; a later pass makes them.
+	Deferred []Record `json:"deferred,omitempty"`
 }
 
 // Empty reports whether the plan changes nothing.
@@ -77,7 +85,8 @@ func Types(groups []Group) []string {
 // hostname the desired addresses are those up, plus those unknown that
 // already have a record. If that leaves a hostname with none while some of
 // its addresses are known, all its known addresses are kept or restored
-// (fail-open). Records
+// (fail-open), or, for a FailStatic group, the records it has stay as they
+// are. Records
 // whose name is not a managed hostname, or whose content is not one of that
 // hostname's managed addresses, are never touched.
 func Plan(zone string, groups []Group, health Health, actual []Record) ZonePlan {
@@ -110,8 +119,9 @@ func Plan(zone string, groups []Group, health Health, actual []Record) ZonePlan 
 			if len(want) == 0 && known {
 				p.FailOpen = append(p.FailOpen, host)
 				for _, a := range g.Addrs {
-					if _, ok := health[a]; ok || len(present[a]) > 0 {
-						want[a] = true // known addresses, never an unknown one with no record
+					_, ok := health[a]
+					if (ok && !g.FailStatic) || len(present[a]) > 0 {
+						want[a] = true // known addresses, never an unknown one with no record; fail-static: only those there
 					}
 				}
 			}

@@ -76,6 +76,30 @@ func TestPlan(t *testing.T) {
 	}
 }
 
+// TestPlan_FailStatic: when every address of a hostname is down, a
+// fail-static group keeps exactly the records it has: it neither restores
+// a missing one (as fail-open does) nor removes one.
+func TestPlan_FailStatic(t *testing.T) {
+	static := web
+	static.FailStatic = true
+	allDown := Health{ip1: false, ip2: false, ip6: false}
+	for _, tc := range []struct {
+		name   string
+		health Health
+		actual []Record
+		want   string
+	}{
+		{"all down keeps everything", allDown, full(), ""},
+		{"all down does not restore a missing record", allDown, full()[1:], ""},
+		{"one up: the others go as usual", Health{ip1: true, ip2: false, ip6: false}, full(), "-a2,-a6,-w2,-w6"},
+	} {
+		p := Plan("example.com", []Group{static}, tc.health, tc.actual)
+		if got := summary(p); got != tc.want {
+			t.Errorf("%s: plan = %q, want %q", tc.name, got, tc.want)
+		}
+	}
+}
+
 func TestPlan_NeverTouchesUnmanagedRecords(t *testing.T) {
 	actual := append(full(),
 		rec("txt", "www.example.com", "TXT", "192.0.2.1"),              // right name and content, wrong type
@@ -176,7 +200,7 @@ func TestPlan_PropertyRandomZones(t *testing.T) {
 			if len(addrs) == 0 {
 				addrs = append(addrs, pool[rng.IntN(len(pool))])
 			}
-			groups = append(groups, Group{Zone: "example.com", Hostnames: []string{names[perm[g]]}, Addrs: addrs, TTL: 60})
+			groups = append(groups, Group{Zone: "example.com", Hostnames: []string{names[perm[g]]}, Addrs: addrs, TTL: 60, FailStatic: rng.IntN(2) == 0})
 		}
 		managed := func(r Record) bool {
 			for _, g := range groups {

@@ -37,8 +37,19 @@ type ReconcilerConfig struct {
 	Log *slog.Logger
 	// OnPass, if set, receives every pass's report. It must not block.
 	OnPass func(PassReport)
+	// Safety bounds churn: flap damping and a removal budget.
+	Safety Safety
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
+}
+
+// Safety bounds how much DNS can change. The zero value bounds nothing.
+type Safety struct {
+	Damping Damping
+	// MaxRemovals is the most records removed in any RemovalWindow, across
+	// all zones; more wait for the window to slide. 0: no limit.
+	MaxRemovals   int
+	RemovalWindow time.Duration
 }
 
 // Backoff bounds for failed passes.
@@ -66,6 +77,8 @@ type Reconciler struct {
 	logged    map[string]string // zone -> last plan logged in dry-run
 	failOpen  map[string]bool   // hostnames held by fail-open, last pass
 	last      PassReport
+	damper    *damper
+	budget    budget
 }
 
 // PassReport is the outcome of one pass.
@@ -94,7 +107,20 @@ func NewReconciler(cfg ReconcilerConfig) *Reconciler {
 	if cfg.Provider == nil {
 		cfg.DryRun = true
 	}
-	return &Reconciler{cfg: cfg, kick: make(chan struct{}, 1), period: time.Minute, logged: map[string]string{}, failOpen: map[string]bool{}}
+	r := &Reconciler{cfg: cfg, kick: make(chan struct{}, 1), period: time.Minute, logged: map[string]string{}, failOpen: map[string]bool{}}
+	r.damper = newDamper(cfg.Safety.Damping)
+	r.budget = budget{max: cfg.Safety.MaxRemovals, window: cfg.Safety.RemovalWindow}
+	return r
+}
+
+// SetSafety changes the damping and removal limits; penalties and removals
+// already counted are kept.
+func (r *Reconciler) SetSafety(s Safety) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.cfg.Safety = s
+	r.damper.cfg = s.Damping
+	r.budget.max, r.budget.window = s.MaxRemovals, s.RemovalWindow
 }
 
 // SetGroups replaces the managed groups and the reconcile period, and asks
@@ -184,8 +210,17 @@ func (r *Reconciler) Pass(ctx context.Context) PassReport {
 	r.mu.Lock()
 	groups := r.groups
 	r.mu.Unlock()
-	health := r.cfg.Health()
 	report := PassReport{At: r.cfg.Now(), Mode: ModeApplied}
+	r.mu.Lock()
+	health, damped := r.damper.apply(report.At, r.cfg.Health())
+	r.mu.Unlock()
+	for _, e := range damped {
+		if e.Suppressed {
+			r.cfg.Log.Warn("flap damping: this address keeps going down; holding it out of DNS until it has been quiet", "addr", e.Addr, "penalty", fmt.Sprintf("%.2f", e.Penalty), "earliest_release", e.Until.Round(time.Second))
+		} else {
+			r.cfg.Log.Info("flap damping over: the address may return to DNS", "addr", e.Addr)
+		}
+	}
 	writer := ""
 	switch {
 	case r.cfg.DryRun:
@@ -248,12 +283,28 @@ func (r *Reconciler) passZone(ctx context.Context, zone string, groups []Group, 
 		r.logPlan(p, "standby (writer "+writer+")")
 		return p, nil
 	}
+	now := r.cfg.Now()
+	r.mu.Lock()
+	if n := r.budget.allow(now, len(p.Deletes)); n < len(p.Deletes) {
+		p.Deferred, p.Deletes = p.Deletes[n:], p.Deletes[:n]
+	}
+	limit, window := r.budget.max, r.budget.window
+	r.mu.Unlock()
+	if len(p.Deferred) > 0 {
+		r.cfg.Log.Warn("removal limit reached: some removals wait for the window to slide", "zone", zone, "deferred", len(p.Deferred),
+			"max_removals", limit, "window", window)
+	}
 	if p.Empty() {
 		return p, nil
 	}
 	err := r.cfg.Provider.Apply(ctx, zone, p.Creates, p.Deletes)
 	r.logChanges(p, err)
 	p.Applied = err == nil
+	if err == nil {
+		r.mu.Lock()
+		r.budget.spend(now, len(p.Deletes))
+		r.mu.Unlock()
+	}
 	return p, err
 }
 
@@ -322,10 +373,14 @@ func (r *Reconciler) noteFailOpen(zone string, groups []Group, hosts []string) {
 		for _, h := range g.Hostnames {
 			now := slices.Contains(hosts, h)
 			if now != r.failOpen[h] {
+				policy := "fail-open"
+				if g.FailStatic {
+					policy = "fail-static"
+				}
 				if now {
-					r.cfg.Log.Warn("fail-open: every address of this hostname is down; keeping its records", "zone", zone, "name", h)
+					r.cfg.Log.Warn(policy+": every address of this hostname is down; keeping its records", "zone", zone, "name", h)
 				} else {
-					r.cfg.Log.Info("fail-open over: an address of this hostname is up again", "zone", zone, "name", h)
+					r.cfg.Log.Info(policy+" over: an address of this hostname is up again", "zone", zone, "name", h)
 				}
 				r.failOpen[h] = now
 			}

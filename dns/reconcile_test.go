@@ -245,3 +245,52 @@ func TestReconciler_BackoffGrowsAndResets(t *testing.T) {
 }
 
 func discard() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+// TestReconciler_RemovalLimitDefers: with max_removals 2 per 10 minutes, a
+// pass that wants 4 removals makes 2, the next pass in the window makes
+// none, and once the window has slid the rest go.
+func TestReconciler_RemovalLimitDefers(t *testing.T) {
+	p := &memProvider{records: []Record{rec("1", "www.example.com", "A", "192.0.2.1"), rec("2", "www.example.com", "A", "192.0.2.2"),
+		rec("3", "api.example.com", "A", "192.0.2.1"), rec("4", "api.example.com", "A", "192.0.2.2"),
+		rec("5", "www.example.com", "A", "192.0.2.3"), rec("6", "api.example.com", "A", "192.0.2.3")}}
+	now := time.Unix(1700000000, 0)
+	h := &health{h: Health{ip1: false, ip2: false, ip3: true}}
+	r := NewReconciler(ReconcilerConfig{Provider: p, Health: h.get, Log: slog.New(slog.DiscardHandler), Now: func() time.Time { return now },
+		Safety: Safety{MaxRemovals: 2, RemovalWindow: 10 * time.Minute}})
+	r.SetGroups([]Group{{Zone: "example.com", Hostnames: []string{"www.example.com", "api.example.com"}, Addrs: []netip.Addr{ip1, ip2, ip3}, TTL: 60}}, time.Minute)
+	count := func() int { p.mu.Lock(); defer p.mu.Unlock(); return len(p.records) }
+	rep := r.Pass(context.Background())
+	if count() != 4 || len(rep.Plans[0].Deferred) != 2 {
+		t.Fatalf("first pass: %d records left, deferred %v", count(), rep.Plans[0].Deferred)
+	}
+	now = now.Add(5 * time.Minute)
+	if r.Pass(context.Background()); count() != 4 {
+		t.Fatalf("within the window: %d records left, want 4", count())
+	}
+	now = now.Add(6 * time.Minute)
+	if r.Pass(context.Background()); count() != 2 {
+		t.Fatalf("after the window: %d records left, want 2 (192.0.2.3 on both names)", count())
+	}
+}
+
+// TestReconciler_DampsAFlappingAddress: an address that keeps going down
+// and up is held out of DNS after a bounded number of changes.
+func TestReconciler_DampsAFlappingAddress(t *testing.T) {
+	p := &memProvider{records: []Record{rec("1", "www.example.com", "A", "192.0.2.1"), rec("2", "www.example.com", "A", "192.0.2.2")}}
+	now := time.Unix(1700000000, 0)
+	h := &health{h: Health{ip1: true, ip2: true}}
+	r := NewReconciler(ReconcilerConfig{Provider: p, Health: h.get, Log: slog.New(slog.DiscardHandler), Now: func() time.Time { return now },
+		Safety: Safety{Damping: Damping{HalfLife: 5 * time.Minute, Suppress: 2.5, Reuse: 0.75}}})
+	r.SetGroups([]Group{small}, time.Minute)
+	for i := 0; i < 40; i++ {
+		h.set(ip1, i%2 == 0) // up first, as after warm-up
+		r.Pass(context.Background())
+		now = now.Add(5 * time.Second)
+	}
+	if p.applies > 6 {
+		t.Errorf("%d applies for 40 flips, want at most 6", p.applies)
+	}
+	if got := p.contents("www.example.com"); got != "192.0.2.2" {
+		t.Errorf("after flapping: %s, want the flapping address held out", got)
+	}
+}

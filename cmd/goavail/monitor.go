@@ -74,6 +74,13 @@ func newCluster(cfg *config.Config, keys [][]byte, tracker *monitor.Tracker, onC
 	})
 }
 
+func safety(cfg *config.Config) dns.Safety {
+	return dns.Safety{
+		Damping:     dns.Damping{HalfLife: cfg.FlapHalfLife.D(), Suppress: cfg.FlapSuppress, Reuse: cfg.FlapReuse},
+		MaxRemovals: cfg.MaxRemovals, RemovalWindow: cfg.RemovalWindow.D(),
+	}
+}
+
 func rules(cfg *config.Config) cluster.Rules {
 	m := cfg.Members
 	return cluster.Rules{MinPeersAgree: m.MinPeersAgree, StaleAfter: m.ViewStaleAfter.D(), IsolationThreshold: m.IsolationThreshold}
@@ -111,7 +118,7 @@ func credentials(getenv func(string) string) dns.Credentials {
 func dnsGroups(c *config.Config) []dns.Group {
 	out := make([]dns.Group, len(c.Groups))
 	for i, g := range c.Groups {
-		out[i] = dns.Group{Zone: g.Zone, Hostnames: g.Hostnames, Addrs: g.Addrs, TTL: g.TTL, Proxied: g.Proxied, Comment: g.Comment}
+		out[i] = dns.Group{Zone: g.Zone, Hostnames: g.Hostnames, Addrs: g.Addrs, TTL: g.TTL, Proxied: g.Proxied, Comment: g.Comment, FailStatic: g.FailStatic}
 	}
 	return out
 }
@@ -176,7 +183,7 @@ func monitorCmd(ctx context.Context, o monitorOptions, logw io.Writer, getenv fu
 		return &exitError{exitRuntime, err}
 	}
 	m = newMetrics(tracker, clu, o.dryRun)
-	rec = dns.NewReconciler(dns.ReconcilerConfig{Provider: provider, DryRun: o.dryRun, Health: health(clu), Writer: clu.IsWriter, Log: log, OnPass: func(r dns.PassReport) {
+	rec = dns.NewReconciler(dns.ReconcilerConfig{Provider: provider, DryRun: o.dryRun, Health: health(clu), Writer: clu.IsWriter, Log: log, Safety: safety(cfg), OnPass: func(r dns.PassReport) {
 		m.pass(r)
 		ev.pass(r)
 	}})
@@ -303,6 +310,7 @@ func reload(path string, old *config.Config, getenv func(string) string, engine 
 	engine.SetConfig(monitor.EngineConfig{Interval: cfg.Interval.D(), Timeout: cfg.ProbeTimeout.D()})
 	tracker.SetTargets(cfg.Addrs(), thresholds(cfg))
 	clu.SetConfig(cfg.Fingerprint(), rules(cfg), cfg.Members.ViewInterval.D())
+	rec.SetSafety(safety(cfg))
 	rec.SetGroups(dnsGroups(cfg), cfg.ReconcilePeriod.D())
 	if !slices.Equal(cfg.Members.Peers, old.Members.Peers) || !slices.Equal(cfg.Members.CryptoKey, old.Members.CryptoKey) ||
 		cfg.Members.LocalAddr != old.Members.LocalAddr || cfg.Members.BindAddr != old.Members.BindAddr ||

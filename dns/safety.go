@@ -1,0 +1,133 @@
+package dns
+
+import (
+	"math"
+	"net/netip"
+	"time"
+)
+
+// Damping holds a flapping address out of DNS, in the manner of BGP route
+// flap damping: each time an address goes from up to down it gains a
+// penalty of 1, which halves every HalfLife; at Suppress it is held down
+// (its records stay out) until the penalty has decayed below Reuse. The
+// penalty is capped at Reuse × 16, so an address that stops flapping is
+// back within four half-lives. The zero value (HalfLife 0) turns damping
+// off.
+type Damping struct {
+	HalfLife time.Duration
+	Suppress float64
+	Reuse    float64
+}
+
+// maxHoldFactor caps a penalty at Reuse × 16: four half-lives of quiet
+// always release an address.
+const maxHoldFactor = 16
+
+type penalty struct {
+	value      float64
+	at         time.Time
+	suppressed bool
+}
+
+// damper applies Damping pass by pass. It is pure: the caller passes the
+// time. Not safe for concurrent use.
+type damper struct {
+	cfg  Damping
+	pen  map[netip.Addr]*penalty
+	last Health
+}
+
+func newDamper(cfg Damping) *damper {
+	return &damper{cfg: cfg, pen: map[netip.Addr]*penalty{}, last: Health{}}
+}
+
+// dampEvent reports an address entering or leaving suppression.
+type dampEvent struct {
+	Addr       netip.Addr
+	Suppressed bool
+	Penalty    float64
+	Until      time.Time // when it will be released if it stays quiet
+}
+
+func (d *damper) decayed(p *penalty, now time.Time) float64 {
+	if d.cfg.HalfLife <= 0 || p.value == 0 {
+		return p.value
+	}
+	return p.value * math.Exp2(-float64(now.Sub(p.at))/float64(d.cfg.HalfLife))
+}
+
+// apply returns h with suppressed addresses forced down, and the changes
+// in suppression.
+func (d *damper) apply(now time.Time, h Health) (Health, []dampEvent) {
+	if d.cfg.HalfLife <= 0 {
+		return h, nil
+	}
+	out := make(Health, len(h))
+	var events []dampEvent
+	for a, up := range h {
+		p := d.pen[a]
+		if p == nil {
+			p = &penalty{at: now}
+			d.pen[a] = p
+		}
+		p.value, p.at = d.decayed(p, now), now
+		if was, ok := d.last[a]; ok && was && !up {
+			p.value = min(p.value+1, d.cfg.Reuse*maxHoldFactor)
+		}
+		switch {
+		case !p.suppressed && p.value >= d.cfg.Suppress:
+			p.suppressed = true
+			events = append(events, dampEvent{Addr: a, Suppressed: true, Penalty: p.value, Until: now.Add(d.releaseIn(p.value))})
+		case p.suppressed && p.value < d.cfg.Reuse:
+			p.suppressed = false
+			events = append(events, dampEvent{Addr: a, Penalty: p.value})
+		}
+		out[a] = up && !p.suppressed
+	}
+	for a := range d.pen {
+		if _, ok := h[a]; !ok && d.decayed(d.pen[a], now) < d.cfg.Reuse/16 {
+			delete(d.pen, a) // long quiet and no longer known: forget
+		}
+	}
+	d.last = h
+	return out, events
+}
+
+// releaseIn is how long a penalty takes to decay below Reuse.
+func (d *damper) releaseIn(v float64) time.Duration {
+	if v <= d.cfg.Reuse {
+		return 0
+	}
+	return time.Duration(math.Log2(v/d.cfg.Reuse) * float64(d.cfg.HalfLife))
+}
+
+// budget bounds removals across all zones: at most max in any window.
+// Zero max means no bound. Pure; not safe for concurrent use.
+type budget struct {
+	max    int
+	window time.Duration
+	spent  []time.Time // one per removal made, oldest first
+}
+
+// allow returns how many of n removals may be made now.
+func (b *budget) allow(now time.Time, n int) int {
+	if b.max <= 0 {
+		return n
+	}
+	cut := 0
+	for cut < len(b.spent) && now.Sub(b.spent[cut]) >= b.window {
+		cut++
+	}
+	b.spent = b.spent[cut:]
+	return max(0, min(n, b.max-len(b.spent)))
+}
+
+// spend records n removals made now.
+func (b *budget) spend(now time.Time, n int) {
+	if b.max <= 0 {
+		return
+	}
+	for i := 0; i < n; i++ {
+		b.spent = append(b.spent, now)
+	}
+}
