@@ -57,6 +57,7 @@ type planDoc struct {
 	Creates  []string `json:"creates,omitempty"`
 	Deletes  []string `json:"deletes,omitempty"`
 	FailOpen []string `json:"fail_open,omitempty"`
+	Deferred []string `json:"deferred,omitempty"` // removals held back by max_removals
 	Applied  bool     `json:"applied"`
 }
 
@@ -94,6 +95,9 @@ func buildStatus(node string, dryRun bool, tracker *monitor.Tracker, clu *cluste
 			}
 			for _, r := range zp.Deletes {
 				pd.Deletes = append(pd.Deletes, r.Name+" "+r.Type+" "+r.Content)
+			}
+			for _, r := range zp.Deferred {
+				pd.Deferred = append(pd.Deferred, r.Name+" "+r.Type+" "+r.Content)
 			}
 			p.Plans = append(p.Plans, pd)
 		}
@@ -199,7 +203,7 @@ func renderStatus(w io.Writer, doc statusDoc) {
 	}
 	fmt.Fprintln(w)
 	for _, z := range p.Plans {
-		if len(z.Creates)+len(z.Deletes) == 0 {
+		if len(z.Creates)+len(z.Deletes)+len(z.Deferred) == 0 {
 			fmt.Fprintf(w, "  %s: in step\n", z.Zone)
 		}
 		for _, c := range z.Creates {
@@ -207,6 +211,9 @@ func renderStatus(w io.Writer, doc statusDoc) {
 		}
 		for _, d := range z.Deletes {
 			fmt.Fprintf(w, "  %s: - %s\n", z.Zone, d)
+		}
+		for _, d := range z.Deferred {
+			fmt.Fprintf(w, "  %s: - %s (deferred: removal limit)\n", z.Zone, d)
 		}
 		for _, h := range z.FailOpen {
 			fmt.Fprintf(w, "  %s: fail-open %s (every address down; records kept)\n", z.Zone, h)
