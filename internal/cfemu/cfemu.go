@@ -54,6 +54,7 @@ type Server struct {
 	mu       sync.Mutex
 	zones    map[string]*zone // by id
 	faults   []Fault
+	extra    []*http.Server // servers started by Restart
 	requests []Request
 	maxPage  int
 }
@@ -68,12 +69,16 @@ type Request struct {
 // Write reports whether the request changed (or tried to change) records.
 func (r Request) Write() bool { return r.Method != http.MethodGet }
 
-// Fault is an injected failure: the next Count requests (matching Method,
-// if set) are answered with Status, and with Retry-After when set.
+// Fault is an injected failure: the next Count requests (matching Method
+// and ending in PathSuffix, where set) wait Delay, then are answered with
+// Status (and Retry-After when set); with Status 0 they are served as
+// usual after the delay, a slow API.
 type Fault struct {
 	Method     string
+	PathSuffix string
 	Status     int
 	RetryAfter time.Duration
+	Delay      time.Duration
 	Count      int
 }
 
@@ -97,6 +102,34 @@ func NewOn(addr string) (*Server, error) {
 	s.Server.Listener = ln
 	s.Server.Start()
 	return s, nil
+}
+
+// Stop closes the listener, so requests are refused (the API is away);
+// Restart listens again on the same address. State is kept.
+func (s *Server) Stop() {
+	s.Server.Listener.Close()
+	s.Server.CloseClientConnections()
+}
+
+// Close stops the emulator and every server Restart started.
+func (s *Server) Close() {
+	for _, srv := range s.extra {
+		srv.Close()
+	}
+	s.Server.Close()
+}
+
+// Restart serves again on the address Stop closed.
+func (s *Server) Restart() error {
+	ln, err := net.Listen("tcp", s.Server.Listener.Addr().String())
+	if err != nil {
+		return err
+	}
+	s.Server.Listener = ln
+	srv := &http.Server{Handler: http.HandlerFunc(s.serve)}
+	s.extra = append(s.extra, srv)
+	go srv.Serve(ln)
+	return nil
 }
 
 // BaseURL is the API base for the SDK's option.WithBaseURL or CLOUDFLARE_BASE_URL.
@@ -242,12 +275,21 @@ func (rp *reply) fail(status, code int, msg string) { rp.send(status, nil, nil, 
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	rp := &reply{w: w, r: r, s: s, at: time.Now()}
-	if f, ok := s.takeFault(r.Method); ok {
-		if f.RetryAfter > 0 {
-			w.Header().Set("Retry-After", strconv.Itoa(int((f.RetryAfter+time.Second-1)/time.Second)))
+	if f, ok := s.takeFault(r.Method, r.URL.Path); ok {
+		if f.Delay > 0 {
+			select {
+			case <-time.After(f.Delay):
+			case <-r.Context().Done():
+				return // the client gave up
+			}
 		}
-		rp.fail(f.Status, 10429, http.StatusText(f.Status))
-		return
+		if f.Status != 0 {
+			if f.RetryAfter > 0 {
+				w.Header().Set("Retry-After", strconv.Itoa(int((f.RetryAfter+time.Second-1)/time.Second)))
+			}
+			rp.fail(f.Status, 10000+f.Status, http.StatusText(f.Status))
+			return
+		}
 	}
 	if !s.authorized(rp) {
 		return
@@ -288,12 +330,12 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-func (s *Server) takeFault(method string) (Fault, bool) {
+func (s *Server) takeFault(method, path string) (Fault, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for i := range s.faults {
 		f := &s.faults[i]
-		if f.Count > 0 && (f.Method == "" || f.Method == method) {
+		if f.Count > 0 && (f.Method == "" || f.Method == method) && strings.HasSuffix(path, f.PathSuffix) {
 			f.Count--
 			out := *f
 			if f.Count == 0 {
