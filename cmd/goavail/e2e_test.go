@@ -137,8 +137,10 @@ func has(emu *cfemu.Server, name, typ, content string) bool {
 
 // TestE2E_HostDownAndUp runs the real binary against namespaced hosts and
 // the API emulator: a host's record goes when it stops answering and comes
-// back when it answers again; unmanaged records are never touched; a bad
-// reload is rejected; SIGTERM stops it cleanly.
+// back when it answers again; unmanaged records are never touched; hand
+// edits (a managed record deleted while up, or added while down) heal
+// within the reconcile period; a bad reload is rejected; SIGTERM stops it
+// cleanly.
 func TestE2E_HostDownAndUp(t *testing.T) {
 	lab := netlab.New(t, 21)
 	a, b := lab.AddHost(), lab.AddHost()
@@ -183,12 +185,25 @@ func TestE2E_HostDownAndUp(t *testing.T) {
 		}
 	}
 
+	// Drift: a managed record deleted by hand while its address is up comes
+	// back within the reconcile period (2s here), with no transition.
+	for _, r := range emu.Records("example.com") {
+		if r.Name == "www.example.com" && r.Content == b.V4.String() {
+			emu.Remove("example.com", r.ID)
+		}
+	}
+	eventually(t, "hand-deleted record healed", func() bool { return has(emu, "www.example.com", "A", b.V4.String()) }, ag.logs)
+
 	// A bad reload is rejected and the agent goes on.
 	os.WriteFile(ag.cfg, []byte("failure_threshold = 0\n"), 0o600)
 	ag.cmd.Process.Signal(syscall.SIGHUP)
 	eventually(t, "bad reload rejected", func() bool { return strings.Contains(ag.logs.String(), "reload rejected") }, ag.logs)
 	b.SetLink(false)
 	eventually(t, "still acting after a rejected reload", func() bool { return !has(emu, "www.example.com", "A", b.V4.String()) }, ag.logs)
+
+	// Drift: a record added by hand for the down address goes again.
+	emu.Seed("example.com", cfemu.Record{Name: "www.example.com", Type: "A", Content: b.V4.String(), TTL: 300})
+	eventually(t, "hand-added record for a down address removed", func() bool { return !has(emu, "www.example.com", "A", b.V4.String()) }, ag.logs)
 	ag.stop(t)
 }
 
