@@ -211,8 +211,9 @@ func (r *Reconciler) Pass(ctx context.Context) PassReport {
 	groups := r.groups
 	r.mu.Unlock()
 	report := PassReport{At: r.cfg.Now(), Mode: ModeApplied}
+	raw := r.cfg.Health()
 	r.mu.Lock()
-	health, damped := r.damper.apply(report.At, r.cfg.Health())
+	health, damped := r.damper.apply(report.At, raw)
 	r.mu.Unlock()
 	for _, e := range damped {
 		if e.Suppressed {
