@@ -2,9 +2,6 @@ package main
 
 import (
 	"fmt"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -17,19 +14,7 @@ import (
 // startAgentIn runs goavail inside a host's network namespace.
 func startAgentIn(t *testing.T, h *netlab.Host, bin string, emu *cfemu.Server, config string, args ...string) *agent {
 	t.Helper()
-	cfg := filepath.Join(t.TempDir(), "goavail.toml")
-	if err := os.WriteFile(cfg, []byte(config), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	a := &agent{logs: &syncBuffer{}, cfg: cfg}
-	a.cmd = exec.Command("ip", append([]string{"netns", "exec", h.NS, bin, "monitor", "--config-file", cfg}, args...)...)
-	a.cmd.Env = append(os.Environ(), "CLOUDFLARE_BASE_URL="+emu.BaseURL(), "CLOUDFLARE_API_TOKEN="+emu.Token)
-	a.cmd.Stdout, a.cmd.Stderr = a.logs, a.logs
-	if err := a.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { a.cmd.Process.Kill(); a.cmd.Wait() })
-	return a
+	return launch(t, []string{"ip", "netns", "exec", h.NS}, bin, emu, config, args...)
 }
 
 func clusterConfig(name string, self *netlab.Host, peers []*netlab.Host, key string, targets ...*netlab.Host) string {

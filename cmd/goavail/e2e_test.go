@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -61,14 +62,23 @@ type agent struct {
 	cfg  string
 }
 
+// startAgent runs goavail monitor on config against the emulator.
 func startAgent(t *testing.T, bin string, emu *cfemu.Server, config string, args ...string) *agent {
+	t.Helper()
+	return launch(t, nil, bin, emu, config, args...)
+}
+
+// launch writes config and starts bin monitor, behind prefix (e.g. ip netns
+// exec NS) when given.
+func launch(t *testing.T, prefix []string, bin string, emu *cfemu.Server, config string, args ...string) *agent {
 	t.Helper()
 	cfg := filepath.Join(t.TempDir(), "goavail.toml")
 	if err := os.WriteFile(cfg, []byte(config), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	a := &agent{logs: &syncBuffer{}, cfg: cfg}
-	a.cmd = exec.Command(bin, append([]string{"monitor", "--config-file", cfg}, args...)...)
+	argv := append(append(slices.Clone(prefix), bin, "monitor", "--config-file", cfg), args...)
+	a.cmd = exec.Command(argv[0], argv[1:]...)
 	a.cmd.Env = append(os.Environ(), "CLOUDFLARE_BASE_URL="+emu.BaseURL(), "CLOUDFLARE_API_TOKEN="+emu.Token)
 	a.cmd.Stdout, a.cmd.Stderr = a.logs, a.logs
 	if err := a.cmd.Start(); err != nil {
