@@ -45,6 +45,10 @@ type Config struct {
 	// all zones; 0 means no bound.
 	MaxRemovals   int      `toml:"max_removals"`
 	RemovalWindow Duration `toml:"removal_window"`
+	// StateFile keeps the exact attributes of removed records across
+	// restarts. Default: state.json in systemd's $STATE_DIRECTORY when set
+	// (resolved by cmd); otherwise they are kept in memory only.
+	StateFile string `toml:"state_file"`
 	// HTTPListen is where /metrics, /status, /healthz and POST /-/reload
 	// are served. Default 127.0.0.1:9800; "" turns the listener off.
 	HTTPListen string `toml:"http_listen"`
@@ -658,13 +662,14 @@ func (c *Config) Effective() string {
 		FlapReuse        float64         `toml:"flap_reuse"`
 		MaxRemovals      int             `toml:"max_removals"`
 		RemovalWindow    Duration        `toml:"removal_window"`
+		StateFile        string          `toml:"state_file,omitempty"`
 		HTTPListen       string          `toml:"http_listen"`
 		Members          Members         `toml:"Members"`
 		Cloudflare       api             `toml:"Cloudflare"`
 		Records          []group         `toml:"Records"`
 		Hooks            []HookConfig    `toml:"Hooks,omitempty"`
 		Webhooks         []WebhookConfig `toml:"Webhooks,omitempty"`
-	}{c.FailureThreshold, c.RiseThreshold, c.Interval, c.ProbeTimeout, c.ReconcilePeriod, c.NodeName, c.FlapHalfLife, c.FlapSuppress, c.FlapReuse, c.MaxRemovals, c.RemovalWindow, c.HTTPListen, c.Members,
+	}{c.FailureThreshold, c.RiseThreshold, c.Interval, c.ProbeTimeout, c.ReconcilePeriod, c.NodeName, c.FlapHalfLife, c.FlapSuppress, c.FlapReuse, c.MaxRemovals, c.RemovalWindow, c.StateFile, c.HTTPListen, c.Members,
 		api{c.Cloudflare.APIBaseURL, c.Cloudflare.BatchSize, c.Cloudflare.RequestTimeout}, nil, c.Hooks, nil}
 	for _, w := range c.Webhooks {
 		if !strings.HasPrefix(w.URL, "env:") { // the path and query may be a token

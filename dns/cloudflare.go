@@ -147,7 +147,7 @@ func (c *Cloudflare) Records(ctx context.Context, zone string, types []string) (
 			c.observe("list", nil, time.Since(start))
 			for _, r := range res.Result {
 				out = append(out, Record{ID: r.ID, Name: strings.ToLower(r.Name), Type: string(r.Type), Content: r.Content,
-					TTL: int(r.TTL), Proxied: r.Proxied, Comment: r.Comment})
+					TTL: int(r.TTL), Proxied: r.Proxied, Comment: r.Comment, Tags: tags(r.Tags)})
 			}
 			perPage := int(res.ResultInfo.PerPage)
 			if perPage <= 0 {
@@ -159,6 +159,21 @@ func (c *Cloudflare) Records(ctx context.Context, zone string, types []string) (
 		}
 	}
 	return out, nil
+}
+
+// tags reads the SDK's untyped tags field (a list of "name:value" strings).
+func tags(v any) []string {
+	list, _ := v.([]any)
+	var out []string
+	for _, t := range list {
+		if s, ok := t.(string); ok {
+			out = append(out, s)
+		}
+	}
+	if typed, ok := v.([]string); ok {
+		out = append(out, typed...)
+	}
+	return out
 }
 
 // Apply sends the changes as batch requests of at most BatchSize changes.
@@ -279,6 +294,9 @@ func batchParams(zoneID string, creates, deletes []Record) cfdns.RecordBatchPara
 			post.TTL.Value, post.TTL.Present = cfdns.TTL(r.TTL), true
 			post.Proxied.Value, post.Proxied.Present = r.Proxied, true
 			post.Comment.Value, post.Comment.Present = r.Comment, true
+			if len(r.Tags) > 0 {
+				post.Tags.Value, post.Tags.Present = r.Tags, true
+			}
 			posts[i] = post
 		}
 		p.Posts.Value, p.Posts.Present = posts, true

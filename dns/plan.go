@@ -16,6 +16,7 @@ type Record struct {
 	TTL     int
 	Proxied bool
 	Comment string
+	Tags    []string
 }
 
 func (r Record) String() string { return fmt.Sprintf("%s %s %s", r.Name, r.Type, r.Content) }

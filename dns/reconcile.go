@@ -39,6 +39,9 @@ type ReconcilerConfig struct {
 	OnPass func(PassReport)
 	// Safety bounds churn: flap damping and a removal budget.
 	Safety Safety
+	// Memory remembers removed records so they are restored exactly. Nil:
+	// one in this process only.
+	Memory *Memory
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
 }
@@ -108,6 +111,9 @@ func NewReconciler(cfg ReconcilerConfig) *Reconciler {
 		cfg.DryRun = true
 	}
 	r := &Reconciler{cfg: cfg, kick: make(chan struct{}, 1), period: time.Minute, logged: map[string]string{}, failOpen: map[string]bool{}}
+	if r.cfg.Memory == nil {
+		r.cfg.Memory, _ = LoadMemory("")
+	}
 	r.damper = newDamper(cfg.Safety.Damping)
 	r.budget = budget{max: cfg.Safety.MaxRemovals, window: cfg.Safety.RemovalWindow}
 	return r
@@ -298,6 +304,12 @@ func (r *Reconciler) passZone(ctx context.Context, zone string, groups []Group, 
 	if p.Empty() {
 		return p, nil
 	}
+	// Restored records come back as they were; removed ones are remembered
+	// first, so a crash between the two loses nothing.
+	p.Creates = r.cfg.Memory.Restore(zone, p.Creates)
+	if err := r.cfg.Memory.Remember(zone, p.Deletes); err != nil {
+		r.cfg.Log.Warn("could not save the state file; removed records are remembered until a restart only", "err", err)
+	}
 	err := r.cfg.Provider.Apply(ctx, zone, p.Creates, p.Deletes)
 	r.logChanges(p, err)
 	p.Applied = err == nil
@@ -305,6 +317,9 @@ func (r *Reconciler) passZone(ctx context.Context, zone string, groups []Group, 
 		r.mu.Lock()
 		r.budget.spend(now, len(p.Deletes))
 		r.mu.Unlock()
+		if err := r.cfg.Memory.Forget(zone, p.Creates); err != nil {
+			r.cfg.Log.Warn("could not save the state file", "err", err)
+		}
 	}
 	return p, err
 }

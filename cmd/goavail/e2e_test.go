@@ -179,8 +179,8 @@ func TestE2E_HostDownAndUp(t *testing.T) {
 	eventually(t, "a's record restored", func() bool { return has(emu, "www.example.com", "A", a.V4.String()) }, ag.logs)
 	for _, r := range emu.Records("example.com") {
 		if r.Content == a.V4.String() && r.Name == "www.example.com" {
-			if r.ID == ra.ID || r.TTL != 120 || r.Comment != "goavail e2e" || r.Proxied {
-				t.Errorf("restored record = %+v, want a new record with ttl 120 and the configured comment", r)
+			if r.ID == ra.ID || r.TTL != ra.TTL || r.Comment != ra.Comment || r.Proxied != ra.Proxied {
+				t.Errorf("restored record = %+v, want a new record exactly as the removed one (ttl %d, comment %q)", r, ra.TTL, ra.Comment)
 			}
 		}
 	}
@@ -203,6 +203,11 @@ func TestE2E_HostDownAndUp(t *testing.T) {
 		}
 	}
 	eventually(t, "hand-deleted record healed", func() bool { return has(emu, "www.example.com", "A", b.V4.String()) }, ag.logs)
+	for _, r := range emu.Records("example.com") { // goavail never removed it: it gets the configured values
+		if r.Name == "www.example.com" && r.Content == b.V4.String() && (r.TTL != 120 || r.Comment != "goavail e2e") {
+			t.Errorf("healed record = %+v, want ttl 120 and the configured comment", r)
+		}
+	}
 
 	// A bad reload is rejected and the agent goes on.
 	os.WriteFile(ag.cfg, []byte("failure_threshold = 0\n"), 0o600)

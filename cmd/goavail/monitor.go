@@ -8,8 +8,10 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"reflect"
 	"slices"
+	"strings"
 	"syscall"
 	"time"
 
@@ -72,6 +74,28 @@ func newCluster(cfg *config.Config, keys [][]byte, tracker *monitor.Tracker, onC
 		ViewInterval: m.ViewInterval.D(), Local: tracker.Snapshot, OnChange: onChange,
 		Log: log.With("component", "cluster"),
 	})
+}
+
+// loadMemory opens the state file that keeps removed records' exact
+// attributes. Problems are reported and never stop the agent: it then
+// restores records with the configured values.
+func loadMemory(cfg *config.Config, getenv func(string) string, log *slog.Logger) *dns.Memory {
+	path := cfg.StateFile
+	if dir, _, _ := strings.Cut(getenv("STATE_DIRECTORY"), ":"); path == "" && dir != "" {
+		path = filepath.Join(dir, "state.json")
+	}
+	m, err := dns.LoadMemory(path)
+	switch {
+	case path == "":
+		log.Info("no state_file: removed records' ttl, comment and tags are remembered until a restart only")
+	case errors.Is(err, dns.ErrNoState):
+		log.Info("state file starts empty", "path", path)
+	case err != nil:
+		log.Warn("state file unusable; records removed before this start will be restored with the configured ttl, proxied and comment", "path", path, "err", err)
+	default:
+		log.Info("state file loaded", "path", path, "remembered_records", m.Len())
+	}
+	return m
 }
 
 func safety(cfg *config.Config) dns.Safety {
@@ -183,7 +207,8 @@ func monitorCmd(ctx context.Context, o monitorOptions, logw io.Writer, getenv fu
 		return &exitError{exitRuntime, err}
 	}
 	m = newMetrics(tracker, clu, o.dryRun)
-	rec = dns.NewReconciler(dns.ReconcilerConfig{Provider: provider, DryRun: o.dryRun, Health: health(clu), Writer: clu.IsWriter, Log: log, Safety: safety(cfg), OnPass: func(r dns.PassReport) {
+	memory := loadMemory(cfg, getenv, log)
+	rec = dns.NewReconciler(dns.ReconcilerConfig{Provider: provider, Memory: memory, DryRun: o.dryRun, Health: health(clu), Writer: clu.IsWriter, Log: log, Safety: safety(cfg), OnPass: func(r dns.PassReport) {
 		m.pass(r)
 		ev.pass(r)
 	}})

@@ -1,0 +1,105 @@
+package dns
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/goavail/goavail/internal/cfemu"
+)
+
+func TestMemory_FileRoundTripAndBadFiles(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "state.json")
+	m, err := LoadMemory(path)
+	if !errors.Is(err, ErrNoState) || m == nil {
+		t.Fatalf("first start: %v", err)
+	}
+	rec := Record{Name: "www.example.com", Type: "A", Content: "192.0.2.1", TTL: 300, Comment: "hand-made", Tags: []string{"team:web"}}
+	if err := m.Remember("example.com", []Record{rec}); err != nil {
+		t.Fatal(err)
+	}
+	again, err := LoadMemory(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := again.Restore("example.com", []Record{{Name: "www.example.com", Type: "A", Content: "192.0.2.1", TTL: 60, Comment: "managed by goavail"}})
+	if got[0].TTL != 300 || got[0].Comment != "hand-made" || !slices.Equal(got[0].Tags, []string{"team:web"}) {
+		t.Errorf("restored after reload: %+v", got[0])
+	}
+	if other := again.Restore("example.net", []Record{{Name: "www.example.com", Type: "A", Content: "192.0.2.1", TTL: 60}}); other[0].TTL != 60 {
+		t.Error("a record of another zone was restored from memory")
+	}
+	again.Forget("example.com", got)
+	if third, _ := LoadMemory(path); third.Len() != 0 {
+		t.Errorf("forgotten record still in the file")
+	}
+	if leftovers, _ := filepath.Glob(path + ".tmp*"); len(leftovers) > 0 {
+		t.Errorf("temporary files left: %v", leftovers)
+	}
+	for name, content := range map[string]string{
+		"corrupt":     "{not json",
+		"old version": `{"version": 9, "records": []}`,
+		"no content":  `{"version": 1, "records": [{"zone": "example.com", "name": "www.example.com", "type": "A"}]}`,
+	} {
+		os.WriteFile(path, []byte(content), 0o600)
+		m, err := LoadMemory(path)
+		if err == nil || errors.Is(err, ErrNoState) || m == nil || m.Len() != 0 {
+			t.Errorf("%s state file: %v, %d records", name, err, m.Len())
+		}
+	}
+}
+
+// TestReconciler_RestoresExactlyAcrossRestart removes a hand-made record
+// (ttl 300, a comment, a tag) through the real SDK and emulator, then
+// starts a new reconciler on the same state file, as after a restart, and
+// checks the record comes back exactly as it was.
+func TestReconciler_RestoresExactlyAcrossRestart(t *testing.T) {
+	emu := cfemu.New()
+	defer emu.Close()
+	emu.AddZone("example.com")
+	emu.Seed("example.com", cfemu.Record{Name: "www.example.com", Type: "A", Content: "192.0.2.1", TTL: 300, Comment: "hand-made", Tags: []string{"team:web"}})
+	emu.Seed("example.com", cfemu.Record{Name: "www.example.com", Type: "A", Content: "192.0.2.2", TTL: 60})
+	cf, err := NewCloudflare(CloudflareOptions{BaseURL: emu.BaseURL(), Credentials: Credentials{Token: emu.Token}, BatchSize: 200, RequestTimeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "state.json")
+	group := []Group{{Zone: "example.com", Hostnames: []string{"www.example.com"}, Addrs: []netip.Addr{ip1, ip2}, TTL: 60, Comment: "managed by goavail"}}
+	run := func(h Health) PassReport {
+		mem, _ := LoadMemory(path)
+		r := NewReconciler(ReconcilerConfig{Provider: cf, Health: func() Health { return h }, Log: slog.New(slog.DiscardHandler), Memory: mem})
+		r.SetGroups(group, time.Minute)
+		return r.Pass(context.Background())
+	}
+	if rep := run(Health{ip1: false, ip2: true}); rep.Err != nil || len(rep.Plans[0].Deletes) != 1 {
+		t.Fatalf("removal: %+v", rep)
+	}
+	if b, _ := os.ReadFile(path); !strings.Contains(string(b), "hand-made") {
+		t.Fatalf("state file after the removal:\n%s", b)
+	}
+	if rep := run(Health{ip1: true, ip2: true}); rep.Err != nil {
+		t.Fatal(rep.Err)
+	}
+	var found bool
+	for _, r := range emu.Records("example.com") {
+		if r.Content == "192.0.2.1" {
+			found = true
+			if r.TTL != 300 || r.Comment != "hand-made" || !slices.Equal(r.Tags, []string{"team:web"}) {
+				t.Errorf("restored %+v, want ttl 300, comment hand-made, tags [team:web]", r)
+			}
+		}
+	}
+	if !found {
+		t.Fatal("not restored")
+	}
+	if m, _ := LoadMemory(path); m.Len() != 0 {
+		t.Errorf("the restored record is still remembered")
+	}
+}
