@@ -61,6 +61,9 @@ const (
 	maxBackoff     = time.Minute
 	maxRetryAfter  = time.Hour
 	passTimeoutMin = 30 * time.Second
+	// stopGrace is how long a pass in progress may run on after a stop; it
+	// is well inside the agent's 10 s shutdown bound.
+	stopGrace = 5 * time.Second
 )
 
 // Reconciler makes the DNS records match the desired state: on every Kick
@@ -173,8 +176,15 @@ func (r *Reconciler) Run(ctx context.Context) error {
 			timer.Reset(wait)
 			continue
 		}
-		pctx, cancel := context.WithTimeout(ctx, max(passTimeoutMin, period))
+		// A pass is not cut short by a stop: it gets stopGrace to finish, so
+		// a SIGTERM during an apply leaves the zone as planned, not halfway.
+		pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), max(passTimeoutMin, period))
+		stopping := context.AfterFunc(ctx, func() {
+			r.cfg.Log.Info("stopping: letting the DNS pass in progress finish", "grace", stopGrace)
+			time.AfterFunc(stopGrace, cancel)
+		})
 		report := r.Pass(pctx)
+		stopping()
 		cancel()
 		if ctx.Err() != nil {
 			return nil

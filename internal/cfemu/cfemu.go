@@ -7,10 +7,12 @@
 package cfemu
 
 import (
+	"bytes"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -277,6 +279,10 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	rp := &reply{w: w, r: r, s: s, at: time.Now()}
 	if f, ok := s.takeFault(r.Method, r.URL.Path); ok {
 		if f.Delay > 0 {
+			// Read the body first: only then does net/http notice a client
+			// that goes away during the delay.
+			body, _ := io.ReadAll(r.Body)
+			r.Body = io.NopCloser(bytes.NewReader(body))
 			select {
 			case <-time.After(f.Delay):
 			case <-r.Context().Done():

@@ -1,0 +1,90 @@
+package main
+
+import (
+	"fmt"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/goavail/goavail/internal/cfemu"
+	"github.com/goavail/goavail/internal/netlab"
+)
+
+// TestE2E_CrashAndStopDuringApply holds the batch request that removes a
+// down host's record in the emulator for 3 s, and meanwhile:
+//   - kills the agent with SIGKILL: the request dies with it (the
+//     emulator drops it; a real API might still apply it); a restart on the
+//     same state file converges, and when the host answers again its record
+//     comes back exactly as it was (the state was saved before the killed
+//     request went out);
+//   - stops it with SIGTERM: the agent lets the batch finish (the zone is
+//     left as planned, not halfway), then exits cleanly.
+func TestE2E_CrashAndStopDuringApply(t *testing.T) {
+	lab := netlab.New(t, 26)
+	a, b := lab.AddHost(), lab.AddHost()
+	bin := buildBinary(t)
+	emu := cfemu.New()
+	defer emu.Close()
+	emu.AddZone("example.com")
+	emu.Seed("example.com", cfemu.Record{Name: "www.example.com", Type: "A", Content: a.V4.String(), TTL: 300, Comment: "hand-made"})
+	emu.Seed("example.com", cfemu.Record{Name: "www.example.com", Type: "A", Content: b.V4.String(), TTL: 60})
+	state := filepath.Join(t.TempDir(), "state.json")
+	// state_file must be a top-level key: put it before the first table.
+	top := func(c string) string {
+		i := strings.Index(c, "\n[")
+		return c[:i] + fmt.Sprintf("\nstate_file = %q", state) + c[i:]
+	}
+	batches := func() int {
+		n := 0
+		for _, r := range emu.Requests() {
+			if strings.HasSuffix(r.Path, "/batch") {
+				n++
+			}
+		}
+		return n
+	}
+
+	a.IgnoreEcho(true) // a is down from the start: the first pass removes it
+	emu.Inject(cfemu.Fault{Method: http.MethodPost, PathSuffix: "/batch", Delay: 3 * time.Second, Count: 1})
+	ag := startAgent(t, bin, emu, top(labConfig(freeAddr(t), a, b)), "--no-dry-run")
+	eventually(t, "a seen down", func() bool { return strings.Contains(ag.logs.String(), "addr="+a.V4.String()+" from=unknown to=down") }, ag.logs)
+	time.Sleep(500 * time.Millisecond) // the batch is now held by the emulator
+	ag.cmd.Process.Signal(syscall.SIGKILL)
+	ag.cmd.Wait()
+	time.Sleep(3 * time.Second) // past the hold: the emulator saw the client go
+	if !has(emu, "www.example.com", "A", a.V4.String()) || batches() != 0 {
+		// A real API may still apply a request whose client died; the
+		// restart below must converge either way.
+		t.Logf("the killed request was applied: %v", emu.Records("example.com"))
+	}
+
+	ag = startAgent(t, bin, emu, top(labConfig(freeAddr(t), a, b)), "--no-dry-run")
+	eventually(t, "the restarted agent converges", func() bool { return !has(emu, "www.example.com", "A", a.V4.String()) }, ag.logs)
+	a.IgnoreEcho(false)
+	eventually(t, "a restored", func() bool { return has(emu, "www.example.com", "A", a.V4.String()) }, ag.logs)
+	for _, r := range emu.Records("example.com") {
+		if r.Content == a.V4.String() && (r.TTL != 300 || r.Comment != "hand-made") {
+			t.Errorf("restored after a crash and a restart: %+v, want ttl 300 and comment hand-made", r)
+		}
+	}
+
+	// SIGTERM while a removal is held: it completes, then the agent exits.
+	emu.Inject(cfemu.Fault{Method: http.MethodPost, PathSuffix: "/batch", Delay: 3 * time.Second, Count: 1})
+	b.IgnoreEcho(true)
+	eventually(t, "b seen down", func() bool { return strings.Contains(ag.logs.String(), "addr="+b.V4.String()+" from=up to=down") }, ag.logs)
+	time.Sleep(500 * time.Millisecond)
+	start := time.Now()
+	ag.stop(t)
+	if has(emu, "www.example.com", "A", b.V4.String()) {
+		t.Errorf("the batch in flight at SIGTERM was abandoned: %v\n%s", emu.Records("example.com"), ag.logs)
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Errorf("stop took %s", d)
+	}
+	if !strings.Contains(ag.logs.String(), "letting the DNS pass in progress finish") {
+		t.Errorf("no sign of the pass being finished on stop:\n%s", ag.logs)
+	}
+}
