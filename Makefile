@@ -46,6 +46,7 @@ fuzz:
 	go test -run '^$$' -fuzz FuzzOpen -fuzztime $(FUZZTIME) ./crypto
 	go test -run '^$$' -fuzz FuzzDecodeView -fuzztime $(FUZZTIME) ./cluster
 	go test -run '^$$' -fuzz FuzzReceive -fuzztime $(FUZZTIME) ./cluster
+	go test -run '^$$' -fuzz FuzzLoadMemory -fuzztime $(FUZZTIME) ./dns
 
 # Benchmarks: probe-engine CPU against pro-bing and fping on the same lab
 # targets, detection overhead, and API calls for a mass outage. Needs root;

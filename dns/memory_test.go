@@ -103,3 +103,34 @@ func TestReconciler_RestoresExactlyAcrossRestart(t *testing.T) {
 		t.Errorf("the restored record is still remembered")
 	}
 }
+
+// FuzzLoadMemory feeds arbitrary state files to LoadMemory: it never
+// panics, always returns a usable Memory, and a file it accepts saves and
+// loads again to the same records.
+func FuzzLoadMemory(f *testing.F) {
+	f.Add([]byte(`{"version": 1, "records": [{"zone": "example.com", "name": "www.example.com", "type": "A", "content": "192.0.2.1", "ttl": 300, "comment": "c", "tags": ["a:b"]}]}`))
+	f.Add([]byte(`{"version": 1, "records": []}`))
+	f.Add([]byte(`{"version": 2}`))
+	f.Add([]byte(`null`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		path := filepath.Join(t.TempDir(), "state.json")
+		os.WriteFile(path, b, 0o600)
+		m, err := LoadMemory(path)
+		if m == nil {
+			t.Fatal("LoadMemory returned no Memory")
+		}
+		if err != nil {
+			if m.Len() != 0 {
+				t.Fatalf("a refused file left %d records", m.Len())
+			}
+			return
+		}
+		n := m.Len()
+		m.Remember("zz.example", []Record{{Name: "x.zz.example", Type: "A", Content: "192.0.2.9"}})
+		m.Forget("zz.example", []Record{{Name: "x.zz.example", Type: "A", Content: "192.0.2.9"}})
+		again, err := LoadMemory(path)
+		if err != nil || again.Len() != n {
+			t.Fatalf("an accepted file does not survive a save: %v, %d records, want %d", err, again.Len(), n)
+		}
+	})
+}
