@@ -46,6 +46,12 @@ ip_addresses = [%s]
 `, name, strings.Join(ps, ", "), self.V4.String(), key, strings.Join(ips, ", "))
 }
 
+// saw is the log line of an agent's own view of h changing (not the
+// cluster's agreement, which logs the same addr/from/to words).
+func saw(h *netlab.Host, from, to string) string {
+	return `msg="target state changed" addr=` + h.V4.String() + " from=" + from + " to=" + to
+}
+
 // writes counts the requests that could change the zone.
 func writes(emu *cfemu.Server) int {
 	n := 0
@@ -106,14 +112,15 @@ func TestE2E_ClusterAgreement(t *testing.T) {
 	for i, a := range agents {
 		eventually(t, fmt.Sprintf("agent-%d agrees the target is up with its peers", i+1), func() bool {
 			l := a.logs.String()
-			return strings.Contains(l, "addr="+target.V4.String()+" from=unknown to=up") && strings.Contains(l, "writer=agent-1")
+			return strings.Contains(l, saw(target, "unknown", "up")) && strings.Contains(l, "addr="+target.V4.String()+" from=unknown to=up voters=") &&
+				strings.Contains(l, "writer=agent-1")
 		}, all())
 	}
 
 	// One agent cut off from the target: nothing changes.
 	hosts[2].DropFrom(target.V4, true)
 	eventually(t, "agent-3 sees the target down", func() bool {
-		return strings.Contains(agents[2].logs.String(), "addr="+target.V4.String()+" from=up to=down")
+		return strings.Contains(agents[2].logs.String(), saw(target, "up", "down"))
 	}, all())
 	time.Sleep(2 * time.Second) // several view intervals and a reconcile period
 	if n := writes(emu); n != 0 || !has(emu, "www.example.com", "A", target.V4.String()) {
@@ -152,8 +159,8 @@ func TestE2E_ClusterAgreement(t *testing.T) {
 	}, all())
 	eventually(t, "agent-0 and agent-3 see the target down", func() bool {
 		l := evil.logs.String()
-		return (strings.Contains(l, "addr="+target.V4.String()+" from=unknown to=down") || strings.Contains(l, "addr="+target.V4.String()+" from=up to=down")) &&
-			strings.Count(agents[2].logs.String(), "addr="+target.V4.String()+" from=up to=down") >= 2
+		return (strings.Contains(l, saw(target, "unknown", "down")) || strings.Contains(l, saw(target, "up", "down"))) &&
+			strings.Count(agents[2].logs.String(), saw(target, "up", "down")) >= 2
 	}, all())
 	time.Sleep(2 * time.Second)
 	if n := writes(emu); n != 0 || !has(emu, "www.example.com", "A", target.V4.String()) {

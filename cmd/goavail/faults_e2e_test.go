@@ -65,7 +65,7 @@ func TestE2E_APIFaults(t *testing.T) {
 			txt := emu.Seed("example.com", cfemu.Record{Name: "www.example.com", Type: "TXT", Content: "keep me"})
 			cfg := strings.Replace(labConfig(freeAddr(t), a, b), "[Cloudflare]", "[Cloudflare]\nrequest_timeout = \"1s\"", 1)
 			ag := startAgent(t, bin, emu, cfg, "--no-dry-run")
-			eventually(t, "both hosts up", func() bool { return strings.Count(ag.logs.String(), "to=up") >= 2 }, ag.logs)
+			eventually(t, "both hosts up", bothUp(ag, a, b), ag.logs)
 			tc.inject(t, emu)
 			a.IgnoreEcho(true)
 			patient(t, "a's record removed after the fault", func() bool { return !has(emu, "www.example.com", "A", a.V4.String()) }, ag.logs)

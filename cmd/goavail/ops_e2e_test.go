@@ -140,7 +140,7 @@ func TestE2E_MetricsStatusReloadAndSecrets(t *testing.T) {
 	t.Setenv("TEST_WEBHOOK_URL", hooksrv.URL+"/hook/s3cr3t")
 	ag := startAgent(t, bin, emu, cfg, "--no-dry-run", "--log-level", "debug")
 	base := "http://" + addr
-	eventually(t, "both hosts up", func() bool { return strings.Count(ag.logs.String(), "to=up") >= 2 }, ag.logs)
+	eventually(t, "both hosts up", bothUp(ag, a, b), ag.logs)
 
 	a.IgnoreEcho(true)
 	eventually(t, "a's record removed", func() bool { return !has(emu, "www.example.com", "A", a.V4.String()) }, ag.logs)
