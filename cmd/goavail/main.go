@@ -64,9 +64,11 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			{
 				Name:  "monitor",
 				Usage: "probe the configured addresses and reconcile DNS (dry-run unless --no-dry-run)",
-				Description: "Runs until SIGINT or SIGTERM. SIGHUP re-reads the config file: an invalid file is\n" +
-					"rejected and the running config kept. Without --no-dry-run, every change is logged\n" +
-					"and none is made; without credentials it plans as if the configured records exist.",
+				Description: "Runs until SIGINT or SIGTERM. SIGHUP (or POST /-/reload on http_listen) re-reads the\n" +
+					"config file: an invalid file is rejected and the running config kept. Without\n" +
+					"--no-dry-run, every change is logged and none is made; without credentials it plans as\n" +
+					"if the configured records exist. With [Members] peers, agents must agree before DNS\n" +
+					"changes and one of them writes; /metrics and /status show what it sees.",
 				Flags: []cli.Flag{
 					configFlag,
 					&cli.BoolFlag{Name: "no-dry-run", Usage: "make DNS changes (default: only log what would change)"},
