@@ -19,8 +19,15 @@ run: build
 test: test-deps lint
 	go test -race -count=1 ./...
 
+# ip (iproute2) builds the test hosts; setpriv (util-linux) runs goavail as
+# nobody; systemd-analyze (systemd) verifies the unit file. Without them
+# those tests skip, so install whatever is missing.
 test-deps:
-	@command -v ip >/dev/null 2>&1 || { apt-get update -q && apt-get install -y -q iproute2; }
+	@missing=""; \
+	command -v ip >/dev/null 2>&1 || missing="$$missing iproute2"; \
+	command -v setpriv >/dev/null 2>&1 || missing="$$missing util-linux"; \
+	command -v systemd-analyze >/dev/null 2>&1 || missing="$$missing systemd"; \
+	if [ -n "$$missing" ]; then apt-get update -q && apt-get install -y -q --no-install-recommends $$missing; fi
 
 # Linters, pinned, installed from the module proxy into $(GOBIN).
 STATICCHECK_VERSION := v0.8.2

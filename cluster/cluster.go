@@ -273,8 +273,14 @@ func (c *Cluster) Run(ctx context.Context) error {
 	_, _, every := c.settings()
 	tick := time.NewTicker(every)
 	defer tick.Stop()
-	c.decide()
-	c.broadcast()
+	// Each event takes one snapshot of this agent's view, for both the
+	// broadcast and the agreement round.
+	round := func() {
+		mine := View{Entries: c.cfg.Local()}
+		c.broadcast(mine)
+		c.decide(mine)
+	}
+	round()
 	for {
 		select {
 		case <-ctx.Done():
@@ -282,21 +288,18 @@ func (c *Cluster) Run(ctx context.Context) error {
 			return c.stop()
 		case msg := <-c.inbox:
 			if c.receive(msg) {
-				c.decide()
+				c.decide(View{Entries: c.cfg.Local()})
 			}
 		case <-c.local:
-			c.broadcast()
-			c.decide()
+			round()
 		case <-c.poke:
-			c.broadcast() // a joiner gets our view now, not at the next tick
-			c.decide()
+			round() // a joiner gets our view now, not at the next tick
 		case <-tick.C:
 			if _, _, d := c.settings(); d != every {
 				every = d
 				tick.Reset(every)
 			}
-			c.broadcast()
-			c.decide()
+			round()
 		}
 	}
 }
@@ -378,11 +381,11 @@ func withPort(peer string, port int) string {
 }
 
 // broadcast seals this agent's view and queues it for every live peer.
-func (c *Cluster) broadcast() {
+func (c *Cluster) broadcast(mine View) {
 	if c.ml == nil {
 		return
 	}
-	payload, err := View{Entries: c.cfg.Local()}.MarshalBinary()
+	payload, err := mine.MarshalBinary()
 	if err != nil {
 		c.cfg.Log.Error("encode view", "err", err)
 		return
@@ -508,10 +511,10 @@ func (c *Cluster) drop(reason string, err error, now time.Time) {
 	}
 }
 
-// decide runs the agreement rule and reports a change.
-func (c *Cluster) decide() {
+// decide runs the agreement rule on this agent's view and the peers', and
+// reports a change.
+func (c *Cluster) decide(mine View) {
 	now := c.cfg.Now()
-	mine := View{Entries: c.cfg.Local()}
 	self := PeerView{Node: c.cfg.NodeName, States: mine.States(), Failing: mine.Failing()}
 	c.mu.Lock()
 	rules := c.cfg.Rules

@@ -31,15 +31,41 @@ func (s *syncBuffer) Write(p []byte) (int, error) {
 }
 func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
 
-// buildBinary compiles goavail once per test run.
+// binary is the goavail built for this test process, once, on first use.
+var binary struct {
+	once sync.Once
+	dir  string
+	path string
+	out  []byte
+	err  error
+}
+
+// TestMain removes the binary the tests built.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binary.dir != "" {
+		os.RemoveAll(binary.dir)
+	}
+	os.Exit(code)
+}
+
+// buildBinary compiles goavail (with -race) once per test process and
+// returns its path. The directory is world-readable so that tests can run
+// it as another user.
 func buildBinary(t *testing.T) string {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "goavail")
-	out, err := exec.Command("go", "build", "-race", "-o", bin, ".").CombinedOutput()
-	if err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
+	binary.once.Do(func() {
+		if binary.dir, binary.err = os.MkdirTemp("", "goavail-e2e-"); binary.err != nil {
+			return
+		}
+		os.Chmod(binary.dir, 0o755)
+		binary.path = filepath.Join(binary.dir, "goavail")
+		binary.out, binary.err = exec.Command("go", "build", "-race", "-o", binary.path, ".").CombinedOutput()
+	})
+	if binary.err != nil {
+		t.Fatalf("build: %v\n%s", binary.err, binary.out)
 	}
-	return bin
+	return binary.path
 }
 
 // eventually polls cond until it holds; the bound is patience, not a
@@ -225,14 +251,8 @@ func TestE2E_HostDownAndUp(t *testing.T) {
 // TestE2E_DryRunNeverWrites runs the same outage without --no-dry-run: the
 // plan is logged and no write request reaches the API.
 func TestE2E_DryRunNeverWrites(t *testing.T) {
-	lab := netlab.New(t, 22)
-	a, b := lab.AddHost(), lab.AddHost()
+	a, b, emu := labZone(t, 22)
 	bin := buildBinary(t)
-	emu := cfemu.New()
-	defer emu.Close()
-	emu.AddZone("example.com")
-	emu.Seed("example.com", cfemu.Record{Name: "www.example.com", Type: "A", Content: a.V4.String()})
-	emu.Seed("example.com", cfemu.Record{Name: "www.example.com", Type: "A", Content: b.V4.String()})
 
 	ag := startAgent(t, bin, emu, labConfig(freeAddr(t), a, b))
 	eventually(t, "both hosts up", bothUp(ag, a, b), ag.logs)
@@ -254,6 +274,21 @@ func TestE2E_DryRunNeverWrites(t *testing.T) {
 	if len(emu.Records("example.com")) != 2 {
 		t.Errorf("records changed: %v", emu.Records("example.com"))
 	}
+}
+
+// labZone builds a lab on subnet with two hosts, and an emulator whose zone
+// example.com has an A record for each on www.example.com.
+func labZone(t *testing.T, subnet int) (a, b *netlab.Host, emu *cfemu.Server) {
+	t.Helper()
+	lab := netlab.New(t, subnet)
+	a, b = lab.AddHost(), lab.AddHost()
+	emu = cfemu.New()
+	t.Cleanup(emu.Close)
+	emu.AddZone("example.com")
+	for _, h := range []*netlab.Host{a, b} {
+		emu.Seed("example.com", cfemu.Record{Name: "www.example.com", Type: "A", Content: h.V4.String(), TTL: 60})
+	}
+	return a, b, emu
 }
 
 // bothUp reports when the agent has seen both hosts come up (its own

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/goavail/goavail/internal/cfemu"
-	"github.com/goavail/goavail/internal/netlab"
 )
 
 // TestE2E_APIFaults runs the real binary against the emulator while it
@@ -55,13 +54,7 @@ func TestE2E_APIFaults(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			lab := netlab.New(t, 61+i)
-			a, b := lab.AddHost(), lab.AddHost()
-			emu := cfemu.New()
-			defer emu.Close()
-			emu.AddZone("example.com")
-			emu.Seed("example.com", cfemu.Record{Name: "www.example.com", Type: "A", Content: a.V4.String(), TTL: 60})
-			emu.Seed("example.com", cfemu.Record{Name: "www.example.com", Type: "A", Content: b.V4.String(), TTL: 60})
+			a, b, emu := labZone(t, 61+i)
 			txt := emu.Seed("example.com", cfemu.Record{Name: "www.example.com", Type: "TXT", Content: "keep me"})
 			cfg := strings.Replace(labConfig(freeAddr(t), a, b), "[Cloudflare]", "[Cloudflare]\nrequest_timeout = \"1s\"", 1)
 			ag := startAgent(t, bin, emu, cfg, "--no-dry-run")

@@ -16,16 +16,19 @@ import (
 // Counters are fed by hooks on the probe, transition, API and pass paths;
 // states are read from the tracker and the cluster at scrape time.
 type metrics struct {
-	reg          *prometheus.Registry
-	probes       *prometheus.CounterVec
-	rtt          prometheus.Histogram
-	transitions  *prometheus.CounterVec
-	apiRequests  *prometheus.CounterVec
-	apiDuration  *prometheus.HistogramVec
-	changes      *prometheus.CounterVec
-	passes       *prometheus.CounterVec
-	passDuration prometheus.Histogram
-	lastSuccess  prometheus.Gauge
+	reg    *prometheus.Registry
+	probes *prometheus.CounterVec
+	// The per-probe counters, bound once: probe runs thousands of times a
+	// second and must not hash label values each time.
+	probeOK, probeLost, probeErr prometheus.Counter
+	rtt                          prometheus.Histogram
+	transitions                  *prometheus.CounterVec
+	apiRequests                  *prometheus.CounterVec
+	apiDuration                  *prometheus.HistogramVec
+	changes                      *prometheus.CounterVec
+	passes                       *prometheus.CounterVec
+	passDuration                 prometheus.Histogram
+	lastSuccess                  prometheus.Gauge
 }
 
 func newMetrics(tracker *monitor.Tracker, clu *cluster.Cluster, dryRun bool) *metrics {
@@ -51,6 +54,7 @@ func newMetrics(tracker *monitor.Tracker, clu *cluster.Cluster, dryRun bool) *me
 		lastSuccess: prometheus.NewGauge(prometheus.GaugeOpts{Name: "goavail_reconcile_last_success_timestamp_seconds",
 			Help: "When a reconcile pass last succeeded (Unix time)."}),
 	}
+	m.probeOK, m.probeLost, m.probeErr = m.probes.WithLabelValues("ok"), m.probes.WithLabelValues("lost"), m.probes.WithLabelValues("error")
 	m.reg.MustRegister(m.probes, m.rtt, m.transitions, m.apiRequests, m.apiDuration, m.changes, m.passes, m.passDuration, m.lastSuccess,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		&stateCollector{tracker: tracker, clu: clu, dryRun: dryRun})
@@ -60,12 +64,12 @@ func newMetrics(tracker *monitor.Tracker, clu *cluster.Cluster, dryRun bool) *me
 func (m *metrics) probe(r monitor.Result) {
 	switch {
 	case r.OK:
-		m.probes.WithLabelValues("ok").Inc()
+		m.probeOK.Inc()
 		m.rtt.Observe(r.RTT.Seconds())
 	case r.Err != "":
-		m.probes.WithLabelValues("error").Inc()
+		m.probeErr.Inc()
 	default:
-		m.probes.WithLabelValues("lost").Inc()
+		m.probeLost.Inc()
 	}
 }
 

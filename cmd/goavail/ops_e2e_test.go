@@ -17,7 +17,6 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
-	"github.com/goavail/goavail/internal/cfemu"
 	"github.com/goavail/goavail/internal/netlab"
 )
 
@@ -120,14 +119,8 @@ next:
 // /status, goavail status, POST /-/reload, and that neither the API token
 // nor the crypto key appears in the logs, /status or /metrics.
 func TestE2E_MetricsStatusReloadAndSecrets(t *testing.T) {
-	lab := netlab.New(t, 24)
-	a, b := lab.AddHost(), lab.AddHost()
+	a, b, emu := labZone(t, 24)
 	bin := buildBinary(t)
-	emu := cfemu.New()
-	defer emu.Close()
-	emu.AddZone("example.com")
-	emu.Seed("example.com", cfemu.Record{Name: "www.example.com", Type: "A", Content: a.V4.String()})
-	emu.Seed("example.com", cfemu.Record{Name: "www.example.com", Type: "A", Content: b.V4.String()})
 	const cryptoKey = "k3y-n0t-f0r-l0gs"
 	addr := freeAddr(t)
 	hookOut := filepath.Join(t.TempDir(), "hook.env")
@@ -231,15 +224,14 @@ func TestE2E_MetricsStatusReloadAndSecrets(t *testing.T) {
 func TestE2E_RunsWithoutRoot(t *testing.T) {
 	setpriv, err := exec.LookPath("setpriv")
 	if err != nil {
-		t.Skip("setpriv (util-linux) is not installed; cannot drop privileges for this test")
+		t.Skip("setpriv is not installed (make test-deps installs util-linux); cannot drop privileges for this test")
 	}
 	lab := netlab.New(t, 25)
 	h := lab.AddHost()
 	bin := buildBinary(t)
 	cfg := filepath.Join(t.TempDir(), "goavail.toml")
-	for _, p := range []string{bin, cfg} { // t.TempDir is private to root; nobody must reach both
-		os.Chmod(filepath.Dir(p), 0o755)
-		os.Chmod(filepath.Dir(filepath.Dir(p)), 0o755)
+	for _, dir := range []string{filepath.Dir(cfg), filepath.Dir(filepath.Dir(cfg))} { // t.TempDir is private to root; nobody must read the config
+		os.Chmod(dir, 0o755)
 	}
 	os.WriteFile(cfg, []byte(`http_listen = ""
 failure_threshold = 2

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/netip"
 	"slices"
 	"strings"
 	"text/tabwriter"
@@ -66,14 +67,17 @@ func buildStatus(node string, dryRun bool, tracker *monitor.Tracker, clu *cluste
 	isWriter, writer := clu.IsWriter()
 	doc := statusDoc{Node: node, Version: version, DryRun: dryRun, Members: clu.Members(), Writer: writer, IsWriter: isWriter,
 		Quorate: d.Quorate, Voters: d.Voters, Isolated: d.LocalIsolated, Dropped: clu.Dropped()}
-	peers := clu.PeerViews()
+	peers := map[string]map[netip.Addr]monitor.State{}
+	for name, v := range clu.PeerViews() {
+		peers[name] = v.States()
+	}
 	for _, s := range tracker.Snapshot() {
 		t := targetDoc{Addr: s.Addr.String(), State: s.State.String(), Since: s.Since, Agreed: d.States[s.Addr].String(), Loss: s.Evidence.Loss(), Ev: s.Evidence}
 		if n := len(s.Evidence.RTTs); n > 0 {
 			t.RTT = s.Evidence.RTTs[n-1]
 		}
-		for name, v := range peers {
-			if st, ok := v.States()[s.Addr]; ok {
+		for name, states := range peers {
+			if st, ok := states[s.Addr]; ok {
 				if t.Peers == nil {
 					t.Peers = map[string]string{}
 				}

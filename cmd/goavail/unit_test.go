@@ -13,7 +13,7 @@ import (
 func TestSystemdUnit_Verifies(t *testing.T) {
 	analyze, err := exec.LookPath("systemd-analyze")
 	if err != nil {
-		t.Skip("systemd-analyze is not installed (apt-get install -y systemd); the unit file was not verified")
+		t.Skip("systemd-analyze is not installed (make test-deps installs systemd); the unit file was not verified")
 	}
 	unit, err := os.ReadFile("../../dist/goavail.service")
 	if err != nil {
@@ -24,10 +24,7 @@ func TestSystemdUnit_Verifies(t *testing.T) {
 			t.Errorf("unit lacks %s", want)
 		}
 	}
-	bin := filepath.Join(t.TempDir(), "goavail")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
+	bin := buildBinary(t)
 	path := filepath.Join(t.TempDir(), "goavail.service")
 	os.WriteFile(path, []byte(strings.ReplaceAll(string(unit), "/usr/local/bin/goavail", bin)), 0o644)
 	out, err := exec.Command(analyze, "verify", path).CombinedOutput()
