@@ -10,6 +10,7 @@ import (
 	"github.com/goavail/goavail/cluster"
 	"github.com/goavail/goavail/dns"
 	"github.com/goavail/goavail/monitor"
+	"github.com/goavail/goavail/notify"
 )
 
 // metrics are goavail's Prometheus metrics, on a registry of their own.
@@ -31,7 +32,7 @@ type metrics struct {
 	lastSuccess                  prometheus.Gauge
 }
 
-func newMetrics(tracker *monitor.Tracker, clu *cluster.Cluster, dryRun bool) *metrics {
+func newMetrics(tracker *monitor.Tracker, clu *cluster.Cluster, notifier *notify.Notifier, dryRun bool) *metrics {
 	m := &metrics{
 		reg: prometheus.NewRegistry(),
 		probes: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "goavail_probes_total",
@@ -57,7 +58,7 @@ func newMetrics(tracker *monitor.Tracker, clu *cluster.Cluster, dryRun bool) *me
 	m.probeOK, m.probeLost, m.probeErr = m.probes.WithLabelValues("ok"), m.probes.WithLabelValues("lost"), m.probes.WithLabelValues("error")
 	m.reg.MustRegister(m.probes, m.rtt, m.transitions, m.apiRequests, m.apiDuration, m.changes, m.passes, m.passDuration, m.lastSuccess,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		&stateCollector{tracker: tracker, clu: clu, dryRun: dryRun})
+		&stateCollector{tracker: tracker, clu: clu, notifier: notifier, dryRun: dryRun})
 	return m
 }
 
@@ -122,9 +123,10 @@ func (m *metrics) pass(r dns.PassReport) {
 
 // stateCollector reads the current states at scrape time.
 type stateCollector struct {
-	tracker *monitor.Tracker
-	clu     *cluster.Cluster
-	dryRun  bool
+	tracker  *monitor.Tracker
+	clu      *cluster.Cluster
+	notifier *notify.Notifier
+	dryRun   bool
 }
 
 var (
@@ -140,12 +142,14 @@ var (
 	descIsW   = prometheus.NewDesc("goavail_cluster_is_writer", "1 if this agent writes DNS.", nil, nil)
 	descIsol  = prometheus.NewDesc("goavail_cluster_isolated", "1 if this agent abstains because it sees nearly every target down.", nil, nil)
 	descDrop  = prometheus.NewDesc("goavail_cluster_dropped_messages_total", "Peer messages dropped, by reason.", []string{"reason"}, nil)
+	descNDrop = prometheus.NewDesc("goavail_notifications_dropped_total", "Notifications dropped because a hook's or webhook's queue was full.", nil, nil)
+	descNFail = prometheus.NewDesc("goavail_notifications_failed_total", "Notifications that failed for good (hook error or timeout, webhook retries spent).", nil, nil)
 	descDry   = prometheus.NewDesc("goavail_dry_run", "1 if goavail only logs the changes it would make.", nil, nil)
 	descBuild = prometheus.NewDesc("goavail_build_info", "Always 1; the labels name the build.", []string{"version", "revision", "goversion"}, nil)
 )
 
 func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descState, descUp, descRTT, descLoss, descAgree, descMemb, descVote, descQuor, descWrite, descIsW, descIsol, descDrop, descDry, descBuild} {
+	for _, d := range []*prometheus.Desc{descState, descUp, descRTT, descLoss, descAgree, descMemb, descVote, descQuor, descWrite, descIsW, descIsol, descDrop, descNDrop, descNFail, descDry, descBuild} {
 		ch <- d
 	}
 }
@@ -191,6 +195,8 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 	for reason, n := range c.clu.Dropped() {
 		ch <- prometheus.MustNewConstMetric(descDrop, prometheus.CounterValue, float64(n), reason)
 	}
+	ch <- prometheus.MustNewConstMetric(descNDrop, prometheus.CounterValue, float64(c.notifier.Dropped()))
+	ch <- prometheus.MustNewConstMetric(descNFail, prometheus.CounterValue, float64(c.notifier.Failed()))
 	gauge(descDry, bit(c.dryRun))
 	gauge(descBuild, 1, version, commit, runtime.Version())
 }

@@ -173,6 +173,7 @@ func TestE2E_MetricsStatusReloadAndSecrets(t *testing.T) {
 		{"goavail_reconcile_last_success_timestamp_seconds", nil, func(v float64) bool { return v > 1.7e9 }, "a recent time"},
 		{"goavail_cluster_is_writer", nil, func(v float64) bool { return v == 1 }, "1"},
 		{"goavail_dry_run", nil, func(v float64) bool { return v == 0 }, "0"},
+		{"goavail_notifications_dropped_total", nil, func(v float64) bool { return v == 0 }, "0"},
 		{"goavail_build_info", nil, func(v float64) bool { return v == 1 }, "1"},
 	} {
 		v, ok := value(t, fams, c.name, c.labels)
