@@ -48,16 +48,21 @@ func RequireRoot(t testing.TB) {
 }
 
 // New makes a bridge for subnet 198.18.<subnet>.0/24 and 2001:2:0:<subnet>::/64.
-// Tests running at the same time must use different subnets (1..254).
+// Tests in one process running at the same time must use different subnets
+// (1..254). Across processes (two checkouts testing at once) a subnet is
+// held under a file lock for the lab's life, so a second user waits for it
+// instead of sharing its addresses or sweeping its live namespaces.
 func New(t testing.TB, subnet int) *Lab {
 	t.Helper()
 	RequireRoot(t)
 	release := guard(t)
+	unlock := lockFile(t, fmt.Sprintf("/run/goavail-netlab-subnet-%d.lock", subnet))
 	l := &Lab{t: t, prefix: fmt.Sprintf("ga%03x%02x", os.Getpid()%4096, subnet%256), net: subnet}
 	l.Bridge = l.prefix + "br"
 	t.Cleanup(func() {
 		l.run("ip", "link", "del", l.Bridge)
 		release()
+		unlock()
 	})
 	l.sweep()
 	l.must("ip", "link", "add", l.Bridge, "type", "bridge")
@@ -167,6 +172,21 @@ func (l *Lab) sweep() {
 	}
 }
 
+// lockFile takes an exclusive lock on path, waiting for any other process
+// that holds it, and returns its release. A process that dies releases it.
+func lockFile(t testing.TB, path string) func() {
+	t.Helper()
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		t.Fatalf("netlab lock %s: %v", path, err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		f.Close()
+		t.Fatalf("netlab lock %s: %v", path, err)
+	}
+	return func() { f.Close() }
+}
+
 // guardRoutes keep lab traffic on this machine.
 var guardRoutes = [][]string{
 	{"ip", "route", "replace", "unreachable", "198.18.0.0/15"},
@@ -222,7 +242,8 @@ func (l *Lab) AddBulk(n int) (*Host, []netip.Addr) {
 	if out, err := cmd.CombinedOutput(); err != nil {
 		l.t.Fatalf("add %d addresses: %v: %s", n, err, out)
 	}
+	unlock := lockFile(l.t, "/run/goavail-netlab-bulk.lock") // one route for every process
 	l.must("ip", "route", "replace", "198.19.0.0/16", "via", h.V4.String())
-	l.t.Cleanup(func() { l.run("ip", "route", "del", "198.19.0.0/16") })
+	l.t.Cleanup(func() { l.run("ip", "route", "del", "198.19.0.0/16"); unlock() })
 	return h, addrs
 }
