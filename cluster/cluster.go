@@ -105,6 +105,7 @@ type Cluster struct {
 	members  map[string]memberlist.Node // live, this agent included; kept by events
 	peers    map[string]*peerState
 	decision Decision
+	annex    []byte // sent in every view; see SetAnnex
 	dropped  map[string]uint64
 	dropLog  map[string]time.Time // reason -> last logged
 }
@@ -204,6 +205,22 @@ func (c *Cluster) settings() ([crypto.FingerprintSize]byte, Rules, time.Duration
 	return c.cfg.Fingerprint, c.cfg.Rules, c.cfg.ViewInterval
 }
 
+// SetAnnex sets the opaque state sent with this agent's every view from
+// now on (see View.Annex), and sends it at once. b is not copied: the caller
+// must not change it afterwards.
+func (c *Cluster) SetAnnex(b []byte) {
+	c.mu.Lock()
+	c.annex = b
+	c.mu.Unlock()
+	c.LocalChanged()
+}
+
+func (c *Cluster) localAnnex() []byte {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.annex
+}
+
 // LocalChanged tells the cluster this agent's view changed: it is sent at
 // once and agreement runs again. It never blocks.
 func (c *Cluster) LocalChanged() { signal(c.local) }
@@ -276,7 +293,7 @@ func (c *Cluster) Run(ctx context.Context) error {
 	// Each event takes one snapshot of this agent's view, for both the
 	// broadcast and the agreement round.
 	round := func() {
-		mine := View{Entries: c.cfg.Local()}
+		mine := View{Entries: c.cfg.Local(), Annex: c.localAnnex()}
 		c.broadcast(mine)
 		c.decide(mine)
 	}

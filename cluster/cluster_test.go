@@ -270,3 +270,15 @@ func TestCluster_DropsBadMessages(t *testing.T) {
 		t.Errorf("views after the bad messages: %v", v)
 	}
 }
+
+func TestCluster_AnnexTravelsWithTheView(t *testing.T) {
+	nodes := threeNodes(t)
+	nodes[0].SetAnnex([]byte("removed: 198.51.100.7"))
+	for _, n := range nodes[1:] {
+		eventually(t, n.cfg.NodeName+" sees n1's annex", func() bool {
+			return string(n.PeerViews()["n1"].Annex) == "removed: 198.51.100.7"
+		})
+	}
+	nodes[0].SetAnnex(nil)
+	eventually(t, "n2 sees the annex cleared", func() bool { return nodes[1].PeerViews()["n1"].Annex == nil })
+}

@@ -15,6 +15,10 @@ import (
 // the messages agents exchange.
 type View struct {
 	Entries []monitor.Status // sorted by address
+	// Annex is opaque state the agent shares beside its probe results
+	// (the writer's memory of removed records, drains): cmd gives it
+	// meaning, cluster only carries it. At most maxAnnex bytes.
+	Annex []byte
 }
 
 // Failing counts the addresses that are not down but whose latest probes
@@ -43,15 +47,16 @@ const (
 	maxEntries   = 1 << 16
 	maxRTTs      = 16
 	maxErrorText = 255
-	viewVersion  = 1
+	maxAnnex     = 1 << 20
+	viewVersion  = 2
 )
 
 // ErrView is wrapped by every DecodeView error.
 var ErrView = errors.New("malformed view")
 
-// Encoding, version 1 (integers are unsigned varints unless noted):
+// Encoding, version 2 (integers are unsigned varints unless noted):
 //
-//	version(1 byte) | count | entries
+//	version(1 byte) | count | entries | len(annex) | annex
 //	entry: addr len(1) | addr bytes(4 or 16) | state(1) | since unix nanos (signed) |
 //	       n rtts | rtts in ns | probes | lost | lost in a row | len(last error) | last error
 //
@@ -97,6 +102,11 @@ func (v View) MarshalBinary() ([]byte, error) {
 		b = append(b, byte(len(msg)))
 		b = append(b, msg...)
 	}
+	if len(v.Annex) > maxAnnex {
+		return nil, fmt.Errorf("view annex is %d bytes, more than %d", len(v.Annex), maxAnnex)
+	}
+	b = binary.AppendUvarint(b, uint64(len(v.Annex)))
+	b = append(b, v.Annex...)
 	return b, nil
 }
 
@@ -151,6 +161,13 @@ func DecodeView(b []byte) (View, error) {
 			d.fail("entry %d: address %v out of order", i, e.Addr)
 		}
 		v.Entries = append(v.Entries, e)
+	}
+	if an := d.uvarint(); d.err == nil {
+		if an > maxAnnex {
+			d.fail("annex of %d bytes", an)
+		} else if an > 0 {
+			v.Annex = slices.Clone(d.bytes(int(an)))
+		}
 	}
 	if d.err == nil && len(d.b) > 0 {
 		d.fail("%d bytes left over", len(d.b))
