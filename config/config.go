@@ -52,6 +52,9 @@ type Config struct {
 	// HTTPListen is where /metrics, /status, /healthz and POST /-/reload
 	// are served. Default 127.0.0.1:9800; "" turns the listener off.
 	HTTPListen string `toml:"http_listen"`
+	// Ports is the original goavail's key: TCP checks on these ports for
+	// every address of a group that lists no checks of its own.
+	Ports []int `toml:"ports"`
 
 	Members    Members         `toml:"Members"`
 	Cloudflare Cloudflare      `toml:"Cloudflare"`
@@ -63,6 +66,9 @@ type Config struct {
 	// (when it names a dns_domain) followed by every [[Records]] table, with
 	// defaults applied, hostnames made fully qualified and addresses parsed.
 	Groups []Group `toml:"-"`
+	// Notices are lines for the operator about how the file was read (an
+	// old key mapped to a new meaning); cmd logs them at info.
+	Notices []string `toml:"-"`
 }
 
 // Members is the [Members] block: cluster settings. They are parsed and
@@ -150,6 +156,10 @@ type Cloudflare struct {
 	Hostnames   []string `toml:"hostnames"`
 	IPAddresses []string `toml:"ip_addresses"`
 	DNSProxied  bool     `toml:"dns_proxied"`
+	// Match and Checks decide the health of the block's own addresses; see
+	// RecordGroup.
+	Match  string        `toml:"match"`
+	Checks []CheckConfig `toml:"Checks"`
 
 	// TTL for records goavail creates, in seconds; 1 means automatic.
 	TTL int `toml:"ttl"`
@@ -180,6 +190,11 @@ type RecordGroup struct {
 	TTL         *int     `toml:"ttl"`
 	Comment     *string  `toml:"comment"`
 	AllDown     *string  `toml:"all_down"`
+	// Match is "all" (default: an address is up when every check is) or
+	// "any" (one check up is enough).
+	Match *string `toml:"match"`
+	// Checks are the group's health checks; default one ICMP check.
+	Checks []CheckConfig `toml:"Checks"`
 }
 
 // Group is an effective record group: every hostname in Zone should point
@@ -194,6 +209,11 @@ type Group struct {
 	// FailStatic: when every address is down, leave the records as they
 	// are instead of restoring all known addresses (fail-open).
 	FailStatic bool
+	// Checks decide each address's health (see config/checks.go); MatchAny
+	// lets one up check do instead of all.
+	Checks       []Check
+	MatchAny     bool
+	implicitICMP bool // Checks is the default, unconfigured ICMP check
 }
 
 // Defaults for keys that are not set.
@@ -269,8 +289,8 @@ func unknownKey(k toml.Key) error {
 		return fmt.Errorf("%s: Route 53 is not supported; remove the [Route53] block", name)
 	case name == "slack_addr":
 		return fmt.Errorf("slack_addr: no longer read; add a [[Webhooks]] table with url = \"env:SLACK_WEBHOOK_URL\" and format = \"slack\"")
-	case name == "port" || name == "ports":
-		return fmt.Errorf("%s: goavail probes with ICMP only; remove the key", name)
+	case name == "port":
+		return errors.New("port: no longer read; use ports = [80] for TCP checks on every address, or a [[Records.Checks]] table")
 	}
 	return fmt.Errorf("%s: unknown key (check its spelling and the block it is in)", name)
 }
@@ -413,9 +433,20 @@ func (c *Config) validate() []error {
 		bad("Cloudflare.api_base_url = %q: must be an http:// or https:// URL", cf.APIBaseURL)
 	}
 
+	for i, p := range c.Ports {
+		if p < 1 || p > 65535 {
+			bad("ports[%d] = %d: must be from 1 to 65535", i, p)
+		}
+	}
 	groups, gerrs := c.buildGroups()
 	errs = append(errs, gerrs...)
 	c.Groups = groups
+	if len(gerrs) == 0 {
+		errs = append(errs, c.validateSharedChecks()...)
+	}
+	if n := c.portsNotice(); n != "" {
+		c.Notices = append(c.Notices, n)
+	}
 	if len(groups) == 0 && len(gerrs) == 0 {
 		bad("no record groups: set dns_domain, hostnames and ip_addresses in [Cloudflare] or add a [[Records]] table")
 	}
@@ -472,7 +503,7 @@ func (c *Config) buildGroups() ([]Group, []error) {
 	var raw []source
 	if cf.DNSDomain != "" || len(cf.Hostnames) > 0 || len(cf.IPAddresses) > 0 {
 		p := cf.DNSProxied
-		raw = append(raw, source{"Cloudflare", RecordGroup{DNSDomain: cf.DNSDomain, Hostnames: cf.Hostnames, IPAddresses: cf.IPAddresses, DNSProxied: &p}})
+		raw = append(raw, source{"Cloudflare", RecordGroup{DNSDomain: cf.DNSDomain, Hostnames: cf.Hostnames, IPAddresses: cf.IPAddresses, DNSProxied: &p, Match: &cf.Match, Checks: cf.Checks}})
 	}
 	for i, rg := range c.Records {
 		raw = append(raw, source{fmt.Sprintf("Records[%d]", i), rg})
@@ -483,6 +514,7 @@ func (c *Config) buildGroups() ([]Group, []error) {
 	owner := map[string]string{} // FQDN -> where it was first configured
 	for _, r := range raw {
 		g, gerrs := buildGroup(r.where, r.rg, cf)
+		gerrs = append(gerrs, c.buildChecks(r.where, r.rg.Checks, r.rg.Match, &g)...)
 		errs = append(errs, gerrs...)
 		for _, h := range g.Hostnames {
 			if prev, ok := owner[h]; ok {
@@ -703,8 +735,8 @@ func (c *Config) Effective() string {
 	return b.String()
 }
 
-// Fingerprint identifies the monitored set: every group's zone, hostnames
-// and addresses, in a canonical order. Agents whose fingerprints differ
+// Fingerprint identifies the monitored set: every group's zone, hostnames,
+// addresses and checks, in a canonical order. Agents whose fingerprints differ
 // would decide about different things, so they ignore each other's views.
 func (c *Config) Fingerprint() [8]byte {
 	lines := make([]string, 0, len(c.Groups))
@@ -716,7 +748,7 @@ func (c *Config) Fingerprint() [8]byte {
 		for i, a := range addrs {
 			strs[i] = a.String()
 		}
-		lines = append(lines, g.Zone+"|"+strings.Join(hosts, ",")+"|"+strings.Join(strs, ","))
+		lines = append(lines, g.Zone+"|"+strings.Join(hosts, ",")+"|"+strings.Join(strs, ",")+g.checksFingerprint())
 	}
 	slices.Sort(lines)
 	sum := sha256.Sum256([]byte(strings.Join(lines, "\n")))
