@@ -1,0 +1,225 @@
+package monitor
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/netip"
+	"regexp"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/goavail/goavail/internal/netlab"
+	"github.com/goavail/goavail/internal/testweb"
+)
+
+// webHost is a namespaced host serving the cases the checks must tell
+// apart: plain HTTP (switchable), HTTPS with a valid, an expired, a
+// wrong-name and a 3-day certificate, a closed port and a blackholed one.
+type webHost struct {
+	h       *netlab.Host
+	handler *testweb.Handler
+	ca      *testweb.CA
+}
+
+const (
+	portHTTP       = 80
+	portValid      = 8443
+	portExpired    = 8444
+	portWrongName  = 8445
+	portExpiring3d = 8446
+	portClosed     = 9000
+	portBlackhole  = 9001
+)
+
+func newWebHost(t *testing.T, subnet int) *webHost {
+	lab := netlab.New(t, subnet)
+	w := &webHost{h: lab.AddHost(), handler: &testweb.Handler{}, ca: testweb.NewCA(t)}
+	certs := w.ca.StandardCerts(t, "www.example.com")
+	for port, cert := range map[int]*tls.Certificate{portHTTP: nil, portValid: &certs.Valid, portExpired: &certs.Expired,
+		portWrongName: &certs.WrongName, portExpiring3d: &certs.Expiring3d, portBlackhole: nil} {
+		ln, err := w.h.Listen("tcp", fmt.Sprintf(":%d", port))
+		if err != nil {
+			t.Fatal(err)
+		}
+		testweb.Serve(t, ln, cert, w.handler)
+	}
+	w.h.BlackholePort(portBlackhole, true)
+	return w
+}
+
+func webCheck(kind string, port int, mod func(*HTTPOptions)) *Check {
+	c := &Check{Kind: kind, Key: kind, Port: port, Interval: time.Second, Timeout: 500 * time.Millisecond,
+		HTTP: HTTPOptions{Path: "/", Method: "GET", Host: "www.example.com", StatusCodes: [][2]int{{200, 299}}, TLSVerify: true}}
+	if mod != nil {
+		mod(&c.HTTP)
+	}
+	return c
+}
+
+// TestProbers_RealServers probes real servers in a namespace and checks
+// each outcome and the reason it gives, for every failure kind.
+func TestProbers_RealServers(t *testing.T) {
+	w := newWebHost(t, 110)
+	pool := func(o *HTTPOptions) { o.RootCAs = w.ca.Pool }
+	for _, tc := range []struct {
+		name   string
+		check  *Check
+		mode   testweb.Mode
+		ok     bool
+		reason string
+		warn   string
+	}{
+		{"tcp open", &Check{Kind: KindTCP, Port: portHTTP, Timeout: time.Second}, testweb.OK, true, "", ""},
+		{"tcp refused", &Check{Kind: KindTCP, Port: portClosed, Timeout: time.Second}, testweb.OK, false, "connect: connection refused", ""},
+		{"tcp blackholed", &Check{Kind: KindTCP, Port: portBlackhole, Timeout: 300 * time.Millisecond}, testweb.OK, false, "timeout after 300ms in connect", ""},
+		{"http 200", webCheck(KindHTTP, portHTTP, nil), testweb.OK, true, "", ""},
+		{"http 503", webCheck(KindHTTP, portHTTP, nil), testweb.Status503, false, "status 503 (Service Unavailable), want 2xx", ""},
+		{"http 503 allowed", webCheck(KindHTTP, portHTTP, func(o *HTTPOptions) { o.StatusCodes = [][2]int{{200, 299}, {503, 503}} }), testweb.Status503, true, "", ""},
+		{"http body fails the regexp", webCheck(KindHTTP, portHTTP, func(o *HTTPOptions) { o.BodyMustMatch = []*regexp.Regexp{regexp.MustCompile("status: ok")} }),
+			testweb.BadBody, false, `status 200, but the body does not match "status: ok"`, ""},
+		{"http body matches the bad regexp", webCheck(KindHTTP, portHTTP, func(o *HTTPOptions) { o.BodyMustNotMatch = []*regexp.Regexp{regexp.MustCompile("(?i)error")} }),
+			testweb.BadBody, false, `status 200, but the body matches "(?i)error"`, ""},
+		{"http first byte timeout", webCheck(KindHTTP, portHTTP, nil), testweb.Stall, false, "timeout after 500ms in first byte", ""},
+		{"http refused", webCheck(KindHTTP, portClosed, nil), testweb.OK, false, "connect: connection refused", ""},
+		{"https blackholed", webCheck(KindHTTPS, portBlackhole, nil), testweb.OK, false, "timeout after 500ms in connect", ""},
+		{"https valid", webCheck(KindHTTPS, portValid, pool), testweb.OK, true, "", ""},
+		{"https unknown CA", webCheck(KindHTTPS, portValid, nil), testweb.OK, false, "tls: certificate signed by an unknown authority", ""},
+		{"https expired", webCheck(KindHTTPS, portExpired, pool), testweb.OK, false, "tls: certificate expired or not yet valid", ""},
+		{"https wrong name", webCheck(KindHTTPS, portWrongName, pool), testweb.OK, false, "tls: certificate is for other.invalid, not www.example.com", ""},
+		{"https expired, not verified", webCheck(KindHTTPS, portExpired, func(o *HTTPOptions) { o.TLSVerify = false }), testweb.OK, true, "", ""},
+		{"https 3 days left, limit 2: warning", webCheck(KindHTTPS, portExpiring3d, func(o *HTTPOptions) { pool(o); o.MinDaysLeft = 2 }), testweb.OK, true, "",
+			"tls: certificate expires in 3.0 days"},
+		{"https 3 days left, limit 5: down", webCheck(KindHTTPS, portExpiring3d, func(o *HTTPOptions) { pool(o); o.MinDaysLeft = 5 }), testweb.OK, false,
+			"tls: certificate expires in 3.0 days", ""},
+		{"https on a plain port", webCheck(KindHTTPS, portHTTP, pool), testweb.OK, false, "tls: the server did not answer with TLS", ""},
+		{"https first byte timeout", webCheck(KindHTTPS, portValid, pool), testweb.Stall, false, "timeout after 500ms in first byte", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w.handler.Set(tc.mode)
+			ctx, cancel := context.WithTimeout(context.Background(), max(tc.check.Timeout, time.Second))
+			defer cancel()
+			if tc.check.Timeout > 0 {
+				ctx, cancel = context.WithTimeout(ctx, tc.check.Timeout)
+				defer cancel()
+			}
+			out := NewProber(tc.check).Probe(ctx, w.h.V4)
+			if out.OK != tc.ok || !strings.HasPrefix(out.Reason, tc.reason) || (tc.reason == "") != (out.Reason == "") {
+				t.Errorf("ok=%t reason=%q, want ok=%t reason starting %q", out.OK, out.Reason, tc.ok, tc.reason)
+			}
+			if !strings.HasPrefix(out.Warning, tc.warn) || (tc.warn == "") != (out.Warning == "") {
+				t.Errorf("warning %q, want one starting %q", out.Warning, tc.warn)
+			}
+		})
+	}
+	w.handler.Set(testweb.OK)
+	// IPv6 too: the same prober over the host's v6 address.
+	if out := NewProber(webCheck(KindHTTPS, portValid, pool)).Probe(context.Background(), w.h.V6); !out.OK {
+		t.Errorf("https over IPv6: %s", out.Reason)
+	}
+}
+
+// TestHTTPProber_FreshConnectionPerProbe: every probe opens its own
+// connection, so a server that stops accepting new ones is seen at once.
+func TestHTTPProber_FreshConnectionPerProbe(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var conns atomic.Int32
+	counting := &countingListener{Listener: ln, n: &conns}
+	testweb.Serve(t, counting, nil, &testweb.Handler{})
+	port := ln.Addr().(*net.TCPAddr).Port
+	p := NewProber(webCheck(KindHTTP, port, nil))
+	for i := 0; i < 5; i++ {
+		if out := p.Probe(context.Background(), netip.MustParseAddr("127.0.0.1")); !out.OK {
+			t.Fatalf("probe %d: %s", i, out.Reason)
+		}
+	}
+	if n := conns.Load(); n != 5 {
+		t.Errorf("%d connections for 5 probes, want 5", n)
+	}
+}
+
+type countingListener struct {
+	net.Listener
+	n *atomic.Int32
+}
+
+func (l *countingListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err == nil {
+		l.n.Add(1)
+	}
+	return c, err
+}
+
+// TestChecker_SpreadsAndBounds: 200 jobs at one interval start spread over
+// it (not in a burst), no more than MaxInFlight probes run at once, and a
+// job whose probe is still running skips its turn.
+func TestChecker_SpreadsAndBounds(t *testing.T) {
+	const n, limit = 200, 16
+	var mu sync.Mutex
+	var starts []time.Time
+	running, peak := 0, 0
+	probe := proberFunc(func(ctx context.Context) Outcome {
+		mu.Lock()
+		starts = append(starts, time.Now())
+		running++
+		peak = max(peak, running)
+		mu.Unlock()
+		select {
+		case <-time.After(20 * time.Millisecond):
+		case <-ctx.Done():
+		}
+		mu.Lock()
+		running--
+		mu.Unlock()
+		return Outcome{OK: true}
+	})
+	var results atomic.Int32
+	c := NewChecker(limit, discardLogger(), func(CheckResult) { results.Add(1) })
+	c.newProber = func(*Check) Prober { return probe }
+	chk := &Check{Kind: KindTCP, Key: "tcp:1", Interval: time.Second, Timeout: 500 * time.Millisecond}
+	var jobs []Job
+	for i := range n {
+		jobs = append(jobs, Job{Addr: addrN(i), Check: chk})
+	}
+	c.SetJobs(jobs)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- c.Run(ctx) }()
+	deadline := time.Now().Add(20 * time.Second)
+	for results.Load() < n && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	<-done
+	mu.Lock()
+	defer mu.Unlock()
+	if results.Load() < n {
+		t.Fatalf("%d results, want %d", results.Load(), n)
+	}
+	if peak > limit {
+		t.Errorf("%d probes ran at once, limit %d", peak, limit)
+	}
+	// Spread: the first n starts cover most of the interval, not one instant.
+	first := starts[:n]
+	if span := first[n-1].Sub(first[0]); span < 600*time.Millisecond {
+		t.Errorf("first %d probes started within %s; want them spread over the 1s interval", n, span)
+	}
+}
+
+type proberFunc func(ctx context.Context) Outcome
+
+func (f proberFunc) Probe(ctx context.Context, _ netip.Addr) Outcome { return f(ctx) }
+
+func addrN(i int) netip.Addr { return netip.AddrFrom4([4]byte{192, 0, 2, byte(i)}) }
+
+func discardLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
