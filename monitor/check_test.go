@@ -44,8 +44,12 @@ func TestHealth_CombinesChecks(t *testing.T) {
 	icmp := &Check{Kind: KindICMP, Key: "icmp", Timeout: time.Second, Thresholds: Thresholds{Fall: 2, Rise: 1}}
 	web := &Check{Kind: KindHTTPS, Key: "https:443/", Timeout: time.Second, Thresholds: Thresholds{Fall: 1, Rise: 2}}
 	t0 := time.Unix(1700000000, 0)
-	ok := func(i int) Result { return Result{Addr: a, At: t0.Add(time.Duration(i) * time.Second), OK: true, RTT: time.Millisecond} }
-	bad := func(i int, why string) Result { return Result{Addr: a, At: t0.Add(time.Duration(i) * time.Second), Err: why} }
+	ok := func(i int) Result {
+		return Result{Addr: a, At: t0.Add(time.Duration(i) * time.Second), OK: true, RTT: time.Millisecond}
+	}
+	bad := func(i int, why string) Result {
+		return Result{Addr: a, At: t0.Add(time.Duration(i) * time.Second), Err: why}
+	}
 	type step struct {
 		key  string
 		r    Result
