@@ -125,6 +125,9 @@ func (h *Health) Observe(key string, r Result) {
 	var atr Transition
 	var addrChanged bool
 	if changed {
+		if ctr.To == Down {
+			ctr.Evidence.LastError = reason(ch.c, ctr.Evidence)
+		}
 		atr, addrChanged = ah.recombine(r.Addr, r.At)
 	}
 	h.mu.Unlock()

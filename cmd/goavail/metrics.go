@@ -32,7 +32,7 @@ type metrics struct {
 	lastSuccess                  prometheus.Gauge
 }
 
-func newMetrics(tracker *monitor.Tracker, clu *cluster.Cluster, notifier *notify.Notifier, dryRun bool) *metrics {
+func newMetrics(tracker *monitor.Health, clu *cluster.Cluster, notifier *notify.Notifier, dryRun bool) *metrics {
 	m := &metrics{
 		reg: prometheus.NewRegistry(),
 		probes: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "goavail_probes_total",
@@ -123,7 +123,7 @@ func (m *metrics) pass(r dns.PassReport) {
 
 // stateCollector reads the current states at scrape time.
 type stateCollector struct {
-	tracker  *monitor.Tracker
+	tracker  *monitor.Health
 	clu      *cluster.Cluster
 	notifier *notify.Notifier
 	dryRun   bool

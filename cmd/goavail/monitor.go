@@ -66,7 +66,7 @@ func loadConfig(path string, getenv func(string) string) (*config.Config, [][]by
 
 // newCluster builds the cluster (or, with no peers, the lone agent's
 // agreement) from the config.
-func newCluster(cfg *config.Config, keys [][]byte, tracker *monitor.Tracker, onChange func(cluster.Decision), log *slog.Logger) (*cluster.Cluster, error) {
+func newCluster(cfg *config.Config, keys [][]byte, tracker *monitor.Health, onChange func(cluster.Decision), log *slog.Logger) (*cluster.Cluster, error) {
 	m := cfg.Members
 	return cluster.New(cluster.Config{
 		NodeName: cfg.NodeName, BindAddr: m.BindAddr, AdvertiseAddr: m.LocalAddr, Port: m.MembersPort,
@@ -164,10 +164,6 @@ func health(clu *cluster.Cluster) func() dns.Health {
 	}
 }
 
-func thresholds(c *config.Config) monitor.Thresholds {
-	return monitor.Thresholds{Fall: c.FailureThreshold, Rise: c.RiseThreshold}
-}
-
 func monitorCmd(ctx context.Context, o monitorOptions, logw io.Writer, getenv func(string) string) error {
 	log, err := newLogger(o.logLevel, o.logFormat, logw)
 	if err != nil {
@@ -192,13 +188,13 @@ func monitorCmd(ctx context.Context, o monitorOptions, logw io.Writer, getenv fu
 
 	var rec *dns.Reconciler
 	var clu *cluster.Cluster
-	tracker := monitor.NewTracker(cfg.Addrs(), thresholds(cfg), func(t monitor.Transition) {
-		log.Info("target state changed", "addr", t.Addr, "from", t.From, "to", t.To,
-			"rtts", t.Evidence.RTTs, "lost", t.Evidence.Lost, "probes", t.Evidence.Probes, "last_error", t.Evidence.LastError)
+	tracker := monitor.NewHealth(func(t monitor.Transition) {
+		log.Info("target state changed", "addr", t.Addr, "from", t.From, "to", t.To, "reason", t.Evidence.LastError,
+			"rtts", t.Evidence.RTTs, "lost", t.Evidence.Lost, "probes", t.Evidence.Probes)
 		m.transition(t)
 		ev.transition(t)
 		clu.LocalChanged()
-	})
+	}, logCheckTransition(log))
 	clu, err = newCluster(cfg, keys, tracker, func(d cluster.Decision) {
 		ev.decision(d)
 		rec.Kick()
@@ -207,6 +203,7 @@ func monitorCmd(ctx context.Context, o monitorOptions, logw io.Writer, getenv fu
 		return &exitError{exitRuntime, err}
 	}
 	m = newMetrics(tracker, clu, notifier, o.dryRun)
+	cm := newCheckMetrics(m.reg)
 	memory := loadMemory(cfg, getenv, log)
 	rec = dns.NewReconciler(dns.ReconcilerConfig{Provider: provider, Memory: memory, DryRun: o.dryRun, Health: health(clu), Writer: clu.IsWriter, Log: log, Safety: safety(cfg), OnPass: func(r dns.PassReport) {
 		m.pass(r)
@@ -216,13 +213,24 @@ func monitorCmd(ctx context.Context, o monitorOptions, logw io.Writer, getenv fu
 
 	engine, err := monitor.NewEngine(monitor.EngineConfig{Interval: cfg.Interval.D(), Timeout: cfg.ProbeTimeout.D()}, log, func(r monitor.Result) {
 		m.probe(r)
-		tracker.Observe(r)
+		cm.icmp(r)
+		tracker.Observe(monitor.KindICMP, r)
 	})
 	if err != nil {
 		return &exitError{exitRuntime, err}
 	}
-	if err := engine.SetTargets(cfg.Addrs()); err != nil {
+	warn := &warner{log: log, last: map[string]string{}}
+	checker := monitor.NewChecker(0, log, func(r monitor.CheckResult) {
+		cm.check(r)
+		warn.observe(r)
+		tracker.Observe(r.Check.Key, r.Result)
+	})
+	probes := &probes{engine: engine, checker: checker, health: tracker}
+	if err := probes.apply(cfg); err != nil {
 		return &exitError{exitRuntime, err}
+	}
+	for _, n := range cfg.Notices {
+		log.Info(n)
 	}
 
 	// Reloads come from SIGHUP and POST /-/reload; one goroutine applies
@@ -258,6 +266,7 @@ func monitorCmd(ctx context.Context, o monitorOptions, logw io.Writer, getenv fu
 
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return engine.Run(gctx) })
+	g.Go(func() error { return checker.Run(gctx) })
 	g.Go(func() error { return clu.Run(gctx) })
 	g.Go(func() error { return rec.Run(gctx) })
 	g.Go(func() error { return notifier.Run(gctx) })
@@ -274,7 +283,7 @@ func monitorCmd(ctx context.Context, o monitorOptions, logw io.Writer, getenv fu
 			case r := <-reloads:
 				done = r.done
 			}
-			next, err := reload(o.configPath, cfg, getenv, engine, tracker, clu, rec, log)
+			next, err := reload(o.configPath, cfg, getenv, probes, clu, rec, log)
 			cfg = next
 			if done != nil {
 				done <- err
@@ -323,17 +332,16 @@ func newProvider(cfg *config.Config, dryRun bool, getenv func(string) string, lo
 // reload re-reads the config. An invalid file changes nothing and its
 // errors are returned with the running config; a valid one is applied
 // whole, keeping the state of addresses that stay watched.
-func reload(path string, old *config.Config, getenv func(string) string, engine *monitor.Engine, tracker *monitor.Tracker, clu *cluster.Cluster, rec *dns.Reconciler, log *slog.Logger) (*config.Config, error) {
+func reload(path string, old *config.Config, getenv func(string) string, probes *probes, clu *cluster.Cluster, rec *dns.Reconciler, log *slog.Logger) (*config.Config, error) {
 	cfg, _, err := loadConfig(path, getenv)
 	if err == nil {
-		err = engine.SetTargets(cfg.Addrs()) // checks before it changes anything
+		err = probes.apply(cfg) // the ICMP engine checks before anything changes
 	}
 	if err != nil {
 		log.Error("reload rejected; keeping the running configuration", "err", err)
 		return old, err
 	}
-	engine.SetConfig(monitor.EngineConfig{Interval: cfg.Interval.D(), Timeout: cfg.ProbeTimeout.D()})
-	tracker.SetTargets(cfg.Addrs(), thresholds(cfg))
+	probes.engine.SetConfig(monitor.EngineConfig{Interval: cfg.Interval.D(), Timeout: cfg.ProbeTimeout.D()})
 	clu.SetConfig(cfg.Fingerprint(), rules(cfg), cfg.Members.ViewInterval.D())
 	rec.SetSafety(safety(cfg))
 	rec.SetGroups(dnsGroups(cfg), cfg.ReconcilePeriod.D())
@@ -345,6 +353,9 @@ func reload(path string, old *config.Config, getenv func(string) string, engine 
 	}
 	if cfg.Cloudflare.APIBaseURL != old.Cloudflare.APIBaseURL || cfg.Cloudflare.BatchSize != old.Cloudflare.BatchSize || cfg.Cloudflare.RequestTimeout != old.Cloudflare.RequestTimeout {
 		log.Warn("api_base_url, batch_size and request_timeout take effect at the next restart")
+	}
+	for _, n := range cfg.Notices {
+		log.Info(n)
 	}
 	log.Info("configuration reloaded", "targets", len(cfg.Addrs()), "groups", len(cfg.Groups))
 	return cfg, nil

@@ -43,6 +43,7 @@ type targetDoc struct {
 	Loss   float64           `json:"loss"`
 	Ev     monitor.Evidence  `json:"evidence"`
 	Peers  map[string]string `json:"peers,omitempty"` // node -> state in its latest view
+	Checks []checkDoc        `json:"checks,omitempty"`
 }
 
 type passDoc struct {
@@ -62,7 +63,7 @@ type planDoc struct {
 	Applied  bool     `json:"applied"`
 }
 
-func buildStatus(node string, dryRun bool, tracker *monitor.Tracker, clu *cluster.Cluster, rec *dns.Reconciler) statusDoc {
+func buildStatus(node string, dryRun bool, tracker *monitor.Health, clu *cluster.Cluster, rec *dns.Reconciler) statusDoc {
 	d := clu.Decision()
 	isWriter, writer := clu.IsWriter()
 	doc := statusDoc{Node: node, Version: version, DryRun: dryRun, Members: clu.Members(), Writer: writer, IsWriter: isWriter,
@@ -87,6 +88,7 @@ func buildStatus(node string, dryRun bool, tracker *monitor.Tracker, clu *cluste
 		doc.Targets = append(doc.Targets, t)
 	}
 	slices.SortFunc(doc.Targets, func(a, b targetDoc) int { return strings.Compare(a.Addr, b.Addr) })
+	attachChecks(&doc, tracker)
 	if last := rec.Last(); !last.At.IsZero() {
 		p := &passDoc{At: last.At, Duration: last.Duration.Round(time.Microsecond).String(), Mode: last.Mode}
 		if last.Err != nil {
@@ -196,6 +198,7 @@ func renderStatus(w io.Writer, doc statusDoc) {
 		fmt.Fprintln(tw)
 	}
 	tw.Flush()
+	renderReasons(w, doc)
 	if doc.Pass == nil {
 		fmt.Fprintln(w, "\nno reconcile pass yet")
 		return
