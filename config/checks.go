@@ -212,6 +212,17 @@ func (c *Config) buildChecks(where string, raw []CheckConfig, match *string, g *
 		}
 		g.Checks = append(g.Checks, chk)
 	}
+	if len(errs) == 0 {
+		for _, a := range g.Addrs {
+			covered := false
+			for _, chk := range g.Checks {
+				covered = covered || chk.Addrs == nil || slices.Contains(chk.Addrs, a)
+			}
+			if !covered {
+				bad("%s.ip_addresses: %s has no check (every check lists other addresses); add one without addresses", where, a)
+			}
+		}
+	}
 	return errs
 }
 

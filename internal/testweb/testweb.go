@@ -150,3 +150,41 @@ func Serve(t testing.TB, ln net.Listener, cert *tls.Certificate, h http.Handler)
 	go srv.Serve(ln)
 	t.Cleanup(func() { srv.Close() })
 }
+
+// CertSwitch is the certificate a TLS server presents, changeable while it
+// runs (a renewal, or a broken deployment).
+type CertSwitch struct {
+	mu   sync.Mutex
+	cert *tls.Certificate
+}
+
+// Set presents cert from the next handshake on.
+func (c *CertSwitch) Set(cert tls.Certificate) { c.mu.Lock(); c.cert = &cert; c.mu.Unlock() }
+
+// ServeTLS serves h with TLS on ln, presenting the switch's certificate,
+// until the test ends.
+func ServeTLS(t testing.TB, ln net.Listener, certs *CertSwitch, h http.Handler) {
+	t.Helper()
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ErrorLog: log.New(io.Discard, "", 0)}
+	ln = tls.NewListener(ln, &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) {
+		certs.mu.Lock()
+		defer certs.mu.Unlock()
+		return certs.cert, nil
+	}})
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+}
+
+// AcceptAndClose accepts connections on ln and closes them at once: a TCP
+// service that is up. Closing ln makes the port refuse.
+func AcceptAndClose(ln net.Listener) {
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+}
