@@ -69,6 +69,7 @@ rise_threshold = 2
 interval = "200ms"
 probe_timeout = "150ms"
 reconcile_period = "2s"
+flap_half_life = 0
 
 [Cloudflare]
 dns_domain = "example.com"
@@ -242,7 +243,7 @@ func TestE2E_OriginalPortsKey(t *testing.T) {
 	testweb.AcceptAndClose(ln)
 	t.Cleanup(func() { ln.Close() })
 	bin := buildBinary(t)
-	cfg := strings.Replace(labConfig(freeAddr(t), l.web, l.other), "reconcile_period", "ports = [9000]\nreconcile_period", 1)
+	cfg := strings.Replace(labConfig(freeAddr(t), l.web, l.other), "reconcile_period", "ports = [9000]\nflap_half_life = 0\nreconcile_period", 1)
 	ag := startAgent(t, bin, l.emu, cfg, "--no-dry-run")
 	eventually(t, "both up", bothUp(ag, l.web, l.other), ag.logs)
 	if n := strings.Count(ag.logs.String(), "ports = [9000] (the original goavail's key)"); n != 1 {
