@@ -506,3 +506,66 @@ func (c *Config) portsNotice() string {
 	}
 	return fmt.Sprintf("ports = %v (the original goavail's key): every address of a group without [[Checks]] gets a TCP check on each of these ports instead of ICMP", c.Ports)
 }
+
+// effectiveCheck is a check as goavail validate prints it.
+type effectiveCheck struct {
+	Type             string            `toml:"type"`
+	Port             int               `toml:"port,omitzero"`
+	Addresses        []string          `toml:"addresses,omitempty"`
+	Interval         Duration          `toml:"interval,omitzero"` // icmp: the global one
+	Timeout          Duration          `toml:"timeout,omitzero"`
+	FailureThreshold int               `toml:"failure_threshold"`
+	RiseThreshold    int               `toml:"rise_threshold"`
+	Path             string            `toml:"path,omitempty"`
+	Method           string            `toml:"method,omitempty"`
+	Host             string            `toml:"host,omitempty"`
+	ValidStatusCodes []string          `toml:"valid_status_codes,omitempty"`
+	MustMatch        []string          `toml:"fail_if_body_not_matches_regexp,omitempty"`
+	MustNotMatch     []string          `toml:"fail_if_body_matches_regexp,omitempty"`
+	Headers          map[string]string `toml:"headers,omitempty"`
+	FollowRedirects  bool              `toml:"follow_redirects,omitempty"`
+	TLSVerify        *bool             `toml:"tls_verify,omitempty"`
+	TLSMinDaysLeft   float64           `toml:"tls_min_days_left,omitzero"`
+	TLSCAFile        string            `toml:"tls_ca_file,omitempty"`
+}
+
+func (g Group) match() string {
+	if g.MatchAny {
+		return "any"
+	}
+	return "all"
+}
+
+func (g Group) effectiveChecks() []effectiveCheck {
+	if g.defaultChecks() {
+		return nil // as before checks existed: ICMP with the global settings
+	}
+	out := make([]effectiveCheck, 0, len(g.Checks))
+	for _, c := range g.Checks {
+		e := effectiveCheck{Type: c.Type, Interval: Duration(c.Interval), Timeout: Duration(c.Timeout), FailureThreshold: c.Fall, RiseThreshold: c.Rise,
+			Path: c.Path, Method: c.Method, Host: c.Host, Headers: c.Headers, FollowRedirects: c.FollowRedirects, TLSMinDaysLeft: c.TLSMinDaysLeft, TLSCAFile: c.TLSCAFile}
+		if c.Type != "icmp" {
+			e.Port = c.Port
+		} else {
+			e.Interval, e.Timeout = 0, 0
+		}
+		for _, a := range c.Addrs {
+			e.Addresses = append(e.Addresses, a.String())
+		}
+		for _, r := range c.StatusCodes {
+			e.ValidStatusCodes = append(e.ValidStatusCodes, r.String())
+		}
+		for _, re := range c.BodyMustMatch {
+			e.MustMatch = append(e.MustMatch, re.String())
+		}
+		for _, re := range c.BodyMustNotMatch {
+			e.MustNotMatch = append(e.MustNotMatch, re.String())
+		}
+		if c.Type == "https" {
+			v := c.TLSVerify
+			e.TLSVerify = &v
+		}
+		out = append(out, e)
+	}
+	return out
+}

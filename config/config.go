@@ -669,13 +669,15 @@ func (c *Config) Addrs() []netip.Addr {
 // in and hostnames qualified, as TOML. Secrets are replaced by "<redacted>".
 func (c *Config) Effective() string {
 	type group struct {
-		DNSDomain   string   `toml:"dns_domain"`
-		Hostnames   []string `toml:"hostnames"`
-		IPAddresses []string `toml:"ip_addresses"`
-		DNSProxied  bool     `toml:"dns_proxied"`
-		TTL         int      `toml:"ttl"`
-		Comment     string   `toml:"comment"`
-		AllDown     string   `toml:"all_down"`
+		DNSDomain   string           `toml:"dns_domain"`
+		Hostnames   []string         `toml:"hostnames"`
+		IPAddresses []string         `toml:"ip_addresses"`
+		DNSProxied  bool             `toml:"dns_proxied"`
+		TTL         int              `toml:"ttl"`
+		Comment     string           `toml:"comment"`
+		AllDown     string           `toml:"all_down"`
+		Match       string           `toml:"match"`
+		Checks      []effectiveCheck `toml:"Checks"`
 	}
 	type api struct {
 		APIBaseURL     string   `toml:"api_base_url,omitempty"`
@@ -726,7 +728,7 @@ func (c *Config) Effective() string {
 		if g.FailStatic {
 			policy = "fail-static"
 		}
-		out.Records = append(out.Records, group{g.Zone, g.Hostnames, ips, g.Proxied, g.TTL, g.Comment, policy})
+		out.Records = append(out.Records, group{g.Zone, g.Hostnames, ips, g.Proxied, g.TTL, g.Comment, policy, g.match(), g.effectiveChecks()})
 	}
 	var b strings.Builder
 	if err := toml.NewEncoder(&b).Encode(out); err != nil {
