@@ -57,10 +57,12 @@ fuzz:
 	go test -run '^$$' -fuzz FuzzDecodeAnnex -fuzztime $(FUZZTIME) ./cmd/goavail
 
 # Benchmarks: probe-engine CPU against pro-bing and fping on the same lab
-# targets, detection overhead, and API calls for a mass outage. Needs root;
-# installs fping if missing.
+# targets, detection overhead, API calls for a mass outage, and the TCP and
+# HTTPS checks against a dial-only loop and curl. Needs root; installs fping
+# and curl if missing.
 bench: test-deps
 	@command -v fping >/dev/null 2>&1 || { apt-get update -q && apt-get install -y -q fping; }
+	@command -v curl >/dev/null 2>&1 || { apt-get update -q && apt-get install -y -q curl; }
 	GOAVAIL_BENCH_SECONDS=60 go test -run '^$$' -bench . -benchtime 1x -timeout 30m ./monitor ./dns ./cmd/goavail
 
 # A 10-minute soak: 1,000 namespaced targets, 20 of them flapping at random;

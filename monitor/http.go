@@ -1,6 +1,7 @@
 package monitor
 
 import (
+	"bufio"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -27,7 +28,13 @@ const maxBody = 64 << 10
 type httpProber struct {
 	c      *Check
 	url    string
-	client *http.Client
+	client *http.Client // when following redirects
+	// Without redirects a probe is one request on one connection, written
+	// out once here and parsed with http.ReadResponse: no transport, pool
+	// or per-connection goroutines.
+	request []byte
+	req     *http.Request // what ReadResponse needs to know (the method)
+	tls     *tls.Config
 }
 
 // targetKey carries the probed address to the transport's dialer.
@@ -57,7 +64,7 @@ func newHTTPProber(c *Check) *httpProber {
 			}
 			return dialer.DialContext(ctx, network, address)
 		},
-		TLSClientConfig:        &tls.Config{RootCAs: o.RootCAs, InsecureSkipVerify: !o.TLSVerify, MinVersion: tls.VersionTLS12},
+		TLSClientConfig:        checkTLSConfig(o),
 		MaxResponseHeaderBytes: maxBody,
 	}
 	client := &http.Client{Transport: tr, CheckRedirect: func(req *http.Request, via []*http.Request) error {
@@ -73,48 +80,32 @@ func newHTTPProber(c *Check) *httpProber {
 	if !(c.Kind == KindHTTP && c.Port == 80) && !(c.Kind == KindHTTPS && c.Port == 443) {
 		hostport = net.JoinHostPort(host, strconv.Itoa(c.Port))
 	}
-	return &httpProber{c: c, url: c.Kind + "://" + hostport + o.Path, client: client}
+	p := &httpProber{c: c, url: c.Kind + "://" + hostport + o.Path, client: client, req: &http.Request{Method: o.Method}, tls: checkTLSConfig(o)}
+	p.tls.ServerName = host
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s %s HTTP/1.1\r\nHost: %s\r\n", o.Method, o.Path, hostport)
+	hdr := http.Header{"User-Agent": {"goavail-health-check"}}
+	for k, v := range o.Headers {
+		hdr.Set(k, v)
+	}
+	hdr.Set("Connection", "close")
+	hdr.Write(&b)
+	b.WriteString("\r\n")
+	p.request = []byte(b.String())
+	return p
 }
 
 func (p *httpProber) Probe(ctx context.Context, addr netip.Addr) Outcome {
 	start := time.Now()
 	o := p.c.HTTP
-	var phase atomic.Int32
-	afterConnect := phaseFirstByte
-	if p.c.Kind == KindHTTPS {
-		afterConnect = phaseTLS
-	}
-	trace := &httptrace.ClientTrace{
-		ConnectDone: func(_, _ string, err error) {
-			if err == nil {
-				phase.Store(afterConnect)
-			}
-		},
-		TLSHandshakeStart:    func() { phase.Store(phaseTLS) },
-		WroteRequest:         func(httptrace.WroteRequestInfo) { phase.Store(phaseFirstByte) },
-		GotFirstResponseByte: func() { phase.Store(phaseBody) },
-	}
-	ctx = httptrace.WithClientTrace(context.WithValue(ctx, targetKey{}, addr), trace)
 	fail := func(reason string) Outcome { return Outcome{Took: time.Since(start), Reason: reason} }
-
-	req, err := http.NewRequestWithContext(ctx, o.Method, p.url, nil)
-	if err != nil {
-		return fail("request: " + err.Error())
+	get := p.direct
+	if o.FollowRedirects {
+		get = p.viaClient
 	}
-	for k, v := range o.Headers {
-		req.Header.Set(k, v)
-	}
-	if req.Header.Get("User-Agent") == "" {
-		req.Header.Set("User-Agent", "goavail-health-check")
-	}
-	res, err := p.client.Do(req)
-	if err != nil {
-		return fail(p.errReason(ctx, err, phaseNames[phase.Load()]))
-	}
-	defer res.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(res.Body, maxBody))
-	if err != nil {
-		return fail(netReason(ctx, err, "body", p.c.Timeout))
+	res, body, why := get(ctx, addr)
+	if why != "" {
+		return fail(why)
 	}
 	out := Outcome{OK: true, Took: time.Since(start)}
 	if res.TLS != nil && o.MinDaysLeft > 0 {
@@ -141,6 +132,82 @@ func (p *httpProber) Probe(ctx context.Context, addr netip.Addr) Outcome {
 		}
 	}
 	return out
+}
+
+// viaClient makes the request with an http.Client, which follows redirects.
+func (p *httpProber) viaClient(ctx context.Context, addr netip.Addr) (*http.Response, []byte, string) {
+	o := p.c.HTTP
+	var phase atomic.Int32
+	afterConnect := phaseFirstByte
+	if p.c.Kind == KindHTTPS {
+		afterConnect = phaseTLS
+	}
+	trace := &httptrace.ClientTrace{
+		ConnectDone: func(_, _ string, err error) {
+			if err == nil {
+				phase.Store(afterConnect)
+			}
+		},
+		TLSHandshakeStart:    func() { phase.Store(phaseTLS) },
+		WroteRequest:         func(httptrace.WroteRequestInfo) { phase.Store(phaseFirstByte) },
+		GotFirstResponseByte: func() { phase.Store(phaseBody) },
+	}
+	ctx = httptrace.WithClientTrace(context.WithValue(ctx, targetKey{}, addr), trace)
+	req, err := http.NewRequestWithContext(ctx, o.Method, p.url, nil)
+	if err != nil {
+		return nil, nil, "request: " + err.Error()
+	}
+	req.Header.Set("User-Agent", "goavail-health-check")
+	for k, v := range o.Headers {
+		req.Header.Set(k, v)
+	}
+	res, err := p.client.Do(req)
+	if err != nil {
+		return nil, nil, p.errReason(ctx, err, phaseNames[phase.Load()])
+	}
+	defer res.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(res.Body, maxBody))
+	if err != nil {
+		return nil, nil, netReason(ctx, err, "body", p.c.Timeout)
+	}
+	return res, body, ""
+}
+
+// direct makes the request on a connection of its own to addr.
+func (p *httpProber) direct(ctx context.Context, addr netip.Addr) (*http.Response, []byte, string) {
+	var d net.Dialer
+	conn, err := d.DialContext(ctx, "tcp", netip.AddrPortFrom(addr, uint16(p.c.Port)).String())
+	if err != nil {
+		return nil, nil, netReason(ctx, err, "connect", p.c.Timeout)
+	}
+	defer conn.Close()
+	if dl, ok := ctx.Deadline(); ok {
+		conn.SetDeadline(dl)
+	}
+	var tc *tls.Conn
+	if p.c.Kind == KindHTTPS {
+		tc = tls.Client(conn, p.tls)
+		if err := tc.HandshakeContext(ctx); err != nil {
+			return nil, nil, p.errReason(ctx, err, "tls")
+		}
+		conn = tc
+	}
+	if _, err := conn.Write(p.request); err != nil {
+		return nil, nil, p.errReason(ctx, err, "first byte")
+	}
+	res, err := http.ReadResponse(bufio.NewReaderSize(conn, 4096), p.req)
+	if err != nil {
+		return nil, nil, p.errReason(ctx, err, "first byte")
+	}
+	body, err := io.ReadAll(io.LimitReader(res.Body, maxBody))
+	if err != nil {
+		return nil, nil, netReason(ctx, err, "body", p.c.Timeout)
+	}
+	if tc != nil {
+		st := tc.ConnectionState()
+		res.TLS = &st
+	}
+	return res, body, ""
 }
 
 // errReason words a failed request: certificate problems by name, then
@@ -213,4 +280,13 @@ func codesText(ranges [][2]int) string {
 		}
 	}
 	return strings.Join(parts, " or ")
+}
+
+// checkTLSConfig is the client side of every HTTPS probe. Key exchange is
+// X25519 or P-256 only: the hybrid post-quantum exchange Go offers by
+// default (X25519MLKEM768) protects secrets for decades, which a health
+// check has none of, and costs both ends more CPU per handshake.
+func checkTLSConfig(o HTTPOptions) *tls.Config {
+	return &tls.Config{RootCAs: o.RootCAs, InsecureSkipVerify: !o.TLSVerify, MinVersion: tls.VersionTLS12,
+		CurvePreferences: []tls.CurveID{tls.X25519, tls.CurveP256}}
 }

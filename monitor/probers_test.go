@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"net/netip"
 	"regexp"
 	"strings"
@@ -223,3 +224,32 @@ func (f proberFunc) Probe(ctx context.Context, _ netip.Addr) Outcome { return f(
 func addrN(i int) netip.Addr { return netip.AddrFrom4([4]byte{192, 0, 2, byte(i)}) }
 
 func discardLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+// TestHTTPProber_Redirects: a redirect is a 3xx unless follow_redirects is
+// set; followed, the next request for the same host goes to the same
+// address.
+func TestHTTPProber_Redirects(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/old", func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, "/new", http.StatusFound) })
+	mux.Handle("/new", &testweb.Handler{})
+	testweb.Serve(t, ln, nil, mux)
+	port := ln.Addr().(*net.TCPAddr).Port
+	lo := netip.MustParseAddr("127.0.0.1")
+	for _, follow := range []bool{false, true} {
+		c := webCheck(KindHTTP, port, func(o *HTTPOptions) {
+			o.Path, o.FollowRedirects = "/old", follow
+			o.BodyMustMatch = []*regexp.Regexp{regexp.MustCompile("status: ok")}
+		})
+		out := NewProber(c).Probe(context.Background(), lo)
+		switch {
+		case follow && !out.OK:
+			t.Errorf("followed: %s", out.Reason)
+		case !follow && out.Reason != "status 302 (Found), want 2xx":
+			t.Errorf("not followed: ok=%t %q", out.OK, out.Reason)
+		}
+	}
+}
