@@ -110,7 +110,7 @@ func (p *httpProber) Probe(ctx context.Context, addr netip.Addr) Outcome {
 	out := Outcome{OK: true, Took: time.Since(start)}
 	if res.TLS != nil && o.MinDaysLeft > 0 {
 		notAfter := earliestExpiry(res.TLS)
-		days := notAfter.Sub(time.Now()).Hours() / 24
+		days := time.Until(notAfter).Hours() / 24
 		switch {
 		case days < o.MinDaysLeft:
 			return fail(fmt.Sprintf("tls: certificate expires in %.1f days (%s), under tls_min_days_left %g", days, notAfter.UTC().Format(time.DateOnly), o.MinDaysLeft))
