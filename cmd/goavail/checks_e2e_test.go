@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"net"
+	"net/http/httptest"
 	"os"
 	"strings"
 	"syscall"
@@ -187,8 +188,9 @@ func TestE2E_ChecksEveryFailureKind(t *testing.T) {
 }
 
 // TestE2E_ChecksMixedAllAndAny: one address with an ICMP and an HTTPS
-// check. With match = "all" a 503 alone takes it out; switched to "any" the
-// ping keeps it in; with ping gone too it goes, both reasons in the line.
+// check. With match = "all" a 503 alone takes it out, and the transition
+// webhook says why; switched to "any" the ping keeps it in; with ping gone
+// too it goes, both reasons in the line.
 func TestE2E_ChecksMixedAllAndAny(t *testing.T) {
 	l := newCheckLab(t, 112)
 	bin := buildBinary(t)
@@ -203,6 +205,10 @@ port = 8443
 addresses = [%[1]q]
 tls_ca_file = %[2]q
 `, l.web.V4, l.caFile)
+	rcv := &webhookReceiver{}
+	hooks := httptest.NewServer(rcv)
+	defer hooks.Close()
+	mixed += fmt.Sprintf("\n[[Webhooks]]\nurl = %q\nevents = [\"transition\"]\n", hooks.URL+"/hook")
 	http := freeAddr(t)
 	ag := startAgent(t, bin, l.emu, checksConfig(http, l.web, l.other, "all", mixed), "--no-dry-run")
 	eventually(t, "both up", bothUp(ag, l.web, l.other), ag.logs)
@@ -212,6 +218,10 @@ tls_ca_file = %[2]q
 	if !strings.Contains(ag.logs.String(), saw(l.web, "up", "down")+` reason="https:8443/: status 503`) {
 		t.Errorf("no transition line with the 503")
 	}
+
+	eventually(t, "the transition webhook carries the reason", func() bool {
+		return rcv.has(`"address":"`+l.web.V4.String()+`"`, `"to":"down"`, "https:8443/: status 503 (Service Unavailable), want 2xx")
+	}, ag.logs)
 
 	os.WriteFile(ag.cfg, []byte(checksConfig(http, l.web, l.other, "any", mixed)), 0o600)
 	ag.cmd.Process.Signal(syscall.SIGHUP)

@@ -52,7 +52,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 	configFlag := &cli.StringFlag{Name: "config-file", Aliases: []string{"f"}, Value: "goavail.toml", Usage: "path to the TOML configuration", EnvVars: []string{"GOAVAIL_CONFIG"}}
 	return &cli.App{
 		Name:      "goavail",
-		Usage:     "keep Cloudflare DNS records pointing at the IP addresses that answer ICMP",
+		Usage:     "keep Cloudflare DNS records pointing at the IP addresses that pass their health checks (ICMP, TCP, HTTP, HTTPS)",
 		Version:   version,
 		Writer:    stdout,
 		ErrWriter: stderr,
