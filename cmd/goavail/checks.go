@@ -18,7 +18,7 @@ import (
 // probes are the two probe engines (ICMP, and the Checker for TCP and
 // HTTP(S)) feeding one Health, which combines each address's checks.
 type probes struct {
-	engine  *monitor.Engine
+	engine  *monitor.Engine // nil when no ICMP socket opened and no address needs one
 	checker *monitor.Checker
 	health  *monitor.Health
 }
@@ -92,8 +92,14 @@ func monitorCheck(cc config.Check) *monitor.Check {
 // apply points the engines at cfg's checks. The ICMP engine is asked
 // first, since it may refuse (no IPv6 socket): then nothing changes.
 func (p *probes) apply(cfg *config.Config) error {
-	if err := p.engine.SetTargets(cfg.ICMPAddrs()); err != nil {
-		return err
+	icmp := cfg.ICMPAddrs()
+	switch {
+	case p.engine != nil:
+		if err := p.engine.SetTargets(icmp); err != nil {
+			return err
+		}
+	case len(icmp) > 0:
+		return fmt.Errorf("%d addresses have icmp checks, but no ICMP socket could be opened at start: restart goavail with CAP_NET_RAW (or a ping_group_range that includes its group) to check them", len(icmp))
 	}
 	targets, jobs := checkTargets(cfg)
 	p.health.SetTargets(targets, time.Now())

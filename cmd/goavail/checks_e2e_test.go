@@ -5,6 +5,8 @@ import (
 	"net"
 	"net/http/httptest"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -263,4 +265,54 @@ func TestE2E_OriginalPortsKey(t *testing.T) {
 	l.tcp.Close()
 	downFor(t, ag, l, "tcp:9000: connect: connection refused", func() { l.openTCP(t) })
 	ag.stop(t)
+}
+
+// TestE2E_ChecksWithoutICMPPrivilege: with only TCP and HTTP checks, an
+// agent that cannot open an ICMP socket runs (as nobody, no capability)
+// and says so, instead of exiting.
+func TestE2E_ChecksWithoutICMPPrivilege(t *testing.T) {
+	setpriv, err := exec.LookPath("setpriv")
+	if err != nil {
+		t.Skip("setpriv is not installed (make test-deps installs util-linux); cannot drop privileges for this test")
+	}
+	lab := netlab.New(t, 115)
+	h := lab.AddHost()
+	ln, err := net.Listen("tcp", lab.Gateway().String()+":0") // in the root namespace, reached from h's
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	testweb.Serve(t, ln, nil, &testweb.Handler{})
+	port := ln.Addr().(*net.TCPAddr).Port
+	bin := buildBinary(t)
+	cfg := filepath.Join(t.TempDir(), "goavail.toml")
+	for _, dir := range []string{filepath.Dir(cfg), filepath.Dir(filepath.Dir(cfg))} {
+		os.Chmod(dir, 0o755)
+	}
+	os.WriteFile(cfg, []byte(fmt.Sprintf(`http_listen = ""
+failure_threshold = 2
+interval = "200ms"
+[Cloudflare]
+dns_domain = "example.com"
+hostnames = ["www"]
+ip_addresses = [%q]
+[[Cloudflare.Checks]]
+type = "tcp"
+port = %d
+[[Cloudflare.Checks]]
+type = "http"
+port = %d
+`, lab.Gateway(), port, port)), 0o644)
+	a := &agent{logs: &syncBuffer{}}
+	a.cmd = exec.Command("ip", "netns", "exec", h.NS, setpriv, "--reuid=65534", "--regid=65534", "--clear-groups", bin, "monitor", "--config-file", cfg)
+	a.cmd.Stdout, a.cmd.Stderr = a.logs, a.logs
+	if err := a.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { a.cmd.Process.Kill(); a.cmd.Wait() })
+	eventually(t, "up through TCP and HTTP without ICMP", func() bool {
+		l := a.logs.String()
+		return strings.Contains(l, "no ICMP socket: running without ICMP") && strings.Contains(l, "addr="+lab.Gateway().String()+" from=unknown to=up")
+	}, a.logs)
+	a.stop(t)
 }

@@ -217,7 +217,11 @@ func monitorCmd(ctx context.Context, o monitorOptions, logw io.Writer, getenv fu
 		tracker.Observe(monitor.KindICMP, r)
 	})
 	if err != nil {
-		return &exitError{exitRuntime, err}
+		if len(cfg.ICMPAddrs()) > 0 {
+			return &exitError{exitRuntime, err}
+		}
+		log.Warn("no ICMP socket: running without ICMP, as no address has an icmp check; a reload that adds one is refused", "err", err)
+		engine = nil
 	}
 	warn := &warner{log: log, last: map[string]string{}}
 	checker := monitor.NewChecker(0, log, func(r monitor.CheckResult) {
@@ -265,7 +269,9 @@ func monitorCmd(ctx context.Context, o monitorOptions, logw io.Writer, getenv fu
 	defer signal.Stop(hup)
 
 	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return engine.Run(gctx) })
+	if engine != nil {
+		g.Go(func() error { return engine.Run(gctx) })
+	}
 	g.Go(func() error { return checker.Run(gctx) })
 	g.Go(func() error { return clu.Run(gctx) })
 	g.Go(func() error { return rec.Run(gctx) })
@@ -341,7 +347,9 @@ func reload(path string, old *config.Config, getenv func(string) string, probes 
 		log.Error("reload rejected; keeping the running configuration", "err", err)
 		return old, err
 	}
-	probes.engine.SetConfig(monitor.EngineConfig{Interval: cfg.Interval.D(), Timeout: cfg.ProbeTimeout.D()})
+	if probes.engine != nil {
+		probes.engine.SetConfig(monitor.EngineConfig{Interval: cfg.Interval.D(), Timeout: cfg.ProbeTimeout.D()})
+	}
 	clu.SetConfig(cfg.Fingerprint(), rules(cfg), cfg.Members.ViewInterval.D())
 	rec.SetSafety(safety(cfg))
 	rec.SetGroups(dnsGroups(cfg), cfg.ReconcilePeriod.D())
