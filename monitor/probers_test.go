@@ -192,7 +192,22 @@ func TestChecker_SpreadsAndBounds(t *testing.T) {
 	for i := range n {
 		jobs = append(jobs, Job{Addr: addrN(i), Check: chk})
 	}
+	before := time.Now()
 	c.SetJobs(jobs)
+	// The schedule itself: one probe every interval/n, none outside [now, now+interval).
+	c.mu.Lock()
+	slots := map[time.Duration]bool{}
+	for _, j := range c.jobs {
+		off := j.next.Sub(before)
+		if off < 0 || off >= time.Second+50*time.Millisecond {
+			t.Errorf("first probe at +%s, outside the interval", off)
+		}
+		slots[off.Round(time.Second/n)] = true
+	}
+	c.mu.Unlock()
+	if len(slots) < n*9/10 {
+		t.Errorf("%d distinct send slots for %d jobs, want them spread", len(slots), n)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error)
 	go func() { done <- c.Run(ctx) }()
@@ -212,7 +227,7 @@ func TestChecker_SpreadsAndBounds(t *testing.T) {
 	}
 	// Spread: the first n starts cover most of the interval, not one instant.
 	first := starts[:n]
-	if span := first[n-1].Sub(first[0]); span < 600*time.Millisecond {
+	if span := first[n-1].Sub(first[0]); span < 300*time.Millisecond { // loose: a busy machine may stall the start
 		t.Errorf("first %d probes started within %s; want them spread over the 1s interval", n, span)
 	}
 }
@@ -251,5 +266,35 @@ func TestHTTPProber_Redirects(t *testing.T) {
 		case !follow && out.Reason != "status 302 (Found), want 2xx":
 			t.Errorf("not followed: ok=%t %q", out.OK, out.Reason)
 		}
+	}
+}
+
+// TestChecker_ReloadKeepsPhase: a job that stays keeps its next probe time
+// across SetJobs (no burst, no gap); a new one is spread over its interval.
+func TestChecker_ReloadKeepsPhase(t *testing.T) {
+	c := NewChecker(4, discardLogger(), func(CheckResult) {})
+	a := &Check{Kind: KindTCP, Key: "tcp:1", Interval: time.Second, Timeout: time.Second}
+	b := &Check{Kind: KindTCP, Key: "tcp:2", Interval: time.Second, Timeout: time.Second}
+	c.SetJobs([]Job{{addrN(1), a}, {addrN(2), a}, {addrN(3), a}})
+	next := func(addr netip.Addr, key string) time.Time {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		return c.index[jobKey{addr, key}].next
+	}
+	before := []time.Time{next(addrN(1), "tcp:1"), next(addrN(2), "tcp:1"), next(addrN(3), "tcp:1")}
+	a2 := *a // a reload builds new checks; the key is what stays
+	c.SetJobs([]Job{{addrN(3), &a2}, {addrN(1), &a2}, {addrN(4), b}})
+	if got := next(addrN(1), "tcp:1"); !got.Equal(before[0]) {
+		t.Errorf("staying job moved from %v to %v", before[0], got)
+	}
+	if got := next(addrN(3), "tcp:1"); !got.Equal(before[2]) {
+		t.Errorf("staying job moved from %v to %v", before[2], got)
+	}
+	c.mu.Lock()
+	_, gone := c.index[jobKey{addrN(2), "tcp:1"}]
+	n := len(c.jobs)
+	c.mu.Unlock()
+	if gone || n != 3 {
+		t.Errorf("after reload: removed job still there %t, %d jobs", gone, n)
 	}
 }
