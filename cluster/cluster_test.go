@@ -151,9 +151,7 @@ func TestCluster_AgreementAcrossNodes(t *testing.T) {
 	n1, n2, n3 := nodes[0], nodes[1], nodes[2]
 	for _, n := range nodes {
 		eventually(t, n.cfg.NodeName+" agrees ipA up", agreed(n, ipA, U))
-		if w, name := n.IsWriter(); w != (n == n1) || name != "n1" {
-			t.Errorf("%s: writer %q (this agent: %v), want n1", n.cfg.NodeName, name, w)
-		}
+		eventually(t, n.cfg.NodeName+" names n1 the writer", func() bool { w, name := n.IsWriter(); return w == (n == n1) && name == "n1" })
 	}
 	n3.set(ipA, D)
 	eventually(t, "n1 holds n3's view of ipA down", func() bool { return n1.PeerViews()["n3"].States()[ipA] == D })
