@@ -47,7 +47,9 @@ const maxSenders = 1024
 // message is more than MaxSkew old by its own timestamp, for every message
 // of the old incarnation sealed up to then is by now refused by the
 // timestamp check; the old incarnation is then retired, and its messages
-// stay refused. It is pure: the caller passes the time. It is not safe for
+// stay refused. (A higher incarnation needs no retiring: the lower one's
+// messages are refused by order, or, after the same MaxSkew of silence, by
+// their timestamps.) It is pure: the caller passes the time. It is not safe for
 // concurrent use.
 type ReplayGuard struct {
 	MaxSkew time.Duration
@@ -82,7 +84,7 @@ func (g *ReplayGuard) Check(e Envelope, now time.Time) error {
 	next := position{inc: e.Incarnation, seq: e.Seq, at: e.Time}
 	if seen {
 		next.retired = last.retired
-		if e.Incarnation != last.inc {
+		if e.Incarnation < last.inc { // going down: the higher one must not come back
 			next.retired = append(slices.Clone(last.retired), last.inc)
 			next.retired = next.retired[max(0, len(next.retired)-maxRetired):]
 		}

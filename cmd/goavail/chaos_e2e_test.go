@@ -164,11 +164,11 @@ func TestE2E_Chaos(t *testing.T) {
 	t.Logf("chaos seed %d: %d faults %v, %d writes, %d fences, worst convergence after a heal %s (bound %s), writer hand-overs after its death or stop %v, %d violations",
 		seed, len(c.heals), c.faults, writes, len(h.Fences), worst.Round(time.Millisecond), chaosBound, roundAll(c.handover), len(vs))
 	if d := os.Getenv("GOAVAIL_CHAOS_LOGDIR"); d != "" {
-		os.WriteFile(filepath.Join(d, fmt.Sprintf("chaos-%d.log", seed)), []byte(c.allLogs()), 0o644)
+		os.WriteFile(filepath.Join(d, fmt.Sprintf("chaos-%d.log", seed)), []byte(c.allLogs(0)), 0o644)
 	}
 	if len(vs) > 0 {
 		t.Errorf("chaos seed %d (replay: make chaos SEED=%d DURATION=%d AGENTS=%d): %d invariant violations:\n%s\nlogs:\n%s",
-			seed, seed, seconds, n, len(vs), chaos.Report(vs), c.allLogs())
+			seed, seed, seconds, n, len(vs), chaos.Report(vs), c.allLogs(20000))
 	}
 }
 
@@ -312,7 +312,7 @@ func (c *chaosRun) eventually(what string, bound time.Duration, cond func() bool
 	c.t.Helper()
 	for end := time.Now().Add(bound); !cond(); time.Sleep(100 * time.Millisecond) {
 		if time.Now().After(end) {
-			c.t.Fatalf("chaos seed %d: timed out after %s waiting for: %s\n%s", c.seed, bound, what, c.allLogs())
+			c.t.Fatalf("chaos seed %d: timed out after %s waiting for: %s\n%s", c.seed, bound, what, c.allLogs(20000))
 		}
 	}
 }
@@ -412,8 +412,12 @@ func (c *chaosRun) phase(kind string) {
 		what = "kill -9 " + a.name
 		heal = func() { c.launch(a, "") }
 	case "kill-writer-mid-batch", "sigstop-writer":
-		w := c.writer()
+		var w *chaosAgent
+		for end := time.Now().Add(20 * time.Second); w == nil && time.Now().Before(end); time.Sleep(200 * time.Millisecond) {
+			w = c.writer()
+		}
 		if w == nil {
+			c.t.Errorf("chaos seed %d: no writer for 20 s before %s", c.seed, kind)
 			c.flipFor(hold)
 			return
 		}
@@ -557,14 +561,16 @@ func (c *chaosRun) history(initial []cfemu.Record) chaos.History {
 	return h
 }
 
-func (c *chaosRun) allLogs() string {
+// allLogs renders every run's log, each cut to its last limit bytes (0:
+// whole).
+func (c *chaosRun) allLogs(limit int) string {
 	var b strings.Builder
 	for _, a := range append(slices.Clone(c.agents), c.extra...) {
 		for i, run := range a.runs {
 			fmt.Fprintf(&b, "--- %s (%s) run %d\n", a.name, a.id(), i+1)
 			l := run.logs.String()
-			if len(l) > 20000 {
-				l = "…" + l[len(l)-20000:]
+			if limit > 0 && len(l) > limit {
+				l = "…" + l[len(l)-limit:]
 			}
 			b.WriteString(l)
 		}
