@@ -577,3 +577,70 @@ func (c *chaosRun) allLogs(limit int) string {
 	}
 	return b.String()
 }
+
+// TestE2E_OriginalClusterConfig runs two agents on the original goavail's
+// cluster config, unchanged but for the addresses: local_addr and peers as
+// "IP:port" (the ports were its HTTP listener) and members_port = 7947.
+// They form a cluster on members_port, one warning line explains the ports,
+// and one of them takes the writer lease and acts on an outage.
+func TestE2E_OriginalClusterConfig(t *testing.T) {
+	lab := netlab.New(t, 62)
+	target, other := lab.AddHost(), lab.AddHost()
+	h1, h2 := lab.AddHost(), lab.AddHost()
+	bin := buildBinary(t)
+	emu, err := cfemu.NewOn(lab.Gateway().String() + ":0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer emu.Close()
+	emu.AddZone("example.com")
+	for _, h := range []*netlab.Host{target, other} {
+		emu.Seed("example.com", cfemu.Record{Name: "test.example.com", Type: "A", Content: h.V4.String(), TTL: 60})
+	}
+	original := func(self, peer *netlab.Host) string {
+		return fmt.Sprintf(`failure_threshold = 2
+interval = 1
+
+[Members]
+peers = ["%s:8082"]
+local_addr = "%s:8081"
+members_port = 7947
+min_peers_agree = 1
+crypto_key = "1234567891012345"
+
+[Cloudflare]
+dns_proxied = false
+dns_domain = "example.com"
+hostnames = ["test"]
+ip_addresses = [%q, %q]
+`, peer.V4, self.V4, target.V4.String(), other.V4.String())
+	}
+	// Like two machines, each has its own host name (the original config
+	// sets no node_name).
+	named := func(h *netlab.Host, name string) []string {
+		return []string{"ip", "netns", "exec", h.NS, "unshare", "--uts", "sh", "-c", `hostname "$0" && exec "$@"`, name}
+	}
+	a1 := launch(t, named(h1, "lb-1"), bin, emu, original(h1, h2), "--no-dry-run")
+	a2 := launch(t, named(h2, "lb-2"), bin, emu, original(h2, h1), "--no-dry-run")
+	logs := lazy(func() string { return "--- 1\n" + a1.logs.String() + "--- 2\n" + a2.logs.String() })
+	for _, a := range []*agent{a1, a2} {
+		eventually(t, "cluster formed on members_port with a warning about the ports", func() bool {
+			l := a.logs.String()
+			return strings.Contains(l, "HTTP update listener") && strings.Contains(l, ":7947") && strings.Contains(l, `voters="[lb-1 lb-2]"`)
+		}, logs)
+	}
+	eventually(t, "a writer lease", func() bool {
+		return strings.Contains(a1.logs.String(), "writer lease acquired") || strings.Contains(a2.logs.String(), "writer lease acquired")
+	}, logs)
+	target.IgnoreEcho(true)
+	eventually(t, "the down target's record removed by the cluster", func() bool {
+		for _, r := range emu.Records("example.com") {
+			if r.Content == target.V4.String() {
+				return false
+			}
+		}
+		return true
+	}, logs)
+	a1.stop(t)
+	a2.stop(t)
+}
