@@ -79,7 +79,6 @@ type simAgent struct {
 	seq   uint64
 	inc   uint64
 	seen  map[string]Echo // latest position of each peer's view received
-	want  string
 	start time.Time
 }
 

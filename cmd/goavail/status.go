@@ -29,14 +29,15 @@ type statusDoc struct {
 	Quorate  bool              `json:"quorate"`
 	Voters   []string          `json:"voters"`
 	Isolated bool              `json:"isolated"`
+	Dropped  map[string]uint64 `json:"dropped_messages,omitempty"`
+	Targets  []targetDoc       `json:"targets"`
+	Pass     *passDoc          `json:"last_pass,omitempty"`
+
 	// WriterTerm is the highest writer-lease term this agent knows.
 	WriterTerm uint64 `json:"writer_term,omitempty"`
 	// NameConflicts are node names two agents use at once; while one is
 	// this agent's own, it neither votes nor writes.
 	NameConflicts []conflictDoc `json:"name_conflicts,omitempty"`
-	Dropped  map[string]uint64 `json:"dropped_messages,omitempty"`
-	Targets  []targetDoc       `json:"targets"`
-	Pass     *passDoc          `json:"last_pass,omitempty"`
 }
 
 type conflictDoc struct {
