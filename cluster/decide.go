@@ -114,7 +114,7 @@ func (c *Cluster) Fence(ctx context.Context) (context.Context, context.CancelFun
 		return ctx, func() {}, nil
 	}
 	left := l.Until.Sub(now)
-	if left < LeaseMargin(c.cfg.Rules.StaleAfter) {
+	if left < c.elector.margin { // fixed at the start, like the lease's length
 		return ctx, func() {}, fmt.Errorf("%w: the lease ends in %s, too soon to send a request", ErrNotWriter, left.Round(time.Millisecond))
 	}
 	c.cfg.Log.Info("dns write under the writer lease", "term", l.Term, "lease_until", l.Until.Format(time.RFC3339Nano), "left", left.Round(time.Millisecond), "endorsers", l.Endorsers)
