@@ -226,16 +226,33 @@ func guard(t testing.TB) func() {
 	return func() { change(-1) }
 }
 
-// AddBulk makes one namespace that answers ping on n IPv4 addresses from
-// 198.19.0.0/16 (routed through it), for scale tests. n is at most 65,000.
+// bulkV4Max is how many IPv4 addresses AddBulk takes from 198.19.0.0/16.
+const bulkV4Max = 65000
+
+// bulkV6 is where AddBulk's addresses beyond bulkV4Max come from: inside
+// 2001:2::/48 and far from every lab's 2001:2:0:<subnet>::/64 (subnet ≤ 254).
+var bulkV6 = netip.MustParsePrefix("2001:2:0:8000::/49")
+
+// AddBulk makes one namespace that answers ping on n addresses, for scale
+// tests: the first 65,000 are IPv4 from 198.19.0.0/16, the rest IPv6 from
+// 2001:2:0:8000::/49 (198.18.0.0/15 has too few addresses left beside the
+// labs' subnets for 100,000). Both ranges are routed through the namespace,
+// one process at a time (a file lock).
 func (l *Lab) AddBulk(n int) (*Host, []netip.Addr) {
 	l.t.Helper()
 	h := l.AddHost()
 	var batch strings.Builder
 	addrs := make([]netip.Addr, n)
 	for i := range n {
-		addrs[i] = netip.AddrFrom4([4]byte{198, 19, byte((i + 1) / 250), byte((i+1)%250 + 1)})
-		fmt.Fprintf(&batch, "addr add %s/32 dev lo\n", addrs[i])
+		if i < bulkV4Max {
+			addrs[i] = netip.AddrFrom4([4]byte{198, 19, byte((i + 1) / 250), byte((i+1)%250 + 1)})
+		} else {
+			b := bulkV6.Addr().As16()
+			j := i - bulkV4Max + 1
+			b[12], b[13], b[14], b[15] = byte(j>>24), byte(j>>16), byte(j>>8), byte(j)
+			addrs[i] = netip.AddrFrom16(b)
+		}
+		fmt.Fprintf(&batch, "addr add %s dev lo\n", netip.PrefixFrom(addrs[i], addrs[i].BitLen()))
 	}
 	cmd := exec.Command("ip", "-n", h.NS, "-batch", "-")
 	cmd.Stdin = strings.NewReader(batch.String())
@@ -244,6 +261,13 @@ func (l *Lab) AddBulk(n int) (*Host, []netip.Addr) {
 	}
 	unlock := lockFile(l.t, "/run/goavail-netlab-bulk.lock") // one route for every process
 	l.must("ip", "route", "replace", "198.19.0.0/16", "via", h.V4.String())
-	l.t.Cleanup(func() { l.run("ip", "route", "del", "198.19.0.0/16"); unlock() })
+	if n > bulkV4Max {
+		l.must("ip", "-6", "route", "replace", bulkV6.String(), "via", h.V6.String())
+	}
+	l.t.Cleanup(func() {
+		l.run("ip", "route", "del", "198.19.0.0/16")
+		l.run("ip", "-6", "route", "del", bulkV6.String())
+		unlock()
+	})
 	return h, addrs
 }
