@@ -320,7 +320,7 @@ func (e *Engine) read(ctx context.Context, s *socket) error {
 		}
 		s.readMu.Unlock()
 		e.mu.Lock()
-		tick := tickFor(e.cfg.Interval)
+		tick := readTickFor(e.cfg.Interval)
 		e.mu.Unlock()
 		select { // let replies gather: one batch read per tick, not one wake per reply
 		case <-ctx.Done():

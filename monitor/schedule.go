@@ -15,12 +15,19 @@ import "time"
 //   - A wake-up that comes more than an interval after it was due is a pause
 //     of the agent itself: it is logged with its length and counted.
 
-// tickFor is the scheduler's and the reader's granularity for interval:
-// sends due within it go out together (one sendmmsg) and replies are read
-// in batches, so the agent wakes at most about 2/tick times a second
-// whatever the number of targets.
+// tickFor is the scheduler's granularity for interval: sends due within
+// it go out together (one sendmmsg), so the scheduler wakes at most 1/tick
+// times a second whatever the number of targets (50 at 1 s).
 func tickFor(interval time.Duration) time.Duration {
-	return min(max(interval/20, time.Millisecond), 10*time.Millisecond)
+	return min(max(interval/50, time.Millisecond), 20*time.Millisecond)
+}
+
+// readTickFor is how long the reader lets replies gather between two batch
+// reads (10 reads a second at 1 s). Only answered probes wait for it: the
+// scheduler drains the socket itself before it counts any probe lost, and
+// the round-trip time comes from the kernel's receive timestamp.
+func readTickFor(interval time.Duration) time.Duration {
+	return min(max(interval/10, tickFor(interval)), 100*time.Millisecond)
 }
 
 // slackFor is how late a send may go out before its slot counts as missed:

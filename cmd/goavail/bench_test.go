@@ -418,6 +418,7 @@ func agentVsFping(b *testing.B, bin, fping string, addrs []netip.Addr, d time.Du
 	b.ReportMetric(float64(peak)/1024, "agent-peak-RSS-MiB")
 	b.ReportMetric(float64(len(downs)), "false-downs")
 	b.ReportMetric(pauses, "pauses")
+	b.ReportMetric(m1["goavail_probe_slots_skipped_total"]-m0["goavail_probe_slots_skipped_total"], "skipped-slots")
 	if len(fp) > 0 {
 		b.ReportMetric(perMin(fpingCPU), "fping-cpu-s/min")
 		b.ReportMetric(fpingCPU.Seconds()*1e6/float64(fpingSent), "fping-µs/probe")
