@@ -320,14 +320,19 @@ func benchTargets() []int {
 // per minute and per probe, the ratio, goavail's peak RSS, its false
 // downs and the machine's load. Above 10,000 targets fping cannot keep
 // up (one process per 5,000 targets, and its sequence numbers run out), so
-// goavail runs alone. GOAVAIL_BENCH_PROFILE=dir writes a CPU profile of
-// each run there (--cpuprofile).
+// goavail runs alone. GOAVAIL_BENCH_PROFILE=dir saves a CPU profile of
+// each measured window there (the agent's /debug/pprof, --pprof);
+// GOAVAIL_BENCH_BINARY runs another build instead (to compare with an
+// older one); GOAVAIL_BENCH_NO_FPING=1 leaves fping out.
 func BenchmarkAgentVsFping(b *testing.B) {
 	fping, err := exec.LookPath("fping")
 	if err != nil {
 		b.Fatal("fping is missing: apt-get install -y fping (make bench does)")
 	}
 	bin := buildPlain(b)
+	if other := os.Getenv("GOAVAIL_BENCH_BINARY"); other != "" {
+		bin = other // e.g. an older build, to compare
+	}
 	for _, n := range benchTargets() {
 		b.Run(fmt.Sprintf("targets=%d", n), func(b *testing.B) {
 			lab := netlab.New(b, 91)
@@ -356,7 +361,7 @@ func agentVsFping(b *testing.B, bin, fping string, addrs []netip.Addr, d time.Du
 	a0 := procCPU(pid)
 	var fp []*exec.Cmd
 	var summaries []*strings.Builder
-	if n <= 10000 {
+	if n <= 10000 && os.Getenv("GOAVAIL_BENCH_NO_FPING") == "" {
 		for start := 0; start < n; start += 5000 {
 			chunk := addrs[start:min(start+5000, n)]
 			list := make([]string, len(chunk))
