@@ -396,7 +396,12 @@ func agentVsFping(b *testing.B, bin, fping string, addrs []netip.Addr, d time.Du
 		fpingCPU += procCPU(c.Process.Pid)
 	}
 	load1 := loadAvg()
-	peak := procStatusKiB(pid, "VmHWM")
+	peak, rss := procStatusKiB(pid, "VmHWM"), procStatusKiB(pid, "VmRSS")
+	if profDir != "" {
+		if err := fetch(fmt.Sprintf("http://%s/debug/pprof/heap", httpAddr), filepath.Join(profDir, fmt.Sprintf("agent-%d.heap", n))); err != nil {
+			b.Errorf("heap profile: %v", err)
+		}
+	}
 	fpingSent := 0
 	for i, c := range fp {
 		c.Process.Signal(syscall.SIGINT)
@@ -421,6 +426,8 @@ func agentVsFping(b *testing.B, bin, fping string, addrs []netip.Addr, d time.Du
 	b.ReportMetric(probes/float64(n)/d.Seconds(), "agent-probes/target/s")
 	b.ReportMetric(lost, "agent-lost-probes")
 	b.ReportMetric(float64(peak)/1024, "agent-peak-RSS-MiB")
+	b.ReportMetric(float64(rss)/1024, "agent-end-RSS-MiB")
+	b.ReportMetric(m1["go_memstats_heap_inuse_bytes"]/(1<<20), "agent-end-heap-MiB")
 	b.ReportMetric(float64(len(downs)), "false-downs")
 	b.ReportMetric(pauses, "pauses")
 	b.ReportMetric(m1["goavail_probe_slots_skipped_total"]-m0["goavail_probe_slots_skipped_total"], "skipped-slots")
@@ -438,7 +445,12 @@ func agentVsFping(b *testing.B, bin, fping string, addrs []netip.Addr, d time.Du
 
 // fetchProfile saves a CPU profile of d from the agent's /debug/pprof/.
 func fetchProfile(httpAddr string, d time.Duration, path string) error {
-	res, err := http.Get(fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", httpAddr, int(d.Seconds())))
+	return fetch(fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", httpAddr, int(d.Seconds())), path)
+}
+
+// fetch saves what url serves to path.
+func fetch(url, path string) error {
+	res, err := http.Get(url)
 	if err != nil {
 		return err
 	}

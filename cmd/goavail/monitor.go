@@ -222,7 +222,7 @@ func monitorCmd(ctx context.Context, o monitorOptions, logw io.Writer, getenv fu
 	if err != nil {
 		return &exitError{exitRuntime, err}
 	}
-	m.reg.MustRegister(engineCollector{engine})
+	m.reg.MustRegister(engineCollector{engine, tracker})
 	if err := engine.SetTargets(cfg.Addrs()); err != nil {
 		return &exitError{exitRuntime, err}
 	}
