@@ -19,7 +19,8 @@ import (
 // Counters are fed by hooks on the probe, transition, API and pass paths;
 // states are read from the tracker and the cluster at scrape time.
 type metrics struct {
-	reg    *prometheus.Registry
+	reg     *prometheus.Registry
+	tracker *monitor.Tracker // its size decides whether per-target series are kept
 	probes *prometheus.CounterVec
 	// The per-probe counters, bound once: probe runs thousands of times a
 	// second and must not hash label values each time.
@@ -36,7 +37,7 @@ type metrics struct {
 
 func newMetrics(tracker *monitor.Tracker, clu *cluster.Cluster, notifier *notify.Notifier, dryRun bool) *metrics {
 	m := &metrics{
-		reg: prometheus.NewRegistry(),
+		reg: prometheus.NewRegistry(), tracker: tracker,
 		probes: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "goavail_probes_total",
 			Help: "ICMP echo probes by result: ok (answered), lost (timed out) or error (could not be sent)."}, []string{"result"}),
 		rtt: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "goavail_probe_rtt_seconds",
@@ -77,7 +78,9 @@ func (m *metrics) probe(r monitor.Result) {
 }
 
 func (m *metrics) transition(t monitor.Transition) {
-	m.transitions.WithLabelValues(t.Addr.String(), t.To.String()).Inc()
+	if perTarget(m.tracker) {
+		m.transitions.WithLabelValues(t.Addr.String(), t.To.String()).Inc()
+	}
 }
 
 func (m *metrics) apiRequest(op string, err error, took float64) {
@@ -168,7 +171,11 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 		}
 		return 0
 	}
-	for _, s := range c.tracker.Snapshot() {
+	var snap []monitor.Status // above perTargetLimit, goavail_targets has the counts
+	if perTarget(c.tracker) {
+		snap = c.tracker.Snapshot()
+	}
+	for _, s := range snap {
 		a := s.Addr.String()
 		for _, st := range []monitor.State{monitor.Up, monitor.Down, monitor.Unknown} {
 			gauge(descState, bit(s.State == st), a, st.String())

@@ -32,6 +32,7 @@ type monitorOptions struct {
 	configPath          string
 	dryRun              bool
 	logLevel, logFormat string
+	pprof               bool // serve /debug/pprof/ on http_listen
 }
 
 func validateCmd(path string, stdout io.Writer, getenv func(string) string) error {
@@ -209,6 +210,7 @@ func monitorCmd(ctx context.Context, o monitorOptions, logw io.Writer, getenv fu
 	if err != nil {
 		return &exitError{exitRuntime, err}
 	}
+	m.reg.MustRegister(engineCollector{engine, tracker})
 	if err := engine.SetTargets(cfg.Addrs()); err != nil {
 		return &exitError{exitRuntime, err}
 	}
@@ -232,6 +234,9 @@ func monitorCmd(ctx context.Context, o monitorOptions, logw io.Writer, getenv fu
 		}
 		if web, err = newHTTPServer(cfg.HTTPListen, m, status, ask, log); err != nil {
 			return &exitError{exitRuntime, err}
+		}
+		if o.pprof {
+			web.srv.Handler = withPprof(web.srv.Handler)
 		}
 	}
 	log.Info("goavail started", "version", version, "dry_run", o.dryRun, "targets", len(cfg.Addrs()), "groups", len(cfg.Groups),
