@@ -21,7 +21,7 @@ import (
 type metrics struct {
 	reg     *prometheus.Registry
 	tracker *monitor.Tracker // its size decides whether per-target series are kept
-	probes *prometheus.CounterVec
+	probes  *prometheus.CounterVec
 	// The per-probe counters, bound once: probe runs thousands of times a
 	// second and must not hash label values each time.
 	probeOK, probeLost, probeErr prometheus.Counter
