@@ -241,3 +241,21 @@ func (h *Health) Checks() []CheckStatus {
 	}
 	return out
 }
+
+// Len is the number of watched addresses.
+func (h *Health) Len() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.addrs)
+}
+
+// Counts returns how many watched addresses are in each combined state.
+func (h *Health) Counts() map[State]int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	out := map[State]int{Up: 0, Down: 0, Unknown: 0}
+	for _, ah := range h.addrs {
+		out[ah.state]++
+	}
+	return out
+}
