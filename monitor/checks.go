@@ -26,6 +26,10 @@ type CheckResult struct {
 // it start together.
 const checkMinSleep = 2 * time.Millisecond
 
+// lateBy is how much later than its timeout a failed probe may end and
+// still count (see probe).
+const lateBy = 500 * time.Millisecond
+
 // DefaultMaxInFlight bounds the probes a Checker runs at once.
 const DefaultMaxInFlight = 2048
 
@@ -34,7 +38,8 @@ const DefaultMaxInFlight = 2048
 // starts each probe on a goroutine that lives only as long as the probe;
 // at most MaxInFlight run at once, and none lives between probes. A probe
 // still running when its next one is due (only when MaxInFlight is
-// saturated) skips that turn rather than piling up.
+// saturated) skips that turn rather than piling up. A failed probe that
+// ends far past its timeout is dropped, not counted: the agent was paused.
 type Checker struct {
 	log      *slog.Logger
 	onResult func(CheckResult)
@@ -47,6 +52,7 @@ type Checker struct {
 	index   map[jobKey]*job
 	probers map[*Check]Prober
 	skipped uint64
+	late    uint64
 	// newProber makes a check's prober (NewProber; tests script it).
 	newProber func(*Check) Prober
 }
@@ -132,6 +138,14 @@ func (c *Checker) Skipped() uint64 {
 	return c.skipped
 }
 
+// Late returns how many failed probes were dropped because they ended far
+// past their timeout: the agent, not the target, was stalled.
+func (c *Checker) Late() uint64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.late
+}
+
 // Run schedules probes until ctx is done, then waits for the running ones
 // (each bounded by its timeout) and returns nil.
 func (c *Checker) Run(ctx context.Context) error {
@@ -197,6 +211,14 @@ func (c *Checker) probe(ctx context.Context, j *job) {
 	c.kick()
 	if stopped {
 		return // a probe cut short by shutdown says nothing about the target
+	}
+	if took := time.Since(start); !out.OK && took > j.Check.Timeout+max(j.Check.Timeout/2, lateBy) {
+		// Its timeout fired far too late: the agent was paused or starved
+		// (SIGSTOP, a frozen VM), and the target may well have answered.
+		c.mu.Lock()
+		c.late++
+		c.mu.Unlock()
+		return
 	}
 	r := Result{Addr: j.Addr, At: time.Now(), OK: out.OK, RTT: out.Took, Err: out.Reason, Sent: start}
 	if !out.OK && r.Err == "" {

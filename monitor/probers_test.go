@@ -298,3 +298,45 @@ func TestChecker_ReloadKeepsPhase(t *testing.T) {
 		t.Errorf("after reload: removed job still there %t, %d jobs", gone, n)
 	}
 }
+
+// TestChecker_DropsFailuresOfAPausedAgent: a failed probe that ends far
+// past its timeout (the agent was stopped or starved, not the target slow)
+// is not reported; one that fails in time is.
+func TestChecker_DropsFailuresOfAPausedAgent(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		sleep  time.Duration // the probe ignores its context this long (a stalled process)
+		report bool
+	}{
+		{"fails in time", 0, true},
+		{"fails a little late", 100 * time.Millisecond, true},
+		{"fails after a pause", 1500 * time.Millisecond, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := make(chan CheckResult, 1)
+			c := NewChecker(4, discardLogger(), func(r CheckResult) { got <- r })
+			c.newProber = func(*Check) Prober {
+				return proberFunc(func(ctx context.Context) Outcome {
+					<-ctx.Done()
+					time.Sleep(tc.sleep)
+					return Outcome{Reason: "timeout"}
+				})
+			}
+			c.SetJobs([]Job{{addrN(1), &Check{Kind: KindTCP, Key: "tcp:1", Interval: 10 * time.Second, Timeout: 200 * time.Millisecond}}})
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan error)
+			go func() { done <- c.Run(ctx) }()
+			var reported bool
+			select {
+			case <-got:
+				reported = true
+			case <-time.After(3 * time.Second):
+			}
+			cancel()
+			<-done
+			if reported != tc.report || (c.Late() == 1) == tc.report {
+				t.Errorf("reported %t (late %d), want reported %t", reported, c.Late(), tc.report)
+			}
+		})
+	}
+}

@@ -226,3 +226,15 @@ func renderReasons(w io.Writer, doc statusDoc) {
 		}
 	}
 }
+
+// register exports the Checker's own counters.
+func (p *probes) register(reg *prometheus.Registry) {
+	reg.MustRegister(
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "goavail_check_probes_late_total",
+			Help: "Failed TCP/HTTP(S) probes not counted because they ended far past their timeout (the agent was paused or starved, not the target slow)."},
+			func() float64 { return float64(p.checker.Late()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "goavail_check_probes_skipped_total",
+			Help: "TCP/HTTP(S) probes skipped because the previous probe of the same check was still running (too many in flight)."},
+			func() float64 { return float64(p.checker.Skipped()) }),
+	)
+}

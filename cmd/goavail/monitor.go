@@ -223,6 +223,7 @@ func monitorCmd(ctx context.Context, o monitorOptions, logw io.Writer, getenv fu
 		return &exitError{exitRuntime, err}
 	}
 	m.reg.MustRegister(engineCollector{engine, tracker})
+	probes.register(m.reg)
 	for _, n := range cfg.Notices {
 		log.Info(n)
 	}
