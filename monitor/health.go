@@ -158,16 +158,28 @@ func (ah *addrHealth) recombine(a netip.Addr, at time.Time) (Transition, bool) {
 // first failing check (or its first check), the run of failures that
 // matters for the match rule, and why each failing check fails.
 func (ah *addrHealth) evidence() Evidence {
-	var base *checkHealth
-	var reasons []string
-	failRun := -1
-	for _, c := range ah.checks {
+	if len(ah.checks) == 1 { // the common case (one ICMP check): one Evidence, no copies
+		c := ah.checks[0]
 		ev := c.m.Evidence()
 		if ev.FailRun > 0 || c.m.state == Down {
-			if base == nil {
-				base = c
-			}
+			ev.LastError = c.c.Key + ": " + reason(c.c, ev)
+		} else {
+			ev.LastError = ""
+		}
+		return ev
+	}
+	var out Evidence
+	var reasons []string
+	based := false
+	failRun := -1
+	for i, c := range ah.checks {
+		ev := c.m.Evidence()
+		failing := ev.FailRun > 0 || c.m.state == Down
+		if failing {
 			reasons = append(reasons, c.c.Key+": "+reason(c.c, ev))
+		}
+		if i == 0 || (failing && !based) {
+			out, based = ev, failing
 		}
 		switch {
 		case failRun < 0:
@@ -178,16 +190,9 @@ func (ah *addrHealth) evidence() Evidence {
 			failRun = max(failRun, ev.FailRun)
 		}
 	}
-	if base == nil && len(ah.checks) > 0 {
-		base = ah.checks[0]
-	}
-	var ev Evidence
-	if base != nil {
-		ev = base.m.Evidence()
-	}
-	ev.FailRun = max(failRun, 0)
-	ev.LastError = strings.Join(reasons, "; ")
-	return ev
+	out.FailRun = max(failRun, 0)
+	out.LastError = strings.Join(reasons, "; ")
+	return out
 }
 
 // reason says why a check fails: its last failure's reason, or for ICMP
