@@ -2,6 +2,7 @@ package config
 
 import (
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"net/netip"
 	"os"
@@ -568,4 +569,14 @@ func (g Group) effectiveChecks() []effectiveCheck {
 		out = append(out, e)
 	}
 	return out
+}
+
+// strayChecks refuses checks and match in a [Cloudflare] block that has no
+// record group of its own: they would check nothing.
+func (c *Config) strayChecks() []error {
+	cf := c.Cloudflare
+	if cf.DNSDomain != "" || len(cf.Hostnames) > 0 || len(cf.IPAddresses) > 0 || (cf.Match == "" && len(cf.Checks) == 0) {
+		return nil
+	}
+	return []error{errors.New("Cloudflare.Checks, Cloudflare.match: the [Cloudflare] block has no record group of its own (dns_domain, hostnames, ip_addresses) for them to check; put them in the [[Records]] tables")}
 }

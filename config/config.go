@@ -399,6 +399,7 @@ func (c *Config) validate() []error {
 	if len(gerrs) == 0 {
 		errs = append(errs, c.validateSharedChecks()...)
 	}
+	errs = append(errs, c.strayChecks()...)
 	if n := c.portsNotice(); n != "" {
 		c.Notices = append(c.Notices, n)
 	}
