@@ -505,7 +505,11 @@ func (c *Config) portsNotice() string {
 	if len(c.Ports) == 0 {
 		return ""
 	}
-	return fmt.Sprintf("ports = %v (the original goavail's key): every address of a group without [[Checks]] gets a TCP check on each of these ports instead of ICMP", c.Ports)
+	ports := make([]string, len(c.Ports))
+	for i, p := range c.Ports {
+		ports[i] = strconv.Itoa(p)
+	}
+	return fmt.Sprintf("ports = [%s] (the original goavail's key): every address of a group without [[Checks]] gets a TCP check on each of these ports instead of ICMP", strings.Join(ports, ", "))
 }
 
 // effectiveCheck is a check as goavail validate prints it.
