@@ -340,3 +340,23 @@ func TestChecker_DropsFailuresOfAPausedAgent(t *testing.T) {
 		})
 	}
 }
+
+// TestHTTPProber_CancelEndsAProbeAtOnce: a shutdown (ctx cancelled long
+// before the probe's timeout) ends a probe waiting for its first byte.
+func TestHTTPProber_CancelEndsAProbeAtOnce(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &testweb.Handler{}
+	h.Set(testweb.Stall)
+	testweb.Serve(t, ln, nil, h)
+	c := webCheck(KindHTTP, ln.Addr().(*net.TCPAddr).Port, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	time.AfterFunc(200*time.Millisecond, cancel)
+	start := time.Now()
+	out := NewProber(c).Probe(ctx, netip.MustParseAddr("127.0.0.1"))
+	if took := time.Since(start); out.OK || took > 10*time.Second {
+		t.Errorf("ok=%t after %s, want a failure soon after the cancel", out.OK, took)
+	}
+}
