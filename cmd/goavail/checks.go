@@ -162,6 +162,22 @@ type warner struct {
 	last map[string]string
 }
 
+// attach adds the current warnings to the status document's checks.
+func (w *warner) attach(doc statusDoc) statusDoc {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if len(w.last) == 0 {
+		return doc
+	}
+	for i := range doc.Targets {
+		for j := range doc.Targets[i].Checks {
+			c := &doc.Targets[i].Checks[j]
+			c.Warning = w.last[doc.Targets[i].Addr+" "+c.Check]
+		}
+	}
+	return doc
+}
+
 func (w *warner) observe(r monitor.CheckResult) {
 	k := r.Result.Addr.String() + " " + r.Check.Key
 	w.mu.Lock()
@@ -192,6 +208,9 @@ type checkDoc struct {
 	Since  time.Time     `json:"since,omitzero"`
 	Took   time.Duration `json:"took_ns,omitempty"` // the latest successful probe
 	Reason string        `json:"reason,omitempty"`
+	// Warning: the check passes, but not for long (a certificate near
+	// tls_min_days_left).
+	Warning string `json:"warning,omitempty"`
 }
 
 // attachChecks adds each target's checks to the status document.
@@ -215,14 +234,18 @@ func renderReasons(w io.Writer, doc statusDoc) {
 	first := true
 	for _, t := range doc.Targets {
 		for _, c := range t.Checks {
-			if c.Reason == "" {
+			if c.Reason == "" && c.Warning == "" {
 				continue
 			}
 			if first {
-				fmt.Fprintln(w, "\nfailing checks:")
+				fmt.Fprintln(w, "\nfailing checks, and warnings:")
 				first = false
 			}
-			fmt.Fprintf(w, "  %s %s (%s): %s\n", t.Addr, c.Check, c.State, c.Reason)
+			if c.Reason != "" {
+				fmt.Fprintf(w, "  %s %s (%s): %s\n", t.Addr, c.Check, c.State, c.Reason)
+			} else {
+				fmt.Fprintf(w, "  %s %s (%s): warning: %s\n", t.Addr, c.Check, c.State, c.Warning)
+			}
 		}
 	}
 }

@@ -165,6 +165,11 @@ func TestE2E_ChecksEveryFailureKind(t *testing.T) {
 	if strings.Contains(ag.logs.String(), "expires in 3.0 days (") && strings.Contains(ag.logs.String(), "under tls_min_days_left 2\"") {
 		t.Fatal("a certificate above tls_min_days_left took the address down")
 	}
+	eventually(t, "goavail status shows the warning", func() bool {
+		var out strings.Builder
+		return statusCmd(t.Context(), httpAddr, false, &out) == nil &&
+			strings.Contains(out.String(), l.web.V4.String()+" https:8443/ (up): warning: tls: certificate expires in 3.0 days")
+	}, ag.logs)
 	// The operator raises the bar to 5 days: now it is down, with the days.
 	os.WriteFile(ag.cfg, []byte(checksConfig(httpAddr, l.web, l.other, "all", webChecks(l.web, l.caFile, 5))), 0o600)
 	ag.cmd.Process.Signal(syscall.SIGHUP)

@@ -57,15 +57,17 @@ port = 5432
 }
 
 // TestRenderReasons: goavail status lists every failing check with its
-// reason under the targets, and nothing when all pass.
+// reason, and every warning, under the targets, and nothing when all pass.
 func TestRenderReasons(t *testing.T) {
 	doc := statusDoc{Targets: []targetDoc{
 		{Addr: "192.0.2.1", Checks: []checkDoc{{Check: "icmp", State: "up"}, {Check: "https:443/", State: "down", Reason: "status 503 (Service Unavailable), want 2xx"}}},
 		{Addr: "192.0.2.2", Checks: []checkDoc{{Check: "tcp:5432", State: "up", Reason: "connect: connection refused"}}},
+		{Addr: "192.0.2.3", Checks: []checkDoc{{Check: "https:443/", State: "up", Warning: "tls: certificate expires in 20.0 days"}}},
 	}}
 	var b strings.Builder
 	renderReasons(&b, doc)
-	want := "\nfailing checks:\n  192.0.2.1 https:443/ (down): status 503 (Service Unavailable), want 2xx\n  192.0.2.2 tcp:5432 (up): connect: connection refused\n"
+	want := "\nfailing checks, and warnings:\n  192.0.2.1 https:443/ (down): status 503 (Service Unavailable), want 2xx\n  192.0.2.2 tcp:5432 (up): connect: connection refused\n" +
+		"  192.0.2.3 https:443/ (up): warning: tls: certificate expires in 20.0 days\n"
 	if b.String() != want {
 		t.Errorf("got %q\nwant %q", b.String(), want)
 	}

@@ -238,7 +238,7 @@ func monitorCmd(ctx context.Context, o monitorOptions, logw io.Writer, getenv fu
 	var web *httpServer
 	if cfg.HTTPListen != "" {
 		node := cfg.NodeName // node_name changes at a restart only
-		status := func() statusDoc { return buildStatus(node, o.dryRun, tracker, clu, rec) }
+		status := func() statusDoc { return warn.attach(buildStatus(node, o.dryRun, tracker, clu, rec)) }
 		ask := func() error {
 			r := reloadReq{done: make(chan error, 1)}
 			select {
