@@ -1,6 +1,7 @@
 package monitor
 
 import (
+	"math/rand/v2"
 	"net/netip"
 	"strings"
 	"testing"
@@ -130,5 +131,28 @@ func TestHealth_ReloadKeepsStateAndRecombines(t *testing.T) {
 	cs := h.Checks()
 	if len(cs) != 1 || cs[0].State != Up || cs[0].Check != "tcp:80" {
 		t.Errorf("checks = %+v", cs)
+	}
+}
+
+// TestHealth_OneCheckIsTheTracker: an address with a single check goes
+// through exactly the transitions a Tracker gives it, for random results:
+// checks change nothing for a config that has none.
+func TestHealth_OneCheckIsTheTracker(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	a := netip.MustParseAddr("192.0.2.1")
+	for round := range 50 {
+		th := Thresholds{Fall: 1 + rng.IntN(4), Rise: 1 + rng.IntN(4)}
+		var fromTracker, fromHealth []string
+		tr := NewTracker([]netip.Addr{a}, th, func(x Transition) { fromTracker = append(fromTracker, x.From.String()+">"+x.To.String()) })
+		h := NewHealth(func(x Transition) { fromHealth = append(fromHealth, x.From.String()+">"+x.To.String()) }, nil)
+		h.SetTargets(map[netip.Addr]AddrChecks{a: {Checks: []*Check{{Kind: KindICMP, Key: KindICMP, Thresholds: th}}}}, time.Unix(0, 0))
+		for i := range 200 {
+			r := Result{Addr: a, At: time.Unix(int64(i), 0), OK: rng.IntN(3) > 0}
+			tr.Observe(r)
+			h.Observe(KindICMP, r)
+		}
+		if strings.Join(fromTracker, ",") != strings.Join(fromHealth, ",") {
+			t.Fatalf("round %d (%+v): tracker %v, health %v", round, th, fromTracker, fromHealth)
+		}
 	}
 }
