@@ -185,7 +185,8 @@ func (p *httpProber) direct(ctx context.Context, addr netip.Addr) (*http.Respons
 		conn.SetDeadline(dl)
 	}
 	// A shutdown cancels ctx before its deadline: unblock reads and writes.
-	defer context.AfterFunc(ctx, func() { conn.SetDeadline(time.Unix(1, 0)) })()
+	raw := conn // conn becomes the TLS connection below; the deadline is the socket's
+	defer context.AfterFunc(ctx, func() { raw.SetDeadline(time.Unix(1, 0)) })()
 	var tc *tls.Conn
 	if p.c.Kind == KindHTTPS {
 		tc = tls.Client(conn, p.tls)
