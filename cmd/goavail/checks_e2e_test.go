@@ -102,6 +102,8 @@ interval = "500ms"
 type = "tcp"
 port = 9000
 addresses = [%[1]q]
+timeout = "400ms"
+interval = "500ms"
 `, web.V4, caFile, minDays)
 }
 
@@ -211,6 +213,8 @@ type = "https"
 port = 8443
 addresses = [%[1]q]
 tls_ca_file = %[2]q
+timeout = "400ms"
+interval = "500ms"
 `, l.web.V4, l.caFile)
 	rcv := &webhookReceiver{}
 	hooks := httptest.NewServer(rcv)
@@ -260,7 +264,10 @@ func TestE2E_OriginalPortsKey(t *testing.T) {
 	testweb.AcceptAndClose(ln)
 	t.Cleanup(func() { ln.Close() })
 	bin := buildBinary(t)
-	cfg := strings.Replace(labConfig(freeAddr(t), l.web, l.other), "reconcile_period", "ports = [9000]\nflap_half_life = 0\nreconcile_period", 1)
+	// Timeouts with room for a loaded machine: a spurious timeout must not
+	// take the address down before the port refuses.
+	cfg := strings.NewReplacer(`interval = "200ms"`, `interval = "500ms"`, `probe_timeout = "150ms"`, `probe_timeout = "400ms"`,
+		"reconcile_period", "ports = [9000]\nflap_half_life = 0\nreconcile_period").Replace(labConfig(freeAddr(t), l.web, l.other))
 	ag := startAgent(t, bin, l.emu, cfg, "--no-dry-run")
 	eventually(t, "both up", bothUp(ag, l.web, l.other), ag.logs)
 	if n := strings.Count(ag.logs.String(), "ports = [9000] (the original goavail's key)"); n != 1 {
