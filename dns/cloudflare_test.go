@@ -167,7 +167,7 @@ func TestCloudflare_Errors(t *testing.T) {
 		_, cf := newEmu(t)
 		_, err := cf.Records(ctx, "example.org", []string{"A"})
 		var perm *PermanentError
-		if !errors.As(err, &perm) || !strings.Contains(err.Error(), "zone example.org not found") {
+		if !errors.As(err, &perm) || !strings.Contains(err.Error(), "no active zone example.org") {
 			t.Errorf("err = %v", err)
 		}
 	})
@@ -210,8 +210,8 @@ func TestCloudflare_Errors(t *testing.T) {
 	t.Run("invalid content is rejected", func(t *testing.T) {
 		_, cf := newEmu(t)
 		err := cf.Apply(ctx, "example.com", []Record{{Name: "www.example.com", Type: "A", Content: "2001:db8::1", TTL: 60}}, nil)
-		var perm *PermanentError
-		if !errors.As(err, &perm) || !strings.Contains(err.Error(), "9005") {
+		var rej *RejectedError
+		if !errors.As(err, &rej) || rej.Code != 9005 {
 			t.Errorf("err = %v", err)
 		}
 	})
