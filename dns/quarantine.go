@@ -41,14 +41,14 @@ func changeKey(zone, action string, r Record) string {
 // Reconciler locks it.
 type quarantine struct {
 	held map[string]*Quarantined
-	// zoneSig is the zone's listing when last seen by a pass that applied
-	// nothing, to tell the operator's edits from goavail's own.
+	// zoneSig is a digest of the zone's records that goavail does not
+	// manage (so its own changes never alter it), with the types listed,
+	// as the last pass saw them.
 	zoneSig map[string]string
-	dirty   map[string]bool // this agent changed the zone in the last pass
 }
 
 func newQuarantine() *quarantine {
-	return &quarantine{held: map[string]*Quarantined{}, zoneSig: map[string]string{}, dirty: map[string]bool{}}
+	return &quarantine{held: map[string]*Quarantined{}, zoneSig: map[string]string{}}
 }
 
 // add quarantines a change; it reports false if it already was.
@@ -74,6 +74,23 @@ func (q *quarantine) release(zone, action string, r Record) {
 	delete(q.held, changeKey(zone, action, r))
 }
 
+// prune drops the zone's quarantined changes the plan no longer wants
+// (the address went down again, the name left the config).
+func (q *quarantine) prune(zone string, creates, deletes []Record) {
+	want := map[string]bool{}
+	for _, c := range creates {
+		want[changeKey(zone, ActionCreate, c)] = true
+	}
+	for _, d := range deletes {
+		want[changeKey(zone, ActionDelete, d)] = true
+	}
+	for k, e := range q.held {
+		if e.Zone == zone && !want[k] {
+			delete(q.held, k)
+		}
+	}
+}
+
 // clearZone drops every quarantined change of zone ("" for all zones).
 func (q *quarantine) clearZone(zone string) int {
 	n := 0
@@ -87,14 +104,15 @@ func (q *quarantine) clearZone(zone string) int {
 }
 
 // seen notes a zone's listing at the start of a pass and clears the zone's
-// quarantine when the zone changed since the last pass and the change was
-// not goavail's own (the operator removed the CNAME, say). It returns how
-// many changes it released.
-func (q *quarantine) seen(zone string, actual []Record) int {
-	sig := zoneSignature(actual)
+// quarantine when the records goavail does not manage changed since the
+// last pass listed the same types (the operator removed the CNAME, say).
+// It returns how many changes it released.
+func (q *quarantine) seen(zone string, types []string, unmanaged []Record) int {
+	sig := strings.Join(types, ",") + "/" + zoneSignature(unmanaged)
 	prev, had := q.zoneSig[zone]
 	q.zoneSig[zone] = sig
-	if !had || q.dirty[zone] || prev == sig {
+	sameTypes := had && strings.SplitN(prev, "/", 2)[0] == strings.SplitN(sig, "/", 2)[0]
+	if !sameTypes || prev == sig {
 		return 0
 	}
 	return q.clearZone(zone)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"net/netip"
 	"slices"
 	"strconv"
 	"strings"
@@ -360,10 +361,10 @@ func (r *Reconciler) passZone(ctx context.Context, zone string, groups []Group, 
 		}
 	}
 	var actual []Record
+	types := Types(zg)
 	if r.cfg.Provider == nil {
 		actual = assumed(zg)
 	} else {
-		types := Types(zg)
 		r.mu.Lock()
 		if len(r.quar.list(zone)) > 0 {
 			types = append(types, "CNAME") // so that removing a conflicting CNAME is seen
@@ -386,9 +387,10 @@ func (r *Reconciler) passZone(ctx context.Context, zone string, groups []Group, 
 	}
 	now := r.cfg.Now()
 	r.mu.Lock()
-	if n := r.quar.seen(zone, actual); n > 0 {
+	if n := r.quar.seen(zone, types, unmanaged(zg, actual)); n > 0 {
 		r.cfg.Log.Info("the zone changed: retrying its quarantined dns changes", "zone", zone, "changes", n)
 	}
+	r.quar.prune(zone, p.Creates, p.Deletes)
 	p.Creates = r.unquarantined(now, zone, ActionCreate, p.Creates)
 	p.Deletes = r.unquarantined(now, zone, ActionDelete, p.Deletes)
 	p.Deletes, p.Deferred = r.budget.split(now, p.Deletes)
@@ -398,14 +400,9 @@ func (r *Reconciler) passZone(ctx context.Context, zone string, groups []Group, 
 		r.cfg.Log.Warn("removal limit reached: some removals wait for the window to slide", "zone", zone, "deferred", len(p.Deferred),
 			"max_removals", limit, "window", window)
 	}
-	defer func() {
-		r.mu.Lock()
-		p.Quarantined = r.quar.list(zone)
-		r.mu.Unlock()
-	}()
 	if p.Empty() {
 		p.Applied = true
-		r.setDirty(zone, false)
+		p.Quarantined = r.quarantinedIn(zone, nil)
 		return p, nil
 	}
 	// Restored records come back as they were (comment and tags; ttl and
@@ -425,7 +422,7 @@ func (r *Reconciler) passZone(ctx context.Context, zone string, groups []Group, 
 	p.Creates, p.Deletes, p.Failed = res.created, res.deleted, res.failed
 	p.Blocked = append(p.Blocked, res.blocked...)
 	p.Applied = len(p.Failed) == 0
-	r.setDirty(zone, len(res.created)+len(res.deleted) > 0)
+	p.Quarantined = r.quarantinedIn(zone, res.fresh)
 	if len(res.created) > 0 {
 		if err := r.cfg.Memory.Forget(zone, res.created); err != nil {
 			r.cfg.Log.Warn("could not save the state file", "err", err)
@@ -437,10 +434,38 @@ func (r *Reconciler) passZone(ctx context.Context, zone string, groups []Group, 
 	return p, err
 }
 
-func (r *Reconciler) setDirty(zone string, dirty bool) {
+// quarantinedIn lists the zone's quarantined changes, marking those
+// quarantined this pass (by key) as new.
+func (r *Reconciler) quarantinedIn(zone string, fresh []string) []Quarantined {
 	r.mu.Lock()
-	r.quar.dirty[zone] = dirty
-	r.mu.Unlock()
+	defer r.mu.Unlock()
+	out := r.quar.list(zone)
+	for i := range out {
+		out[i].New = slices.Contains(fresh, out[i].key())
+	}
+	return out
+}
+
+// unmanaged are the listed records goavail never changes: another name,
+// another address or another type than its groups'.
+func unmanaged(groups []Group, actual []Record) []Record {
+	var out []Record
+	for _, rec := range actual {
+		mine := false
+		for _, g := range groups {
+			if slices.Contains(g.Hostnames, rec.Name) && slices.ContainsFunc(g.Addrs, func(a netip.Addr) bool {
+				c, err := netip.ParseAddr(rec.Content)
+				return err == nil && RecordType(a) == rec.Type && c.Unmap() == a
+			}) {
+				mine = true
+				break
+			}
+		}
+		if !mine {
+			out = append(out, rec)
+		}
+	}
+	return out
 }
 
 // unquarantined drops the changes the quarantine holds this pass. Called
@@ -471,6 +496,7 @@ type applied struct {
 	created, deleted []Record
 	failed           []FailedChange
 	blocked          []Record
+	fresh            []string  // keys of the changes newly quarantined
 	at               time.Time // when the last successful batch was answered
 }
 
@@ -539,6 +565,11 @@ func (r *Reconciler) apply(ctx context.Context, zone string, creates, deletes, a
 		case errors.As(err, &rej) || errors.As(err, &stale):
 			r.refund(ids)
 			if len(b) > 1 {
+				for _, c := range b { // the halves are guarded again
+					if c.action == ActionDelete {
+						left[c.rec.Name]++
+					}
+				}
 				queue = append([][]change{b[:len(b)/2], b[len(b)/2:]}, queue...)
 				continue
 			}
@@ -552,6 +583,9 @@ func (r *Reconciler) apply(ctx context.Context, zone string, creates, deletes, a
 			r.mu.Lock()
 			q, fresh := r.quar.add(r.cfg.Now(), zone, c.action, c.rec, rej.Code, rej.Message)
 			r.mu.Unlock()
+			if fresh {
+				res.fresh = append(res.fresh, q.key())
+			}
 			if fresh {
 				r.cfg.Log.Warn("dns change quarantined: Cloudflare refuses it; the zone's other changes go on, and it is retried slowly",
 					"zone", zone, "action", c.action, "name", c.rec.Name, "type", c.rec.Type, "content", c.rec.Content,
