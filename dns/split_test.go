@@ -50,7 +50,7 @@ func TestReconciler_BadChangeNeverBlocksAGoodOne(t *testing.T) {
 		wantBatch int // batch requests in the first pass
 	}{
 		{
-			name: "CNAME conflict",
+			name:   "CNAME conflict",
 			groups: []Group{{Zone: "example.com", Hostnames: []string{"www.example.com", "cdn.example.com"}, Addrs: []netip.Addr{ip1, ip2}, TTL: 60}},
 			seed: func(emu *cfemu.Server) {
 				// cdn became a CNAME while 192.0.2.2 was out: restoring it is refused
@@ -78,7 +78,9 @@ func TestReconciler_BadChangeNeverBlocksAGoodOne(t *testing.T) {
 				{Zone: "example.com", Hostnames: []string{"api.example.com"}, Addrs: []netip.Addr{ip2}, TTL: 60},
 			},
 			race: func(emu *cfemu.Server) func() {
-				return func() { emu.Seed("example.com", cfemu.Record{Name: "api.example.com", Type: "A", Content: "192.0.2.2", TTL: 60}) }
+				return func() {
+					emu.Seed("example.com", cfemu.Record{Name: "api.example.com", Type: "A", Content: "192.0.2.2", TTL: 60})
+				}
 			},
 			wantAPI:   "api.example.com A 192.0.2.2,www.example.com A 192.0.2.2",
 			wantBatch: 3,
