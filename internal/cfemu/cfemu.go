@@ -279,6 +279,15 @@ func (s *Server) Records(zoneName string) []Record {
 // Inject queues a fault.
 func (s *Server) Inject(f Fault) { s.mu.Lock(); s.faults = append(s.faults, f); s.mu.Unlock() }
 
+// ClearFaults drops every queued fault: from now on the API answers
+// normally. It returns when it did so.
+func (s *Server) ClearFaults() time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.faults = nil
+	return time.Now()
+}
+
 // Requests returns every request answered so far.
 func (s *Server) Requests() []Request {
 	s.mu.Lock()
