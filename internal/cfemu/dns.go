@@ -20,18 +20,26 @@ type dnsServer struct {
 	closing  sync.Once
 }
 
-// serveDNS starts the DNS server on host (port chosen by the system).
+// serveDNS starts the DNS server on host, UDP and TCP on one port chosen
+// by the system (tried again while the TCP side of it is taken).
 func (s *Server) serveDNS(host string) error {
-	pc, err := net.ListenPacket("udp", net.JoinHostPort(host, "0"))
+	var pc net.PacketConn
+	var ln net.Listener
+	var err error
+	for try := 0; try < 50; try++ {
+		if pc, err = net.ListenPacket("udp", net.JoinHostPort(host, "0")); err != nil {
+			return err
+		}
+		port := pc.LocalAddr().(*net.UDPAddr).Port
+		if ln, err = net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(port))); err == nil {
+			break
+		}
+		pc.Close()
+	}
 	if err != nil {
 		return err
 	}
 	port := pc.LocalAddr().(*net.UDPAddr).Port
-	ln, err := net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(port)))
-	if err != nil {
-		pc.Close()
-		return err
-	}
 	d := &dnsServer{addr: net.JoinHostPort(host, strconv.Itoa(port))}
 	h := mdns.HandlerFunc(s.answerDNS)
 	d.udp = &mdns.Server{PacketConn: pc, Handler: h}
