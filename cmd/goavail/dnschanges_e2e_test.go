@@ -103,7 +103,9 @@ func TestE2E_WriterMemorySurvivesHandOver(t *testing.T) {
 		}
 		agents = append(agents, startAgentIn(t, h, bin, emu, cfg, "--no-dry-run"))
 	}
-	all := lazy(func() string { return "--- agent-1\n" + agents[0].logs.String() + "--- agent-2\n" + agents[1].logs.String() })
+	all := lazy(func() string {
+		return "--- agent-1\n" + agents[0].logs.String() + "--- agent-2\n" + agents[1].logs.String()
+	})
 	for i, a := range agents {
 		eventually(t, fmt.Sprintf("agent-%d sees agent-1 as the writer", i+1), func() bool {
 			return strings.Contains(a.logs.String(), saw(target, "unknown", "up")) && strings.Contains(a.logs.String(), "writer=agent-1")
@@ -131,4 +133,3 @@ func TestE2E_WriterMemorySurvivesHandOver(t *testing.T) {
 	}
 	agents[1].stop(t)
 }
-
