@@ -547,7 +547,8 @@ func (r *Reconciler) apply(ctx context.Context, zone string, creates, deletes, a
 		if len(b) == 0 {
 			continue
 		}
-		// (issue 9: the writer check before every batch goes here.)
+		// The place for a last check, before every batch, that this agent
+		// may still write.
 		ids := deleteIDs(b)
 		r.mu.Lock()
 		r.budget.charge(r.cfg.Now(), ids)
