@@ -133,3 +133,54 @@ func TestE2E_WriterMemorySurvivesHandOver(t *testing.T) {
 	}
 	agents[1].stop(t)
 }
+
+// TestE2E_QuarantineKeepsTheZoneMoving runs the binary on a zone where one
+// managed name became a CNAME: restoring the addresses onto it is refused
+// (81053), while a host that goes down on the other name is still removed.
+// The refused changes show in /status, goavail status and the metric, and
+// are notified once each (a hook writes them to a file).
+func TestE2E_QuarantineKeepsTheZoneMoving(t *testing.T) {
+	a, b, emu := labZone(t, 86)
+	bin := buildBinary(t)
+	emu.Seed("example.com", cfemu.Record{Name: "cdn.example.com", Type: "CNAME", Content: "cdn.example.net"})
+	httpAddr := freeAddr(t)
+	events := filepath.Join(t.TempDir(), "events")
+	hook := filepath.Join(t.TempDir(), "hook.sh")
+	if err := os.WriteFile(hook, []byte("#!/bin/sh\necho \"$GOAVAIL_MODE $GOAVAIL_NAME $GOAVAIL_CONTENT $GOAVAIL_ERROR\" >> "+events+"\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cfg := strings.Replace(labConfig(httpAddr, a, b), `hostnames = ["www"]`, `hostnames = ["www", "cdn"]`, 1)
+	cfg += fmt.Sprintf("\n[[Hooks]]\ncommand = [%q]\nevents = [\"dns_change\"]\n", hook)
+	ag := startAgent(t, bin, emu, cfg, "--no-dry-run")
+	eventually(t, "both hosts up", bothUp(ag, a, b), ag.logs)
+	eventually(t, "the restores onto the CNAME quarantined", func() bool {
+		return strings.Count(ag.logs.String(), "result=quarantined code=81053") == 2
+	}, ag.logs)
+	a.IgnoreEcho(true)
+	eventually(t, "a's record removed from www all the same", func() bool { return !has(emu, "www.example.com", "A", a.V4.String()) }, ag.logs)
+
+	var doc statusDoc
+	if err := json.Unmarshal([]byte(get(t, "http://"+httpAddr+"/status")), &doc); err != nil {
+		t.Fatal(err)
+	}
+	// a is down now: its refused restore onto cdn is no longer wanted.
+	if doc.DNS == nil || len(doc.DNS.Quarantined) != 1 || doc.DNS.Quarantined[0].Code != 81053 || doc.DNS.Quarantined[0].Record.Content != b.V4.String() {
+		t.Errorf("/status quarantine: %+v", doc.DNS)
+	}
+	if m := get(t, "http://"+httpAddr+"/metrics"); !strings.Contains(m, "goavail_dns_quarantined_changes 1") {
+		t.Errorf("/metrics: no quarantine gauge of 1")
+	}
+	var out strings.Builder
+	if err := statusCmd(t.Context(), httpAddr, false, &out); err != nil || !strings.Contains(out.String(), "quarantined since") {
+		t.Errorf("goavail status: %v\n%s", err, out.String())
+	}
+	eventually(t, "one notification per refused change", func() bool {
+		b, _ := os.ReadFile(events)
+		return strings.Count(string(b), "quarantined cdn.example.com") == 2
+	}, ag.logs)
+	time.Sleep(3 * time.Second) // more passes: no new notification
+	if b, _ := os.ReadFile(events); strings.Count(string(b), "quarantined cdn.example.com") != 2 {
+		t.Errorf("quarantine notified more than once per change:\n%s", b)
+	}
+	ag.stop(t)
+}
