@@ -76,6 +76,9 @@ type PropagationChecker struct {
 // recentKept is how many outcomes Recent returns.
 const recentKept = 50
 
+// queriesPerSecond bounds the checker's load on the zone's nameservers.
+const queriesPerSecond = 100
+
 // NewPropagationChecker returns a checker; run it with Run.
 func NewPropagationChecker(cfg PropagationConfig) *PropagationChecker {
 	if cfg.Poll <= 0 {
@@ -139,22 +142,24 @@ func (c *PropagationChecker) Run(ctx context.Context) error {
 		case <-c.wake:
 		case <-t.C:
 		}
-		if c.round(ctx) {
-			t.Reset(c.cfg.Poll)
+		if active, queries := c.round(ctx); active {
+			// Keep to about queriesPerSecond on the nameservers, however
+			// many changes wait (a mass outage).
+			t.Reset(max(c.cfg.Poll, time.Duration(queries)*time.Second/queriesPerSecond))
 		}
 	}
 }
 
 // round queries every waiting change once; it reports whether some are
-// still within their bound (so polling goes on).
-func (c *PropagationChecker) round(ctx context.Context) bool {
+// still within their bound (so polling goes on), and how many queries it
+// sent.
+func (c *PropagationChecker) round(ctx context.Context) (active bool, queries int) {
 	c.mu.Lock()
 	byZone := map[string][]*Propagation{}
 	for _, p := range c.pending {
 		byZone[p.Zone] = append(byZone[p.Zone], p)
 	}
 	c.mu.Unlock()
-	active := false
 	for zone, ps := range byZone {
 		ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		servers, err := c.servers(ctx, zone)
@@ -165,6 +170,7 @@ func (c *PropagationChecker) round(ctx context.Context) bool {
 				continue
 			}
 			answers[q], err = c.ask(ctx, servers, p.Record.Name, p.Record.Type)
+			queries += len(servers)
 		}
 		cancel()
 		now := c.cfg.Now()
@@ -174,7 +180,7 @@ func (c *PropagationChecker) round(ctx context.Context) bool {
 			}
 		}
 	}
-	return active
+	return active, queries
 }
 
 // settle updates one waiting change after a round; it reports whether it
