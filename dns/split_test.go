@@ -289,3 +289,36 @@ func countBatches(emu *cfemu.Server) int {
 	}
 	return n
 }
+
+// TestReconciler_RemovalBudgetCountsALostAnswer: with max_removals 1, a
+// removal whose batch was applied but whose answer was lost still counts,
+// so the next removal waits for the window (it would have gone if the
+// budget were charged only on success).
+func TestReconciler_RemovalBudgetCountsALostAnswer(t *testing.T) {
+	emu, cf := newEmu(t)
+	for _, c := range []string{"192.0.2.1", "192.0.2.2", "192.0.2.3"} {
+		emu.Seed("example.com", cfemu.Record{Name: "www.example.com", Type: "A", Content: c, TTL: 60})
+	}
+	clock := newFakeClock()
+	r := NewReconciler(ReconcilerConfig{Provider: cf, Health: func() Health { return Health{ip1: false, ip2: false, ip3: true} }, Log: discard(), Clock: clock,
+		Safety: Safety{MaxRemovals: 1, RemovalWindow: 10 * time.Minute}})
+	r.SetGroups([]Group{{Zone: "example.com", Hostnames: []string{"www.example.com"}, Addrs: []netip.Addr{ip1, ip2, ip3}, TTL: 60}}, time.Minute)
+	emu.Inject(cfemu.Fault{Method: http.MethodPost, PathSuffix: "/batch", LoseAnswer: true, Count: 1})
+	if rep := r.Pass(context.Background()); rep.Err == nil || len(rep.Plans[0].Deferred) != 1 {
+		t.Fatalf("first pass: %+v", rep)
+	}
+	if n := strings.Count(aRecords(emu), "www.example.com A"); n != 2 {
+		t.Fatalf("the emulator did not apply the batch whose answer was lost: %s", aRecords(emu))
+	}
+	clock.Advance(time.Minute)
+	emu.ResetRequests()
+	rep := r.Pass(context.Background())
+	if n := countBatches(emu); n != 0 || len(rep.Plans[0].Deferred) != 1 {
+		t.Fatalf("second pass: %d batches, deferred %v; the lost-answer removal was not counted", n, rep.Plans[0].Deferred)
+	}
+	clock.Advance(10 * time.Minute)
+	r.Pass(context.Background())
+	if got := aRecords(emu); got != "www.example.com A 192.0.2.3" {
+		t.Errorf("after the window: %s", got)
+	}
+}
