@@ -74,11 +74,18 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 					&cli.BoolFlag{Name: "no-dry-run", Usage: "make DNS changes (default: only log what would change)"},
 					&cli.StringFlag{Name: "log-level", Value: "info", Usage: "debug, info, warn or error"},
 					&cli.StringFlag{Name: "log-format", Value: "text", Usage: "text or json"},
+					&cli.StringFlag{Name: "cpuprofile", Usage: "write a CPU profile of the agent to this file until it stops (for go tool pprof)"},
+					&cli.BoolFlag{Name: "pprof", Usage: "serve Go's /debug/pprof/ on http_listen (off by default: it shows internals and costs CPU while profiling)"},
 				},
 				Action: func(c *cli.Context) error {
+					stop, err := startCPUProfile(c.String("cpuprofile"))
+					if err != nil {
+						return &exitError{exitConfig, err}
+					}
+					defer stop()
 					return monitorCmd(c.Context, monitorOptions{
 						configPath: c.String("config-file"), dryRun: !c.Bool("no-dry-run"),
-						logLevel: c.String("log-level"), logFormat: c.String("log-format"),
+						logLevel: c.String("log-level"), logFormat: c.String("log-format"), pprof: c.Bool("pprof"),
 					}, stderr, os.Getenv)
 				},
 			},

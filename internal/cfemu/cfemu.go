@@ -94,6 +94,7 @@ type Server struct {
 	maxBatch int
 	holding  int // requests held by a Delay fault right now
 	dns      *dnsServer
+	journal  journal // see journal.go
 }
 
 // Request is one request the emulator answered, for tests to inspect.
@@ -379,6 +380,7 @@ func (rp *reply) log(status int) {
 	rp.out = true
 	rp.s.mu.Lock()
 	rp.s.requests = append(rp.s.requests, Request{Method: rp.r.Method, Path: rp.r.URL.Path, Query: rp.r.URL.RawQuery, Status: status, At: rp.at})
+	rp.s.noteLocked(rp.r, rp.s.requests[len(rp.s.requests)-1])
 	rp.s.mu.Unlock()
 }
 
