@@ -73,15 +73,15 @@ func TestE2E_PropagationReported(t *testing.T) {
 	ag.stop(t)
 }
 
-// TestE2E_WriterMemorySurvivesHandOver runs two agents: the writer
-// removes a hand-made record (comment and tags) when its host goes down,
-// shares its memory in its view, and is killed; the other agent, now the
-// writer, restores the record with its comment and tags when the host
-// answers again, although it never removed it itself.
+// TestE2E_WriterMemorySurvivesHandOver runs three agents (2 of 3 must
+// agree): the writer removes a hand-made record (comment and tags) when
+// its host goes down, shares its memory in its view, and is killed; the
+// next agent, now the writer, restores the record with its comment and
+// tags when the host answers again, although it never removed it itself.
 func TestE2E_WriterMemorySurvivesHandOver(t *testing.T) {
 	lab := netlab.New(t, 85)
 	target, other := lab.AddHost(), lab.AddHost()
-	hosts := []*netlab.Host{lab.AddHost(), lab.AddHost()}
+	hosts := []*netlab.Host{lab.AddHost(), lab.AddHost(), lab.AddHost()}
 	bin := buildBinary(t)
 	emu, err := cfemu.NewOn(lab.Gateway().String() + ":0")
 	if err != nil {
@@ -95,9 +95,13 @@ func TestE2E_WriterMemorySurvivesHandOver(t *testing.T) {
 	state := filepath.Join(t.TempDir(), "agent-2.json")
 	var agents []*agent
 	for i, h := range hosts {
-		peer := hosts[1-i]
-		cfg := clusterConfig(fmt.Sprintf("agent-%d", i+1), h, []*netlab.Host{peer}, key, target, other)
-		cfg = strings.Replace(cfg, "min_peers_agree = 1", "min_peers_agree = 0", 1)
+		var peers []*netlab.Host
+		for _, p := range hosts {
+			if p != h {
+				peers = append(peers, p)
+			}
+		}
+		cfg := clusterConfig(fmt.Sprintf("agent-%d", i+1), h, peers, key, target, other)
 		if i == 1 {
 			cfg = fmt.Sprintf("state_file = %q\n", state) + cfg
 		}
@@ -119,7 +123,7 @@ func TestE2E_WriterMemorySurvivesHandOver(t *testing.T) {
 	}, all)
 	agents[0].cmd.Process.Signal(syscall.SIGKILL)
 	agents[0].cmd.Wait()
-	eventually(t, "agent-2 takes over", func() bool {
+	patient(t, "agent-2 takes over", func() bool {
 		l := agents[1].logs.String()
 		i := strings.LastIndex(l, "writer=")
 		return i >= 0 && strings.HasPrefix(l[i:], "writer=agent-2")
@@ -132,6 +136,7 @@ func TestE2E_WriterMemorySurvivesHandOver(t *testing.T) {
 		}
 	}
 	agents[1].stop(t)
+	agents[2].stop(t)
 }
 
 // TestE2E_QuarantineKeepsTheZoneMoving runs the binary on a zone where one
