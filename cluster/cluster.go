@@ -57,6 +57,7 @@ type Config struct {
 
 	tune        func(*memberlist.Config) // tests shorten memberlist's timers
 	rejoinEvery time.Duration            // tests: how often missing peers are re-joined
+	anyVoter    bool                     // tests: every member votes, as if each agent listed all the others
 }
 
 // Reasons a peer message is dropped, as counted by Dropped.
@@ -117,6 +118,12 @@ type Cluster struct {
 	annex     []byte // sent in every view; see SetAnnex
 	dropped   map[string]uint64
 	dropLog   map[string]time.Time // reason -> last logged
+	// electorate is the configured peers' addresses: only agents there
+	// vote and endorse (see electorate.go). addrOf is where each member
+	// was last seen.
+	electorate map[string]bool
+	addrOf     map[string]string
+	warned     map[string]bool
 }
 
 // New checks cfg and, in cluster mode, starts memberlist listening. Call
@@ -148,6 +155,7 @@ func New(cfg Config) (*Cluster, error) {
 		inbox: make(chan []byte, inboxSize), poke: make(chan struct{}, 1), local: make(chan struct{}, 1),
 		outboxes: map[string]chan []byte{}, members: map[string]memberlist.Node{}, peers: map[string]*peerEntry{},
 		echoes: map[string]Echo{}, conflicts: map[string]conflict{}, dropped: map[string]uint64{}, dropLog: map[string]time.Time{},
+		electorate: map[string]bool{}, addrOf: map[string]string{}, warned: map[string]bool{},
 	}
 	if len(cfg.Peers) == 0 {
 		c.inc = uint64(cfg.Now().UnixNano())
@@ -160,6 +168,7 @@ func New(cfg Config) (*Cluster, error) {
 	if c.inc, err = nextIncarnation(cfg.IncarnationFile, cfg.Now()); err != nil {
 		return nil, err
 	}
+	c.refreshElectorate(context.Background())
 	// The lease is as long as a view stays fresh: fixed for this start,
 	// since every agent's promises are measured with it.
 	c.elector = NewElector(cfg.NodeName, c.inc, cfg.Rules.MinPeersAgree+1, cfg.Rules.StaleAfter, cfg.Mono())

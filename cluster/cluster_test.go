@@ -94,7 +94,7 @@ func startNode(t *testing.T, name string, keys [][]byte, peers []string, rules R
 		NodeName: name, BindAddr: "127.0.0.1", AdvertiseAddr: "127.0.0.1", Peers: peers, Keys: keys,
 		Fingerprint: fp, Rules: rules, ViewInterval: 200 * time.Millisecond, Local: n.local,
 		OnChange: func(Decision) { n.mu.Lock(); n.changes++; n.mu.Unlock() },
-		Log:      testLogger(t), tune: fastTimers,
+		Log:      testLogger(t), tune: fastTimers, anyVoter: true,
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -20,10 +20,10 @@ func (c *Cluster) Decision() Decision {
 	return d
 }
 
-// countsFor says whose endorsements count: not a peer in a name conflict.
-// c.mu is held while it is used.
+// countsFor says whose endorsements count: a configured peer's, not in a
+// name conflict. c.mu is held while it is used.
 func (c *Cluster) countsFor(now time.Time) func(string) bool {
-	return func(p string) bool { return !c.conflicted(p, now) }
+	return func(p string) bool { return !c.conflicted(p, now) && c.electorLocked(p) }
 }
 
 // leaseLocked is this agent's writer lease at now (monotonic). Alone, the
@@ -135,6 +135,9 @@ func (c *Cluster) decide(mine View) {
 		if !alive && now.Sub(p.received) > 10*rules.StaleAfter {
 			delete(c.peers, name) // long gone: forget
 			continue
+		}
+		if !c.electorLocked(name) {
+			continue // not a configured peer: it does not vote
 		}
 		peers = append(peers, PeerView{Node: name, Alive: alive, Received: p.received, States: p.states, Failing: p.view.Failing(),
 			NotReady: !p.view.Ready, Duplicate: c.conflicted(name, mono)})

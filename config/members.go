@@ -15,8 +15,9 @@ import (
 // validated here; cluster mode itself lives in package cluster, and the
 // keys are decoded by package crypto.
 type Members struct {
-	// Peers are the other agents, "host" or "host:members_port". Empty:
-	// this agent runs alone. A peer "IP:port" with another port is the
+	// Peers are the other agents, "host" or "host:members_port": every
+	// other agent, since only the agents listed here vote (see
+	// cluster/electorate.go). Empty: this agent runs alone. A peer "IP:port" with another port is the
 	// original goavail's form (the port was its HTTP listener): the port is
 	// ignored and members_port used, with a warning (see Warnings).
 	Peers []string `toml:"peers"`
@@ -135,6 +136,7 @@ func (m Members) validate() []error {
 	} else if err := m.NeedMajority(len(m.Peers)); m.MinPeersAgree >= 0 && err != nil {
 		errs = append(errs, err)
 	}
+	errs = append(errs, m.electorateErrors()...)
 	for i, p := range m.Peers {
 		if strings.TrimSpace(p) == "" || strings.ContainsAny(p, " /") {
 			errs = append(errs, fmt.Errorf("Members.peers[%d] = %q: must be a host or host:port", i, p))
