@@ -190,8 +190,8 @@ func TestCluster_WriterHandOver(t *testing.T) {
 	if s := n2.Decision().States[ipA]; s != U {
 		t.Errorf("a lone agent with min_peers_agree = 1 changed ipA to %v", s)
 	}
-	// n1 comes back (a restart: new incarnation) and agrees.
-	n1b := startNode(t, "n1", [][]byte{keyA}, []string{n2.Addr()}, rules1, st(D, U, U))
+	// n1 comes back (a restart on its address: new incarnation) and agrees.
+	n1b := restartNode(t, n1, []string{n2.Addr()}, st(D, U, U))
 	for _, n := range []*node{n1b, n2} {
 		eventually(t, n.cfg.NodeName+" agrees ipA down after n1's restart", agreed(n, ipA, D))
 	}

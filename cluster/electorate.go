@@ -88,16 +88,24 @@ func (c *Cluster) warnOnce(key, msg string, args ...any) {
 	}
 }
 
-// noteAddr records the address a member was seen at.
+// noteAddr records the address a member was seen at. A known name seen at
+// a new address is a second agent using it (memberlist lets a newcomer take
+// over the name of a node it thinks dead, with no conflict report, though
+// the old agent may be alive across a partition): it is treated as a name
+// conflict, so neither votes nor endorses for ConflictHold.
 func (c *Cluster) noteAddr(n *memberlist.Node) {
 	addr := nodeAddr(n)
 	if addr == "" || n.Name == c.cfg.NodeName {
 		return
 	}
 	c.mu.Lock()
+	prev, known := c.addrOf[n.Name]
 	c.addrOf[n.Name] = addr
 	outsider := !c.cfg.anyVoter && !c.electorate[addr] && len(c.electorate) > 0
 	c.mu.Unlock()
+	if known && prev != addr {
+		c.noteConflict(n.Name, prev, addr)
+	}
 	if outsider {
 		c.warnOnce("outsider:"+n.Name+"@"+addr, "an agent that is not in Members.peers joined: its view neither votes nor endorses a writer; list every other agent in peers on every agent",
 			"node_name", n.Name, "address", addr, "peers", c.cfg.Peers)

@@ -3,12 +3,14 @@ package cluster
 import (
 	"io"
 	"log"
+	"net/netip"
 	"testing"
 	"time"
 
 	"github.com/hashicorp/memberlist"
 
 	"github.com/goavail/goavail/crypto"
+	"github.com/goavail/goavail/monitor"
 )
 
 // agentOpts says how a test agent starts: its rules and fingerprint, the
@@ -131,4 +133,22 @@ func TestLease_UnlistedAgentDoesNotVote(t *testing.T) {
 	if seen := holders(t, append(nodes, extra), 2*time.Second); seen["n0"] > 0 {
 		t.Errorf("the unlisted n0 held the lease")
 	}
+}
+
+// restartNode starts a new process of old's agent on old's address, as a
+// restart on the same host does, with the given peers and states.
+func restartNode(t *testing.T, old *node, peers []string, states map[netip.Addr]monitor.State) *node {
+	t.Helper()
+	n := &node{states: states, done: make(chan error, 1)}
+	c, err := New(Config{
+		NodeName: old.cfg.NodeName, BindAddr: "127.0.0.1", AdvertiseAddr: "127.0.0.1", Port: int(old.ml.LocalNode().Port), Peers: peers, Keys: old.cfg.Keys,
+		Fingerprint: old.cfg.Fingerprint, Rules: old.cfg.Rules, ViewInterval: old.cfg.ViewInterval, Local: n.local,
+		Log: testLogger(t), tune: fastTimers, anyVoter: old.cfg.anyVoter,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.Cluster = c
+	startRun(t, n)
+	return n
 }
