@@ -124,6 +124,7 @@ type Cluster struct {
 	electorate map[string]bool
 	addrOf     map[string]string
 	warned     map[string]bool
+	blackout   time.Duration // after the start: see startBlackout
 }
 
 // New checks cfg and, in cluster mode, starts memberlist listening. Call
@@ -172,6 +173,10 @@ func New(cfg Config) (*Cluster, error) {
 	// The lease is as long as a view stays fresh: fixed for this start,
 	// since every agent's promises are measured with it.
 	c.elector = NewElector(cfg.NodeName, c.inc, cfg.Rules.MinPeersAgree+1, cfg.Rules.StaleAfter, cfg.Mono())
+	if c.blackout, err = startBlackout(cfg.IncarnationFile, cfg.Rules.StaleAfter); err != nil {
+		return nil, err
+	}
+	c.elector.SetBlackout(c.blackout)
 	if c.sealer, err = crypto.NewSealer(cfg.Keys); err != nil {
 		return nil, fmt.Errorf("crypto_key: %w", err)
 	}
@@ -274,6 +279,8 @@ func (c *Cluster) Run(ctx context.Context) error {
 		c.decide(mine)
 	}
 	round()
+	saved := c.afterBlackout()
+	defer saved.Stop()
 	for {
 		select {
 		case <-ctx.Done():

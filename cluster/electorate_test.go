@@ -22,6 +22,7 @@ type agentOpts struct {
 	blocked  []string
 	listed   bool // only agents at an address in peers vote
 	interval time.Duration
+	incFile  string
 }
 
 // newCutTransport makes a cuttable transport on 127.0.0.1 with a free port.
@@ -48,7 +49,7 @@ func startOn(t *testing.T, ct *cutTransport, name string, peers []string, o agen
 	c, err := New(Config{
 		NodeName: name, BindAddr: "127.0.0.1", AdvertiseAddr: "127.0.0.1", Peers: peers, Keys: [][]byte{keyA},
 		Fingerprint: o.fp, Rules: o.rules, ViewInterval: o.interval, Local: n.local, Log: testLogger(t),
-		rejoinEvery: 300 * time.Millisecond, anyVoter: !o.listed,
+		rejoinEvery: 300 * time.Millisecond, anyVoter: !o.listed, IncarnationFile: o.incFile,
 		tune: func(mc *memberlist.Config) {
 			fastTimers(mc)
 			mc.Transport = ct

@@ -6,6 +6,19 @@ import (
 	"strconv"
 )
 
+// leaseReloadError refuses a reload that changes view_stale_after: it is
+// the writer lease's length, fixed at the start because every agent's
+// promises are measured with it, and it is in the fingerprint, so a
+// reloaded value would let agents with different lease lengths count each
+// other's endorsements.
+func (m Members) leaseReloadError(running Members) error {
+	if m.ViewStaleAfter == running.ViewStaleAfter {
+		return nil
+	}
+	return fmt.Errorf("Members.view_stale_after = %s, but %s is in effect: it is also the writer lease's length, fixed for the life of the process; "+
+		"to change it, restart the agents (each waits out the longer length after its restart)", m.ViewStaleAfter.D(), running.ViewStaleAfter.D())
+}
+
 // electorateErrors checks that each entry of peers stands for one other
 // agent: the majority check counts len(peers)+1 agents, and only the agents
 // at the listed addresses vote, so a repeated entry would make a majority

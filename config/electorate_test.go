@@ -26,3 +26,18 @@ func TestMembers_EachPeerOnce(t *testing.T) {
 		}
 	}
 }
+
+// TestMembers_ReloadRefusesANewViewStaleAfter: view_stale_after is the
+// writer lease's length and is in the fingerprint; a reload that changes
+// it is refused (the lease length of a running agent cannot change).
+func TestMembers_ReloadRefusesANewViewStaleAfter(t *testing.T) {
+	running := Members{Peers: []string{"a", "b"}, MinPeersAgree: 1, ViewStaleAfter: Duration(30e9)}
+	next := running
+	if err := next.ReloadErrors(running); err != nil {
+		t.Fatalf("unchanged: %v", err)
+	}
+	next.ViewStaleAfter = Duration(5e9)
+	if err := next.ReloadErrors(running); err == nil || !strings.Contains(err.Error(), "restart") {
+		t.Errorf("view_stale_after 30s -> 5s by reload: err %v, want a refusal that says to restart", err)
+	}
+}

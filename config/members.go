@@ -183,5 +183,5 @@ func (m Members) ReloadErrors(running Members) error {
 	if err := m.NeedMajority(len(running.Peers)); err != nil {
 		return fmt.Errorf("against the %d peers in effect (a new peers list applies at the next restart): %w", len(running.Peers), err)
 	}
-	return nil
+	return m.leaseReloadError(running)
 }
