@@ -139,7 +139,7 @@ func (c *Cluster) decide(mine View) {
 		if !c.electorLocked(name) {
 			continue // not a configured peer: it does not vote
 		}
-		peers = append(peers, PeerView{Node: name, Alive: alive, Received: p.received, States: p.states, Failing: p.view.Failing(),
+		peers = append(peers, PeerView{Node: name, Alive: alive, Received: c.heardLocked(p, now, mono), States: p.states, Failing: p.view.Failing(),
 			NotReady: !p.view.Ready, Duplicate: c.conflicted(name, mono)})
 	}
 	prev, prevLease := c.decision, c.lease
