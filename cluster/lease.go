@@ -132,8 +132,13 @@ func (e *Elector) Lease(now time.Time, counts func(peer string) bool) Lease {
 		until time.Time
 		term  uint64
 	}
+	if now.Sub(e.started) < e.blackout {
+		// A restarted holder may have a batch of its previous run still in
+		// flight under that run's fence: it holds nothing until it is over.
+		return Lease{}
+	}
 	var ends []endorsement
-	if e.named == e.self && now.Sub(e.started) >= e.blackout {
+	if e.named == e.self {
 		ends = append(ends, endorsement{e.self, e.namedAt.Add(e.length - e.margin), e.namedTerm})
 	}
 	for from, b := range e.ballots {
