@@ -165,6 +165,9 @@ func New(cfg Config) (*Cluster, error) {
 	if len(cfg.Keys) == 0 {
 		return nil, errors.New("cluster mode needs a crypto_key: goavail keygen makes one")
 	}
+	if m := MinLease(cfg.ViewInterval); cfg.Rules.StaleAfter < m {
+		return nil, fmt.Errorf("view_stale_after %s is too short to write with view_interval %s: the writer lease it sets would never leave time for a request; use at least %s", cfg.Rules.StaleAfter, cfg.ViewInterval, m)
+	}
 	var err error
 	if c.inc, err = nextIncarnation(cfg.IncarnationFile, cfg.Now()); err != nil {
 		return nil, err

@@ -287,7 +287,7 @@ func TestCluster_AnnexTravelsWithTheView(t *testing.T) {
 // set.
 func TestNew_BindFailureNamesBindAddr(t *testing.T) {
 	_, err := New(Config{NodeName: "n1", BindAddr: "192.0.2.1", AdvertiseAddr: "192.0.2.1", Peers: []string{"192.0.2.2"}, Keys: [][]byte{keyA},
-		Rules: rules1, ViewInterval: time.Second, Local: func() []monitor.Status { return nil }, Log: testLogger(t)})
+		Rules: rules1, ViewInterval: 200 * time.Millisecond, Local: func() []monitor.Status { return nil }, Log: testLogger(t)})
 	if err == nil || !strings.Contains(err.Error(), "bind_addr") || !strings.Contains(err.Error(), "0.0.0.0") {
 		t.Fatalf("err = %v, want one naming bind_addr", err)
 	}

@@ -72,6 +72,19 @@ func LeaseMargin(length time.Duration) time.Duration {
 	return max(length/10, 200*time.Millisecond)
 }
 
+// MinLease is the shortest lease (view_stale_after) that lets an agent
+// write with views sent every viewInterval: an endorsement lasts from when
+// the view it echoes was sent, up to two intervals (ours, then the peer's)
+// before it arrives, minus the margin, and Fence wants the margin left; one
+// interval more is slack for transit.
+func MinLease(viewInterval time.Duration) time.Duration {
+	for l := 3*viewInterval + 2*LeaseMargin(0); ; l += viewInterval / 10 {
+		if l >= 3*viewInterval+2*LeaseMargin(l) {
+			return l
+		}
+	}
+}
+
 // NewElector returns the lease side of agent self, in its incarnation inc,
 // started now. need endorsements make a lease; length is how long one
 // lasts.

@@ -4,7 +4,21 @@ import (
 	"fmt"
 	"net"
 	"strconv"
+	"time"
 )
+
+// minLease is cluster.MinLease (config imports no cluster): the shortest
+// view_stale_after, which is the writer lease's length, with which an agent
+// can write: three view intervals and twice the lease's margin
+// (max(length/10, 200ms)).
+func minLease(viewInterval time.Duration) time.Duration {
+	margin := func(l time.Duration) time.Duration { return max(l/10, 200*time.Millisecond) }
+	for l := 3*viewInterval + 2*margin(0); ; l += viewInterval / 10 {
+		if l >= 3*viewInterval+2*margin(l) {
+			return l
+		}
+	}
+}
 
 // leaseReloadError refuses a reload that changes view_stale_after: it is
 // the writer lease's length, fixed at the start because every agent's

@@ -3,6 +3,7 @@ package config
 import (
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestMembers_EachPeerOnce: only the listed peers vote and the majority
@@ -39,5 +40,23 @@ func TestMembers_ReloadRefusesANewViewStaleAfter(t *testing.T) {
 	next.ViewStaleAfter = Duration(5e9)
 	if err := next.ReloadErrors(running); err == nil || !strings.Contains(err.Error(), "restart") {
 		t.Errorf("view_stale_after 30s -> 5s by reload: err %v, want a refusal that says to restart", err)
+	}
+}
+
+// TestMembers_ViewStaleAfterLeavesTimeToWrite: view_stale_after is the
+// writer lease's length; one too short for three view intervals and two
+// lease margins never leaves time for a request and is refused, and the
+// default for a short view_interval is raised to that minimum.
+func TestMembers_ViewStaleAfterLeavesTimeToWrite(t *testing.T) {
+	base := "[Members]\npeers = [\"192.0.2.7\"]\nmin_peers_agree = 1\ncrypto_key = \"1234567891012345\"\nview_interval = \"100ms\"\n"
+	if _, err := Parse(base + "view_stale_after = \"400ms\"\n" + oneGroup); err == nil || !strings.Contains(err.Error(), "at least 700ms") {
+		t.Errorf("view_stale_after 400ms with view_interval 100ms: err %v, want a refusal naming 700ms", err)
+	}
+	c, err := Parse(base + oneGroup)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c.Members.ViewStaleAfter.D(); got != 700*time.Millisecond {
+		t.Errorf("default view_stale_after with view_interval 100ms = %s, want 700ms", got)
 	}
 }

@@ -68,7 +68,7 @@ func (m *Members) applyDefaults(md toml.MetaData) {
 		m.ViewInterval = Duration(DefaultViewInterval)
 	}
 	if !md.IsDefined("Members", "view_stale_after") {
-		m.ViewStaleAfter = 5 * m.ViewInterval
+		m.ViewStaleAfter = max(5*m.ViewInterval, Duration(minLease(m.ViewInterval.D())))
 	}
 	if !md.IsDefined("Members", "isolation_threshold") {
 		m.IsolationThreshold = DefaultIsolation
@@ -158,6 +158,8 @@ func (m Members) validate() []error {
 	}
 	if m.ViewStaleAfter.D() < 2*m.ViewInterval.D() {
 		errs = append(errs, fmt.Errorf("Members.view_stale_after = %s: must be at least twice view_interval (%s), or one lost message makes a peer stale", m.ViewStaleAfter.D(), m.ViewInterval.D()))
+	} else if l := minLease(m.ViewInterval.D()); m.ViewStaleAfter.D() < l {
+		errs = append(errs, fmt.Errorf("Members.view_stale_after = %s: with view_interval %s it must be at least %s, or the writer lease it sets never leaves time for a request", m.ViewStaleAfter.D(), m.ViewInterval.D(), l))
 	}
 	if m.IsolationThreshold < 0 || m.IsolationThreshold > 1 {
 		errs = append(errs, fmt.Errorf("Members.isolation_threshold = %v: must be from 0 (off) to 1", m.IsolationThreshold))
