@@ -51,8 +51,9 @@ type Config struct {
 	OnChange func(Decision)
 	Log      *slog.Logger
 	// Now is the wall clock (message timestamps, the start time); Mono the
-	// clock leases are measured on, which must not step (time.Now's
-	// monotonic reading). Both default to time.Now.
+	// clock leases are measured on, which must not step and must count
+	// through a system suspend. Now defaults to time.Now, Mono to
+	// CLOCK_BOOTTIME on Linux (see bootClock).
 	Now, Mono func() time.Time
 
 	tune        func(*memberlist.Config) // tests shorten memberlist's timers
@@ -134,7 +135,7 @@ func New(cfg Config) (*Cluster, error) {
 		cfg.Now = time.Now
 	}
 	if cfg.Mono == nil {
-		cfg.Mono = time.Now
+		cfg.Mono = bootClock
 	}
 	if cfg.MaxClockSkew <= 0 {
 		cfg.MaxClockSkew = defaultSkew

@@ -4,6 +4,7 @@ import (
 	"io"
 	"log"
 	"net/netip"
+	"slices"
 	"testing"
 	"time"
 
@@ -127,8 +128,13 @@ func TestLease_UnlistedAgentDoesNotVote(t *testing.T) {
 	}
 	eventually(t, "a writer among the listed agents", func() bool { w, _ := nodes[0].IsWriter(); return w })
 	for _, n := range nodes {
-		if v := n.Decision().Voters; len(v) != 3 || v[0] != "n1" {
-			t.Errorf("%s counts voters %v, want n1 n2 n3", n.cfg.NodeName, v)
+		eventually(t, n.cfg.NodeName+" counts n1 n2 n3", func() bool { return slices.Equal(n.Decision().Voters, []string{"n1", "n2", "n3"}) })
+	}
+	for end := time.Now().Add(time.Second); time.Now().Before(end); time.Sleep(10 * time.Millisecond) {
+		for _, n := range nodes {
+			if v := n.Decision().Voters; slices.Contains(v, "n0") {
+				t.Fatalf("%s counts the unlisted n0: voters %v", n.cfg.NodeName, v)
+			}
 		}
 	}
 	if seen := holders(t, append(nodes, extra), 2*time.Second); seen["n0"] > 0 {
