@@ -14,13 +14,12 @@ import (
 	"github.com/goavail/goavail/monitor"
 )
 
-// agentOpts says how a test agent starts: its rules and fingerprint, the
-// addresses its links are cut to from the start, and whether every member
-// votes (the test shortcut) or only the listed peers (as in production).
+// agentOpts says how a test agent starts: its rules and fingerprint, and
+// whether every member votes (the test shortcut) or only the listed peers
+// (as in production).
 type agentOpts struct {
 	rules    Rules
 	fp       [crypto.FingerprintSize]byte
-	blocked  []string
 	listed   bool // only agents at an address in peers vote
 	interval time.Duration
 	incFile  string
