@@ -233,7 +233,7 @@ ip_addresses = [%s]
 // UTS namespace of its own; offset is the test-only clock offset.
 func (c *chaosRun) launch(a *chaosAgent, offset string) {
 	prefix := []string{"ip", "netns", "exec", a.host.NS, "unshare", "--uts", "env", testClockOffsetEnv + "=" + offset,
-		"sh", "-c", `hostname "$0" && exec "$@"`, a.name}
+		"sh", "-c", `echo "$0" > /proc/sys/kernel/hostname && exec "$@"`, a.name}
 	run := launch(c.t, prefix, c.bin, c.emu, a.cfg, "--no-dry-run")
 	a.runs, a.start, a.live, a.held = append(a.runs, run), append(a.start, time.Now()), run, false
 }
@@ -621,7 +621,7 @@ ip_addresses = [%q, %q]
 	// Like two machines, each has its own host name (the original config
 	// sets no node_name).
 	named := func(h *netlab.Host, name string) []string {
-		return []string{"ip", "netns", "exec", h.NS, "unshare", "--uts", "sh", "-c", `hostname "$0" && exec "$@"`, name}
+		return []string{"ip", "netns", "exec", h.NS, "unshare", "--uts", "sh", "-c", `echo "$0" > /proc/sys/kernel/hostname && exec "$@"`, name}
 	}
 	a1 := launch(t, named(h1, "lb-1"), bin, emu, original(h1, h2), "--no-dry-run")
 	a2 := launch(t, named(h2, "lb-2"), bin, emu, original(h2, h1), "--no-dry-run")
