@@ -97,7 +97,9 @@ func TestE2E_WriterMemorySurvivesHandOver(t *testing.T) {
 	for i, h := range hosts {
 		peer := hosts[1-i]
 		cfg := clusterConfig(fmt.Sprintf("agent-%d", i+1), h, []*netlab.Host{peer}, key, target, other)
-		cfg = strings.Replace(cfg, "min_peers_agree = 1", "min_peers_agree = 0", 1)
+		// Two agents, each able to write alone (so that one survives the
+		// other's death): not a majority, so it must be allowed explicitly.
+		cfg = strings.Replace(cfg, "min_peers_agree = 1", "min_peers_agree = 0\nallow_split_brain = true", 1)
 		if i == 1 {
 			cfg = fmt.Sprintf("state_file = %q\n", state) + cfg
 		}
