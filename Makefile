@@ -57,6 +57,7 @@ fuzz:
 	go test -run '^$$' -fuzz FuzzLoadMemory -fuzztime $(FUZZTIME) ./dns
 	go test -run '^$$' -fuzz FuzzImportMemory -fuzztime $(FUZZTIME) ./dns
 	go test -run '^$$' -fuzz FuzzDecodeAnnex -fuzztime $(FUZZTIME) ./cmd/goavail
+	go test -run '^$$' -fuzz FuzzUnpackRemoved -fuzztime $(FUZZTIME) ./cmd/goavail
 
 # Benchmarks: probe-engine CPU against pro-bing and fping on the same lab
 # targets, detection overhead, and API calls for a mass outage. Needs root;

@@ -115,7 +115,7 @@ func TestCluster_PausedWriterWakesWithoutALease(t *testing.T) {
 	n1 := &node{states: allUp(), done: make(chan error, 1)}
 	c, err := New(Config{
 		NodeName: "n1", BindAddr: "127.0.0.1", AdvertiseAddr: "127.0.0.1", Peers: []string{"127.0.0.1:1"}, Keys: [][]byte{keyA},
-		Fingerprint: fp, Rules: rules1, ViewInterval: 200 * time.Millisecond, Local: n1.local, Log: testLogger(t), tune: fastTimers,
+		Fingerprint: fp, Rules: rules1, ViewInterval: 200 * time.Millisecond, Local: n1.local, Log: testLogger(t), tune: fastTimers, anyVoter: true,
 		Mono: func() time.Time { return time.Now().Add(time.Duration(jump.Load())) },
 	})
 	if err != nil {
