@@ -102,7 +102,8 @@ type Cluster struct {
 	local     chan struct{} // this agent's view changed
 	inc       uint64
 	seq       uint64
-	outboxes  map[string]chan []byte
+	outboxes  map[string]chan struct{}
+	out       deltaLog // the staged view, for deltas
 	senders   sync.WaitGroup
 	crashed   atomic.Bool // tests: memberlist was shut down under Run, as in a crash
 
@@ -146,7 +147,7 @@ func New(cfg Config) (*Cluster, error) {
 	c := &Cluster{
 		cfg: cfg, agreement: NewAgreement(cfg.Rules), guard: crypto.NewReplayGuard(cfg.MaxClockSkew),
 		inbox: make(chan []byte, inboxSize), poke: make(chan struct{}, 1), local: make(chan struct{}, 1),
-		outboxes: map[string]chan []byte{}, members: map[string]memberlist.Node{}, peers: map[string]*peerEntry{},
+		outboxes: map[string]chan struct{}{}, members: map[string]memberlist.Node{}, peers: map[string]*peerEntry{},
 		echoes: map[string]Echo{}, conflicts: map[string]conflict{}, dropped: map[string]uint64{}, dropLog: map[string]time.Time{},
 	}
 	if len(cfg.Peers) == 0 {

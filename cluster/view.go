@@ -16,6 +16,11 @@ import (
 // the messages agents exchange.
 type View struct {
 	Entries []monitor.Status // sorted by address
+	// Base, when not 0, makes the view a delta (see delta.go): Entries are
+	// the entries that changed since the sender's view Base (of the same
+	// incarnation) and Removed the addresses it no longer watches.
+	Base    uint64
+	Removed []netip.Addr // sorted; only in a delta, none in Entries
 	// Annex is opaque state the agent shares beside its probe results
 	// (the writer's memory of removed records, drains): cmd gives it
 	// meaning, cluster only carries it. At most maxAnnex bytes.
@@ -64,15 +69,16 @@ const (
 	maxErrorText = 255
 	maxAnnex     = 1 << 20
 	maxEchoes    = 1024
-	viewVersion  = 3
+	viewVersion  = 4
 )
 
 // ErrView is wrapped by every DecodeView error.
 var ErrView = errors.New("malformed view")
 
-// Encoding, version 3 (integers are unsigned varints unless noted):
+// Encoding, version 4 (integers are unsigned varints unless noted):
 //
-//	version(1 byte) | count | entries | len(annex) | annex |
+//	version(1 byte) | base | count | entries | n removed | removed addrs: len(1) | bytes |
+//	len(annex) | annex |
 //	flags(1 byte: 1 = ready) | len(vote)(1) | vote | term | held |
 //	n echoes | echoes, sorted by name: len(name)(1) | name | incarnation | sequence
 //	entry: addr len(1) | addr bytes(4 or 16) | state(1) | since unix nanos (signed) |
@@ -88,6 +94,7 @@ func (v View) MarshalBinary() ([]byte, error) {
 		return nil, fmt.Errorf("view has %d addresses, more than %d", len(entries), maxEntries)
 	}
 	b := []byte{viewVersion}
+	b = binary.AppendUvarint(b, v.Base)
 	b = binary.AppendUvarint(b, uint64(len(entries)))
 	for i, e := range entries {
 		if !e.Addr.IsValid() || (i > 0 && entries[i-1].Addr == e.Addr) {
@@ -119,6 +126,10 @@ func (v View) MarshalBinary() ([]byte, error) {
 		}
 		b = append(b, byte(len(msg)))
 		b = append(b, msg...)
+	}
+	b, err := appendRemoved(b, v.Base, entries, v.Removed) // delta.go
+	if err != nil {
+		return nil, err
 	}
 	if len(v.Annex) > maxAnnex {
 		return nil, fmt.Errorf("view annex is %d bytes, more than %d", len(v.Annex), maxAnnex)
@@ -157,6 +168,7 @@ func DecodeView(b []byte) (View, error) {
 	if v := d.byte(); v != viewVersion {
 		return View{}, fmt.Errorf("%w: version %d, want %d", ErrView, v, viewVersion)
 	}
+	base := d.uvarint()
 	n := d.uvarint()
 	if d.err != nil {
 		return View{}, d.err
@@ -164,7 +176,7 @@ func DecodeView(b []byte) (View, error) {
 	if n > maxEntries || n > uint64(len(d.b))/8 {
 		return View{}, fmt.Errorf("%w: %d entries in %d bytes", ErrView, n, len(b))
 	}
-	v := View{Entries: make([]monitor.Status, 0, n)}
+	v := View{Base: base, Entries: make([]monitor.Status, 0, n)}
 	for i := uint64(0); i < n && d.err == nil; i++ {
 		var e monitor.Status
 		al := int(d.byte())
@@ -202,6 +214,7 @@ func DecodeView(b []byte) (View, error) {
 		}
 		v.Entries = append(v.Entries, e)
 	}
+	v.Removed = d.removed(base, v.Entries) // delta.go
 	if an := d.uvarint(); d.err == nil {
 		if an > maxAnnex {
 			d.fail("annex of %d bytes", an)

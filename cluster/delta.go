@@ -1,0 +1,353 @@
+package cluster
+
+import (
+	"encoding/binary"
+	"fmt"
+	"maps"
+	"net/netip"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/goavail/goavail/crypto"
+	"github.com/goavail/goavail/monitor"
+)
+
+// Gossip at scale. A view's entries go to each peer as a delta against the
+// position of our view that the peer last echoed back (its Echoes[us]); the
+// header (annex, ready, vote, term, held, echoes) always goes in full.
+//
+// Invariant: a peer's stored copy of our entries equals our entries as of
+// the sequence it echoes, in the fields a delta carries for a change
+// (state, since, failing or not, last error; round-trip times and counters
+// ride along with a changed entry but do not by themselves make it change).
+//
+// It holds because (1) the receiver applies a delta with base B only onto a
+// stored copy of the same incarnation at a sequence S ≥ B, (2) a delta with
+// base B for our view N holds every entry whose fields changed in (B, N]
+// and every address removed in (B, N] (a base below the oldest tombstone
+// kept, of another incarnation, or zero gets the whole view), and every
+// entry that changed in (S, N] also changed in (B, N], so overwriting them
+// gives our entries at N, and (3) the receiver then echoes N. A delta it
+// cannot apply leaves its copy and its echo as they were, so our next
+// message is built on that older base, or is whole: it heals itself with
+// no explicit request. Echoes keep their meaning for the writer lease: the
+// latest view of ours the peer holds.
+
+const (
+	// sendGap is the least time between two messages to one peer: a burst of
+	// changes goes out as one delta.
+	sendGap = 100 * time.Millisecond
+	// maxTombstones bounds the removed addresses remembered for deltas; a
+	// peer whose base is older than the oldest forgotten one gets the whole
+	// view.
+	maxTombstones = 1 << 14
+)
+
+// DropDeltaBase counts deltas whose base this agent does not hold (a lost
+// or reordered message, or a restart): benign, the sender's next message
+// is built on the older base this agent echoes.
+const DropDeltaBase = "delta_base_missing"
+
+// deltaKey is what makes an entry count as changed.
+type deltaKey struct {
+	state   monitor.State
+	since   int64
+	failing bool
+	lastErr string
+}
+
+func keyOf(s monitor.Status) deltaKey {
+	var since int64
+	if !s.Since.IsZero() {
+		since = s.Since.UnixNano()
+	}
+	return deltaKey{s.State, since, s.State != monitor.Down && s.Evidence.FailRun > 0, s.Evidence.LastError}
+}
+
+// deltaLog is this agent's latest staged view and, per address, the
+// sequence at which it last changed.
+type deltaLog struct {
+	mu      sync.Mutex
+	seq     uint64           // the staged view's sequence; 0 before the first
+	header  View             // the staged view without entries
+	entries []monitor.Status // sorted by address
+	changed []uint64         // beside entries
+	tombs   map[netip.Addr]uint64
+	floor   uint64 // bases below it get the whole view (tombstones forgotten)
+}
+
+// record stages v as this agent's view at seq (greater than any before).
+func (l *deltaLog) record(seq uint64, v View) {
+	next := slices.Clone(v.Entries)
+	slices.SortFunc(next, func(a, b monitor.Status) int { return a.Addr.Compare(b.Addr) })
+	changed := make([]uint64, len(next))
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.tombs == nil {
+		l.tombs = map[netip.Addr]uint64{}
+	}
+	i := 0
+	for j, e := range next {
+		for i < len(l.entries) && l.entries[i].Addr.Less(e.Addr) {
+			l.tombs[l.entries[i].Addr] = seq
+			i++
+		}
+		if i < len(l.entries) && l.entries[i].Addr == e.Addr {
+			if changed[j] = l.changed[i]; keyOf(l.entries[i]) != keyOf(e) {
+				changed[j] = seq
+			}
+			i++
+		} else {
+			changed[j] = seq
+			delete(l.tombs, e.Addr)
+		}
+	}
+	for ; i < len(l.entries); i++ {
+		l.tombs[l.entries[i].Addr] = seq
+	}
+	if len(l.tombs) > maxTombstones { // forget the older half
+		seqs := slices.Sorted(maps.Values(l.tombs))
+		cut := seqs[len(seqs)/2]
+		for a, s := range l.tombs {
+			if s <= cut {
+				delete(l.tombs, a)
+			}
+		}
+		l.floor = max(l.floor, cut)
+	}
+	v.Entries, v.Base, v.Removed = nil, 0, nil
+	l.seq, l.header, l.entries, l.changed = seq, v, next, changed
+}
+
+// since returns the staged view as a delta against base (a sequence of
+// this incarnation the peer holds; 0 for none), or whole when no delta
+// can be built on base.
+func (l *deltaLog) since(base uint64) (View, uint64) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	v := l.header
+	if base == 0 || base < l.floor || base > l.seq {
+		v.Entries = l.entries
+		return v, l.seq
+	}
+	v.Base = base
+	for i, s := range l.changed {
+		if s > base {
+			v.Entries = append(v.Entries, l.entries[i])
+		}
+	}
+	for a, s := range l.tombs {
+		if s > base {
+			v.Removed = append(v.Removed, a)
+		}
+	}
+	slices.SortFunc(v.Removed, netip.Addr.Compare)
+	return v, l.seq
+}
+
+// stage records this agent's view, about to be sent as sequence seq, and
+// asks every live peer's sender for a message.
+func (c *Cluster) stage(seq uint64, mine View) {
+	c.out.record(seq, mine)
+	live := map[string]bool{}
+	for _, name := range c.Members() {
+		if name == c.cfg.NodeName {
+			continue
+		}
+		live[name] = true
+		ob, ok := c.outboxes[name]
+		if !ok {
+			ob = make(chan struct{}, 1)
+			c.outboxes[name] = ob
+			c.senders.Add(1)
+			go c.send(name, ob)
+		}
+		signal(ob)
+	}
+	for name, ob := range c.outboxes {
+		if !live[name] {
+			close(ob)
+			delete(c.outboxes, name)
+		}
+	}
+}
+
+// send delivers this agent's latest view to one peer over memberlist's
+// encrypted TCP stream, so a slow or unreachable peer delays no one else,
+// at most once every sendGap: what changed meanwhile goes in one delta.
+func (c *Cluster) send(name string, ob chan struct{}) {
+	defer c.senders.Done()
+	var last time.Time
+	for range ob {
+		if wait := sendGap - time.Since(last); wait > 0 {
+			time.Sleep(wait)
+			select { // a request made while waiting is served by this send
+			case _, open := <-ob:
+				if !open {
+					return
+				}
+			default:
+			}
+		}
+		last = time.Now()
+		node, ok := c.member(name)
+		if !ok {
+			continue
+		}
+		msg, err := c.messageFor(name)
+		if err != nil {
+			c.cfg.Log.Error("encode view", "peer", name, "err", err)
+			continue
+		}
+		if err := c.ml.SendReliable(&node, msg); err != nil {
+			c.cfg.Log.Debug("send view", "peer", name, "err", err)
+		}
+	}
+}
+
+// messageFor seals the staged view for peer: a delta against the position
+// of our view the peer last echoed, or the whole view.
+func (c *Cluster) messageFor(peer string) ([]byte, error) {
+	c.mu.Lock()
+	var base uint64
+	if p, ok := c.peers[peer]; ok {
+		if e := p.view.Echoes[c.cfg.NodeName]; e.Inc == c.inc {
+			base = e.Seq
+		}
+	}
+	fp := c.cfg.Fingerprint
+	c.mu.Unlock()
+	v, seq := c.out.since(base)
+	if seq == 0 {
+		return nil, fmt.Errorf("no view staged yet")
+	}
+	payload, err := v.MarshalBinary()
+	if err != nil {
+		return nil, err
+	}
+	return c.sealer.Seal(crypto.Envelope{Sender: c.cfg.NodeName, Incarnation: c.inc, Seq: seq, Time: c.cfg.Now(), Fingerprint: fp, Payload: payload})
+}
+
+// mergeLocked makes v, received from sender's incarnation inc, a whole
+// view: a delta is applied onto the stored copy when that copy is of the
+// same incarnation and at or past the delta's base. Otherwise it takes
+// only v's header into the stored copy and reports false; the echo stays
+// as it was (and is forgotten when no copy is stored, so the sender sends
+// the whole view). c.mu held.
+func (c *Cluster) mergeLocked(sender string, inc uint64, v *View) bool {
+	if v.Base == 0 {
+		return true
+	}
+	p := c.peers[sender]
+	echo := c.echoes[sender]
+	if p != nil && echo.Inc == inc && echo.Seq >= v.Base {
+		v.Entries = applyDelta(p.view.Entries, v.Entries, v.Removed)
+		v.Base, v.Removed = 0, nil
+		return true
+	}
+	if p == nil {
+		delete(c.echoes, sender)
+		return false
+	}
+	p.view.Annex, p.view.Ready, p.view.Vote, p.view.Term, p.view.Held, p.view.Echoes = v.Annex, v.Ready, v.Vote, v.Term, v.Held, v.Echoes
+	return false
+}
+
+// applyDelta returns stored (sorted, whole) with changed (sorted) written
+// over it and removed (sorted) taken out.
+func applyDelta(stored, changed []monitor.Status, removed []netip.Addr) []monitor.Status {
+	out := make([]monitor.Status, 0, len(stored)+len(changed))
+	i, j, k := 0, 0, 0
+	gone := func(a netip.Addr) bool {
+		for k < len(removed) && removed[k].Less(a) {
+			k++
+		}
+		return k < len(removed) && removed[k] == a
+	}
+	for i < len(stored) || j < len(changed) {
+		switch {
+		case j == len(changed) || (i < len(stored) && stored[i].Addr.Less(changed[j].Addr)):
+			if !gone(stored[i].Addr) {
+				out = append(out, stored[i])
+			}
+			i++
+		case i == len(stored) || changed[j].Addr.Less(stored[i].Addr):
+			out = append(out, changed[j])
+			j++
+		default:
+			out = append(out, changed[j])
+			i++
+			j++
+		}
+	}
+	return out
+}
+
+// receiveNote says why a message's entries were not applied.
+func deltaBaseError(sender string, base uint64, held Echo) error {
+	return fmt.Errorf("delta from %s on its view %d, this agent holds %d of incarnation %d: waiting for the next message on the older base", sender, base, held.Seq, held.Inc)
+}
+
+// appendRemoved encodes a delta's removed addresses (sorted, none among
+// entries, none in a whole view).
+func appendRemoved(b []byte, base uint64, entries []monitor.Status, removed []netip.Addr) ([]byte, error) {
+	if base == 0 && len(removed) > 0 {
+		return nil, fmt.Errorf("a whole view lists %d removed addresses", len(removed))
+	}
+	if len(removed) > maxEntries {
+		return nil, fmt.Errorf("view removes %d addresses, more than %d", len(removed), maxEntries)
+	}
+	b = binary.AppendUvarint(b, uint64(len(removed)))
+	j := 0
+	for i, a := range removed {
+		for j < len(entries) && entries[j].Addr.Less(a) {
+			j++
+		}
+		if !a.IsValid() || (i > 0 && !removed[i-1].Less(a)) || (j < len(entries) && entries[j].Addr == a) {
+			return nil, fmt.Errorf("view removed address %d: invalid, out of order, repeated or also changed: %v", i, a)
+		}
+		s := a.Unmap().AsSlice()
+		b = append(b, byte(len(s)))
+		b = append(b, s...)
+	}
+	return b, nil
+}
+
+// removed decodes what appendRemoved encodes.
+func (d *decoder) removed(base uint64, entries []monitor.Status) []netip.Addr {
+	n := d.uvarint()
+	if d.err != nil || n == 0 {
+		return nil
+	}
+	if base == 0 || n > maxEntries || n > uint64(len(d.b))/5 {
+		d.fail("%d removed addresses in a view of base %d", n, base)
+		return nil
+	}
+	out := make([]netip.Addr, 0, n)
+	j := 0
+	for i := uint64(0); i < n && d.err == nil; i++ {
+		al := int(d.byte())
+		if al != 4 && al != 16 {
+			d.fail("removed %d: address of %d bytes", i, al)
+			break
+		}
+		a, _ := netip.AddrFromSlice(d.bytes(al))
+		if d.err != nil {
+			break
+		}
+		for j < len(entries) && entries[j].Addr.Less(a) {
+			j++
+		}
+		switch {
+		case al == 16 && a.Is4In6():
+			d.fail("removed %d: IPv4-mapped address %v", i, a)
+		case i > 0 && !out[i-1].Less(a):
+			d.fail("removed %d: address %v out of order", i, a)
+		case j < len(entries) && entries[j].Addr == a:
+			d.fail("removed %d: address %v is also changed", i, a)
+		}
+		out = append(out, a)
+	}
+	return out
+}
