@@ -179,6 +179,7 @@ func (c *Cluster) stage(seq uint64, mine View) {
 func (c *Cluster) send(name string, ob chan struct{}) {
 	defer c.senders.Done()
 	var last time.Time
+	var sent uint64 // the sequence last delivered
 	for range ob {
 		if wait := sendGap - time.Since(last); wait > 0 {
 			time.Sleep(wait)
@@ -195,20 +196,24 @@ func (c *Cluster) send(name string, ob chan struct{}) {
 		if !ok {
 			continue
 		}
-		msg, err := c.messageFor(name)
-		if err != nil {
+		msg, seq, err := c.messageFor(name)
+		switch {
+		case err != nil:
 			c.cfg.Log.Error("encode view", "peer", name, "err", err)
-			continue
-		}
-		if err := c.ml.SendReliable(&node, msg); err != nil {
-			c.cfg.Log.Debug("send view", "peer", name, "err", err)
+		case seq == sent: // already delivered: the peer would drop it as a replay
+		default:
+			if err := c.ml.SendReliable(&node, msg); err != nil {
+				c.cfg.Log.Debug("send view", "peer", name, "err", err)
+			} else {
+				sent = seq
+			}
 		}
 	}
 }
 
 // messageFor seals the staged view for peer: a delta against the position
 // of our view the peer last echoed, or the whole view.
-func (c *Cluster) messageFor(peer string) ([]byte, error) {
+func (c *Cluster) messageFor(peer string) ([]byte, uint64, error) {
 	c.mu.Lock()
 	var base uint64
 	if p, ok := c.peers[peer]; ok {
@@ -220,13 +225,14 @@ func (c *Cluster) messageFor(peer string) ([]byte, error) {
 	c.mu.Unlock()
 	v, seq := c.out.since(base)
 	if seq == 0 {
-		return nil, fmt.Errorf("no view staged yet")
+		return nil, 0, fmt.Errorf("no view staged yet")
 	}
 	payload, err := v.MarshalBinary()
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
-	return c.sealer.Seal(crypto.Envelope{Sender: c.cfg.NodeName, Incarnation: c.inc, Seq: seq, Time: c.cfg.Now(), Fingerprint: fp, Payload: payload})
+	msg, err := c.sealer.Seal(crypto.Envelope{Sender: c.cfg.NodeName, Incarnation: c.inc, Seq: seq, Time: c.cfg.Now(), Fingerprint: fp, Payload: payload})
+	return msg, seq, err
 }
 
 // mergeLocked makes v, received from sender's incarnation inc, a whole
