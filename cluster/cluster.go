@@ -272,7 +272,7 @@ func (c *Cluster) Run(ctx context.Context) error {
 			wg.Wait()
 			return c.stop()
 		case msg := <-c.inbox:
-			if c.receive(msg) {
+			if c.receiveQueued(msg) { // delta.go
 				c.decide(View{Entries: c.cfg.Local()})
 			}
 		case <-c.local:

@@ -134,7 +134,8 @@ func (c *Cluster) decide(mine View) {
 		_, alive := c.members[name]
 		if !alive && now.Sub(p.received) > 10*rules.StaleAfter {
 			delete(c.peers, name) // long gone: forget
-			delete(c.echoes, name) // its copy of our entries with it (delta.go)
+			// and its echo: it holds no copy of our entries (delta.go)
+			delete(c.echoes, name)
 			continue
 		}
 		peers = append(peers, PeerView{Node: name, Alive: alive, Received: p.received, States: p.states, Failing: p.view.Failing(),

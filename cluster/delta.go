@@ -13,9 +13,11 @@ import (
 	"github.com/goavail/goavail/monitor"
 )
 
-// Gossip at scale. A view's entries go to each peer as a delta against the
-// position of our view that the peer last echoed back (its Echoes[us]); the
-// header (annex, ready, vote, term, held, echoes) always goes in full.
+// Gossip at scale. A view's entries go to each peer as a delta against a
+// base: a position of our view the peer holds. The header (annex, ready,
+// vote, term, held, and the peer's own echo and refusal) always goes in
+// full; each peer gets its own message, so it carries only the echo the
+// peer's lease reads (Echoes[peer]) and the peer's refusal (Refused[peer]).
 //
 // Invariant: a peer's stored copy of our entries equals our entries as of
 // the sequence it echoes, in the fields a delta carries for a change
@@ -29,10 +31,15 @@ import (
 // kept, of another incarnation, or zero gets the whole view), and every
 // entry that changed in (S, N] also changed in (B, N], so overwriting them
 // gives our entries at N, and (3) the receiver then echoes N. A delta it
-// cannot apply leaves its copy and its echo as they were, so our next
-// message is built on that older base, or is whole: it heals itself with
-// no explicit request. Echoes keep their meaning for the writer lease: the
-// latest view of ours the peer holds.
+// cannot apply leaves its copy and its echo as they were.
+//
+// The base is the position the peer echoed, or, so that a change is sent
+// once and not until the echo comes back, the last message delivered to the
+// peer (a chain). A peer that refuses a delta says so in its next messages
+// (Refused[us]: our latest message it refused); a refusal of a message sent
+// since the chain was last restarted restarts it on the peer's echo (whole
+// view if none), as does a new incarnation of the peer. Echoes keep their
+// meaning for the writer lease: the latest view of ours the peer holds.
 
 const (
 	// sendGap is the least time between two messages to one peer: a burst of
@@ -74,7 +81,16 @@ type deltaLog struct {
 	entries []monitor.Status // sorted by address
 	changed []uint64         // beside entries
 	tombs   map[netip.Addr]uint64
-	floor   uint64 // bases below it get the whole view (tombstones forgotten)
+	floor   uint64           // bases below it get the whole view (tombstones forgotten)
+	chains  map[string]chain // by peer
+	refused map[string]Echo  // by sender: its latest message whose delta this agent refused
+}
+
+// chain is what was delivered to one peer.
+type chain struct {
+	peerInc uint64 // the peer's incarnation when the chain started
+	last    uint64 // the latest sequence delivered
+	start   uint64 // the sequence the chain (re)started at, on the peer's echo
 }
 
 // record stages v as this agent's view at seq (greater than any before).
@@ -126,6 +142,58 @@ func (l *deltaLog) record(seq uint64, v View) {
 func (l *deltaLog) since(base uint64) (View, uint64) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	return l.sinceLocked(base)
+}
+
+// forPeer returns the staged view for peer, given the peer's incarnation,
+// the position of ours it echoes and our latest message it refused (both
+// of this incarnation, or zero), and a function to call once the message
+// is delivered.
+func (l *deltaLog) forPeer(peer string, peerInc, echo, refused uint64) (View, uint64, func()) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	ch, ok := l.chains[peer]
+	restart := !ok || ch.peerInc != peerInc || (refused != 0 && refused >= ch.start)
+	base := echo
+	if !restart {
+		base = max(echo, ch.last)
+	}
+	v, seq := l.sinceLocked(base)
+	if e, ok := l.header.Echoes[peer]; ok {
+		v.Echoes = map[string]Echo{peer: e}
+	} else {
+		v.Echoes = nil
+	}
+	if r, ok := l.refused[peer]; ok {
+		v.Refused = map[string]Echo{peer: r}
+	}
+	return v, seq, func() {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		if l.chains == nil {
+			l.chains = map[string]chain{}
+		}
+		ch := l.chains[peer]
+		if restart {
+			ch = chain{peerInc: peerInc, start: seq}
+		}
+		ch.last = max(ch.last, seq)
+		l.chains[peer] = ch
+	}
+}
+
+// refuse notes that sender's message (inc, seq) was a delta this agent
+// could not apply.
+func (l *deltaLog) refuse(sender string, inc, seq uint64) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.refused == nil {
+		l.refused = map[string]Echo{}
+	}
+	l.refused[sender] = Echo{Inc: inc, Seq: seq}
+}
+
+func (l *deltaLog) sinceLocked(base uint64) (View, uint64) {
 	v := l.header
 	if base == 0 || base < l.floor || base > l.seq {
 		v.Entries = l.entries
@@ -196,7 +264,7 @@ func (c *Cluster) send(name string, ob chan struct{}) {
 		if !ok {
 			continue
 		}
-		msg, seq, err := c.messageFor(name)
+		msg, seq, delivered, err := c.messageFor(name)
 		switch {
 		case err != nil:
 			c.cfg.Log.Error("encode view", "peer", name, "err", err)
@@ -206,33 +274,38 @@ func (c *Cluster) send(name string, ob chan struct{}) {
 				c.cfg.Log.Debug("send view", "peer", name, "err", err)
 			} else {
 				sent = seq
+				delivered()
 			}
 		}
 	}
 }
 
-// messageFor seals the staged view for peer: a delta against the position
-// of our view the peer last echoed, or the whole view.
-func (c *Cluster) messageFor(peer string) ([]byte, uint64, error) {
+// messageFor seals the staged view for peer (see forPeer) and returns its
+// sequence and the function to call once it is delivered.
+func (c *Cluster) messageFor(peer string) ([]byte, uint64, func(), error) {
 	c.mu.Lock()
-	var base uint64
+	var echo, refused uint64
 	if p, ok := c.peers[peer]; ok {
 		if e := p.view.Echoes[c.cfg.NodeName]; e.Inc == c.inc {
-			base = e.Seq
+			echo = e.Seq
+		}
+		if r := p.view.Refused[c.cfg.NodeName]; r.Inc == c.inc {
+			refused = r.Seq
 		}
 	}
+	peerInc := c.echoes[peer].Inc
 	fp := c.cfg.Fingerprint
 	c.mu.Unlock()
-	v, seq := c.out.since(base)
+	v, seq, delivered := c.out.forPeer(peer, peerInc, echo, refused)
 	if seq == 0 {
-		return nil, 0, fmt.Errorf("no view staged yet")
+		return nil, 0, nil, fmt.Errorf("no view staged yet")
 	}
 	payload, err := v.MarshalBinary()
 	if err != nil {
-		return nil, 0, err
+		return nil, 0, nil, err
 	}
 	msg, err := c.sealer.Seal(crypto.Envelope{Sender: c.cfg.NodeName, Incarnation: c.inc, Seq: seq, Time: c.cfg.Now(), Fingerprint: fp, Payload: payload})
-	return msg, seq, err
+	return msg, seq, delivered, err
 }
 
 // mergeLocked makes v, received from sender's incarnation inc, a whole
@@ -241,7 +314,7 @@ func (c *Cluster) messageFor(peer string) ([]byte, uint64, error) {
 // only v's header into the stored copy and reports false; the echo stays
 // as it was (and is forgotten when no copy is stored, so the sender sends
 // the whole view). c.mu held.
-func (c *Cluster) mergeLocked(sender string, inc uint64, v *View) bool {
+func (c *Cluster) mergeLocked(sender string, inc, seq uint64, v *View) bool {
 	if v.Base == 0 {
 		return true
 	}
@@ -252,11 +325,12 @@ func (c *Cluster) mergeLocked(sender string, inc uint64, v *View) bool {
 		v.Base, v.Removed = 0, nil
 		return true
 	}
+	c.out.refuse(sender, inc, seq)
 	if p == nil {
 		delete(c.echoes, sender)
 		return false
 	}
-	p.view.Annex, p.view.Ready, p.view.Vote, p.view.Term, p.view.Held, p.view.Echoes = v.Annex, v.Ready, v.Vote, v.Term, v.Held, v.Echoes
+	p.view.Annex, p.view.Ready, p.view.Vote, p.view.Term, p.view.Held, p.view.Echoes, p.view.Refused = v.Annex, v.Ready, v.Vote, v.Term, v.Held, v.Echoes, v.Refused
 	return false
 }
 
@@ -356,4 +430,65 @@ func (d *decoder) removed(base uint64, entries []monitor.Status) []netip.Addr {
 		out = append(out, a)
 	}
 	return out
+}
+
+// appendNamed encodes a map of positions by name, sorted by name: n |
+// len(name)(1) | name | incarnation | sequence.
+func appendNamed(b []byte, m map[string]Echo) ([]byte, error) {
+	if len(m) > maxEchoes {
+		return nil, fmt.Errorf("view has %d named positions, more than %d", len(m), maxEchoes)
+	}
+	names := slices.Sorted(maps.Keys(m))
+	b = binary.AppendUvarint(b, uint64(len(names)))
+	for _, n := range names {
+		if len(n) == 0 || len(n) > 255 {
+			return nil, fmt.Errorf("view name %q must be 1 to 255 bytes", n)
+		}
+		b = append(b, byte(len(n)))
+		b = append(b, n...)
+		b = binary.AppendUvarint(b, m[n].Inc)
+		b = binary.AppendUvarint(b, m[n].Seq)
+	}
+	return b, nil
+}
+
+// named decodes what appendNamed encodes (nil for none).
+func (d *decoder) named() map[string]Echo {
+	n := d.uvarint()
+	if d.err == nil && (n > maxEchoes || n > uint64(len(d.b))/3) {
+		d.fail("%d named positions", n)
+	}
+	var out map[string]Echo
+	prev := ""
+	for i := uint64(0); i < n && d.err == nil; i++ {
+		name := string(d.bytes(int(d.byte())))
+		if d.err == nil && (name == "" || (i > 0 && name <= prev)) {
+			d.fail("position %d: empty or out-of-order name %q", i, name)
+		}
+		e := Echo{Inc: d.uvarint(), Seq: d.uvarint()}
+		if d.err == nil {
+			if out == nil {
+				out = make(map[string]Echo, n)
+			}
+			out[name] = e
+		}
+		prev = name
+	}
+	return out
+}
+
+// receiveQueued receives msg and the messages queued behind it, so that a
+// burst of views costs one agreement round, not one each. It reports
+// whether any view was stored.
+func (c *Cluster) receiveQueued(msg []byte) bool {
+	stored := c.receive(msg)
+	for range inboxSize {
+		select {
+		case m := <-c.inbox:
+			stored = c.receive(m) || stored
+		default:
+			return stored
+		}
+	}
+	return stored
 }

@@ -110,11 +110,14 @@ func TestDelta_StoredCopyMatchesEcho(t *testing.T) {
 				nodes[i].stage()
 			}
 			var net []deltaMsg
-			deltas := 0
+			deltas, healing := 0, false
 			sends := func(from, to int) {
-				msg, _, err := nodes[from].messageFor(nodes[to].cfg.NodeName)
+				msg, _, delivered, err := nodes[from].messageFor(nodes[to].cfg.NodeName)
 				if err != nil {
 					t.Fatal(err)
+				}
+				if healing || r.IntN(10) != 0 { // else the sender saw the send fail
+					delivered()
 				}
 				net = append(net, deltaMsg{to, msg})
 				if e, err := nodes[from].sealer.Open(msg); err == nil {
@@ -187,9 +190,10 @@ func TestDelta_StoredCopyMatchesEcho(t *testing.T) {
 			if deltas == 0 || refused == 0 {
 				t.Errorf("the run sent %d deltas and refused %d: it does not exercise the protocol", deltas, refused)
 			}
-			// Heal: everyone sends to everyone in order a few times.
-			net = nil
-			for range 3 {
+			// Heal: everyone sends to everyone in order a few times (a
+			// refusal takes a round to reach the sender).
+			net, healing = nil, true
+			for range 4 {
 				for i := range nodes {
 					nodes[i].stage()
 					for j := range nodes {

@@ -64,7 +64,7 @@ func (c *Cluster) receive(msg []byte) bool {
 	}
 	c.mu.Lock()
 	held := c.echoes[e.Sender]
-	whole := c.mergeLocked(e.Sender, e.Incarnation, &v) // delta.go
+	whole := c.mergeLocked(e.Sender, e.Incarnation, e.Seq, &v) // delta.go
 	if whole {
 		c.peers[e.Sender] = &peerEntry{view: v, states: v.States(), received: now, fresh: c.cfg.Mono()}
 		c.echoes[e.Sender] = Echo{Inc: e.Incarnation, Seq: e.Seq}

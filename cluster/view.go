@@ -39,6 +39,9 @@ type View struct {
 	// Echoes is, for each peer, the position of the latest view the sender
 	// had from it: an endorsement counts from when the echoed view was sent.
 	Echoes map[string]Echo
+	// Refused is, for each peer, the position of its latest message whose
+	// delta the sender could not apply (see delta.go).
+	Refused map[string]Echo
 }
 
 // Failing counts the addresses that are not down but whose latest probes
@@ -80,7 +83,8 @@ var ErrView = errors.New("malformed view")
 //	version(1 byte) | base | count | entries | n removed | removed addrs: len(1) | bytes |
 //	len(annex) | annex |
 //	flags(1 byte: 1 = ready) | len(vote)(1) | vote | term | held |
-//	n echoes | echoes, sorted by name: len(name)(1) | name | incarnation | sequence
+//	n echoes | echoes, sorted by name: len(name)(1) | name | incarnation | sequence |
+//	n refused | refused, as echoes
 //	entry: addr len(1) | addr bytes(4 or 16) | state(1) | since unix nanos (signed) |
 //	       n rtts | rtts in ns | probes | lost | lost in a row | len(last error) | last error
 //
@@ -158,7 +162,7 @@ func (v View) MarshalBinary() ([]byte, error) {
 		b = binary.AppendUvarint(b, v.Echoes[n].Inc)
 		b = binary.AppendUvarint(b, v.Echoes[n].Seq)
 	}
-	return b, nil
+	return appendNamed(b, v.Refused) // delta.go
 }
 
 // DecodeView decodes a view. It never panics, refuses anything that is not
@@ -250,6 +254,7 @@ func DecodeView(b []byte) (View, error) {
 		}
 		prev = name
 	}
+	v.Refused = d.named() // delta.go
 	if d.err == nil && len(d.b) > 0 {
 		d.fail("%d bytes left over", len(d.b))
 	}
