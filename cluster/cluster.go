@@ -181,6 +181,9 @@ func New(cfg Config) (*Cluster, error) {
 	// An agent restarted on a new address (a cloud VM, say) may take its name
 	// back once the old one has been dead this long.
 	mc.DeadNodeReclaimTime = deadNodeReclaim
+	// Views are sealed (random to a compressor) and memberlist's LZW would
+	// only make them longer.
+	mc.EnableCompression = false
 	mc.LogOutput = logWriter{c}
 	if cfg.tune != nil {
 		cfg.tune(mc)
@@ -263,7 +266,9 @@ func (c *Cluster) Run(ctx context.Context) error {
 	round := func() {
 		mine := View{Entries: c.cfg.Local(), Annex: c.localAnnex()}
 		c.broadcast(mine)
-		c.decide(mine)
+		if !c.out.deferDecide(c.local) { // delta.go
+			c.decide(mine)
+		}
 	}
 	round()
 	for {
@@ -272,7 +277,7 @@ func (c *Cluster) Run(ctx context.Context) error {
 			wg.Wait()
 			return c.stop()
 		case msg := <-c.inbox:
-			if c.receiveQueued(msg) { // delta.go
+			if c.receiveQueued(msg) && !c.out.deferDecide(c.local) { // delta.go
 				c.decide(View{Entries: c.cfg.Local()})
 			}
 		case <-c.local:

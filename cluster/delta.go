@@ -1,12 +1,16 @@
 package cluster
 
 import (
+	"bytes"
+	"compress/flate"
 	"encoding/binary"
 	"fmt"
+	"io"
 	"maps"
 	"net/netip"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/goavail/goavail/crypto"
@@ -49,6 +53,10 @@ const (
 	// peer whose base is older than the oldest forgotten one gets the whole
 	// view.
 	maxTombstones = 1 << 14
+	// decideGap is the least time between two agreement rounds: at 10,000
+	// addresses and 5 agents a round takes milliseconds, and views arrive
+	// tens of times a second.
+	decideGap = 100 * time.Millisecond
 )
 
 // DropDeltaBase counts deltas whose base this agent does not hold (a lost
@@ -84,6 +92,11 @@ type deltaLog struct {
 	floor   uint64           // bases below it get the whole view (tombstones forgotten)
 	chains  map[string]chain // by peer
 	refused map[string]Echo  // by sender: its latest message whose delta this agent refused
+
+	writers sync.Pool // of *flate.Writer
+
+	decided  time.Time   // the latest agreement round (Run's goroutine only)
+	deferred atomic.Bool // a round is due at the end of decideGap
 }
 
 // chain is what was delivered to one peer.
@@ -304,6 +317,7 @@ func (c *Cluster) messageFor(peer string) ([]byte, uint64, func(), error) {
 	if err != nil {
 		return nil, 0, nil, err
 	}
+	payload = c.out.compress(payload)
 	msg, err := c.sealer.Seal(crypto.Envelope{Sender: c.cfg.NodeName, Incarnation: c.inc, Seq: seq, Time: c.cfg.Now(), Fingerprint: fp, Payload: payload})
 	return msg, seq, delivered, err
 }
@@ -491,4 +505,65 @@ func (c *Cluster) receiveQueued(msg []byte) bool {
 		}
 	}
 	return stored
+}
+
+// deferDecide reports whether the agreement round due now must wait:
+// then a round is asked for on local (once) when decideGap has passed
+// since the previous round.
+func (l *deltaLog) deferDecide(local chan struct{}) bool {
+	now := time.Now()
+	if wait := decideGap - now.Sub(l.decided); wait > 0 {
+		if l.deferred.CompareAndSwap(false, true) {
+			time.AfterFunc(wait, func() { l.deferred.Store(false); signal(local) })
+		}
+		return true
+	}
+	l.decided = now
+	return false
+}
+
+// compressedView marks a payload whose rest is a view encoding compressed
+// with DEFLATE: the changes of a mass event, and whole views, shrink
+// several times.
+const compressedView = 0x80 | viewVersion
+
+// compress returns payload compressed when that makes it shorter.
+func (l *deltaLog) compress(payload []byte) []byte {
+	if len(payload) < 64 {
+		return payload
+	}
+	var buf bytes.Buffer
+	buf.Grow(len(payload)/2 + 16)
+	buf.WriteByte(compressedView)
+	w, _ := l.writers.Get().(*flate.Writer)
+	if w == nil {
+		w, _ = flate.NewWriter(&buf, flate.BestSpeed)
+	} else {
+		w.Reset(&buf)
+	}
+	defer l.writers.Put(w)
+	if _, err := w.Write(payload); err != nil || w.Close() != nil || buf.Len() >= len(payload) {
+		return payload
+	}
+	return buf.Bytes()
+}
+
+// decodePayload decodes a message's payload: a view, compressed or not.
+// A compressed view may not expand past crypto.MaxMessage bytes.
+func decodePayload(b []byte) (View, error) {
+	if len(b) == 0 || b[0] != compressedView {
+		return DecodeView(b)
+	}
+	r := flate.NewReader(bytes.NewReader(b[1:]))
+	defer r.Close()
+	plain, err := io.ReadAll(io.LimitReader(r, crypto.MaxMessage+1))
+	switch {
+	case err != nil:
+		return View{}, fmt.Errorf("%w: compressed: %w", ErrView, err)
+	case len(plain) > crypto.MaxMessage:
+		return View{}, fmt.Errorf("%w: expands past %d bytes", ErrView, crypto.MaxMessage)
+	case len(plain) > 0 && plain[0] == compressedView:
+		return View{}, fmt.Errorf("%w: compressed twice", ErrView)
+	}
+	return DecodeView(plain)
 }

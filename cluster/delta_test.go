@@ -256,9 +256,10 @@ func TestDelta_OnlyChanges(t *testing.T) {
 	}
 }
 
-// FuzzApplyDelta: a decoded delta applied onto a stored view gives a
-// sorted view with no repeated address, equal to applying it one address
-// at a time.
+// FuzzApplyDelta: a message payload (compressed or not) decodes to a view
+// or to an ErrView error, never panicking; a decoded delta applied onto a
+// stored view gives a sorted view with no repeated address, equal to
+// applying it one address at a time.
 func FuzzApplyDelta(f *testing.F) {
 	var l deltaLog
 	l.record(1, sampleView())
@@ -269,11 +270,13 @@ func FuzzApplyDelta(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Add(good)
+	f.Add(l.compress(good))
 	f.Add([]byte{4, 7, 0, 2, 4, 10, 0, 0, 1, 4, 10, 0, 0, 2, 0, 0, 0, 0, 0, 0})
+	f.Add([]byte{compressedView, 1, 0, 0, 0xff, 0xff})
 	stored := sampleView().Entries
 	slices.SortFunc(stored, func(a, b monitor.Status) int { return a.Addr.Compare(b.Addr) })
 	f.Fuzz(func(t *testing.T, b []byte) {
-		v, err := DecodeView(b)
+		v, err := decodePayload(b)
 		if err != nil {
 			if !errors.Is(err, ErrView) {
 				t.Fatalf("unclassified error: %v", err)

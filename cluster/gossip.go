@@ -57,7 +57,7 @@ func (c *Cluster) receive(msg []byte) bool {
 		c.drop(reason, err, now)
 		return false
 	}
-	v, err := DecodeView(e.Payload)
+	v, err := decodePayload(e.Payload) // delta.go: compressed or not
 	if err != nil {
 		c.drop(DropMalformed, fmt.Errorf("view from %s: %w", e.Sender, err), now)
 		return false

@@ -25,6 +25,7 @@ import (
 type countingTransport struct {
 	*memberlist.NetTransport
 	sent    atomic.Int64
+	dials   atomic.Int64
 	streams chan net.Conn
 	done    chan struct{}
 }
@@ -76,6 +77,7 @@ func (t *countingTransport) DialAddressTimeout(a memberlist.Address, timeout tim
 	if err != nil {
 		return nil, err
 	}
+	t.dials.Add(1)
 	return countingConn{c, &t.sent}, nil
 }
 
@@ -201,6 +203,13 @@ func BenchmarkGossip(b *testing.B) {
 	waitFor := func(what string, limit time.Duration, cond func() bool) {
 		for deadline := time.Now().Add(limit); !cond(); time.Sleep(50 * time.Millisecond) {
 			if time.Now().After(deadline) {
+				for _, n := range nodes {
+					got := map[string]int{}
+					for pn, v := range n.PeerViews() {
+						got[pn] = len(v.Entries)
+					}
+					b.Logf("%s: members %v, views %v, lease %v, dropped %v", n.cfg.NodeName, n.Members(), got, n.Lease().Held, n.Dropped())
+				}
 				b.Fatalf("timed out waiting for %s", what)
 			}
 		}
@@ -295,8 +304,10 @@ func BenchmarkGossip(b *testing.B) {
 	steady := benchSeconds()
 	b.ResetTimer()
 	s0, t0 := sent(), time.Now()
+	d0 := nodes[0].tr.dials.Load()
 	time.Sleep(steady)
 	s1 := sent()
+	b.Logf("agent-0: %.1f streams/s, %.0f B each", float64(nodes[0].tr.dials.Load()-d0)/time.Since(t0).Seconds(), float64(s1[0]-s0[0])/float64(nodes[0].tr.dials.Load()-d0))
 	steadyMean, steadyMax := rates(s0, s1, time.Since(t0))
 	b.Logf("steady state: %.0f B/s per agent (max %.0f) over %s", steadyMean, steadyMax, steady)
 
