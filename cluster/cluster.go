@@ -27,8 +27,9 @@ type Config struct {
 	Keys          [][]byte // AES keys; the first sends, all are accepted
 	Fingerprint   [crypto.FingerprintSize]byte
 	Rules         Rules
-	// ViewInterval is how often the whole view is sent even when nothing
-	// changed, so a lost message or a late joiner heals.
+	// ViewInterval is how often the view is sent even when nothing
+	// changed (the header, and any changes the peer lacks), so a lost
+	// message or a late joiner heals.
 	ViewInterval time.Duration
 	// MaxClockSkew bounds how far a message's timestamp may be from this
 	// agent's clock. Default 30s.

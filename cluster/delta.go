@@ -92,12 +92,17 @@ type deltaLog struct {
 	floor   uint64           // bases below it get the whole view (tombstones forgotten)
 	chains  map[string]chain // by peer
 	refused map[string]Echo  // by sender: its latest message whose delta this agent refused
+	heard   map[string]heard // by peer: what its latest message said of ours
 
 	writers sync.Pool // of *flate.Writer
 
 	decided  time.Time   // the latest agreement round (Run's goroutine only)
 	deferred atomic.Bool // a round is due at the end of decideGap
 }
+
+// heard is what a peer's latest message said of our views: the one it
+// holds (its echo) and the latest it refused.
+type heard struct{ echo, refused Echo }
 
 // chain is what was delivered to one peer.
 type chain struct {
@@ -297,18 +302,19 @@ func (c *Cluster) send(name string, ob chan struct{}) {
 // sequence and the function to call once it is delivered.
 func (c *Cluster) messageFor(peer string) ([]byte, uint64, func(), error) {
 	c.mu.Lock()
-	var echo, refused uint64
-	if p, ok := c.peers[peer]; ok {
-		if e := p.view.Echoes[c.cfg.NodeName]; e.Inc == c.inc {
-			echo = e.Seq
-		}
-		if r := p.view.Refused[c.cfg.NodeName]; r.Inc == c.inc {
-			refused = r.Seq
-		}
-	}
 	peerInc := c.echoes[peer].Inc
 	fp := c.cfg.Fingerprint
 	c.mu.Unlock()
+	var echo, refused uint64
+	c.out.mu.Lock()
+	h := c.out.heard[peer]
+	c.out.mu.Unlock()
+	if h.echo.Inc == c.inc {
+		echo = h.echo.Seq
+	}
+	if h.refused.Inc == c.inc {
+		refused = h.refused.Seq
+	}
 	v, seq, delivered := c.out.forPeer(peer, peerInc, echo, refused)
 	if seq == 0 {
 		return nil, 0, nil, fmt.Errorf("no view staged yet")
@@ -322,13 +328,22 @@ func (c *Cluster) messageFor(peer string) ([]byte, uint64, func(), error) {
 	return msg, seq, delivered, err
 }
 
-// mergeLocked makes v, received from sender's incarnation inc, a whole
+// mergeLocked makes v, message seq of sender's incarnation inc, a whole
 // view: a delta is applied onto the stored copy when that copy is of the
-// same incarnation and at or past the delta's base. Otherwise it takes
-// only v's header into the stored copy and reports false; the echo stays
-// as it was (and is forgotten when no copy is stored, so the sender sends
-// the whole view). c.mu held.
+// same incarnation and at or past the delta's base. Otherwise it reports
+// false: the stored copy (entries and header, all of one message) and the
+// echo stay as they were, the echo is forgotten when no copy is stored (so
+// the sender sends the whole view), and the refusal is noted for our next
+// messages to the sender. Either way what v says of our views is noted for
+// the deltas we send. c.mu held.
 func (c *Cluster) mergeLocked(sender string, inc, seq uint64, v *View) bool {
+	self := c.cfg.NodeName
+	c.out.mu.Lock()
+	if c.out.heard == nil {
+		c.out.heard = map[string]heard{}
+	}
+	c.out.heard[sender] = heard{echo: v.Echoes[self], refused: v.Refused[self]}
+	c.out.mu.Unlock()
 	if v.Base == 0 {
 		return true
 	}
@@ -342,9 +357,7 @@ func (c *Cluster) mergeLocked(sender string, inc, seq uint64, v *View) bool {
 	c.out.refuse(sender, inc, seq)
 	if p == nil {
 		delete(c.echoes, sender)
-		return false
 	}
-	p.view.Annex, p.view.Ready, p.view.Vote, p.view.Term, p.view.Held, p.view.Echoes, p.view.Refused = v.Annex, v.Ready, v.Vote, v.Term, v.Held, v.Echoes, v.Refused
 	return false
 }
 
