@@ -18,9 +18,10 @@ import (
 )
 
 // Gossip at scale. A view's entries go to each peer as a delta against a
-// base: a position of our view the peer holds. The header (annex, ready,
-// vote, term, held, and the peer's own echo and refusal) always goes in
-// full; each peer gets its own message, so it carries only the echo the
+// base: a position of our view the peer holds. The header (ready, vote,
+// term, held, and the peer's own echo and refusal) always goes in full, the
+// annex when it changed since the base (else AnnexKept); each peer gets its
+// own message, so it carries only the echo the
 // peer's lease reads (Echoes[peer]) and the peer's refusal (Refused[peer]).
 //
 // Invariant: a peer's stored copy of our entries equals our entries as of
@@ -90,6 +91,7 @@ type deltaLog struct {
 	changed []uint64         // beside entries
 	tombs   map[netip.Addr]uint64
 	floor   uint64           // bases below it get the whole view (tombstones forgotten)
+	annexAt uint64           // the sequence at which the annex last changed
 	chains  map[string]chain // by peer
 	refused map[string]Echo  // by sender: its latest message whose delta this agent refused
 	heard   map[string]heard // by peer: what its latest message said of ours
@@ -150,7 +152,10 @@ func (l *deltaLog) record(seq uint64, v View) {
 		}
 		l.floor = max(l.floor, cut)
 	}
-	v.Entries, v.Base, v.Removed = nil, 0, nil
+	if l.seq == 0 || !bytes.Equal(v.Annex, l.header.Annex) {
+		l.annexAt = seq
+	}
+	v.Entries, v.Base, v.Removed, v.AnnexKept = nil, 0, nil, false
 	l.seq, l.header, l.entries, l.changed = seq, v, next, changed
 }
 
@@ -218,6 +223,9 @@ func (l *deltaLog) sinceLocked(base uint64) (View, uint64) {
 		return v, l.seq
 	}
 	v.Base = base
+	if base >= l.annexAt {
+		v.Annex, v.AnnexKept = nil, true
+	}
 	for i, s := range l.changed {
 		if s > base {
 			v.Entries = append(v.Entries, l.entries[i])
@@ -351,7 +359,10 @@ func (c *Cluster) mergeLocked(sender string, inc, seq uint64, v *View) bool {
 	echo := c.echoes[sender]
 	if p != nil && echo.Inc == inc && echo.Seq >= v.Base {
 		v.Entries = applyDelta(p.view.Entries, v.Entries, v.Removed)
-		v.Base, v.Removed = 0, nil
+		if v.AnnexKept {
+			v.Annex = p.view.Annex
+		}
+		v.Base, v.Removed, v.AnnexKept = 0, nil, false
 		return true
 	}
 	c.out.refuse(sender, inc, seq)
@@ -579,4 +590,16 @@ func decodePayload(b []byte) (View, error) {
 		return View{}, fmt.Errorf("%w: compressed twice", ErrView)
 	}
 	return DecodeView(plain)
+}
+
+// annexKeptFlag is the view flag for AnnexKept: 2, or 4 (invalid) when a
+// view that is not a delta, or sends an annex, says so.
+func annexKeptFlag(v View) byte {
+	switch {
+	case !v.AnnexKept:
+		return 0
+	case v.Base == 0 || len(v.Annex) > 0:
+		return 4
+	}
+	return 2
 }

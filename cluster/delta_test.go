@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"maps"
@@ -18,7 +19,9 @@ import (
 type deltaNode struct {
 	*Cluster
 	local   map[netip.Addr]monitor.Status
+	annex   []byte
 	history map[uint64]map[netip.Addr]deltaKey // staged sequence -> entries
+	annexes map[uint64][]byte                  // staged sequence -> annex
 }
 
 func newDeltaNode(t *testing.T, name string, inc uint64) *deltaNode {
@@ -33,7 +36,7 @@ func newDeltaNode(t *testing.T, name string, inc uint64) *deltaNode {
 	}
 	c.sealer, c.guard, c.inc = sealer, crypto.NewReplayGuard(time.Hour), inc
 	c.cfg.Fingerprint = fp
-	return &deltaNode{Cluster: c, local: map[netip.Addr]monitor.Status{}, history: map[uint64]map[netip.Addr]deltaKey{}}
+	return &deltaNode{Cluster: c, local: map[netip.Addr]monitor.Status{}, history: map[uint64]map[netip.Addr]deltaKey{}, annexes: map[uint64][]byte{}}
 }
 
 // stage does what broadcast does for the entries: a new sequence, the
@@ -43,8 +46,9 @@ func (n *deltaNode) stage() {
 	n.mu.Lock()
 	echoes := maps.Clone(n.echoes)
 	n.mu.Unlock()
-	n.out.record(n.seq, View{Entries: slices.Collect(maps.Values(n.local)), Echoes: echoes})
+	n.out.record(n.seq, View{Entries: slices.Collect(maps.Values(n.local)), Annex: n.annex, Echoes: echoes})
 	n.history[n.seq] = keys(slices.Collect(maps.Values(n.local)))
+	n.annexes[n.seq] = n.annex
 }
 
 func keys(entries []monitor.Status) map[netip.Addr]deltaKey {
@@ -59,6 +63,12 @@ func keys(entries []monitor.Status) map[netip.Addr]deltaKey {
 // error, only the round-trip times (no change for deltas), an address
 // added or removed.
 func (n *deltaNode) mutate(r *rand.Rand, pool []netip.Addr) {
+	if r.IntN(5) == 0 { // the annex: a new value, or none
+		n.annex = []byte(fmt.Sprint("memory ", r.IntN(4)))
+		if r.IntN(4) == 0 {
+			n.annex = nil
+		}
+	}
 	for range 1 + r.IntN(3) {
 		a := pool[r.IntN(len(pool))]
 		e, ok := n.local[a]
@@ -93,8 +103,8 @@ type deltaMsg struct {
 
 // TestDelta_StoredCopyMatchesEcho: with messages dropped, delayed and
 // reordered between agents, and agents restarting or forgetting a peer,
-// a peer's stored copy of an agent's entries always equals that agent's
-// entries as of the sequence the peer echoes; and once messages flow again
+// a peer's stored copy of an agent's entries and annex always equals that
+// agent's as of the sequence the peer echoes; and once messages flow again
 // every copy catches up with the agent's latest entries.
 func TestDelta_StoredCopyMatchesEcho(t *testing.T) {
 	pool := []netip.Addr{}
@@ -141,6 +151,9 @@ func TestDelta_StoredCopyMatchesEcho(t *testing.T) {
 						}
 						if want, got := x.history[echo.Seq], keys(p.view.Entries); !maps.Equal(want, got) {
 							t.Fatalf("step %d: %s holds %v of %s, echoes its view %d which is %v", step, y.cfg.NodeName, got, x.cfg.NodeName, echo.Seq, want)
+						}
+						if want := x.annexes[echo.Seq]; !bytes.Equal(p.view.Annex, want) {
+							t.Fatalf("step %d: %s holds annex %q of %s, echoes its view %d whose annex is %q", step, y.cfg.NodeName, p.view.Annex, x.cfg.NodeName, echo.Seq, want)
 						}
 						if !slices.IsSortedFunc(p.view.Entries, func(a, b monitor.Status) int { return a.Addr.Compare(b.Addr) }) {
 							t.Fatalf("step %d: stored entries out of order", step)

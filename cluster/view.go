@@ -21,6 +21,9 @@ type View struct {
 	// incarnation) and Removed the addresses it no longer watches.
 	Base    uint64
 	Removed []netip.Addr // sorted; only in a delta, none in Entries
+	// AnnexKept, only in a delta, says the annex is unchanged since Base
+	// and not sent (Annex is empty).
+	AnnexKept bool
 	// Annex is opaque state the agent shares beside its probe results
 	// (the writer's memory of removed records, drains): cmd gives it
 	// meaning, cluster only carries it. At most maxAnnex bytes.
@@ -82,7 +85,7 @@ var ErrView = errors.New("malformed view")
 //
 //	version(1 byte) | base | count | entries | n removed | removed addrs: len(1) | bytes |
 //	len(annex) | annex |
-//	flags(1 byte: 1 = ready) | len(vote)(1) | vote | term | held |
+//	flags(1 byte: 1 = ready, 2 = annex kept) | len(vote)(1) | vote | term | held |
 //	n echoes | echoes, sorted by name: len(name)(1) | name | incarnation | sequence |
 //	n refused | refused, as echoes
 //	entry: addr len(1) | addr bytes(4 or 16) | state(1) | since unix nanos (signed) |
@@ -143,6 +146,9 @@ func (v View) MarshalBinary() ([]byte, error) {
 	var flags byte
 	if v.Ready {
 		flags = 1
+	}
+	if flags |= annexKeptFlag(v); flags > 3 { // delta.go
+		return nil, fmt.Errorf("view keeps its annex outside a delta, or sends one")
 	}
 	if len(v.Vote) > 255 || len(v.Echoes) > maxEchoes {
 		return nil, fmt.Errorf("view vote %q or %d echoes out of bounds", v.Vote, len(v.Echoes))
@@ -228,10 +234,10 @@ func DecodeView(b []byte) (View, error) {
 	}
 	switch flags := d.byte(); {
 	case d.err != nil:
-	case flags > 1:
+	case flags > 3 || (flags&2 != 0 && (v.Base == 0 || len(v.Annex) > 0)):
 		d.fail("flags %#x", flags)
 	default:
-		v.Ready = flags == 1
+		v.Ready, v.AnnexKept = flags&1 != 0, flags&2 != 0
 	}
 	v.Vote = string(d.bytes(int(d.byte())))
 	v.Term, v.Held = d.uvarint(), d.uvarint()
