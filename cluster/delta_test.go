@@ -323,3 +323,45 @@ func FuzzApplyDelta(f *testing.F) {
 		}
 	})
 }
+
+// TestDelta_Chain: the first message to a peer is whole; later ones build
+// on the last delivered, before any echo; a refusal of a message sent since
+// the chain started, or a new incarnation of the peer, restarts it on the
+// peer's echo; an older refusal does not; each message carries only the
+// peer's own echo.
+func TestDelta_Chain(t *testing.T) {
+	var l deltaLog
+	entries := []monitor.Status{{Addr: ipA, State: monitor.Up}, {Addr: ipB, State: monitor.Up}}
+	stage := func(seq uint64, s monitor.State) {
+		entries[1].State = s
+		l.record(seq, View{Entries: entries, Echoes: map[string]Echo{"p": {7, 3}, "q": {8, 4}}})
+	}
+	stage(1, monitor.Up)
+	v, seq, delivered := l.forPeer("p", 7, 0, 0)
+	if v.Base != 0 || len(v.Entries) != 2 || seq != 1 || len(v.Echoes) != 1 || v.Echoes["p"] != (Echo{7, 3}) {
+		t.Fatalf("first message: %+v", v)
+	}
+	delivered()
+	stage(2, monitor.Down)
+	v, _, delivered = l.forPeer("p", 7, 0, 0)
+	if v.Base != 1 || len(v.Entries) != 1 {
+		t.Fatalf("chained message: base %d, %d entries", v.Base, len(v.Entries))
+	}
+	delivered()
+	stage(3, monitor.Up)
+	if v, _, _ := l.forPeer("p", 7, 1, 2); v.Base != 1 || len(v.Entries) != 1 {
+		t.Errorf("after a refusal of 2: base %d, want the echo 1", v.Base)
+	}
+	if v, _, _ := l.forPeer("p", 7, 0, 2); v.Base != 0 {
+		t.Errorf("after a refusal with no echo: base %d, want a whole view", v.Base)
+	}
+	v, _, delivered = l.forPeer("p", 7, 1, 2)
+	delivered() // the chain restarts at 3
+	stage(4, monitor.Down)
+	if v, _, _ := l.forPeer("p", 7, 1, 2); v.Base != 3 {
+		t.Errorf("a refusal older than the restart: base %d, want 3", v.Base)
+	}
+	if v, _, _ := l.forPeer("p", 9, 0, 0); v.Base != 0 {
+		t.Errorf("a new incarnation of the peer: base %d, want a whole view", v.Base)
+	}
+}
