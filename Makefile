@@ -20,7 +20,8 @@ test: test-deps lint
 	go test -race -count=1 -timeout 30m ./...
 
 # ip (iproute2) builds the test hosts; setpriv (util-linux) runs goavail as
-# nobody; systemd-analyze (systemd) verifies the unit file. Without them
+# nobody (and unshare, from the same package, gives the chaos agents their
+# own host names); systemd-analyze (systemd) verifies the unit file. Without them
 # those tests skip, so install whatever is missing.
 test-deps:
 	@missing=""; \
@@ -57,6 +58,7 @@ fuzz:
 	go test -run '^$$' -fuzz FuzzLoadMemory -fuzztime $(FUZZTIME) ./dns
 	go test -run '^$$' -fuzz FuzzImportMemory -fuzztime $(FUZZTIME) ./dns
 	go test -run '^$$' -fuzz FuzzDecodeAnnex -fuzztime $(FUZZTIME) ./cmd/goavail
+	go test -run '^$$' -fuzz FuzzUnpackRemoved -fuzztime $(FUZZTIME) ./cmd/goavail
 
 # Benchmarks: probe-engine CPU against pro-bing and fping on the same lab
 # targets, detection overhead, and API calls for a mass outage. Needs root;
