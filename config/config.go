@@ -101,7 +101,7 @@ type Members struct {
 }
 
 // EventKinds are the notification events hooks and webhooks can ask for.
-var EventKinds = []string{"transition", "agreed", "dns_change"}
+var EventKinds = []string{"transition", "agreed", "dns_change", "drain"}
 
 // HookConfig is one [[Hooks]] table: a command run on each event, with the
 // event in GOAVAIL_* environment variables.
