@@ -138,7 +138,7 @@ var (
 	descMemb  = prometheus.NewDesc("goavail_cluster_members", "Live cluster members, this agent included.", nil, nil)
 	descVote  = prometheus.NewDesc("goavail_cluster_voters", "Agents whose views count now, this one included.", nil, nil)
 	descQuor  = prometheus.NewDesc("goavail_cluster_quorate", "1 if enough agents vote to change DNS (min_peers_agree + 1).", nil, nil)
-	descWrite = prometheus.NewDesc("goavail_cluster_writer", "1 for the agent that writes DNS, as this agent sees it.", []string{"node"}, nil)
+	descWrite = prometheus.NewDesc("goavail_cluster_writer", "1 for the agent that writes DNS, as this agent sees it; absent while no agent can write (no quorum).", []string{"node"}, nil)
 	descIsW   = prometheus.NewDesc("goavail_cluster_is_writer", "1 if this agent writes DNS.", nil, nil)
 	descIsol  = prometheus.NewDesc("goavail_cluster_isolated", "1 if this agent abstains because it sees nearly every target down.", nil, nil)
 	descDrop  = prometheus.NewDesc("goavail_cluster_dropped_messages_total", "Peer messages dropped, by reason.", []string{"reason"}, nil)
@@ -187,7 +187,7 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 	gauge(descMemb, float64(len(c.clu.Members())))
 	gauge(descVote, float64(len(d.Voters)))
 	gauge(descQuor, bit(d.Quorate))
-	if d.Writer != "" {
+	if d.Writer != "" && d.Quorate { // no writer without a quorum, as /status says
 		gauge(descWrite, 1, d.Writer)
 	}
 	gauge(descIsW, bit(isWriter))
@@ -198,5 +198,6 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(descNDrop, prometheus.CounterValue, float64(c.notifier.Dropped()))
 	ch <- prometheus.MustNewConstMetric(descNFail, prometheus.CounterValue, float64(c.notifier.Failed()))
 	gauge(descDry, bit(c.dryRun))
-	gauge(descBuild, 1, version, commit, runtime.Version())
+	ver, rev := buildVersion()
+	gauge(descBuild, 1, ver, rev, runtime.Version())
 }

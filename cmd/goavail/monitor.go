@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -39,6 +40,10 @@ func validateCmd(path string, stdout io.Writer, getenv func(string) string) erro
 	if err != nil {
 		return &exitError{exitConfig, err}
 	}
+	fmt.Fprintf(stdout, "# %s is valid. The effective configuration (defaults filled in, secrets redacted):\n", path)
+	if w := exposedWarning(c.HTTPListen); w != "" {
+		fmt.Fprintf(stdout, "# warning: %s\n", w)
+	}
 	fmt.Fprint(stdout, c.Effective())
 	return nil
 }
@@ -54,10 +59,15 @@ func loadConfig(path string, getenv func(string) string) (*config.Config, [][]by
 		return cfg, nil, nil
 	}
 	src := crypto.Source{
-		LookupEnv: func(n string) (string, bool) { v := getenv(n); return v, v != "" },
-		ReadFile:  os.ReadFile,
+		LookupEnv:      func(n string) (string, bool) { v := getenv(n); return v, v != "" },
+		ReadFile:       os.ReadFile,
+		CredentialsDir: getenv("CREDENTIALS_DIRECTORY"),
 	}
 	keys, err := crypto.ResolveKeys(cfg.Members.CryptoKey, src)
+	if errors.Is(err, fs.ErrPermission) {
+		return nil, nil, fmt.Errorf("config %s: Members.crypto_key: %w\n(the packaged unit runs as a dynamic user that cannot read root's files: "+
+			"put the key in /etc/goavail/credentials/crypto_key and set crypto_key = \"cred:crypto_key\")", path, err)
+	}
 	if err != nil {
 		return nil, nil, fmt.Errorf("config %s: Members.crypto_key: %w", path, err)
 	}
@@ -66,12 +76,12 @@ func loadConfig(path string, getenv func(string) string) (*config.Config, [][]by
 
 // newCluster builds the cluster (or, with no peers, the lone agent's
 // agreement) from the config.
-func newCluster(cfg *config.Config, keys [][]byte, tracker *monitor.Tracker, onChange func(cluster.Decision), log *slog.Logger) (*cluster.Cluster, error) {
+func newCluster(cfg *config.Config, keys [][]byte, local func() []monitor.Status, onChange func(cluster.Decision), log *slog.Logger) (*cluster.Cluster, error) {
 	m := cfg.Members
 	return cluster.New(cluster.Config{
 		NodeName: cfg.NodeName, BindAddr: m.BindAddr, AdvertiseAddr: m.LocalAddr, Port: m.MembersPort,
 		Peers: m.Peers, Keys: keys, Fingerprint: cfg.Fingerprint(), Rules: rules(cfg),
-		ViewInterval: m.ViewInterval.D(), Local: tracker.Snapshot, OnChange: onChange,
+		ViewInterval: m.ViewInterval.D(), Local: local, OnChange: onChange,
 		Log: log.With("component", "cluster"),
 	})
 }
@@ -80,10 +90,7 @@ func newCluster(cfg *config.Config, keys [][]byte, tracker *monitor.Tracker, onC
 // attributes. Problems are reported and never stop the agent: it then
 // restores records with the configured values.
 func loadMemory(cfg *config.Config, getenv func(string) string, log *slog.Logger) *dns.Memory {
-	path := cfg.StateFile
-	if dir, _, _ := strings.Cut(getenv("STATE_DIRECTORY"), ":"); path == "" && dir != "" {
-		path = filepath.Join(dir, "state.json")
-	}
+	path := stateFile(cfg, getenv)
 	m, err := dns.LoadMemory(path)
 	switch {
 	case path == "":
@@ -96,6 +103,16 @@ func loadMemory(cfg *config.Config, getenv func(string) string, log *slog.Logger
 		log.Info("state file loaded", "path", path, "remembered_records", m.Len())
 	}
 	return m
+}
+
+// stateFile is the state file's path: state_file, else state.json in
+// systemd's $STATE_DIRECTORY, else "" (memory only).
+func stateFile(cfg *config.Config, getenv func(string) string) string {
+	path := cfg.StateFile
+	if dir, _, _ := strings.Cut(getenv("STATE_DIRECTORY"), ":"); path == "" && dir != "" {
+		path = filepath.Join(dir, "state.json")
+	}
+	return path
 }
 
 func safety(cfg *config.Config) dns.Safety {
@@ -115,7 +132,7 @@ func newLogger(level, format string, w io.Writer) (*slog.Logger, error) {
 	if err := l.UnmarshalText([]byte(level)); err != nil {
 		return nil, fmt.Errorf("--log-level %q: use debug, info, warn or error", level)
 	}
-	opts := &slog.HandlerOptions{Level: l}
+	opts := &slog.HandlerOptions{Level: l, ReplaceAttr: durationText}
 	switch format {
 	case "text":
 		return slog.New(slog.NewTextHandler(w, opts)), nil
@@ -125,12 +142,26 @@ func newLogger(level, format string, w io.Writer) (*slog.Logger, error) {
 	return nil, fmt.Errorf("--log-format %q: use text or json", format)
 }
 
+// durationText renders durations as text ("1.5s"), not nanoseconds, in
+// JSON logs too.
+func durationText(_ []string, a slog.Attr) slog.Attr {
+	if a.Value.Kind() == slog.KindDuration {
+		return slog.String(a.Key, a.Value.Duration().String())
+	}
+	return a
+}
+
 // credentials reads the API credentials from the environment: a token
 // first, then the global key with its email, then the original goavail's
 // CF_API_KEY and CF_API_EMAIL.
 func credentials(getenv func(string) string) dns.Credentials {
 	if t := getenv("CLOUDFLARE_API_TOKEN"); t != "" {
 		return dns.Credentials{Token: t}
+	}
+	if dir := getenv("CREDENTIALS_DIRECTORY"); dir != "" { // systemd LoadCredential=
+		if b, err := os.ReadFile(filepath.Join(dir, "cloudflare_api_token")); err == nil && len(strings.TrimSpace(string(b))) > 0 {
+			return dns.Credentials{Token: strings.TrimSpace(string(b))}
+		}
 	}
 	if k := getenv("CLOUDFLARE_API_KEY"); k != "" {
 		return dns.Credentials{Key: k, Email: getenv("CLOUDFLARE_EMAIL")}
@@ -190,8 +221,17 @@ func monitorCmd(ctx context.Context, o monitorOptions, logw io.Writer, getenv fu
 		return &exitError{exitConfig, err}
 	}
 
+	token, err := apiToken(getenv)
+	if err != nil {
+		return &exitError{exitConfig, err}
+	}
+
 	var rec *dns.Reconciler
 	var clu *cluster.Cluster
+	drn, err := newDrainer(cfg, getenv, ev, log)
+	if err != nil {
+		return &exitError{exitRuntime, err}
+	}
 	tracker := monitor.NewTracker(cfg.Addrs(), thresholds(cfg), func(t monitor.Transition) {
 		log.Info("target state changed", "addr", t.Addr, "from", t.From, "to", t.To,
 			"rtts", t.Evidence.RTTs, "lost", t.Evidence.Lost, "probes", t.Evidence.Probes, "last_error", t.Evidence.LastError)
@@ -199,7 +239,8 @@ func monitorCmd(ctx context.Context, o monitorOptions, logw io.Writer, getenv fu
 		ev.transition(t)
 		clu.LocalChanged()
 	})
-	clu, err = newCluster(cfg, keys, tracker, func(d cluster.Decision) {
+	local := func() []monitor.Status { return drn.filter(tracker.Snapshot()) }
+	clu, err = newCluster(cfg, keys, local, func(d cluster.Decision) {
 		ev.decision(d)
 		rec.Kick()
 	}, log)
@@ -212,7 +253,32 @@ func monitorCmd(ctx context.Context, o monitorOptions, logw io.Writer, getenv fu
 		m.pass(r)
 		ev.pass(r)
 	}})
-	rec.SetGroups(dnsGroups(cfg), cfg.ReconcilePeriod.D())
+	drn.clu, drn.rec, drn.annex = clu, rec, &annexBox{publish: clu.SetAnnex}
+	drn.setConfig(cfg)
+
+	// Reloads come from SIGHUP and POST /-/reload; one goroutine applies
+	// them, so they never overlap. The HTTP listener opens before the ICMP
+	// sockets, so a port in use stops the start at once.
+	type reloadReq struct{ done chan error }
+	reloads := make(chan reloadReq)
+	var web *httpServer
+	if cfg.HTTPListen != "" {
+		node := cfg.NodeName // node_name changes at a restart only
+		status := func() statusDoc { return buildStatus(node, o.dryRun, tracker, clu, rec, drn.drained()) }
+		ask := func() error {
+			r := reloadReq{done: make(chan error, 1)}
+			select {
+			case reloads <- r:
+				return <-r.done
+			case <-ctx.Done():
+				return errors.New("stopping")
+			}
+		}
+		if web, err = newHTTPServer(cfg.HTTPListen, m, status, ask, log, drainRoutes(drn, token)); err != nil {
+			return &exitError{exitRuntime, err}
+		}
+		warnExposed(cfg.HTTPListen, token, log)
+	}
 
 	engine, err := monitor.NewEngine(monitor.EngineConfig{Interval: cfg.Interval.D(), Timeout: cfg.ProbeTimeout.D()}, log, func(r monitor.Result) {
 		m.probe(r)
@@ -225,27 +291,6 @@ func monitorCmd(ctx context.Context, o monitorOptions, logw io.Writer, getenv fu
 		return &exitError{exitRuntime, err}
 	}
 
-	// Reloads come from SIGHUP and POST /-/reload; one goroutine applies
-	// them, so they never overlap.
-	type reloadReq struct{ done chan error }
-	reloads := make(chan reloadReq)
-	var web *httpServer
-	if cfg.HTTPListen != "" {
-		node := cfg.NodeName // node_name changes at a restart only
-		status := func() statusDoc { return buildStatus(node, o.dryRun, tracker, clu, rec) }
-		ask := func() error {
-			r := reloadReq{done: make(chan error, 1)}
-			select {
-			case reloads <- r:
-				return <-r.done
-			case <-ctx.Done():
-				return errors.New("stopping")
-			}
-		}
-		if web, err = newHTTPServer(cfg.HTTPListen, m, status, ask, log); err != nil {
-			return &exitError{exitRuntime, err}
-		}
-	}
 	log.Info("goavail started", "version", version, "dry_run", o.dryRun, "targets", len(cfg.Addrs()), "groups", len(cfg.Groups),
 		"interval", cfg.Interval.D(), "failure_threshold", cfg.FailureThreshold, "rise_threshold", cfg.RiseThreshold,
 		"node", cfg.NodeName, "peers", len(cfg.Members.Peers), "min_peers_agree", cfg.Members.MinPeersAgree, "gossip", clu.Addr(), "http", cfg.HTTPListen)
@@ -261,6 +306,7 @@ func monitorCmd(ctx context.Context, o monitorOptions, logw io.Writer, getenv fu
 	g.Go(func() error { return clu.Run(gctx) })
 	g.Go(func() error { return rec.Run(gctx) })
 	g.Go(func() error { return notifier.Run(gctx) })
+	g.Go(func() error { return drn.sync(gctx, time.Second) })
 	if web != nil {
 		g.Go(func() error { return web.Run(gctx) })
 	}
@@ -274,7 +320,7 @@ func monitorCmd(ctx context.Context, o monitorOptions, logw io.Writer, getenv fu
 			case r := <-reloads:
 				done = r.done
 			}
-			next, err := reload(o.configPath, cfg, getenv, engine, tracker, clu, rec, log)
+			next, err := reload(o.configPath, cfg, getenv, engine, tracker, clu, rec, drn, log)
 			cfg = next
 			if done != nil {
 				done <- err
@@ -323,7 +369,7 @@ func newProvider(cfg *config.Config, dryRun bool, getenv func(string) string, lo
 // reload re-reads the config. An invalid file changes nothing and its
 // errors are returned with the running config; a valid one is applied
 // whole, keeping the state of addresses that stay watched.
-func reload(path string, old *config.Config, getenv func(string) string, engine *monitor.Engine, tracker *monitor.Tracker, clu *cluster.Cluster, rec *dns.Reconciler, log *slog.Logger) (*config.Config, error) {
+func reload(path string, old *config.Config, getenv func(string) string, engine *monitor.Engine, tracker *monitor.Tracker, clu *cluster.Cluster, rec *dns.Reconciler, drn *drainer, log *slog.Logger) (*config.Config, error) {
 	cfg, _, err := loadConfig(path, getenv)
 	if err == nil {
 		err = engine.SetTargets(cfg.Addrs()) // checks before it changes anything
@@ -336,7 +382,7 @@ func reload(path string, old *config.Config, getenv func(string) string, engine 
 	tracker.SetTargets(cfg.Addrs(), thresholds(cfg))
 	clu.SetConfig(cfg.Fingerprint(), rules(cfg), cfg.Members.ViewInterval.D())
 	rec.SetSafety(safety(cfg))
-	rec.SetGroups(dnsGroups(cfg), cfg.ReconcilePeriod.D())
+	drn.setConfig(cfg) // the groups, with every drain applied
 	if !slices.Equal(cfg.Members.Peers, old.Members.Peers) || !slices.Equal(cfg.Members.CryptoKey, old.Members.CryptoKey) ||
 		cfg.Members.LocalAddr != old.Members.LocalAddr || cfg.Members.BindAddr != old.Members.BindAddr ||
 		cfg.Members.MembersPort != old.Members.MembersPort || cfg.NodeName != old.NodeName || cfg.HTTPListen != old.HTTPListen ||
