@@ -662,6 +662,7 @@ func (c *Config) Effective() string {
 		TTL         int      `toml:"ttl"`
 		Comment     string   `toml:"comment"`
 		AllDown     string   `toml:"all_down"`
+		Drain       []string `toml:"drain,omitempty"`
 	}
 	type api struct {
 		APIBaseURL     string   `toml:"api_base_url,omitempty"`
@@ -712,7 +713,11 @@ func (c *Config) Effective() string {
 		if g.FailStatic {
 			policy = "fail-static"
 		}
-		out.Records = append(out.Records, group{g.Zone, g.Hostnames, ips, g.Proxied, g.TTL, g.Comment, policy})
+		var drain []string
+		for _, a := range g.Drained {
+			drain = append(drain, a.String())
+		}
+		out.Records = append(out.Records, group{g.Zone, g.Hostnames, ips, g.Proxied, g.TTL, g.Comment, policy, drain})
 	}
 	var b strings.Builder
 	if err := toml.NewEncoder(&b).Encode(out); err != nil {

@@ -25,15 +25,15 @@ var oldFlags = map[string]string{
 func onUsageError(c *cli.Context, err error, _ bool) error {
 	name := "goavail"
 	if c.Command != nil && c.Command.Name != "" {
-		name = "goavail " + c.Command.Name
+		name = c.Command.Name
 	}
 	if m := reUndefinedFlag.FindStringSubmatch(err.Error()); m != nil {
 		if hint, ok := oldFlags[m[1]]; ok {
 			return usageError("%s", hint)
 		}
-		return usageError("%s: unknown flag -%s%s (%s --help lists the flags)", name, dashes(m[1]), m[1], name)
+		return usageError("%s: unknown flag -%s%s (goavail %s --help lists the flags)", name, dashes(m[1]), m[1], name)
 	}
-	return usageError("%s: %v (%s --help)", name, err, name)
+	return usageError("%s: %v (goavail %s --help)", name, err, name)
 }
 
 func dashes(flag string) string {
