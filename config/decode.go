@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -22,10 +23,12 @@ func decode(text string, c *Config) (md toml.MetaData, problems []error, dropped
 		return toml.MetaData{}, nil, nil, syntaxError(text, err)
 	}
 	cur := text
+	var lines []int // of each problem, to report them in file order (decoding order is a map's)
 	for range 100 { // each round drops one key; a file has fewer bad keys than this
 		*c = Config{}
 		md, err = toml.Decode(cur, c)
 		if err == nil {
+			sortByLine(problems, lines)
 			return md, problems, dropped, nil
 		}
 		key, msg := decodeProblem(err)
@@ -33,10 +36,11 @@ func decode(text string, c *Config) (md toml.MetaData, problems []error, dropped
 		if !ok {
 			return toml.MetaData{}, problems, dropped, err // not a problem of one key: say it as the library does
 		}
-		line := ""
-		if n := lineOf(text, key); n > 0 {
+		line, n := "", lineOf(text, key)
+		if n > 0 {
 			line = fmt.Sprintf("line %d: ", n)
 		}
+		lines = append(lines, n)
 		problems = append(problems, fmt.Errorf("%s%s = %s: %s", line, where, showValue(val), msg))
 		dropped = append(dropped, where)
 		var b strings.Builder
@@ -253,4 +257,18 @@ func aboutDropped(err error, dropped []string) bool {
 		}
 	}
 	return false
+}
+
+// sortByLine orders problems by the line each is on.
+func sortByLine(problems []error, lines []int) {
+	idx := make([]int, len(problems))
+	for i := range idx {
+		idx[i] = i
+	}
+	slices.SortStableFunc(idx, func(a, b int) int { return lines[a] - lines[b] })
+	sorted := make([]error, len(problems))
+	for i, j := range idx {
+		sorted[i] = problems[j]
+	}
+	copy(problems, sorted)
 }
