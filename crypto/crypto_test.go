@@ -202,6 +202,10 @@ func TestResolveKey_Credential(t *testing.T) {
 	if err != nil || string(k) != "0123456789abcdef" {
 		t.Fatalf("cred:crypto_key = %q, %v", k, err)
 	}
+	files["/run/credentials/goavail.service/goavail_other"] = []byte("fedcba9876543210")
+	if k, err := ResolveKey("cred:other", src); err != nil || string(k) != "fedcba9876543210" {
+		t.Errorf("cred:other from the packaged unit's goavail_other = %q, %v", k, err)
+	}
 	for spec, want := range map[string]string{
 		"cred:missing": "read credential missing",
 		"cred:../etc":  "a credential name is one file name",

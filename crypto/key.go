@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io/fs"
 	"strings"
 )
 
@@ -58,7 +59,9 @@ type Source struct {
 
 // ResolveKey parses a key given inline or by reference: "env:NAME" reads the
 // environment variable, "file:/path" reads the file, "cred:NAME" reads the
-// systemd credential NAME (surrounding white space dropped); what each holds
+// systemd credential NAME, or goavail_NAME as the packaged unit's
+// LoadCredential=goavail:/etc/goavail/credentials names the file NAME
+// (surrounding white space dropped); what each holds
 // is parsed by ParseKey. Errors never contain the key.
 func ResolveKey(spec string, src Source) ([]byte, error) {
 	switch {
@@ -71,6 +74,11 @@ func ResolveKey(spec string, src Source) ([]byte, error) {
 			return nil, fmt.Errorf("cred:%s: $CREDENTIALS_DIRECTORY is not set: cred: reads systemd credentials (LoadCredential=%s:/path in the unit); outside systemd use file:/path or env:NAME", name, name)
 		}
 		b, err := src.ReadFile(src.CredentialsDir + "/" + name)
+		if errors.Is(err, fs.ErrNotExist) { // LoadCredential=goavail:/dir names each file goavail_FILE
+			if b2, err2 := src.ReadFile(src.CredentialsDir + "/goavail_" + name); err2 == nil {
+				b, err = b2, nil
+			}
+		}
 		if err != nil {
 			return nil, fmt.Errorf("read credential %s: %w", name, err)
 		}

@@ -36,16 +36,29 @@ func apiToken(getenv func(string) string) (string, error) {
 		}
 		return strings.TrimSpace(string(b)), nil
 	}
-	if dir := getenv("CREDENTIALS_DIRECTORY"); dir != "" {
-		b, err := os.ReadFile(filepath.Join(dir, "api_token"))
-		if err == nil {
-			return strings.TrimSpace(string(b)), nil
-		}
-		if !errors.Is(err, fs.ErrNotExist) {
-			return "", fmt.Errorf("credential api_token: %w", err)
-		}
+	b, err := readCredential(getenv, "api_token")
+	if err == nil {
+		return strings.TrimSpace(string(b)), nil
+	}
+	if !errors.Is(err, fs.ErrNotExist) {
+		return "", fmt.Errorf("credential api_token: %w", err)
 	}
 	return "", nil
+}
+
+// readCredential reads the systemd credential name from
+// $CREDENTIALS_DIRECTORY: the file name, or goavail_name as the packaged
+// unit (LoadCredential=goavail:/etc/goavail/credentials) calls it.
+func readCredential(getenv func(string) string, name string) ([]byte, error) {
+	dir := getenv("CREDENTIALS_DIRECTORY")
+	if dir == "" {
+		return nil, fs.ErrNotExist
+	}
+	b, err := os.ReadFile(filepath.Join(dir, name))
+	if errors.Is(err, fs.ErrNotExist) {
+		b, err = os.ReadFile(filepath.Join(dir, "goavail_"+name))
+	}
+	return b, err
 }
 
 // agentTarget is where a command finds a running agent, and the node name

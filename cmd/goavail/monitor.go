@@ -158,10 +158,8 @@ func credentials(getenv func(string) string) dns.Credentials {
 	if t := getenv("CLOUDFLARE_API_TOKEN"); t != "" {
 		return dns.Credentials{Token: t}
 	}
-	if dir := getenv("CREDENTIALS_DIRECTORY"); dir != "" { // systemd LoadCredential=
-		if b, err := os.ReadFile(filepath.Join(dir, "cloudflare_api_token")); err == nil && len(strings.TrimSpace(string(b))) > 0 {
-			return dns.Credentials{Token: strings.TrimSpace(string(b))}
-		}
+	if b, err := readCredential(getenv, "cloudflare_api_token"); err == nil && len(strings.TrimSpace(string(b))) > 0 { // systemd LoadCredential=
+		return dns.Credentials{Token: strings.TrimSpace(string(b))}
 	}
 	if k := getenv("CLOUDFLARE_API_KEY"); k != "" {
 		return dns.Credentials{Key: k, Email: getenv("CLOUDFLARE_EMAIL")}
