@@ -4,7 +4,7 @@ COMMIT  ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
 LDFLAGS := -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 PREFIX  ?= /usr/local
 
-.PHONY: build run test test-deps lint fuzz bench soak install clean
+.PHONY: build run test test-deps lint fuzz bench soak install dist goreleaser clean
 
 build:
 	go build -ldflags "$(LDFLAGS)" -o bin/goavail ./cmd/goavail
@@ -15,23 +15,32 @@ run: build
 	./bin/goavail monitor --config-file goavail.toml
 
 # The tests make network namespaces (iproute2) and open ICMP sockets: run
-# them as root. test-deps installs what a fresh Debian machine lacks.
+# them as root. test-deps installs what a fresh Debian machine lacks. The
+# output is go test's without -v (failing tests, one ok/FAIL line per
+# package), then every skipped test with its reason.
 test: test-deps lint
-	go test -race -count=1 ./...
+	bash -o pipefail -c 'go test -race -count=1 -json ./... 2>&1 | go run ./internal/testsum'
 
-# ip (iproute2) builds the test hosts; setpriv (util-linux) runs goavail as
-# nobody; systemd-analyze (systemd) verifies the unit file. Without them
-# those tests skip, so install whatever is missing.
-test-deps:
+# ip (iproute2) builds the test hosts; sysctl (procps) reads and sets the
+# ping group range; setpriv (util-linux) runs goavail as nobody;
+# systemd-analyze (systemd) verifies the unit file; dpkg installs the
+# package the release test builds with goreleaser. Without them those tests
+# skip, so install whatever is missing.
+test-deps: goreleaser
 	@missing=""; \
 	command -v ip >/dev/null 2>&1 || missing="$$missing iproute2"; \
+	command -v sysctl >/dev/null 2>&1 || missing="$$missing procps"; \
 	command -v setpriv >/dev/null 2>&1 || missing="$$missing util-linux"; \
 	command -v systemd-analyze >/dev/null 2>&1 || missing="$$missing systemd"; \
+	command -v dpkg-deb >/dev/null 2>&1 || missing="$$missing dpkg"; \
 	if [ -n "$$missing" ]; then apt-get update -q && apt-get install -y -q --no-install-recommends $$missing; fi
 
-# Linters, pinned, installed from the module proxy into $(GOBIN).
+# Linters and goreleaser, pinned, installed from the module proxy into $(GOBIN).
 STATICCHECK_VERSION := v0.8.2
 GOVULNCHECK_VERSION := v1.1.4
+# v2.16.0 is the newest v2 that builds with Go 1.26 from the module proxy
+# (v2.17 needs a module the proxy refuses; v2.18 needs Go 1.27).
+GORELEASER_VERSION  := v2.16.0
 GOBIN ?= $(shell go env GOPATH)/bin
 lint:
 	gofmt -l . | tee /dev/stderr | (! read -r _)
@@ -46,6 +55,16 @@ lint:
 		echo "govulncheck: the vulnerability database is unreachable from here; NOT checked"; \
 	else exit $$rc; fi
 
+goreleaser:
+	@test -x $(GOBIN)/goreleaser && $(GOBIN)/goreleaser --version 2>/dev/null | grep -q 'GitVersion: *$(GORELEASER_VERSION)$$' || \
+		{ echo "installing goreleaser $(GORELEASER_VERSION) (a few minutes the first time)"; go install github.com/goreleaser/goreleaser/v2@$(GORELEASER_VERSION); }
+
+# A snapshot release into bin/release/: linux amd64 and arm64 tarballs,
+# .deb and .rpm packages, checksums. Nothing is published.
+dist: goreleaser
+	$(GOBIN)/goreleaser check
+	COMMIT=$(COMMIT) SHORT_COMMIT=$(shell git rev-parse --short HEAD 2>/dev/null || echo none) $(GOBIN)/goreleaser release --snapshot --clean --skip=publish
+
 # Fuzz every decoder for FUZZTIME each (seed corpora live in testdata/fuzz).
 FUZZTIME ?= 60s
 fuzz:
@@ -55,6 +74,7 @@ fuzz:
 	go test -run '^$$' -fuzz FuzzReceive -fuzztime $(FUZZTIME) ./cluster
 	go test -run '^$$' -fuzz FuzzLoadMemory -fuzztime $(FUZZTIME) ./dns
 	go test -run '^$$' -fuzz FuzzDecodeAnnex -fuzztime $(FUZZTIME) ./cmd/goavail
+	go test -run '^$$' -fuzz FuzzDecodeDrains -fuzztime $(FUZZTIME) ./cmd/goavail
 
 # Benchmarks: probe-engine CPU against pro-bing and fping on the same lab
 # targets, detection overhead, and API calls for a mass outage. Needs root;
@@ -69,14 +89,19 @@ bench: test-deps
 soak: test-deps
 	GOAVAIL_SOAK_SECONDS=600 go test -run '^TestSoak$$' -count=1 -v -timeout 20m ./cmd/goavail
 
-# Install the binary, the systemd unit and (if none is there yet) the
-# example config. Then: edit /etc/goavail/goavail.toml and goavail.env,
-# systemctl daemon-reload, systemctl enable --now goavail.
+# Install the binary, the systemd unit (pointed at $(PREFIX)/bin), the
+# credentials directory, and (if none is there yet) the example config and
+# env file. Then: edit /etc/goavail/goavail.toml, put secrets in
+# /etc/goavail/credentials/, systemctl daemon-reload, systemctl enable --now goavail.
 install: build
 	install -D -m 0755 bin/goavail $(DESTDIR)$(PREFIX)/bin/goavail
-	install -D -m 0644 dist/goavail.service $(DESTDIR)/etc/systemd/system/goavail.service
+	install -d -m 0755 $(DESTDIR)/etc/systemd/system
+	sed 's|/usr/bin/goavail|$(PREFIX)/bin/goavail|' dist/goavail.service > $(DESTDIR)/etc/systemd/system/goavail.service
+	chmod 0644 $(DESTDIR)/etc/systemd/system/goavail.service
 	install -d -m 0755 $(DESTDIR)/etc/goavail
+	install -d -m 0700 $(DESTDIR)/etc/goavail/credentials
 	test -e $(DESTDIR)/etc/goavail/goavail.toml || install -m 0644 goavail.toml $(DESTDIR)/etc/goavail/goavail.toml
+	test -e $(DESTDIR)/etc/goavail/goavail.env || install -m 0600 dist/goavail.env $(DESTDIR)/etc/goavail/goavail.env
 
 clean:
 	rm -rf bin
