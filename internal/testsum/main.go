@@ -54,7 +54,9 @@ func run(in io.Reader, out io.Writer) int {
 			failed = true
 		case "output":
 			if e.Test == "" {
-				fmt.Fprint(out, e.Output) // package lines: ok, FAIL, panics outside tests
+				if e.Output != "PASS\n" { // go test without -v does not print it
+					fmt.Fprint(out, e.Output) // package lines: ok, FAIL, panics outside tests
+				}
 				continue
 			}
 			outputs[key] = append(outputs[key], e.Output)
