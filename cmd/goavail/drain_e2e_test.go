@@ -55,7 +55,18 @@ func TestE2E_DrainUndrain(t *testing.T) {
 	t.Setenv("GOAVAIL_API_TOKEN_FILE", tokenFile)
 	ag = startAgent(t, bin, emu, cfg, "--no-dry-run")
 	eventually(t, "both hosts up", bothUp(ag, a, b), ag.logs)
-	eventually(t, "both agreed up", func() bool { return strings.Count(ag.logs.String(), "msg=agreed") >= 2 }, ag.logs)
+	eventually(t, "both agreed up", func() bool {
+		js, _ := runCLI(t, bin, nil, "status", "-f", cfgPath, "--json")
+		var doc statusDoc
+		json.Unmarshal([]byte(js), &doc)
+		up := 0
+		for _, tg := range doc.Targets {
+			if tg.Agreed == "up" {
+				up++
+			}
+		}
+		return up == 2
+	}, ag.logs)
 
 	if out, code := runCLI(t, bin, []string{"GOAVAIL_API_TOKEN=wrong"}, "drain", "-f", cfgPath, a.V4.String()); code != exitRuntime || !strings.Contains(out, "wrong or missing API token") {
 		t.Errorf("wrong token: exit %d: %s", code, out)

@@ -82,7 +82,7 @@ func newCluster(cfg *config.Config, keys [][]byte, local func() []monitor.Status
 		NodeName: cfg.NodeName, BindAddr: m.BindAddr, AdvertiseAddr: m.LocalAddr, Port: m.MembersPort,
 		Peers: m.Peers, Keys: keys, Fingerprint: cfg.Fingerprint(), Rules: rules(cfg),
 		ViewInterval: m.ViewInterval.D(), Local: local, OnChange: onChange,
-		Log: log.With("component", "cluster"),
+		Log: clusterLogger(log, len(m.Peers) == 0),
 	})
 }
 
@@ -135,9 +135,9 @@ func newLogger(level, format string, w io.Writer) (*slog.Logger, error) {
 	opts := &slog.HandlerOptions{Level: l, ReplaceAttr: durationText}
 	switch format {
 	case "text":
-		return slog.New(slog.NewTextHandler(w, opts)), nil
+		return slog.New(tidyHandler{next: slog.NewTextHandler(w, opts)}), nil
 	case "json":
-		return slog.New(slog.NewJSONHandler(w, opts)), nil
+		return slog.New(tidyHandler{next: slog.NewJSONHandler(w, opts)}), nil
 	}
 	return nil, fmt.Errorf("--log-format %q: use text or json", format)
 }
@@ -291,7 +291,7 @@ func monitorCmd(ctx context.Context, o monitorOptions, logw io.Writer, getenv fu
 
 	log.Info("goavail started", "version", version, "dry_run", o.dryRun, "targets", len(cfg.Addrs()), "groups", len(cfg.Groups),
 		"interval", cfg.Interval.D(), "failure_threshold", cfg.FailureThreshold, "rise_threshold", cfg.RiseThreshold,
-		"node", cfg.NodeName, "peers", len(cfg.Members.Peers), "min_peers_agree", cfg.Members.MinPeersAgree, "gossip", clu.Addr(), "http", cfg.HTTPListen)
+		"node", cfg.NodeName, "peers", len(cfg.Members.Peers), "min_peers_agree", cfg.Members.MinPeersAgree, "gossip", hostPort(clu.Addr()), "http", cfg.HTTPListen)
 
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
