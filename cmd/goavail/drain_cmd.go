@@ -46,14 +46,22 @@ func apiToken(getenv func(string) string) (string, error) {
 	return "", nil
 }
 
-// readCredential reads the systemd credential name from
-// $CREDENTIALS_DIRECTORY: the file name, or goavail_name as the packaged
-// unit (LoadCredential=goavail:/etc/goavail/credentials) calls it.
+// credentialsSource is where the packaged unit's credentials come from;
+// goavail reads them there itself when it runs outside the unit (validate,
+// drain, or monitor started by hand as root).
+const credentialsSource = "/etc/goavail/credentials"
+
+// credentialsDir is $CREDENTIALS_DIRECTORY under systemd, else
+// credentialsSource.
+func credentialsDir(getenv func(string) string) string {
+	return cmp.Or(getenv("CREDENTIALS_DIRECTORY"), credentialsSource)
+}
+
+// readCredential reads the systemd credential name from credentialsDir:
+// the file name, or goavail_name as the packaged unit
+// (LoadCredential=goavail:/etc/goavail/credentials) calls it.
 func readCredential(getenv func(string) string, name string) ([]byte, error) {
-	dir := getenv("CREDENTIALS_DIRECTORY")
-	if dir == "" {
-		return nil, fs.ErrNotExist
-	}
+	dir := credentialsDir(getenv)
 	b, err := os.ReadFile(filepath.Join(dir, name))
 	if errors.Is(err, fs.ErrNotExist) {
 		b, err = os.ReadFile(filepath.Join(dir, "goavail_"+name))

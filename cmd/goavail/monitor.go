@@ -61,7 +61,7 @@ func loadConfig(path string, getenv func(string) string) (*config.Config, [][]by
 	src := crypto.Source{
 		LookupEnv:      func(n string) (string, bool) { v := getenv(n); return v, v != "" },
 		ReadFile:       os.ReadFile,
-		CredentialsDir: getenv("CREDENTIALS_DIRECTORY"),
+		CredentialsDir: credentialsDir(getenv),
 	}
 	keys, err := crypto.ResolveKeys(cfg.Members.CryptoKey, src)
 	if errors.Is(err, fs.ErrPermission) {
