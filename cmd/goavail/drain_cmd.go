@@ -78,8 +78,9 @@ type agentTarget struct {
 }
 
 // statusTarget picks the agent to ask: --addr if given, else the config
-// file's http_listen (and its node_name, which the answer must match),
-// else 127.0.0.1:9800 when there is no config file at all.
+// file's http_listen (and its node_name, which the answer must match). The
+// config file is --config-file, else ./goavail.toml, else
+// /etc/goavail/goavail.toml; with none at all, 127.0.0.1:9800.
 func statusTarget(c *cli.Context, getenv func(string) string) (agentTarget, error) {
 	if a := c.String("addr"); a != "" {
 		u := strings.TrimSuffix(a, "/")
@@ -89,17 +90,28 @@ func statusTarget(c *cli.Context, getenv func(string) string) (agentTarget, erro
 		return agentTarget{url: u, from: "--addr"}, nil
 	}
 	path := c.String("config-file")
+	if !c.IsSet("config-file") && getenv("GOAVAIL_CONFIG") == "" && !exists(path) {
+		path = packagedConfig // no ./goavail.toml: the installed one, if any
+		if !exists(path) {
+			return agentTarget{url: "http://" + config.DefaultHTTPListen, from: "the default address (no goavail.toml here, none in /etc/goavail)"}, nil
+		}
+	}
 	cfg, err := config.Load(path)
 	if err != nil {
-		if _, serr := os.Stat(path); errors.Is(serr, fs.ErrNotExist) && !c.IsSet("config-file") && getenv("GOAVAIL_CONFIG") == "" {
-			return agentTarget{url: "http://" + config.DefaultHTTPListen, from: "the default address (no " + path + " here)"}, nil
-		}
 		return agentTarget{}, &exitError{exitConfig, err}
 	}
 	if cfg.HTTPListen == "" {
 		return agentTarget{}, usageError("%s sets http_listen = \"\": the agent serves no HTTP; set it, or pass --addr", path)
 	}
 	return agentTarget{url: "http://" + dialable(cfg.HTTPListen), node: cfg.NodeName, from: "http_listen in " + path}, nil
+}
+
+// packagedConfig is where the packages install the config.
+const packagedConfig = "/etc/goavail/goavail.toml"
+
+func exists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
 }
 
 // dialable turns a listen address into one to connect to: an unspecified
