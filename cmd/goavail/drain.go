@@ -16,6 +16,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/goavail/goavail/cluster"
 	"github.com/goavail/goavail/config"
 	"github.com/goavail/goavail/dns"
@@ -335,5 +337,22 @@ func drainRoutes(d *drainer, token string) func(*http.ServeMux) {
 		}
 		mux.HandleFunc("POST /-/drain", handle(false))
 		mux.HandleFunc("POST /-/undrain", handle(true))
+	}
+}
+
+var descDrained = prometheus.NewDesc("goavail_target_drained", "1 for an address taken out of DNS on purpose (goavail drain or the config's drain key).", []string{"address", "source"}, nil)
+
+// drainCollector exposes the drained addresses at scrape time.
+type drainCollector struct{ d *drainer }
+
+func (c drainCollector) Describe(ch chan<- *prometheus.Desc) { ch <- descDrained }
+
+func (c drainCollector) Collect(ch chan<- prometheus.Metric) {
+	for a, e := range c.d.drained() {
+		source := "api"
+		if e.By == "config" && e.At.IsZero() {
+			source = "config"
+		}
+		ch <- prometheus.MustNewConstMetric(descDrained, prometheus.GaugeValue, 1, a.String(), source)
 	}
 }

@@ -102,6 +102,9 @@ func TestE2E_DrainUndrain(t *testing.T) {
 			t.Errorf("drained target shown as %+v, want still probed (up) and drained", tg)
 		}
 	}
+	if m := get(t, "http://"+addr+"/metrics"); !strings.Contains(m, `goavail_target_drained{address="`+a.V4.String()+`",source="api"} 1`) {
+		t.Errorf("/metrics lacks the drain:\n%s", m)
+	}
 	eventually(t, "the drain was notified", func() bool {
 		b, _ := os.ReadFile(hookOut)
 		return strings.Contains(string(b), "GOAVAIL_EVENT=drain") && strings.Contains(string(b), "GOAVAIL_REASON=kernel upgrade")
@@ -125,5 +128,21 @@ func TestE2E_DrainUndrain(t *testing.T) {
 		t.Fatalf("undrain: exit %d: %s", code, out)
 	}
 	eventually(t, "a's record back", func() bool { return has(emu, "www.example.com", "A", a.V4.String()) }, ag.logs)
+
+	// The config's drain key, applied on reload; the API cannot undrain it.
+	withDrain := strings.Replace(cfg, "comment = \"goavail e2e\"\n", "comment = \"goavail e2e\"\ndrain = [\""+a.V4.String()+"\"]\n", 1)
+	if withDrain == cfg {
+		t.Fatal("could not add the drain key")
+	}
+	os.WriteFile(ag.cfg, []byte(withDrain), 0o600)
+	os.WriteFile(cfgPath, []byte(withDrain), 0o600)
+	if code, body := post(t, "http://"+addr+"/-/reload"); code != 200 {
+		t.Fatalf("reload: %d %s", code, body)
+	}
+	eventually(t, "a's record removed by the config's drain", func() bool { return !has(emu, "www.example.com", "A", a.V4.String()) }, ag.logs)
+	out, code = runCLI(t, bin, tokenEnv, "undrain", "-f", cfgPath, a.V4.String())
+	if code != exitRuntime || !strings.Contains(out, "drained by the config file") {
+		t.Errorf("undrain of a config drain: exit %d: %s", code, out)
+	}
 	ag.stop(t)
 }

@@ -246,6 +246,7 @@ func monitorCmd(ctx context.Context, o monitorOptions, logw io.Writer, getenv fu
 		return &exitError{exitRuntime, err}
 	}
 	m = newMetrics(tracker, clu, notifier, o.dryRun)
+	m.reg.MustRegister(drainCollector{drn})
 	memory := loadMemory(cfg, getenv, log)
 	rec = dns.NewReconciler(dns.ReconcilerConfig{Provider: provider, Memory: memory, DryRun: o.dryRun, Health: health(clu), Writer: clu.IsWriter, Log: log, Safety: safety(cfg), OnPass: func(r dns.PassReport) {
 		m.pass(r)
