@@ -101,7 +101,13 @@ func (d *drainer) filter(local []monitor.Status) []monitor.Status {
 	if len(dr) == 0 {
 		return local
 	}
-	return slices.DeleteFunc(local, func(s monitor.Status) bool { _, ok := dr[s.Addr]; return ok })
+	out := make([]monitor.Status, 0, len(local))
+	for _, s := range local {
+		if _, ok := dr[s.Addr]; !ok {
+			out = append(out, s)
+		}
+	}
+	return out // a new slice: local may be shared
 }
 
 // groups returns the planner's groups with every drain applied.
