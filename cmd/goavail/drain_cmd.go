@@ -148,7 +148,8 @@ func drainFlags(configFlag cli.Flag) []cli.Flag {
 
 const drainHelp = "Goes through a running agent's HTTP API (http_listen), which needs an API token: the agent\n" +
 	"and this command read it from GOAVAIL_API_TOKEN, the file GOAVAIL_API_TOKEN_FILE names, or the\n" +
-	"systemd credential api_token. In a cluster, the drain reaches every agent through the views.\n" +
+	"systemd credential api_token (/etc/goavail/credentials/api_token when run by hand as root).\n" +
+	"In a cluster, the drain reaches every agent through the views.\n" +
 	"A drained address is still probed and shown by goavail status. Drains survive restarts\n" +
 	"(beside the state file). To drain for good, use the group's drain key in the config instead."
 

@@ -59,6 +59,8 @@ const commandList = "monitor, validate, status, drain, undrain, keygen or versio
 
 func newApp(stdout, stderr io.Writer) *cli.App {
 	configFlag := &cli.StringFlag{Name: "config-file", Aliases: []string{"f"}, Value: "goavail.toml", Usage: "path to the TOML configuration (or give it as the argument)", EnvVars: []string{"GOAVAIL_CONFIG"}}
+	agentFlag := &cli.StringFlag{Name: "config-file", Aliases: []string{"f"}, Value: "goavail.toml", EnvVars: []string{"GOAVAIL_CONFIG"},
+		Usage: "the config naming the agent to ask (http_listen, node_name); without it ./goavail.toml, else /etc/goavail/goavail.toml"}
 	cmds := []*cli.Command{
 		{
 			Name:  "monitor",
@@ -109,7 +111,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			Description: "Without --addr, asks the agent at the config file's http_listen and checks that the\n" +
 				"agent answering there has the config's node_name.",
 			Flags: []cli.Flag{
-				configFlag,
+				agentFlag,
 				&cli.StringFlag{Name: "addr", Usage: "the agent's http_listen address (default: from the config file, else 127.0.0.1:9800)"},
 				&cli.BoolFlag{Name: "json", Usage: "print the raw JSON document"},
 			},
@@ -125,8 +127,8 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 				return statusCmd(c.Context, t, c.Bool("json"), stdout)
 			},
 		},
-		drainCommand(configFlag, stdout),
-		undrainCommand(configFlag, stdout),
+		drainCommand(agentFlag, stdout),
+		undrainCommand(agentFlag, stdout),
 		{
 			Name:  "keygen",
 			Usage: "print a fresh random key for [Members] crypto_key (AES-256, base64)",
