@@ -32,24 +32,58 @@ func decode(text string, c *Config) (md toml.MetaData, problems []error, dropped
 			return md, problems, dropped, nil
 		}
 		key, msg := decodeProblem(err)
-		where, val, ok := dropKey(raw, key)
+		next, where, val, ok := dropBad(cur, key, msg)
 		if !ok {
 			return toml.MetaData{}, problems, dropped, err // not a problem of one key: say it as the library does
 		}
-		line, n := "", lineOf(text, key)
+		line, n := "", lineOf(text, where)
 		if n > 0 {
 			line = fmt.Sprintf("line %d: ", n)
 		}
 		lines = append(lines, n)
 		problems = append(problems, fmt.Errorf("%s%s = %s: %s", line, where, showValue(val), msg))
 		dropped = append(dropped, where)
-		var b strings.Builder
-		if err := toml.NewEncoder(&b).Encode(raw); err != nil {
-			return toml.MetaData{}, problems, dropped, err
-		}
-		cur = b.String()
+		cur = next
 	}
 	return toml.MetaData{}, problems, dropped, errors.New("too many values of the wrong type")
+}
+
+// dropBad removes the value the decoding error (key, msg) is about from the
+// document cur, and returns the document without it. In an array of tables
+// the key is in several elements: it drops each in turn until the error
+// goes away, so that a good value is never blamed for a bad one.
+func dropBad(cur, key, msg string) (next, where string, val any, ok bool) {
+	first := ""
+	var firstWhere string
+	var firstVal any
+	for n := 0; ; n++ {
+		doc := map[string]any{}
+		if _, err := toml.Decode(cur, &doc); err != nil {
+			return "", "", nil, false
+		}
+		w, v, found := dropKey(doc, key, n)
+		if !found {
+			break
+		}
+		var b strings.Builder
+		if err := toml.NewEncoder(&b).Encode(doc); err != nil {
+			return "", "", nil, false
+		}
+		if n == 0 {
+			first, firstWhere, firstVal = b.String(), w, v
+		}
+		_, err := toml.Decode(b.String(), &Config{})
+		if err == nil {
+			return b.String(), w, v, true
+		}
+		if k2, m2 := decodeProblem(err); k2 != key || m2 != msg {
+			return b.String(), w, v, true
+		}
+	}
+	if firstWhere == "" {
+		return "", "", nil, false
+	}
+	return first, firstWhere, firstVal, true // the same problem elsewhere too: the next round reports it
 }
 
 var (
@@ -101,11 +135,12 @@ func typeWords(t string) string {
 	return t
 }
 
-// dropKey removes the dotted key from the raw document and returns where
-// it was (with the index of an array of tables) and its value. For a key in
-// an array of tables it drops the first occurrence.
-func dropKey(raw map[string]any, key string) (string, any, bool) {
+// dropKey removes the nth occurrence (counting through arrays of tables)
+// of the dotted key from the raw document, and returns where it was (with
+// the index of an array of tables) and its value.
+func dropKey(raw map[string]any, key string, nth int) (string, any, bool) {
 	parts := strings.Split(key, ".")
+	seen := 0
 	var walk func(m map[string]any, i int, where string) (string, any, bool)
 	walk = func(m map[string]any, i int, where string) (string, any, bool) {
 		name := parts[i]
@@ -118,6 +153,10 @@ func dropKey(raw map[string]any, key string) (string, any, bool) {
 			return "", nil, false
 		}
 		if i == len(parts)-1 {
+			if seen < nth {
+				seen++
+				return "", nil, false
+			}
 			delete(m, name)
 			return where, v, true
 		}
@@ -152,22 +191,29 @@ func showValue(v any) string {
 	return fmt.Sprint(v)
 }
 
-// lineOf finds the line that sets a dotted key ("Members.peers"), looking
-// only inside the table the key belongs to.
-func lineOf(text, key string) int {
-	table, name := "", key
-	if i := strings.LastIndex(key, "."); i >= 0 {
-		table, name = key[:i], key[i+1:]
+// lineOf finds the line that sets a key as errors name it
+// ("Members.peers", "Records[1].ttl"), looking only inside the table (and
+// the element of an array of tables) the key belongs to.
+func lineOf(text, where string) int {
+	table, name := "", where
+	if i := strings.LastIndex(where, "."); i >= 0 {
+		table, name = where[:i], where[i+1:]
 	}
-	cur := ""
+	index := 0
+	if i := strings.Index(table, "["); i >= 0 && strings.HasSuffix(table, "]") {
+		index, _ = strconv.Atoi(table[i+1 : len(table)-1])
+		table = table[:i]
+	}
+	cur, count := "", map[string]int{}
 	for n, line := range strings.Split(text, "\n") {
 		l := strings.TrimSpace(line)
 		if strings.HasPrefix(l, "[") {
 			cur = strings.TrimSpace(strings.Trim(strings.SplitN(l, "#", 2)[0], "[] \t"))
+			count[cur]++
 			continue
 		}
 		k, _, ok := strings.Cut(l, "=")
-		if ok && cur == table && strings.Trim(strings.TrimSpace(k), `"'`) == name {
+		if ok && cur == table && (table == "" || count[cur] == index+1) && strings.Trim(strings.TrimSpace(k), `"'`) == name {
 			return n + 1
 		}
 	}
