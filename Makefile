@@ -4,7 +4,7 @@ COMMIT  ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
 LDFLAGS := -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 PREFIX  ?= /usr/local
 
-.PHONY: build run test test-deps lint fuzz bench soak install dist goreleaser clean
+.PHONY: build run test test-deps lint fuzz bench soak install dist goreleaser docker clean
 
 build:
 	go build -ldflags "$(LDFLAGS)" -o bin/goavail ./cmd/goavail
@@ -64,6 +64,13 @@ goreleaser:
 dist: goreleaser
 	$(GOBIN)/goreleaser check
 	COMMIT=$(COMMIT) SHORT_COMMIT=$(shell git rev-parse --short HEAD 2>/dev/null || echo none) $(GOBIN)/goreleaser release --snapshot --clean --skip=publish
+
+# The static image, where a container engine runs (none on the test
+# machine: make test never builds it).
+docker:
+	@if docker info >/dev/null 2>&1; then \
+		docker build -t goavail:$(VERSION) --build-arg VERSION=$(VERSION) --build-arg COMMIT=$(COMMIT) .; \
+	else echo "docker: no container engine answers here (docker info failed); the image was not built"; fi
 
 # Fuzz every decoder for FUZZTIME each (seed corpora live in testdata/fuzz).
 FUZZTIME ?= 60s

@@ -71,7 +71,7 @@ func TestE2E_DrainUndrain(t *testing.T) {
 	if out, code := runCLI(t, bin, []string{"GOAVAIL_API_TOKEN=wrong"}, "drain", "-f", cfgPath, a.V4.String()); code != exitRuntime || !strings.Contains(out, "wrong or missing API token") {
 		t.Errorf("wrong token: exit %d: %s", code, out)
 	}
-	out, code = runCLI(t, bin, tokenEnv, "drain", "-f", cfgPath, "--reason", "kernel upgrade", a.V4.String())
+	out, code = runCLI(t, bin, tokenEnv, "drain", "-f", cfgPath, a.V4.String(), "--reason", "kernel upgrade") // flags after the address work too
 	if code != 0 || !strings.Contains(out, "drained by") {
 		t.Fatalf("drain: exit %d: %s", code, out)
 	}

@@ -45,7 +45,7 @@ func usageError(format string, a ...any) error {
 
 func run(args []string, stdout, stderr io.Writer) int {
 	app := newApp(stdout, stderr)
-	if err := app.Run(args); err != nil {
+	if err := app.Run(flagsFirst(app, args)); err != nil {
 		fmt.Fprintln(stderr, "goavail:", err)
 		if ee, ok := err.(*exitError); ok {
 			return ee.code
