@@ -10,11 +10,8 @@ import (
 	"net"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"time"
-
-	"golang.org/x/net/icmp"
-	"golang.org/x/net/ipv4"
-	"golang.org/x/net/ipv6"
 )
 
 // EngineConfig sets how often and how patiently the engine probes.
@@ -25,9 +22,14 @@ type EngineConfig struct {
 
 // Engine probes every target with ICMP echo once per interval and reports
 // each outcome. It uses one socket per address family, one scheduler that
-// spreads the sends evenly across the interval, and one reader per socket
-// that matches replies by source address, sequence number and a payload
-// token, so its cost grows linearly with the number of targets.
+// keeps every target in its own phase of the interval (see schedule.go),
+// and reads replies in batches, matched by source address, sequence number
+// and a payload token, so its cost grows linearly with the number of
+// targets and its wake-ups do not grow with them at all.
+//
+// A probe counts as lost only when its timeout has passed and the socket
+// has been drained after that moment: a reply that arrived while the agent
+// was paused, or while the reader was behind, is found first.
 type Engine struct {
 	log      *slog.Logger
 	onResult func(Result)
@@ -39,31 +41,38 @@ type Engine struct {
 
 	mu      sync.Mutex
 	cfg     EngineConfig
-	targets []*target // in send order
+	ring    ring // the targets in phase order
 	index   map[netip.Addr]*target
-	cursor  int
 	pending []probe // outstanding probes, oldest first (deadlines grow)
+
+	pauses, skipped atomic.Int64
+	paused          atomic.Int64 // nanoseconds
 }
 
 type target struct {
 	addr        netip.Addr
 	sock        *socket
+	dst         net.Addr // addr as the socket wants it, made once
 	seq         uint16
 	outstanding bool
 	sentAt      time.Time
-	next        time.Time
+	next        time.Time // its next slot
 	removed     bool
 }
 
 type probe struct {
 	t        *target
 	seq      uint16
+	slot     time.Time // when it was scheduled (it went out up to slack later)
 	deadline time.Time
 }
 
-// minSleep is the scheduler's coarsest granularity: sends due within it go
-// out together, so 10,000 targets per second cost 500 wake-ups, not 10,000.
-const minSleep = 2 * time.Millisecond
+// EngineStats are the engine's own troubles, counted since it started.
+type EngineStats struct {
+	Pauses       int64         // times the agent found it had been stopped for more than an interval
+	Paused       time.Duration // their total length
+	SkippedSlots int64         // probes not sent because their slot was missed by more than the slack
+}
 
 // NewEngine opens the ICMP sockets and returns an engine with no targets.
 // onResult receives every probe outcome from the engine's goroutines and
@@ -87,6 +96,11 @@ func NewEngine(cfg EngineConfig, log *slog.Logger, onResult func(Result)) (*Engi
 	return e, nil
 }
 
+// Stats returns the pauses and skipped slots counted so far.
+func (e *Engine) Stats() EngineStats {
+	return EngineStats{Pauses: e.pauses.Load(), Paused: time.Duration(e.paused.Load()), SkippedSlots: e.skipped.Load()}
+}
+
 // SetConfig changes interval and timeout; a new interval spreads the
 // schedule anew.
 func (e *Engine) SetConfig(cfg EngineConfig) error {
@@ -97,7 +111,7 @@ func (e *Engine) SetConfig(cfg EngineConfig) error {
 	respread := cfg.Interval != e.cfg.Interval
 	e.cfg = cfg
 	if respread { // a new timeout alone applies from the next probe on
-		e.spreadLocked(time.Now())
+		e.ring.spread(time.Now(), cfg.Interval)
 	}
 	e.mu.Unlock()
 	e.kick()
@@ -122,6 +136,7 @@ func (e *Engine) SetTargets(addrs []netip.Addr) error {
 			if a.Is6() {
 				t.sock = e.v6
 			}
+			t.dst = t.sock.addr(a)
 			var b [2]byte
 			rand.Read(b[:])
 			t.seq = binary.BigEndian.Uint16(b[:])
@@ -134,20 +149,11 @@ func (e *Engine) SetTargets(addrs []netip.Addr) error {
 			t.removed = true
 		}
 	}
-	e.targets, e.index = next, index
-	e.spreadLocked(time.Now())
+	e.ring.targets, e.index = next, index
+	e.ring.spread(time.Now(), e.cfg.Interval)
 	e.mu.Unlock()
 	e.kick()
 	return nil
-}
-
-// spreadLocked gives target i its first send at now + i·interval/n.
-func (e *Engine) spreadLocked(now time.Time) {
-	n := len(e.targets)
-	for i, t := range e.targets {
-		t.next = now.Add(time.Duration(int64(e.cfg.Interval) * int64(i) / int64(n)))
-	}
-	e.cursor = 0
 }
 
 func (e *Engine) kick() {
@@ -157,6 +163,13 @@ func (e *Engine) kick() {
 	}
 }
 
+func (e *Engine) sockets() []*socket {
+	if e.v6 == nil {
+		return []*socket{e.v4}
+	}
+	return []*socket{e.v4, e.v6}
+}
+
 // Run probes until ctx is done, then closes the sockets. It returns nil on
 // a clean stop and an error only if a socket fails for good.
 func (e *Engine) Run(ctx context.Context) error {
@@ -164,23 +177,19 @@ func (e *Engine) Run(ctx context.Context) error {
 	defer cancel()
 	var wg sync.WaitGroup
 	errc := make(chan error, 2)
-	for _, s := range []*socket{e.v4, e.v6} {
-		if s == nil {
-			continue
-		}
+	for _, s := range e.sockets() {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := e.read(s); err != nil && ctx.Err() == nil {
+			if err := e.read(ctx, s); err != nil && ctx.Err() == nil {
 				errc <- err
 				cancel()
 			}
 		}()
 	}
 	e.schedule(ctx)
-	e.v4.pc.Close()
-	if e.v6 != nil {
-		e.v6.pc.Close()
+	for _, s := range e.sockets() {
+		s.close()
 	}
 	wg.Wait()
 	select {
@@ -191,13 +200,15 @@ func (e *Engine) Run(ctx context.Context) error {
 	}
 }
 
-// schedule is the single sender: each wake it expires overdue probes, sends
-// every probe that is due, and sleeps until the next deadline or send.
+// schedule is the single sender. Each wake it drains the sockets, expires
+// the probes whose timeout has passed, sends every probe that is due, and
+// sleeps until the next slot or deadline, at least a tick.
 func (e *Engine) schedule(ctx context.Context) {
 	timer := time.NewTimer(0)
 	defer timer.Stop()
 	var results []Result
 	var sends []probe
+	planned := time.Now()
 	for {
 		select {
 		case <-ctx.Done():
@@ -206,52 +217,70 @@ func (e *Engine) schedule(ctx context.Context) {
 		case <-e.wake:
 		}
 		now := time.Now()
+		e.mu.Lock()
+		cfg := e.cfg
+		e.mu.Unlock()
+		if gone, paused := pauseOf(planned, now, cfg.Interval); paused {
+			e.pauses.Add(1)
+			e.paused.Add(int64(gone))
+			e.log.Warn("goavail was paused (stopped, frozen or starved of CPU): probes whose replies came meanwhile are read before any counts as lost, and every target keeps its phase",
+				"paused_for", gone.Round(time.Millisecond), "interval", cfg.Interval)
+		}
 		results, sends = results[:0], sends[:0]
 
+		// Drain, expire and deliver under the read locks, so that a reply
+		// read by the reader is delivered before any loss decided after it.
+		for _, s := range e.sockets() {
+			s.readMu.Lock()
+		}
+		for _, s := range e.sockets() {
+			results = e.drainLocked(s, results)
+		}
 		e.mu.Lock()
 		results = e.expireLocked(now, results)
-		for n := len(e.targets); n > 0; {
-			t := e.targets[e.cursor]
-			if t.next.After(now) {
-				break
-			}
-			if t.outstanding { // reply neither came nor timed out: count it lost
+		slack := slackFor(cfg.Interval)
+		e.ring.due(now, cfg.Interval, slack, func(t *target, slot time.Time, send bool) {
+			if t.outstanding { // reply neither came nor timed out before the next slot: lost
 				t.outstanding = false
 				results = append(results, Result{Addr: t.addr, At: now, Seq: t.seq, Sent: t.sentAt})
 			}
+			if !send {
+				e.skipped.Add(1)
+				return
+			}
 			t.seq++
 			t.outstanding, t.sentAt = true, now
-			t.next = t.next.Add(e.cfg.Interval)
-			if t.next.Before(now) { // fell far behind (suspended?): don't burst to catch up
-				t.next = now.Add(e.cfg.Interval)
-			}
-			e.pending = append(e.pending, probe{t: t, seq: t.seq, deadline: now.Add(e.cfg.Timeout)})
+			e.pending = append(e.pending, probe{t: t, seq: t.seq, slot: slot, deadline: now.Add(cfg.Timeout)})
 			sends = append(sends, e.pending[len(e.pending)-1])
-			e.cursor = (e.cursor + 1) % n
-		}
+		})
 		e.mu.Unlock()
-
-		// Deliver the losses before sending the next probes: the reader may
-		// report a reply to a new probe at once, and a loss delivered after
-		// it would count against an address that has just answered.
+		// Deliver before sending: the reader may report a reply to a new
+		// probe at once, and a loss delivered after it would count against
+		// an address that has just answered.
 		for _, r := range results {
 			e.onResult(r)
 		}
+		for _, s := range e.sockets() {
+			s.readMu.Unlock()
+		}
+
 		results = e.send(sends, now, results[:0])
 		for _, r := range results {
 			e.onResult(r)
 		}
 
 		e.mu.Lock()
-		sleep := e.cfg.Interval
-		if len(e.targets) > 0 {
-			sleep = e.targets[e.cursor].next.Sub(now)
+		at := now.Add(cfg.Interval)
+		if w := e.ring.wake(); !w.IsZero() {
+			at = w
 		}
-		if len(e.pending) > 0 {
-			sleep = min(sleep, e.pending[0].deadline.Sub(now))
+		if len(e.pending) > 0 && e.pending[0].deadline.Before(at) {
+			at = e.pending[0].deadline
 		}
 		e.mu.Unlock()
-		timer.Reset(max(sleep, minSleep))
+		sleep := max(at.Sub(now), tickFor(cfg.Interval))
+		planned = now.Add(sleep)
+		timer.Reset(sleep)
 	}
 }
 
@@ -273,80 +302,94 @@ func (e *Engine) expireLocked(now time.Time, results []Result) []Result {
 	return results
 }
 
-// send writes one echo request per target. A send that fails (no route,
-// say) is a lost probe at once, with the error as evidence.
-func (e *Engine) send(ps []probe, now time.Time, results []Result) []Result {
-	for _, p := range ps {
-		t, seq := p.t, p.seq
-		buf, err := e.marshal(t.sock.v6, seq)
-		if err == nil {
-			_, err = t.sock.pc.WriteTo(buf, t.sock.addr(t.addr))
-		}
-		if err != nil {
-			e.mu.Lock()
-			if t.seq == seq && t.outstanding {
-				t.outstanding = false
-				results = append(results, Result{Addr: t.addr, At: now, Err: err.Error(), Seq: seq, Sent: now})
-			}
-			e.mu.Unlock()
-		}
-	}
-	return results
-}
-
-func (e *Engine) marshal(v6 bool, seq uint16) ([]byte, error) {
-	m := icmp.Message{Type: ipv4.ICMPTypeEcho, Body: &icmp.Echo{ID: int(e.id), Seq: int(seq), Data: e.token[:]}}
-	if v6 {
-		m.Type = ipv6.ICMPTypeEchoRequest // the kernel fills in the ICMPv6 checksum
-	}
-	return m.Marshal(nil)
-}
-
-// read matches replies on one socket until it is closed.
-func (e *Engine) read(s *socket) error {
-	buf := make([]byte, 1500)
-	proto := ipv4.ICMPTypeEchoReply.Protocol()
-	if s.v6 {
-		proto = ipv6.ICMPTypeEchoReply.Protocol()
-	}
+// read waits for replies on one socket and reads them in batches, at most
+// once a tick, until the socket is closed.
+func (e *Engine) read(ctx context.Context, s *socket) error {
+	var results []Result
 	for {
-		n, from, err := s.pc.ReadFrom(buf)
-		if err != nil {
-			if errors.Is(err, net.ErrClosed) {
+		if err := s.waitReadable(); err != nil {
+			if errors.Is(err, net.ErrClosed) || ctx.Err() != nil {
 				return nil
-			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				continue
 			}
 			return fmt.Errorf("read icmp: %w", err)
 		}
-		at := time.Now()
-		m, err := icmp.ParseMessage(proto, buf[:n])
-		if err != nil {
-			continue
-		}
-		echo, ok := m.Body.(*icmp.Echo)
-		if !ok || (m.Type != ipv4.ICMPTypeEchoReply && m.Type != ipv6.ICMPTypeEchoReply) {
-			continue
-		}
-		if (s.privileged && echo.ID != int(e.id)) || len(echo.Data) < len(e.token) || string(echo.Data[:len(e.token)]) != string(e.token[:]) {
-			continue
-		}
-		if r, ok := e.match(source(from), uint16(echo.Seq), at); ok {
+		s.readMu.Lock()
+		results = e.drainLocked(s, results[:0])
+		for _, r := range results {
 			e.onResult(r)
+		}
+		s.readMu.Unlock()
+		e.mu.Lock()
+		tick := readTickFor(e.cfg.Interval)
+		e.mu.Unlock()
+		select { // let replies gather: one batch read per tick, not one wake per reply
+		case <-ctx.Done():
+			return nil
+		case <-time.After(tick):
 		}
 	}
 }
 
-// match pairs a reply with its outstanding probe.
-func (e *Engine) match(from netip.Addr, seq uint16, at time.Time) (Result, bool) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
+// drainLocked reads every reply queued on s without waiting and matches
+// them. The caller holds s.readMu.
+func (e *Engine) drainLocked(s *socket, results []Result) []Result {
+	for {
+		replies, full, err := s.readBatch()
+		if len(replies) > 0 {
+			e.mu.Lock()
+			for _, rp := range replies {
+				if !e.ours(s, rp) {
+					continue
+				}
+				if r, ok := e.matchLocked(rp.from, rp.seq, rp.at); ok {
+					results = append(results, r)
+				}
+			}
+			e.mu.Unlock()
+		}
+		if err != nil || !full {
+			return results // drained (or closed: the reader reports that)
+		}
+	}
+}
+
+// ours checks a reply's ICMP id (raw sockets only) and payload token.
+func (e *Engine) ours(s *socket, rp reply) bool {
+	return (!s.privileged || rp.id == e.id) && rp.token == e.token
+}
+
+// matchLocked pairs a reply with its outstanding probe.
+func (e *Engine) matchLocked(from netip.Addr, seq uint16, at time.Time) (Result, bool) {
 	t, ok := e.index[from]
 	if !ok || !t.outstanding || t.seq != seq {
 		return Result{}, false // late, duplicate or not ours
 	}
 	t.outstanding = false
-	return Result{Addr: from, At: at, OK: true, RTT: at.Sub(t.sentAt), Seq: seq, Sent: t.sentAt}, true
+	rtt := at.Sub(t.sentAt)
+	if rtt < 0 { // the kernel's timestamp and ours come from different clocks
+		rtt = 0
+	}
+	return Result{Addr: from, At: at, OK: true, RTT: rtt, Seq: seq, Sent: t.sentAt}, true
+}
+
+// send writes one echo request per probe, in batches per socket. A send
+// that fails (no route, say) is a lost probe at once, with the error as
+// evidence.
+func (e *Engine) send(ps []probe, now time.Time, results []Result) []Result {
+	for _, s := range e.sockets() {
+		failed := s.writeBatch(ps, e.id, e.token, now)
+		if len(failed) == 0 {
+			continue
+		}
+		e.mu.Lock()
+		for _, f := range failed {
+			t := f.p.t
+			if t.seq == f.p.seq && t.outstanding {
+				t.outstanding = false
+				results = append(results, Result{Addr: t.addr, At: now, Err: f.err.Error(), Seq: f.p.seq, Sent: now})
+			}
+		}
+		e.mu.Unlock()
+	}
+	return results
 }

@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -183,5 +184,53 @@ func TestEngine_ResultsInProbeOrder(t *testing.T) {
 	}
 	if oks == 0 || losses == 0 {
 		t.Fatalf("the host never flapped: %d answered, %d lost", oks, losses)
+	}
+}
+
+// TestEngine_BulkLab probes 500 addresses of one bulk host (IPv4) and two
+// of its IPv6 ones, takes one of each family down and brings them back:
+// only those two change state.
+func TestEngine_BulkLab(t *testing.T) {
+	lab := netlab.New(t, 93)
+	h, addrs := lab.AddBulk(500)
+	v6a, v6b := netlab.BulkV6Addr(1), netlab.BulkV6Addr(2)
+	addrs = append(addrs, v6a, v6b)
+	var downs atomic.Int64
+	th := Thresholds{Fall: 2, Rise: 2}
+	tr := NewTracker(addrs, th, func(x Transition) {
+		if x.To == Down {
+			downs.Add(1)
+		}
+	})
+	eng, err := NewEngine(EngineConfig{Interval: 100 * time.Millisecond, Timeout: 100 * time.Millisecond}, slog.New(slog.DiscardHandler), tr.Observe)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := eng.SetTargets(addrs); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- eng.Run(ctx) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	}()
+	for _, a := range addrs {
+		waitState(t, tr, a, Up)
+	}
+	v4 := addrs[7]
+	h.BulkDown(v4, true)
+	h.BulkDown(v6b, true)
+	waitState(t, tr, v4, Down)
+	waitState(t, tr, v6b, Down)
+	h.BulkDown(v4, false)
+	h.BulkDown(v6b, false)
+	waitState(t, tr, v4, Up)
+	waitState(t, tr, v6b, Up)
+	if n := downs.Load(); n != 2 {
+		t.Errorf("%d down transitions, want 2 (one per address taken down): %v", n, tr.States())
 	}
 }

@@ -64,6 +64,24 @@ func (t *Tracker) Observe(r Result) {
 	}
 }
 
+// Len is the number of watched addresses.
+func (t *Tracker) Len() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return len(t.machines)
+}
+
+// Counts returns how many watched addresses are in each state.
+func (t *Tracker) Counts() map[State]int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	out := map[State]int{Up: 0, Down: 0, Unknown: 0}
+	for _, m := range t.machines {
+		out[m.state]++
+	}
+	return out
+}
+
 // States returns the current state of every watched address.
 func (t *Tracker) States() map[netip.Addr]State {
 	t.mu.Lock()

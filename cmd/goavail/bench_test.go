@@ -3,11 +3,20 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
+	"net"
+	"net/http"
 	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -222,7 +231,7 @@ func BenchmarkClusterOverhead(b *testing.B) {
 		peers = append(peers, clu.Addr())
 	}
 	writer := views[0].clu
-	rec = dns.NewReconciler(dns.ReconcilerConfig{Provider: cf, Health: health(writer), Writer: writer.IsWriter, Log: slog.New(slog.DiscardHandler)})
+	rec = dns.NewReconciler(dns.ReconcilerConfig{Provider: cf, Health: health(writer), Writer: writer.IsWriter, Fence: writer.Fence, Log: slog.New(slog.DiscardHandler)})
 	rec.SetGroups([]dns.Group{{Zone: "example.com", Hostnames: []string{"www.example.com"}, Addrs: []netip.Addr{x, y}, TTL: 60}}, time.Hour)
 	for _, run := range []func(context.Context) error{rec.Run, views[0].clu.Run, views[1].clu.Run, views[2].clu.Run} {
 		wg.Add(1)
@@ -240,6 +249,7 @@ func BenchmarkClusterOverhead(b *testing.B) {
 		d := writer.Decision()
 		return len(d.Voters) == 3 && d.States[x] == monitor.Up
 	})
+	waitFor("agent-1 holds the writer lease", func() bool { w, _ := writer.IsWriter(); return w })
 	present := func() bool {
 		for _, r := range emu.Records("example.com") {
 			if r.Content == x.String() {
@@ -285,3 +295,195 @@ func BenchmarkClusterOverhead(b *testing.B) {
 	b.ReportMetric(ms(q(0.99)), "p99-ms")
 	b.ReportMetric(ms(overheads[len(overheads)-1]), "max-ms")
 }
+
+// benchTargets are the target counts of BenchmarkAgentVsFping:
+// GOAVAIL_BENCH_TARGETS (comma-separated), 500, 1,000, 10,000 and 100,000
+// by default.
+func benchTargets() []int {
+	out := []int{500, 1000, 10000, 100000}
+	if s := os.Getenv("GOAVAIL_BENCH_TARGETS"); s != "" {
+		out = out[:0]
+		for _, f := range strings.Split(s, ",") {
+			if n, err := strconv.Atoi(strings.TrimSpace(f)); err == nil && n > 0 {
+				out = append(out, n)
+			}
+		}
+	}
+	return out
+}
+
+// BenchmarkAgentVsFping runs the built binary (dry-run, HTTP on, 1 s
+// interval, failure_threshold 3) on N namespaced targets and, once every
+// target is up, fping on the same targets at the same time, for
+// GOAVAIL_BENCH_SECONDS. Both share the machine and the reply traffic
+// (each raw socket sees the other's replies too), so their ratio is fair
+// even when other work loads the machine. It reports both processes' CPU
+// per minute and per probe, the ratio, goavail's peak RSS, its false
+// downs and the machine's load. Above 10,000 targets fping cannot keep
+// up (one process per 5,000 targets, and its sequence numbers run out), so
+// goavail runs alone. GOAVAIL_BENCH_PROFILE=dir saves a CPU profile of
+// each measured window there (the agent's /debug/pprof, --pprof);
+// GOAVAIL_BENCH_BINARY runs another build instead (to compare with an
+// older one); GOAVAIL_BENCH_NO_FPING=1 leaves fping out.
+func BenchmarkAgentVsFping(b *testing.B) {
+	fping, err := exec.LookPath("fping")
+	if err != nil {
+		b.Fatal("fping is missing: apt-get install -y fping (make bench does)")
+	}
+	bin := buildPlain(b)
+	if other := os.Getenv("GOAVAIL_BENCH_BINARY"); other != "" {
+		bin = other // e.g. an older build, to compare
+	}
+	for _, n := range benchTargets() {
+		b.Run(fmt.Sprintf("targets=%d", n), func(b *testing.B) {
+			lab := netlab.New(b, 91)
+			_, addrs := lab.AddBulk(n)
+			d := benchDuration()
+			for i := 0; i < b.N; i++ {
+				agentVsFping(b, bin, fping, addrs, d)
+			}
+		})
+	}
+}
+
+func agentVsFping(b *testing.B, bin, fping string, addrs []netip.Addr, d time.Duration) {
+	n := len(addrs)
+	httpAddr := freeAddrTB(b)
+	var args []string
+	profDir := os.Getenv("GOAVAIL_BENCH_PROFILE")
+	if profDir != "" {
+		args = append(args, "--pprof")
+	}
+	ag := runScaleAgent(b, bin, scaleConfig(httpAddr, addrs, time.Second, time.Second, 3, 1, ""), httpAddr, args...)
+	ag.waitUp(b, n, 2*time.Minute+time.Duration(n)*time.Millisecond)
+	time.Sleep(2 * time.Second) // the start's transitions settle
+	pid := ag.cmd.Process.Pid
+	m0 := ag.metrics(b)
+	a0 := procCPU(pid)
+	var fp []*exec.Cmd
+	var summaries []*strings.Builder
+	if n <= 10000 && os.Getenv("GOAVAIL_BENCH_NO_FPING") == "" {
+		for start := 0; start < n; start += 5000 {
+			chunk := addrs[start:min(start+5000, n)]
+			list := make([]string, len(chunk))
+			for i, a := range chunk {
+				list[i] = a.String()
+			}
+			gap := strconv.FormatFloat(1000/float64(len(chunk)), 'f', 3, 64)
+			c := exec.Command(fping, "-l", "-q", "-p", "1000", "-i", gap, "-t", "1000", "-b", "16")
+			c.Stdin = strings.NewReader(strings.Join(list, "\n"))
+			sb := &strings.Builder{}
+			c.Stderr = sb
+			if err := c.Start(); err != nil {
+				b.Fatal(err)
+			}
+			fp, summaries = append(fp, c), append(summaries, sb)
+		}
+	}
+	load0 := loadAvg()
+	profiled := make(chan error, 1)
+	if profDir != "" { // the measured window only, not the start
+		go func() {
+			profiled <- fetchProfile(httpAddr, d, filepath.Join(profDir, fmt.Sprintf("agent-%d.pprof", n)))
+		}()
+	} else {
+		profiled <- nil
+	}
+	time.Sleep(d)
+	agentCPU := procCPU(pid) - a0
+	m1 := ag.metrics(b)
+	var fpingCPU time.Duration
+	for _, c := range fp {
+		fpingCPU += procCPU(c.Process.Pid)
+	}
+	load1 := loadAvg()
+	peak, rss := procStatusKiB(pid, "VmHWM"), procStatusKiB(pid, "VmRSS")
+	if profDir != "" {
+		if err := fetch(fmt.Sprintf("http://%s/debug/pprof/heap", httpAddr), filepath.Join(profDir, fmt.Sprintf("agent-%d.heap", n))); err != nil {
+			b.Errorf("heap profile: %v", err)
+		}
+	}
+	fpingSent := 0
+	for i, c := range fp {
+		c.Process.Signal(syscall.SIGINT)
+		c.Wait()
+		for _, m := range fpingXmt.FindAllStringSubmatch(summaries[i].String(), -1) {
+			k, _ := strconv.Atoi(m[1])
+			fpingSent += k
+		}
+	}
+	if err := <-profiled; err != nil {
+		b.Errorf("cpu profile: %v", err)
+	}
+	_, downs := ag.logs.counts()
+	pauses := m1["goavail_agent_pauses_total"]
+	ag.stop(b)
+	probes := m1["goavail_probes_total"] - m0["goavail_probes_total"]
+	lost := m1["goavail_probes_total"] - m0["goavail_probes_total"] -
+		(m1[`goavail_probe_rtt_seconds_count`] - m0[`goavail_probe_rtt_seconds_count`])
+	perMin := func(c time.Duration) float64 { return c.Seconds() * 60 / d.Seconds() }
+	b.ReportMetric(perMin(agentCPU), "agent-cpu-s/min")
+	b.ReportMetric(agentCPU.Seconds()*1e6/probes, "agent-µs/probe")
+	b.ReportMetric(probes/float64(n)/d.Seconds(), "agent-probes/target/s")
+	b.ReportMetric(lost, "agent-lost-probes")
+	b.ReportMetric(float64(peak)/1024, "agent-peak-RSS-MiB")
+	b.ReportMetric(float64(rss)/1024, "agent-end-RSS-MiB")
+	b.ReportMetric(m1["go_memstats_heap_inuse_bytes"]/(1<<20), "agent-end-heap-MiB")
+	b.ReportMetric(float64(len(downs)), "false-downs")
+	b.ReportMetric(pauses, "pauses")
+	b.ReportMetric(m1["goavail_probe_slots_skipped_total"]-m0["goavail_probe_slots_skipped_total"], "skipped-slots")
+	if len(fp) > 0 {
+		b.ReportMetric(perMin(fpingCPU), "fping-cpu-s/min")
+		b.ReportMetric(fpingCPU.Seconds()*1e6/float64(fpingSent), "fping-µs/probe")
+		b.ReportMetric(float64(fpingSent)/float64(n)/d.Seconds(), "fping-probes/target/s")
+		b.ReportMetric(agentCPU.Seconds()/fpingCPU.Seconds(), "agent/fping")
+	}
+	b.Logf("%d targets, %s: load average %s at the start, %s at the end", n, d, load0, load1)
+	for _, l := range downs {
+		b.Logf("false down: %s", l)
+	}
+}
+
+// fetchProfile saves a CPU profile of d from the agent's /debug/pprof/.
+func fetchProfile(httpAddr string, d time.Duration, path string) error {
+	return fetch(fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", httpAddr, int(d.Seconds())), path)
+}
+
+// fetch saves what url serves to path.
+func fetch(url, path string) error {
+	res, err := http.Get(url)
+	if err != nil {
+		return err
+	}
+	defer res.Body.Close()
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	_, err = io.Copy(f, res.Body)
+	return err
+}
+
+// freeAddrTB is freeAddr for benchmarks.
+func freeAddrTB(tb testing.TB) string {
+	tb.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// benchDuration is how long each measurement runs: GOAVAIL_BENCH_SECONDS,
+// 20 by default (make bench: 60).
+func benchDuration() time.Duration {
+	if s, err := strconv.Atoi(os.Getenv("GOAVAIL_BENCH_SECONDS")); err == nil && s > 0 {
+		return time.Duration(s) * time.Second
+	}
+	return 20 * time.Second
+}
+
+// fpingXmt reads the probes sent from fping's per-target summary.
+var fpingXmt = regexp.MustCompile(`xmt/rcv/%loss = (\d+)/`)

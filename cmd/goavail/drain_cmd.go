@@ -244,7 +244,7 @@ func operator(getenv func(string) string) string {
 
 // checkAgent makes sure the agent at t is the one the config names.
 func checkAgent(ctx context.Context, t agentTarget) error {
-	body, err := fetch(ctx, t.url+"/status")
+	body, err := getAgent(ctx, t.url+"/status")
 	if err != nil {
 		return err
 	}

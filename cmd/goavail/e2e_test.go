@@ -46,6 +46,9 @@ func TestMain(m *testing.M) {
 	if binary.dir != "" {
 		os.RemoveAll(binary.dir)
 	}
+	if plainBinary.dir != "" {
+		os.RemoveAll(plainBinary.dir)
+	}
 	os.Exit(code)
 }
 

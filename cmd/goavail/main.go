@@ -77,6 +77,8 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 				&cli.BoolFlag{Name: "dry-run", Aliases: []string{"d"}, Usage: "only log what would change (the default; kept for the original goavail's flag)", Hidden: true},
 				&cli.StringFlag{Name: "log-level", Value: "info", Usage: "debug, info, warn or error"},
 				&cli.StringFlag{Name: "log-format", Value: "text", Usage: "text or json"},
+				&cli.StringFlag{Name: "cpuprofile", Usage: "write a CPU profile of the agent to this file until it stops (for go tool pprof)"},
+				&cli.BoolFlag{Name: "pprof", Usage: "serve Go's /debug/pprof/ on http_listen (off by default: it shows internals and costs CPU while profiling)"},
 			},
 			Action: func(c *cli.Context) error {
 				path, err := configArg(c)
@@ -86,9 +88,14 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 				if c.Bool("dry-run") && c.Bool("no-dry-run") {
 					return usageError("--dry-run and --no-dry-run contradict each other: give one")
 				}
+				stop, err := startCPUProfile(c.String("cpuprofile"))
+				if err != nil {
+					return &exitError{exitConfig, err}
+				}
+				defer stop()
 				return monitorCmd(c.Context, monitorOptions{
 					configPath: path, dryRun: !c.Bool("no-dry-run"),
-					logLevel: c.String("log-level"), logFormat: c.String("log-format"),
+					logLevel: c.String("log-level"), logFormat: c.String("log-format"), pprof: c.Bool("pprof"),
 				}, stderr, os.Getenv)
 			},
 		},

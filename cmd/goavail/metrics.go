@@ -3,6 +3,8 @@ package main
 import (
 	"errors"
 	"runtime"
+	"strconv"
+	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -17,8 +19,9 @@ import (
 // Counters are fed by hooks on the probe, transition, API and pass paths;
 // states are read from the tracker and the cluster at scrape time.
 type metrics struct {
-	reg    *prometheus.Registry
-	probes *prometheus.CounterVec
+	reg     *prometheus.Registry
+	tracker *monitor.Tracker // its size decides whether per-target series are kept
+	probes  *prometheus.CounterVec
 	// The per-probe counters, bound once: probe runs thousands of times a
 	// second and must not hash label values each time.
 	probeOK, probeLost, probeErr prometheus.Counter
@@ -34,7 +37,7 @@ type metrics struct {
 
 func newMetrics(tracker *monitor.Tracker, clu *cluster.Cluster, notifier *notify.Notifier, dryRun bool) *metrics {
 	m := &metrics{
-		reg: prometheus.NewRegistry(),
+		reg: prometheus.NewRegistry(), tracker: tracker,
 		probes: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "goavail_probes_total",
 			Help: "ICMP echo probes by result: ok (answered), lost (timed out) or error (could not be sent)."}, []string{"result"}),
 		rtt: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "goavail_probe_rtt_seconds",
@@ -75,7 +78,9 @@ func (m *metrics) probe(r monitor.Result) {
 }
 
 func (m *metrics) transition(t monitor.Transition) {
-	m.transitions.WithLabelValues(t.Addr.String(), t.To.String()).Inc()
+	if perTarget(m.tracker) {
+		m.transitions.WithLabelValues(t.Addr.String(), t.To.String()).Inc()
+	}
 }
 
 func (m *metrics) apiRequest(op string, err error, took float64) {
@@ -140,6 +145,8 @@ var (
 	descQuor  = prometheus.NewDesc("goavail_cluster_quorate", "1 if enough agents vote to change DNS (min_peers_agree + 1).", nil, nil)
 	descWrite = prometheus.NewDesc("goavail_cluster_writer", "1 for the agent that writes DNS, as this agent sees it; absent while no agent can write (no quorum).", []string{"node"}, nil)
 	descIsW   = prometheus.NewDesc("goavail_cluster_is_writer", "1 if this agent writes DNS.", nil, nil)
+	descConf  = prometheus.NewDesc("goavail_cluster_name_conflicts", "Node names two agents use at once (1 per name; local=\"true\" for this agent's own, which then neither votes nor writes).", []string{"node_name", "local"}, nil)
+	descTerm  = prometheus.NewDesc("goavail_cluster_writer_term", "The highest writer-lease term this agent knows; it grows with each hand-over.", nil, nil)
 	descIsol  = prometheus.NewDesc("goavail_cluster_isolated", "1 if this agent abstains because it sees nearly every target down.", nil, nil)
 	descDrop  = prometheus.NewDesc("goavail_cluster_dropped_messages_total", "Peer messages dropped, by reason.", []string{"reason"}, nil)
 	descNDrop = prometheus.NewDesc("goavail_notifications_dropped_total", "Notifications dropped because a hook's or webhook's queue was full.", nil, nil)
@@ -149,7 +156,7 @@ var (
 )
 
 func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descState, descUp, descRTT, descLoss, descAgree, descMemb, descVote, descQuor, descWrite, descIsW, descIsol, descDrop, descNDrop, descNFail, descDry, descBuild} {
+	for _, d := range []*prometheus.Desc{descState, descUp, descRTT, descLoss, descAgree, descMemb, descVote, descQuor, descWrite, descIsW, descConf, descTerm, descIsol, descDrop, descNDrop, descNFail, descDry, descBuild} {
 		ch <- d
 	}
 }
@@ -164,7 +171,11 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 		}
 		return 0
 	}
-	for _, s := range c.tracker.Snapshot() {
+	var snap []monitor.Status // above perTargetLimit, goavail_targets has the counts
+	if perTarget(c.tracker) {
+		snap = c.tracker.Snapshot()
+	}
+	for _, s := range snap {
 		a := s.Addr.String()
 		for _, st := range []monitor.State{monitor.Up, monitor.Down, monitor.Unknown} {
 			gauge(descState, bit(s.State == st), a, st.String())
@@ -183,13 +194,17 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 			gauge(descAgree, bit(st == monitor.Up), addr.String())
 		}
 	}
-	isWriter, _ := c.clu.IsWriter()
+	isWriter, writer := c.clu.IsWriter()
 	gauge(descMemb, float64(len(c.clu.Members())))
 	gauge(descVote, float64(len(d.Voters)))
 	gauge(descQuor, bit(d.Quorate))
-	if d.Writer != "" && d.Quorate { // no writer without a quorum, as /status says
-		gauge(descWrite, 1, d.Writer)
+	if !strings.HasPrefix(writer, "none") {
+		gauge(descWrite, 1, writer)
 	}
+	for _, k := range c.clu.Conflicts() {
+		gauge(descConf, 1, k.Name, strconv.FormatBool(k.Local))
+	}
+	gauge(descTerm, float64(c.clu.Term()))
 	gauge(descIsW, bit(isWriter))
 	gauge(descIsol, bit(d.LocalIsolated))
 	for reason, n := range c.clu.Dropped() {

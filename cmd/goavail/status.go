@@ -33,6 +33,19 @@ type statusDoc struct {
 	Targets  []targetDoc       `json:"targets"`
 	Drains   []drainEntry      `json:"drains,omitempty"` // drained addresses: by whom, when, why
 	Pass     *passDoc          `json:"last_pass,omitempty"`
+
+	// WriterTerm is the highest writer-lease term this agent knows.
+	WriterTerm uint64 `json:"writer_term,omitempty"`
+	// NameConflicts are node names two agents use at once; while one is
+	// this agent's own, it neither votes nor writes.
+	NameConflicts []conflictDoc `json:"name_conflicts,omitempty"`
+}
+
+type conflictDoc struct {
+	NodeName  string   `json:"node_name"`
+	Addresses []string `json:"addresses"`
+	ThisAgent bool     `json:"this_agent"`
+	Error     string   `json:"error"`
 }
 
 type targetDoc struct {
@@ -70,7 +83,11 @@ func buildStatus(node string, dryRun bool, tracker *monitor.Tracker, clu *cluste
 	isWriter, writer := clu.IsWriter()
 	ver, _ := buildVersion()
 	doc := statusDoc{Node: node, Version: ver, DryRun: dryRun, Members: clu.Members(), Writer: writerName(d, writer), IsWriter: isWriter,
-		Quorate: d.Quorate, Voters: d.Voters, Isolated: d.LocalIsolated, Dropped: clu.Dropped()}
+		Quorate: d.Quorate, Voters: d.Voters, Isolated: d.LocalIsolated, Dropped: clu.Dropped(), WriterTerm: clu.Term()}
+	for _, k := range clu.Conflicts() {
+		doc.NameConflicts = append(doc.NameConflicts, conflictDoc{NodeName: k.Name, Addresses: k.Addrs, ThisAgent: k.Local,
+			Error: fmt.Sprintf("two agents use node_name %q (at %s): give each agent its own node_name", k.Name, strings.Join(k.Addrs, " and "))})
+	}
 	for _, e := range drains {
 		doc.Drains = append(doc.Drains, e)
 	}
@@ -122,7 +139,7 @@ func buildStatus(node string, dryRun bool, tracker *monitor.Tracker, clu *cluste
 // statusCmd fetches /status from a running agent and prints it.
 func statusCmd(ctx context.Context, t agentTarget, asJSON bool, stdout io.Writer) error {
 	url := t.url + "/status"
-	body, err := fetch(ctx, url)
+	body, err := getAgent(ctx, url)
 	if err != nil {
 		return err
 	}
@@ -141,8 +158,8 @@ func statusCmd(ctx context.Context, t agentTarget, asJSON bool, stdout io.Writer
 	return nil
 }
 
-// fetch GETs url from a running agent.
-func fetch(ctx context.Context, url string) ([]byte, error) {
+// getAgent GETs url from a running agent.
+func getAgent(ctx context.Context, url string) ([]byte, error) {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
@@ -181,6 +198,9 @@ func renderStatus(w io.Writer, doc statusDoc) {
 	fmt.Fprintf(w, "members %s; voters %s; writer %s\n", strings.Join(doc.Members, " "), orNone(doc.Voters), doc.Writer)
 	if doc.Isolated {
 		fmt.Fprintln(w, "this agent abstains: it sees nearly every target down or losing its latest probes, so it blames its own network and changes nothing")
+	}
+	for _, k := range doc.NameConflicts {
+		fmt.Fprintln(w, "ERROR:", k.Error)
 	}
 	var peers []string
 	for _, t := range doc.Targets {

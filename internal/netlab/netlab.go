@@ -226,24 +226,63 @@ func guard(t testing.TB) func() {
 	return func() { change(-1) }
 }
 
-// AddBulk makes one namespace that answers ping on n IPv4 addresses from
-// 198.19.0.0/16 (routed through it), for scale tests. n is at most 65,000.
+// bulkV4Max is how many IPv4 addresses AddBulk takes from 198.19.0.0/16
+// (.1 to .254 of each /24).
+const bulkV4Max = 256 * 254
+
+// BulkV6Addr is the i-th (from 1) IPv6 address a bulk host answers on.
+func BulkV6Addr(i int) netip.Addr {
+	b := bulkV6.Addr().As16()
+	b[12], b[13], b[14], b[15] = byte(i>>24), byte(i>>16), byte(i>>8), byte(i)
+	return netip.AddrFrom16(b)
+}
+
+// bulkV6 is where AddBulk's addresses beyond bulkV4Max come from: inside
+// 2001:2::/48 and far from every lab's 2001:2:0:<subnet>::/64 (subnet ≤ 254).
+var bulkV6 = netip.MustParsePrefix("2001:2:0:8000::/49")
+
+// AddBulk makes one namespace that answers ping on n addresses, for scale
+// tests: the first 65,024 are IPv4 from 198.19.0.0/16, the rest IPv6 from
+// 2001:2:0:8000::/49 (198.18.0.0/15 has too few addresses left beside the
+// labs' subnets for 100,000). The namespace answers for both whole ranges
+// (a local route, "AnyIP": adding 65,000 addresses one by one takes
+// minutes), and both are routed to it, one process at a time (a file
+// lock). BulkDown takes single addresses down.
 func (l *Lab) AddBulk(n int) (*Host, []netip.Addr) {
 	l.t.Helper()
 	h := l.AddHost()
-	var batch strings.Builder
 	addrs := make([]netip.Addr, n)
 	for i := range n {
-		addrs[i] = netip.AddrFrom4([4]byte{198, 19, byte((i + 1) / 250), byte((i+1)%250 + 1)})
-		fmt.Fprintf(&batch, "addr add %s/32 dev lo\n", addrs[i])
+		if i < bulkV4Max {
+			addrs[i] = netip.AddrFrom4([4]byte{198, 19, byte(i / 254), byte(i%254 + 1)})
+		} else {
+			addrs[i] = BulkV6Addr(i - bulkV4Max + 1)
+		}
 	}
-	cmd := exec.Command("ip", "-n", h.NS, "-batch", "-")
-	cmd.Stdin = strings.NewReader(batch.String())
-	if out, err := cmd.CombinedOutput(); err != nil {
-		l.t.Fatalf("add %d addresses: %v: %s", n, err, out)
-	}
+	l.must("ip", "-n", h.NS, "route", "add", "local", "198.19.0.0/16", "dev", "lo")
+	l.must("ip", "-n", h.NS, "-6", "route", "add", "local", bulkV6.String(), "dev", "lo")
 	unlock := lockFile(l.t, "/run/goavail-netlab-bulk.lock") // one route for every process
 	l.must("ip", "route", "replace", "198.19.0.0/16", "via", h.V4.String())
-	l.t.Cleanup(func() { l.run("ip", "route", "del", "198.19.0.0/16"); unlock() })
+	l.must("ip", "-6", "route", "replace", bulkV6.String(), "via", h.V6.String())
+	l.t.Cleanup(func() {
+		l.run("ip", "route", "del", "198.19.0.0/16")
+		l.run("ip", "-6", "route", "del", bulkV6.String())
+		unlock()
+	})
 	return h, addrs
+}
+
+// BulkDown makes one of AddBulk's addresses stop answering (a blackhole
+// route in the namespace's local table, which wins over the range), or
+// answer again.
+func (h *Host) BulkDown(a netip.Addr, down bool) {
+	op := "add"
+	if !down {
+		op = "del"
+	}
+	args := []string{"ip", "-n", h.NS}
+	if a.Is6() {
+		args = append(args, "-6")
+	}
+	h.lab.must(append(args, "route", op, "table", "local", "blackhole", netip.PrefixFrom(a, a.BitLen()).String())...)
 }
