@@ -196,7 +196,7 @@ func newTestDrainer(t *testing.T, cfg *config.Config) *drainer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rec := dns.NewReconciler(dns.ReconcilerConfig{DryRun: true, Health: health(clu), Writer: clu.IsWriter, Log: log})
+	rec := newTestReconciler(clu)
 	d.clu, d.rec, d.annex = clu, rec, &annexBox{publish: clu.SetAnnex}
 	d.setConfig(cfg)
 	return d
@@ -287,4 +287,9 @@ func TestDrainer_MergesPeers(t *testing.T) {
 	if !bytes.Equal(a.store.encode(), b.store.encode()) {
 		t.Errorf("stores differ:\n%s\n%s", a.store.encode(), b.store.encode())
 	}
+}
+
+// newTestReconciler is a dry-run reconciler without a provider.
+func newTestReconciler(clu *cluster.Cluster) *dns.Reconciler {
+	return dns.NewReconciler(dns.ReconcilerConfig{DryRun: true, Health: health(clu), Writer: clu.IsWriter, Log: slog.New(slog.DiscardHandler)})
 }
