@@ -42,8 +42,12 @@ func validateCmd(path string, stdout io.Writer, getenv func(string) string) erro
 		return &exitError{exitConfig, err}
 	}
 	fmt.Fprintf(stdout, "# %s is valid. The effective configuration (defaults filled in, secrets redacted):\n", path)
+	warnings := c.Members.Warnings()
 	if w := exposedWarning(c.HTTPListen); w != "" {
-		fmt.Fprintf(stdout, "# warning: %s\n", w)
+		warnings = append(warnings, w)
+	}
+	for _, w := range warnings {
+		fmt.Fprintf(stdout, "# warning: %s\n", oneLine(w))
 	}
 	fmt.Fprint(stdout, c.Effective())
 	return nil
