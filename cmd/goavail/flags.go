@@ -24,17 +24,17 @@ var oldFlags = map[string]string{
 // onUsageError turns a flag error into one line that names the fix,
 // instead of the library's bare message and the whole help text.
 func onUsageError(c *cli.Context, err error, _ bool) error {
-	name := "goavail"
-	if c.Command != nil && c.Command.Name != "" {
-		name = c.Command.Name
+	prefix, help := "", "goavail --help"
+	if c.Command != nil && c.Command.Name != "" && c.Command.Name != c.App.Name {
+		prefix, help = c.Command.Name+": ", "goavail "+c.Command.Name+" --help"
 	}
 	if m := reUndefinedFlag.FindStringSubmatch(err.Error()); m != nil {
 		if hint, ok := oldFlags[m[1]]; ok {
 			return usageError("%s", hint)
 		}
-		return usageError("%s: unknown flag -%s%s (goavail %s --help lists the flags)", name, dashes(m[1]), m[1], name)
+		return usageError("%sunknown flag -%s%s (%s lists the flags)", prefix, dashes(m[1]), m[1], help)
 	}
-	return usageError("%s: %v (goavail %s --help)", name, err, name)
+	return usageError("%s%v (%s)", prefix, err, help)
 }
 
 func dashes(flag string) string {
@@ -49,6 +49,10 @@ func dashes(flag string) string {
 // --no-dry-run" mean what they say (urfave/cli stops reading flags at the
 // first argument). "--" ends the flags.
 func flagsFirst(app *cli.App, args []string) []string {
+	// The original goavail took -f before the command too.
+	if len(args) >= 4 && (args[1] == "-f" || args[1] == "--config-file") && app.Command(args[3]) != nil {
+		args = append([]string{args[0], args[3], args[1], args[2]}, args[4:]...)
+	}
 	if len(args) < 3 {
 		return args
 	}
