@@ -111,14 +111,32 @@ func (d *drainer) filter(local []monitor.Status) []monitor.Status {
 }
 
 // groups returns the planner's groups with every drain applied.
+//
+// A group is emptied by drains only if one of them was forced: two drains
+// taken at once on two agents, each of which saw another address left,
+// would otherwise take a hostname's last record. Then the address drained
+// last stays in DNS, and a warning says so.
 func (d *drainer) groups(cfg *config.Config) []dns.Group {
 	dr := d.drained()
 	out := dnsGroups(cfg)
 	for i := range out {
-		out[i].Drained = nil
-		for _, a := range out[i].Addrs {
-			if _, ok := dr[a]; ok {
-				out[i].Drained = append(out[i].Drained, a)
+		g := &out[i]
+		g.Drained = nil
+		forced := false
+		var last netip.Addr
+		for _, a := range g.Addrs {
+			if e, ok := dr[a]; ok {
+				g.Drained = append(g.Drained, a)
+				forced = forced || e.Force
+				if !last.IsValid() || e.newer(dr[last]) {
+					last = a
+				}
+			}
+		}
+		if len(g.Drained) == len(g.Addrs) && len(g.Addrs) > 0 && !forced {
+			g.Drained = slices.DeleteFunc(g.Drained, func(a netip.Addr) bool { return a == last })
+			if d.log != nil {
+				d.log.Warn("every address of a group is drained and none with --force: keeping the one drained last in DNS", "zone", g.Zone, "hostnames", g.Hostnames, "kept", last)
 			}
 		}
 	}
@@ -179,7 +197,7 @@ func (d *drainer) drain(addr netip.Addr, by, reason string, force bool) (drainEn
 				addr, strings.Join(hosts, ", "))}
 		}
 	}
-	e := drainEntry{Addr: addr, Drained: true, At: d.now().UTC(), By: by, Reason: reason, Node: d.node}
+	e := drainEntry{Addr: addr, Drained: true, At: d.now().UTC(), By: by, Reason: reason, Node: d.node, Force: force}
 	d.commit(e)
 	return e, nil
 }
@@ -193,11 +211,20 @@ func (d *drainer) undrain(addr netip.Addr, by string) (drainEntry, error) {
 	if c, ok := configDrain(cfg, addr); ok {
 		return drainEntry{}, &errDrain{http.StatusConflict, fmt.Sprintf("%s is drained by the config file (%s): remove it from drain there and reload", addr, c.Reason)}
 	}
+	e := drainEntry{Addr: addr, Drained: false, At: d.now().UTC(), By: by, Node: d.node}
 	cur, ok := d.store.get(addr)
 	if !ok || !cur.Drained {
-		return drainEntry{Addr: addr}, nil // not drained: nothing to do
+		// Not drained as far as this agent knows. A drain sent to a peer a
+		// moment ago may still be on its way: record the undrain anyway, so
+		// that it supersedes that drain when it arrives.
+		if d.store.put(e) {
+			if err := d.store.save(); err != nil {
+				d.log.Warn("could not save drains; they hold until a restart only", "err", err)
+			}
+			d.annex.setDrains(d.store.encode())
+		}
+		return drainEntry{Addr: addr}, nil
 	}
-	e := drainEntry{Addr: addr, Drained: false, At: d.now().UTC(), By: by, Node: d.node}
 	if !e.newer(cur) { // a clock behind the drain's: still supersede it
 		e.At = cur.At.Add(time.Millisecond)
 	}

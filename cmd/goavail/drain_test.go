@@ -162,7 +162,7 @@ func TestDrained_NeverCountTowardsIsolation(t *testing.T) {
 	cfg := drainCfg(t, "")
 	d := &drainer{store: &drainStore{entries: map[netip.Addr]drainEntry{}}, cfg: cfg}
 	for _, a := range []netip.Addr{d1, d2, d3} {
-		d.store.put(drainEntry{Addr: a, Drained: true, At: t0})
+		d.store.put(drainEntry{Addr: a, Drained: true, At: t0, Force: true}) // forced: group 0 is drained whole
 	}
 	local := []monitor.Status{{Addr: d1, State: monitor.Down}, {Addr: d2, State: monitor.Down}, {Addr: d3, State: monitor.Down}, {Addr: d4, State: monitor.Up}}
 	all := cluster.PeerView{States: map[netip.Addr]monitor.State{}}
@@ -292,4 +292,47 @@ func TestDrainer_MergesPeers(t *testing.T) {
 // newTestReconciler is a dry-run reconciler without a provider.
 func newTestReconciler(clu *cluster.Cluster) *dns.Reconciler {
 	return dns.NewReconciler(dns.ReconcilerConfig{DryRun: true, Health: health(clu), Writer: clu.IsWriter, Log: slog.New(slog.DiscardHandler)})
+}
+
+// TestDrainer_UndrainBeforeTheDrainArrives: an undrain sent to an agent
+// that has not yet heard of a drain sent a moment earlier to another still
+// wins once the two exchange their entries, on both.
+func TestDrainer_UndrainBeforeTheDrainArrives(t *testing.T) {
+	cfg := drainCfg(t, "")
+	a, b := newTestDrainer(t, cfg), newTestDrainer(t, cfg)
+	a.node, b.node = "a", "b"
+	if _, err := a.drain(d1, "alice", "disk", true); err != nil {
+		t.Fatal(err)
+	}
+	b.now = func() time.Time { return t0.Add(time.Second) }
+	if e, err := b.undrain(d1, "bob"); err != nil || !e.At.IsZero() {
+		t.Fatalf("undrain of an address b does not know drained: %+v, %v", e, err)
+	}
+	a.store.merge(b.store.list())
+	b.store.merge(a.store.list())
+	for name, d := range map[string]*drainer{"a": a, "b": b} {
+		if _, drained := d.drained()[d1]; drained {
+			t.Errorf("%s still drains %s after the later undrain", name, d1)
+		}
+	}
+}
+
+// TestDrainer_NeverEmptiesAGroupUnforced: if every address of a group ends
+// up drained (two drains at once on two agents) and none was forced, the
+// one drained last stays in the planner's groups; a forced drain may empty
+// it.
+func TestDrainer_NeverEmptiesAGroupUnforced(t *testing.T) {
+	cfg := drainCfg(t, "")
+	d := newTestDrainer(t, cfg)
+	d.store.merge([]drainEntry{
+		{Addr: d3, Drained: true, At: t0, By: "alice", Node: "a"},
+		{Addr: d4, Drained: true, At: t0.Add(time.Second), By: "bob", Node: "b"},
+	})
+	if got := d.groups(cfg)[1].Drained; !slices.Equal(got, []netip.Addr{d3}) {
+		t.Errorf("unforced: drained %v, want only %s (the one drained last stays)", got, d3)
+	}
+	d.store.put(drainEntry{Addr: d4, Drained: true, At: t0.Add(2 * time.Second), By: "bob", Node: "b", Force: true})
+	if got := d.groups(cfg)[1].Drained; !slices.Equal(got, []netip.Addr{d3, d4}) {
+		t.Errorf("forced: drained %v, want both", got)
+	}
 }

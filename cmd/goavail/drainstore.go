@@ -27,6 +27,8 @@ type drainEntry struct {
 	By      string     `json:"by,omitempty"`
 	Reason  string     `json:"reason,omitempty"`
 	Node    string     `json:"node,omitempty"`
+	// Force: drained with --force, which may empty a hostname.
+	Force bool `json:"force,omitempty"`
 }
 
 // newer reports whether e supersedes o: later first; at the same instant,
