@@ -80,6 +80,7 @@ fuzz:
 	go test -run '^$$' -fuzz FuzzDecodeView -fuzztime $(FUZZTIME) ./cluster
 	go test -run '^$$' -fuzz FuzzReceive -fuzztime $(FUZZTIME) ./cluster
 	go test -run '^$$' -fuzz FuzzLoadMemory -fuzztime $(FUZZTIME) ./dns
+	go test -run '^$$' -fuzz FuzzImportMemory -fuzztime $(FUZZTIME) ./dns
 	go test -run '^$$' -fuzz FuzzDecodeAnnex -fuzztime $(FUZZTIME) ./cmd/goavail
 	go test -run '^$$' -fuzz FuzzDecodeDrains -fuzztime $(FUZZTIME) ./cmd/goavail
 

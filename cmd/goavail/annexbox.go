@@ -26,5 +26,7 @@ func (b *annexBox) set(f func(*annex)) {
 	if err != nil {
 		return // json.RawMessage parts that are valid JSON always encode
 	}
-	b.publish(enc)
+	if b.publish != nil {
+		b.publish(enc)
+	}
 }

@@ -78,7 +78,9 @@ func BenchmarkDetectionOverhead(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	eng.SetTargets(addrs)
+	if err := eng.SetTargets(addrs); err != nil {
+		b.Fatal(err)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go eng.Run(ctx)

@@ -241,12 +241,26 @@ func monitorCmd(ctx context.Context, o monitorOptions, logw io.Writer, getenv fu
 	m = newMetrics(tracker, clu, notifier, o.dryRun)
 	m.reg.MustRegister(drainCollector{drn})
 	memory := loadMemory(cfg, getenv, log)
-	rec = dns.NewReconciler(dns.ReconcilerConfig{Provider: provider, Memory: memory, DryRun: o.dryRun, Health: health(clu), Writer: clu.IsWriter, Fence: clu.Fence, Log: log, Safety: safety(cfg), OnPass: func(r dns.PassReport) {
+	annexes := &annexBox{publish: clu.SetAnnex} // one annex, two parts: removed records (dns) and drains
+	shared := newSharedMemory(clu, annexes, memory, log.With("component", "dns"))
+	lost := newOutages()
+	var dm *dnsMetrics
+	propagation := newPropagation(cfg, provider, o.dryRun, lost, func() *dnsMetrics { return dm }, ev, log)
+	rcfg := dns.ReconcilerConfig{Provider: provider, Memory: memory, DryRun: o.dryRun, Health: health(clu), Writer: clu.IsWriter, Fence: clu.Fence, Log: log, Safety: safety(cfg), OnPass: func(r dns.PassReport) {
 		m.pass(r)
 		ev.pass(r)
-	}})
-	drn.clu, drn.rec, drn.annex = clu, rec, &annexBox{publish: clu.SetAnnex}
-	drn.setConfig(cfg)
+		shared.sync()
+		if propagation != nil {
+			propagation.Recheck()
+		}
+	}}
+	if propagation != nil {
+		rcfg.Verifier = propagation
+	}
+	rec = dns.NewReconciler(rcfg)
+	dm = m.registerDNS(rec)
+	drn.clu, drn.rec, drn.annex = clu, rec, annexes
+	drn.setConfig(cfg) // the groups, with every drain applied
 
 	// Reloads come from SIGHUP and POST /-/reload; one goroutine applies
 	// them, so they never overlap. The HTTP listener opens before the ICMP
@@ -256,7 +270,11 @@ func monitorCmd(ctx context.Context, o monitorOptions, logw io.Writer, getenv fu
 	var web *httpServer
 	if cfg.HTTPListen != "" {
 		node := cfg.NodeName // node_name changes at a restart only
-		status := func() statusDoc { return buildStatus(node, o.dryRun, tracker, clu, rec, drn.drained()) }
+		status := func() statusDoc {
+			doc := buildStatus(node, o.dryRun, tracker, clu, rec, drn.drained())
+			addDNSStatus(&doc, rec, propagation)
+			return doc
+		}
 		ask := func() error {
 			r := reloadReq{done: make(chan error, 1)}
 			select {
@@ -277,6 +295,7 @@ func monitorCmd(ctx context.Context, o monitorOptions, logw io.Writer, getenv fu
 
 	engine, err := monitor.NewEngine(monitor.EngineConfig{Interval: cfg.Interval.D(), Timeout: cfg.ProbeTimeout.D()}, log, func(r monitor.Result) {
 		m.probe(r)
+		lost.observe(r)
 		tracker.Observe(r)
 	})
 	if err != nil {
@@ -303,6 +322,10 @@ func monitorCmd(ctx context.Context, o monitorOptions, logw io.Writer, getenv fu
 	g.Go(func() error { return rec.Run(gctx) })
 	g.Go(func() error { return notifier.Run(gctx) })
 	g.Go(func() error { return drn.sync(gctx, time.Second) })
+	g.Go(func() error { return shared.run(gctx, cfg.Members.ViewInterval.D()) })
+	if propagation != nil {
+		g.Go(func() error { return propagation.Run(gctx) })
+	}
 	if web != nil {
 		g.Go(func() error { return web.Run(gctx) })
 	}
@@ -355,7 +378,8 @@ func newProvider(cfg *config.Config, dryRun bool, getenv func(string) string, lo
 	if env := getenv("CLOUDFLARE_BASE_URL"); env != "" {
 		base = env
 	}
-	cf, err := dns.NewCloudflare(dns.CloudflareOptions{BaseURL: base, Credentials: creds, BatchSize: cfg.Cloudflare.BatchSize, RequestTimeout: cfg.Cloudflare.RequestTimeout.D(), Observe: observe})
+	cf, err := dns.NewCloudflare(dns.CloudflareOptions{BaseURL: base, Credentials: creds, BatchSize: cfg.Cloudflare.BatchSize, RequestTimeout: cfg.Cloudflare.RequestTimeout.D(),
+		AccountID: cfg.Cloudflare.AccountID, Observe: observe})
 	if err != nil {
 		return nil, err
 	}
@@ -391,8 +415,9 @@ func reload(path string, old *config.Config, getenv func(string) string, engine 
 	if cfg.Members.ViewStaleAfter != old.Members.ViewStaleAfter {
 		log.Warn("view_stale_after applies to staleness at once, and to the writer lease's length at the next restart")
 	}
-	if cfg.Cloudflare.APIBaseURL != old.Cloudflare.APIBaseURL || cfg.Cloudflare.BatchSize != old.Cloudflare.BatchSize || cfg.Cloudflare.RequestTimeout != old.Cloudflare.RequestTimeout {
-		log.Warn("api_base_url, batch_size and request_timeout take effect at the next restart")
+	if cfg.Cloudflare.APIBaseURL != old.Cloudflare.APIBaseURL || cfg.Cloudflare.BatchSize != old.Cloudflare.BatchSize || cfg.Cloudflare.RequestTimeout != old.Cloudflare.RequestTimeout ||
+		cfg.Cloudflare.DNSChanges != old.Cloudflare.DNSChanges {
+		log.Warn("api_base_url, batch_size, request_timeout, account_id and propagation_bound take effect at the next restart")
 	}
 	log.Info("configuration reloaded", "targets", len(cfg.Addrs()), "groups", len(cfg.Groups))
 	return cfg, nil

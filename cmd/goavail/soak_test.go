@@ -115,7 +115,9 @@ func TestSoak(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	eng.SetTargets(addrs)
+	if err := eng.SetTargets(addrs); err != nil {
+		t.Fatal(err)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	for _, run := range []func(context.Context) error{eng.Run, clu.Run, rec.Run} {
