@@ -97,7 +97,7 @@ func TestE2E_WriterMemorySurvivesHandOver(t *testing.T) {
 	for i, h := range hosts {
 		peer := hosts[1-i]
 		cfg := clusterConfig(fmt.Sprintf("agent-%d", i+1), h, []*netlab.Host{peer}, key, target, other)
-		cfg = strings.Replace(cfg, "min_peers_agree = 1", "min_peers_agree = 0", 1)
+		cfg = strings.Replace(cfg, "min_peers_agree = 1", "min_peers_agree = 0\nallow_split_brain = true # two agents, either may write alone: the hand-over needs it", 1)
 		if i == 1 {
 			cfg = fmt.Sprintf("state_file = %q\n", state) + cfg
 		}
