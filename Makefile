@@ -22,10 +22,11 @@ test: test-deps lint
 	bash -o pipefail -c 'go test -race -count=1 -timeout 30m -json ./... 2>&1 | go run ./internal/testsum'
 
 # ip (iproute2) builds the test hosts; sysctl (procps) reads and sets the
-# ping group range; setpriv (util-linux) runs goavail as nobody;
-# systemd-analyze (systemd) verifies the unit file; dpkg installs the
-# package the release test builds with goreleaser. Without them those tests
-# skip, so install whatever is missing.
+# ping group range; setpriv (util-linux) runs goavail as nobody (and
+# unshare, from the same package, gives the chaos agents their own host
+# names); systemd-analyze (systemd) verifies the unit file; dpkg installs
+# the package the release test builds with goreleaser. Without them those
+# tests skip, so install whatever is missing.
 test-deps: goreleaser
 	@missing=""; \
 	command -v ip >/dev/null 2>&1 || missing="$$missing iproute2"; \
@@ -82,6 +83,7 @@ fuzz:
 	go test -run '^$$' -fuzz FuzzLoadMemory -fuzztime $(FUZZTIME) ./dns
 	go test -run '^$$' -fuzz FuzzImportMemory -fuzztime $(FUZZTIME) ./dns
 	go test -run '^$$' -fuzz FuzzDecodeAnnex -fuzztime $(FUZZTIME) ./cmd/goavail
+	go test -run '^$$' -fuzz FuzzUnpackRemoved -fuzztime $(FUZZTIME) ./cmd/goavail
 	go test -run '^$$' -fuzz FuzzDecodeDrains -fuzztime $(FUZZTIME) ./cmd/goavail
 
 # Benchmarks: probe-engine CPU against pro-bing and fping on the same lab

@@ -22,10 +22,10 @@ func (c *Cluster) Decision() Decision {
 	return d
 }
 
-// countsFor says whose endorsements count: not a peer in a name conflict.
-// c.mu is held while it is used.
+// countsFor says whose endorsements count: a configured peer's, not in a
+// name conflict. c.mu is held while it is used.
 func (c *Cluster) countsFor(now time.Time) func(string) bool {
-	return func(p string) bool { return !c.conflicted(p, now) }
+	return func(p string) bool { return !c.conflicted(p, now) && c.electorLocked(p) }
 }
 
 // leaseLocked is this agent's writer lease at now (monotonic). Alone, the
@@ -42,7 +42,7 @@ func (c *Cluster) leaseLocked(now time.Time) Lease {
 }
 
 // Lease returns this agent's writer lease as it stands now. Until is a
-// reading of the Mono clock.
+// reading of the Mono clock (CLOCK_BOOTTIME by default), not a wall time.
 func (c *Cluster) Lease() Lease {
 	now := c.cfg.Mono()
 	c.mu.Lock()
@@ -119,8 +119,10 @@ func (c *Cluster) Fence(ctx context.Context) (context.Context, context.CancelFun
 	if left < c.elector.margin { // fixed at the start, like the lease's length
 		return ctx, func() {}, fmt.Errorf("%w: the lease ends in %s, too soon to send a request", ErrNotWriter, left.Round(time.Millisecond))
 	}
-	c.cfg.Log.Info("dns write under the writer lease", "term", l.Term, "lease_until", l.Until.Format(time.RFC3339Nano), "left", left.Round(time.Millisecond), "endorsers", l.Endorsers)
-	fctx, cancel := context.WithDeadline(ctx, l.Until)
+	// l.Until is a Mono reading: the log and the context take it as the
+	// time left from now.
+	c.cfg.Log.Info("dns write under the writer lease", "term", l.Term, "lease_until", c.cfg.Now().Add(left).Format(time.RFC3339Nano), "left", left.Round(time.Millisecond), "endorsers", l.Endorsers)
+	fctx, cancel := context.WithTimeout(ctx, left)
 	return fctx, cancel, nil
 }
 
@@ -138,7 +140,10 @@ func (c *Cluster) decide(mine View) {
 			delete(c.peers, name) // long gone: forget
 			continue
 		}
-		peers = append(peers, PeerView{Node: name, Alive: alive, Received: p.received, States: p.states, Failing: p.view.Failing(),
+		if !c.electorLocked(name) {
+			continue // not a configured peer: it does not vote
+		}
+		peers = append(peers, PeerView{Node: name, Alive: alive, Received: c.heardLocked(p, now, mono), States: p.states, Failing: p.view.Failing(),
 			NotReady: !p.view.Ready, Duplicate: c.conflicted(name, mono)})
 	}
 	prev, prevLease := c.decision, c.lease
@@ -157,7 +162,7 @@ func (c *Cluster) decide(mine View) {
 	}
 	leaseChanged := lease.Held != prevLease.Held
 	if leaseChanged && lease.Held {
-		c.cfg.Log.Info("writer lease acquired: this agent writes DNS", "term", lease.Term, "endorsers", lease.Endorsers, "lease_until", lease.Until.Format(time.RFC3339Nano))
+		c.cfg.Log.Info("writer lease acquired: this agent writes DNS", "term", lease.Term, "endorsers", lease.Endorsers, "lease_until", now.Add(lease.Until.Sub(mono)).Format(time.RFC3339Nano))
 	} else if leaseChanged {
 		c.cfg.Log.Info("writer lease lost: this agent no longer writes DNS", "term", prevLease.Term)
 	}

@@ -1,7 +1,10 @@
 package cluster
 
 import (
+	"context"
+	"errors"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -99,4 +102,40 @@ func TestCluster_DuplicateNodeName(t *testing.T) {
 	if k := dup.Conflicts(); len(k) != 1 || !k[0].Local {
 		t.Errorf("the newcomer's conflicts = %+v, want its own name", k)
 	}
+}
+
+// TestCluster_PausedWriterWakesWithoutALease: a writer paused past its
+// lease (SIGSTOP, a VM freeze) finds on waking that its lease ran out on
+// its own monotonic clock: before any new message arrives it neither
+// claims the writer nor passes the fence, and the others have a new writer.
+func TestCluster_PausedWriterWakesWithoutALease(t *testing.T) {
+	var jump atomic.Int64 // how far n1's clock has moved while it was "paused"
+	n1 := &node{states: allUp(), done: make(chan error, 1)}
+	c, err := New(Config{
+		NodeName: "n1", BindAddr: "127.0.0.1", AdvertiseAddr: "127.0.0.1", Peers: []string{"127.0.0.1:1"}, Keys: [][]byte{keyA},
+		Fingerprint: fp, Rules: rules1, ViewInterval: 200 * time.Millisecond, Local: n1.local, Log: testLogger(t), tune: fastTimers, anyVoter: true,
+		Mono: func() time.Time { return time.Now().Add(time.Duration(jump.Load())) },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n1.Cluster = c
+	startRun(t, n1)
+	n2 := startNode(t, "n2", [][]byte{keyA}, []string{n1.Addr()}, rules1, allUp())
+	n3 := startNode(t, "n3", [][]byte{keyA}, []string{n1.Addr(), n2.Addr()}, rules1, allUp())
+	eventually(t, "n1 writes", func() bool { w, _ := n1.IsWriter(); return w })
+	if _, cancel, err := n1.Fence(context.Background()); err != nil {
+		t.Fatalf("the writer's fence: %v", err)
+	} else {
+		cancel()
+	}
+	// n1 wakes 10 s (10 leases) later by its own clock.
+	jump.Store(int64(10 * time.Second))
+	if w, _ := n1.IsWriter(); w {
+		t.Error("a writer woken past its lease still claims to write")
+	}
+	if _, _, err := n1.Fence(context.Background()); !errors.Is(err, ErrNotWriter) {
+		t.Errorf("a writer woken past its lease passed the fence: %v", err)
+	}
+	holders(t, []*node{n1, n2, n3}, 2*time.Second) // never two at once meanwhile
 }

@@ -35,10 +35,11 @@ type ReconcilerConfig struct {
 	// does. Nil means this one. An agent that is not the writer plans
 	// every pass (so its status shows the plan) and logs, but never writes.
 	Writer func() (bool, string)
-	// Fence, if set, is asked right before every Apply (the batch requests
-	// of one zone): an error means this agent may no longer write, and the
-	// batch is not sent; otherwise the requests run under the context it
-	// returns (which ends when the writer's lease does).
+	// Fence, if set, is asked before a zone is listed when this agent is
+	// about to write, and again right before every batch request: an
+	// error means this agent may no longer write, and nothing more is
+	// sent; the listing and the requests run under the context the first
+	// returns (which ends when the writer's lease does). See fence.go.
 	Fence func(context.Context) (context.Context, context.CancelFunc, error)
 	// Log receives one line per change and per failed pass.
 	Log *slog.Logger
@@ -365,6 +366,12 @@ func (r *Reconciler) passZone(ctx context.Context, zone string, groups []Group, 
 			zg = append(zg, g)
 		}
 	}
+	// Fenced before the listing: see fence.go.
+	fctx, fcancel, ferr := r.fenceZone(ctx, mode)
+	defer fcancel()
+	if ferr == nil {
+		ctx = fctx
+	}
 	var actual []Record
 	types := Types(zg)
 	if r.cfg.Provider == nil {
@@ -411,7 +418,10 @@ func (r *Reconciler) passZone(ctx context.Context, zone string, groups []Group, 
 		return p, nil
 	}
 	if r.cfg.Fence != nil {
-		fctx, cancel, err := r.cfg.Fence(ctx)
+		err := ferr
+		if err == nil && ctx.Err() != nil {
+			err = fmt.Errorf("%w (%w)", ErrLeaseEnded, ctx.Err())
+		}
 		if err != nil {
 			r.cfg.Log.Warn("batch not sent: this agent may no longer write DNS", "zone", zone, "err", err)
 			for _, c := range p.Creates {
@@ -424,8 +434,6 @@ func (r *Reconciler) passZone(ctx context.Context, zone string, groups []Group, 
 			p.Quarantined = r.quarantinedIn(zone, nil)
 			return p, nil
 		}
-		defer cancel()
-		ctx = fctx
 	}
 	// Restored records come back as they were (comment and tags; ttl and
 	// proxied as configured now); removed ones are remembered first, so a
@@ -569,13 +577,18 @@ func (r *Reconciler) apply(ctx context.Context, zone string, creates, deletes, a
 		if len(b) == 0 {
 			continue
 		}
-		// The place for a last check, before every batch, that this agent
-		// may still write.
+		// The last check, before every batch, that this agent may still
+		// write (fence.go).
 		ids := deleteIDs(b)
 		r.mu.Lock()
 		r.budget.charge(r.cfg.Now(), ids)
 		r.mu.Unlock()
-		err := r.send(ctx, zone, b)
+		err := r.fenceBatch(ctx)
+		if err == nil {
+			err = r.send(ctx, zone, b)
+		} else {
+			r.refund(ids) // not sent
+		}
 		var rej *RejectedError
 		var stale *StaleError
 		switch {

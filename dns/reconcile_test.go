@@ -367,8 +367,8 @@ func TestReconciler_DampsAFlappingAddress(t *testing.T) {
 	}
 }
 
-// TestReconciler_FenceBeforeEveryApply: the writer check is asked again
-// right before the batch, after listing and planning; a refusal sends
+// TestReconciler_FenceBeforeEveryApply: the writer check is asked before
+// the zone is listed and again right before the batch; a refusal sends
 // nothing, and an accepted batch runs under the fence's context.
 func TestReconciler_FenceBeforeEveryApply(t *testing.T) {
 	p := &memProvider{records: []Record{rec("1", "www.example.com", "A", "192.0.2.1"), rec("2", "www.example.com", "A", "192.0.2.2")}}
@@ -391,7 +391,7 @@ func TestReconciler_FenceBeforeEveryApply(t *testing.T) {
 	}
 	lost = false
 	r.Pass(context.Background())
-	if p.applies != 1 || fences != 2 || p.contents("www.example.com") != "192.0.2.1" {
+	if p.applies != 1 || fences != 3 || p.contents("www.example.com") != "192.0.2.1" { // before the listing, before the batch
 		t.Fatalf("lease held: %d applies after %d fences", p.applies, fences)
 	}
 }

@@ -2,7 +2,11 @@ package main
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -162,7 +166,12 @@ func (s *sharedMemory) sync() {
 		if err != nil || bytes.Equal(b, s.published) {
 			return
 		}
-		s.setRemoved(b)
+		enc, err := packRemoved(b)
+		if err != nil {
+			s.log.Warn("could not share the memory of removed records", "err", err)
+			return
+		}
+		s.setRemoved(enc)
 		s.published = b
 		return
 	}
@@ -182,7 +191,11 @@ func (s *sharedMemory) sync() {
 	if len(a.Removed) == 0 || bytes.Equal(a.Removed, s.adopted) {
 		return
 	}
-	if err := s.mem.Import(a.Removed); err != nil {
+	mem, err := unpackRemoved(a.Removed)
+	if err == nil {
+		err = s.mem.Import(mem)
+	}
+	if err != nil {
 		s.log.Warn("could not keep the writer's memory of removed records", "writer", writer, "err", err)
 		return
 	}
@@ -190,9 +203,63 @@ func (s *sharedMemory) sync() {
 	s.log.Debug("kept the writer's memory of removed records", "writer", writer, "records", s.mem.Len())
 }
 
+// Removed-record memories over packThreshold bytes travel gzipped, as a
+// JSON string "gzip:<base64>": every view carries the annex, and 10,000
+// removed records are about 1.5 MB of JSON but a tenth of that gzipped.
+const (
+	packThreshold = 4 << 10
+	packPrefix    = "gzip:"
+	maxUnpacked   = 64 << 20 // a bound on what a peer's annex may inflate to
+)
+
+// packRemoved encodes a memory export for the annex.
+func packRemoved(b []byte) (json.RawMessage, error) {
+	if len(b) <= packThreshold {
+		return b, nil
+	}
+	var z bytes.Buffer
+	w := gzip.NewWriter(&z)
+	if _, err := w.Write(b); err != nil {
+		return nil, err
+	}
+	if err := w.Close(); err != nil {
+		return nil, err
+	}
+	return json.Marshal(packPrefix + base64.StdEncoding.EncodeToString(z.Bytes()))
+}
+
+// unpackRemoved decodes what packRemoved made: a JSON object as it is, or
+// a gzipped string, inflated to at most maxUnpacked bytes.
+func unpackRemoved(raw json.RawMessage) ([]byte, error) {
+	var packed string
+	if err := json.Unmarshal(raw, &packed); err != nil {
+		return raw, nil // not a string: the export itself
+	}
+	data, ok := strings.CutPrefix(packed, packPrefix)
+	if !ok {
+		return nil, errors.New("removed-record memory: a string without the gzip: prefix")
+	}
+	z, err := base64.StdEncoding.DecodeString(data)
+	if err != nil {
+		return nil, fmt.Errorf("removed-record memory: %w", err)
+	}
+	r, err := gzip.NewReader(bytes.NewReader(z))
+	if err != nil {
+		return nil, fmt.Errorf("removed-record memory: %w", err)
+	}
+	b, err := io.ReadAll(io.LimitReader(r, maxUnpacked+1))
+	if err != nil {
+		return nil, fmt.Errorf("removed-record memory: %w", err)
+	}
+	if len(b) > maxUnpacked {
+		return nil, fmt.Errorf("removed-record memory: inflates past %d bytes", maxUnpacked)
+	}
+	return b, nil
+}
+
 // setRemoved sets this agent's part of its annex (the drains are the
 // other part: annexBox keeps both). Called with s.mu held.
-func (s *sharedMemory) setRemoved(b []byte) {
+func (s *sharedMemory) setRemoved(b json.RawMessage) {
 	s.annexes.set(func(a *annex) { a.Removed = b })
 }
 

@@ -412,9 +412,6 @@ func reload(path string, old *config.Config, getenv func(string) string, engine 
 		!reflect.DeepEqual(cfg.Hooks, old.Hooks) || !reflect.DeepEqual(cfg.Webhooks, old.Webhooks) {
 		log.Warn("peers, crypto_key, local_addr, bind_addr, members_port, node_name, http_listen, Hooks and Webhooks take effect at the next restart")
 	}
-	if cfg.Members.ViewStaleAfter != old.Members.ViewStaleAfter {
-		log.Warn("view_stale_after applies to staleness at once, and to the writer lease's length at the next restart")
-	}
 	if cfg.Cloudflare.APIBaseURL != old.Cloudflare.APIBaseURL || cfg.Cloudflare.BatchSize != old.Cloudflare.BatchSize || cfg.Cloudflare.RequestTimeout != old.Cloudflare.RequestTimeout ||
 		cfg.Cloudflare.DNSChanges != old.Cloudflare.DNSChanges {
 		log.Warn("api_base_url, batch_size, request_timeout, account_id and propagation_bound take effect at the next restart")

@@ -12,9 +12,10 @@ import (
 // TestE2E_ChangeLandsSoonAfterTheAPIRecovers runs the binary against the
 // emulator, takes a host down while the API is failing, and measures the
 // time from the moment the API answers normally again to the batch that
-// removes the host's record (as the emulator received it). The goal is
-// 2 s; the test fails past 4 s, to leave room for a loaded machine, and
-// logs each figure. The faults: a burst of 5xx (JSON and the edge's HTML),
+// removes the host's record (as the emulator received it), and logs it
+// (FIGURE lines; the goal is 2 s). It is not a speed test: it fails only
+// past 10 s, which no loaded machine explains but a backoff grown to tens
+// of seconds (as it once did) does. The faults: a burst of 5xx (JSON and the edge's HTML),
 // 30 s of refused connections, and a 429 with Retry-After: 3 (the API
 // answers normally once the 3 s have passed; no request may come before).
 func TestE2E_ChangeLandsSoonAfterTheAPIRecovers(t *testing.T) {
@@ -77,7 +78,7 @@ func TestE2E_ChangeLandsSoonAfterTheAPIRecovers(t *testing.T) {
 			}
 			took := batch.At.Sub(back)
 			t.Logf("FIGURE %s: change applied %s after the API answered normally again", tc.name, took.Round(time.Millisecond))
-			if took > 4*time.Second {
+			if took > 10*time.Second {
 				t.Errorf("the removal landed %s after the API recovered; the goal is 2 s", took)
 			}
 			if tc.name == "429 with Retry-After" {
