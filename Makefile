@@ -80,6 +80,7 @@ fuzz:
 	go test -run '^$$' -fuzz FuzzOpen -fuzztime $(FUZZTIME) ./crypto
 	go test -run '^$$' -fuzz FuzzDecodeView -fuzztime $(FUZZTIME) ./cluster
 	go test -run '^$$' -fuzz FuzzReceive -fuzztime $(FUZZTIME) ./cluster
+	go test -run '^$$' -fuzz FuzzApplyDelta -fuzztime $(FUZZTIME) ./cluster
 	go test -run '^$$' -fuzz FuzzLoadMemory -fuzztime $(FUZZTIME) ./dns
 	go test -run '^$$' -fuzz FuzzImportMemory -fuzztime $(FUZZTIME) ./dns
 	go test -run '^$$' -fuzz FuzzDecodeAnnex -fuzztime $(FUZZTIME) ./cmd/goavail
@@ -91,7 +92,7 @@ fuzz:
 # installs fping if missing.
 bench: test-deps
 	@command -v fping >/dev/null 2>&1 || { apt-get update -q && apt-get install -y -q fping; }
-	GOAVAIL_BENCH_SECONDS=60 go test -run '^$$' -bench . -benchtime 1x -timeout 30m ./monitor ./dns ./cmd/goavail
+	GOAVAIL_BENCH_SECONDS=60 go test -run '^$$' -bench . -benchtime 1x -timeout 30m ./monitor ./dns ./cluster ./cmd/goavail
 
 # A 10-minute soak: 1,000 namespaced targets, 20 of them flapping at random;
 # reports goroutines, heap and RSS at start and end and any DNS change not

@@ -138,6 +138,8 @@ func (c *Cluster) decide(mine View) {
 		_, alive := c.members[name]
 		if !alive && now.Sub(p.received) > 10*rules.StaleAfter {
 			delete(c.peers, name) // long gone: forget
+			// and its echo: it holds no copy of our entries (delta.go)
+			delete(c.echoes, name)
 			continue
 		}
 		if !c.electorLocked(name) {
@@ -185,4 +187,21 @@ func (c *Cluster) decide(mine View) {
 	if (len(d.Changed) > 0 || prev.Writer != d.Writer || prev.Quorate != d.Quorate || leaseChanged) && c.cfg.OnChange != nil {
 		c.cfg.OnChange(d)
 	}
+}
+
+// WriterAnnex returns the writer as this agent sees it and that writer's
+// latest annex (see SetAnnex): this agent's own while it holds the lease,
+// else that of the peer whose fresh view says it holds it. With no writer
+// it returns "" and nil.
+func (c *Cluster) WriterAnnex() (string, []byte) {
+	now := c.cfg.Mono()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.leaseLocked(now).Held {
+		return c.cfg.NodeName, c.annex
+	}
+	if w := c.holderLocked(now); w != "" {
+		return w, c.peers[w].view.Annex
+	}
+	return "", nil
 }
