@@ -278,6 +278,12 @@ func TestCluster_AnnexTravelsWithTheView(t *testing.T) {
 			return string(n.PeerViews()["n1"].Annex) == "removed: 198.51.100.7"
 		})
 	}
+	for _, n := range nodes {
+		eventually(t, n.cfg.NodeName+" reads the writer's annex", func() bool {
+			w, annex := n.WriterAnnex()
+			return w == "n1" && string(annex) == "removed: 198.51.100.7"
+		})
+	}
 	nodes[0].SetAnnex(nil)
 	eventually(t, "n2 sees the annex cleared", func() bool { return nodes[1].PeerViews()["n1"].Annex == nil })
 }

@@ -175,3 +175,20 @@ func (c *Cluster) decide(mine View) {
 		c.cfg.OnChange(d)
 	}
 }
+
+// WriterAnnex returns the writer as this agent sees it and that writer's
+// latest annex (see SetAnnex): this agent's own while it holds the lease,
+// else that of the peer whose fresh view says it holds it. With no writer
+// it returns "" and nil.
+func (c *Cluster) WriterAnnex() (string, []byte) {
+	now := c.cfg.Mono()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.leaseLocked(now).Held {
+		return c.cfg.NodeName, c.annex
+	}
+	if w := c.holderLocked(now); w != "" {
+		return w, c.peers[w].view.Annex
+	}
+	return "", nil
+}

@@ -7,6 +7,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/goavail/goavail/monitor"
 )
 
 // readyNow reports whether this agent's latest decision would let it
@@ -138,4 +140,30 @@ func TestCluster_PausedWriterWakesWithoutALease(t *testing.T) {
 		t.Errorf("a writer woken past its lease passed the fence: %v", err)
 	}
 	holders(t, []*node{n1, n2, n3}, 2*time.Second) // never two at once meanwhile
+}
+
+// TestCluster_ConflictLastsItsHold: a name conflict counts from its latest
+// report for ConflictHold, gathering the addresses reported, then lapses.
+func TestCluster_ConflictLastsItsHold(t *testing.T) {
+	now := time.Unix(1700000000, 0)
+	c, err := New(Config{NodeName: "self", ViewInterval: time.Second, ConflictHold: time.Minute, Local: func() []monitor.Status { return nil },
+		Log: testLogger(t), Mono: func() time.Time { return now }, Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.noteConflict("vm", "192.0.2.1:7946", "192.0.2.2:7946")
+	now = now.Add(50 * time.Second)
+	c.noteConflict("vm", "192.0.2.2:7946", "192.0.2.1:7946")
+	now = now.Add(50 * time.Second) // 100 s after the first report, 50 s after the latest
+	if k := c.Conflicts(); len(k) != 1 || k[0].Name != "vm" || len(k[0].Addrs) != 2 || k[0].Local {
+		t.Fatalf("conflicts = %+v", k)
+	}
+	now = now.Add(11 * time.Second)
+	if k := c.Conflicts(); len(k) != 0 {
+		t.Errorf("a conflict outlived its hold: %+v", k)
+	}
+	c.noteConflict("self", "192.0.2.3:7946")
+	if w, name := c.IsWriter(); w || !strings.Contains(name, "another agent uses this node_name") {
+		t.Errorf("with its own name shared the agent says %v %q", w, name)
+	}
 }

@@ -40,6 +40,9 @@ func validateCmd(path string, stdout io.Writer, getenv func(string) string) erro
 	if err != nil {
 		return &exitError{exitConfig, err}
 	}
+	for _, w := range c.Members.Warnings() {
+		fmt.Fprintln(stdout, "# warning: "+w)
+	}
 	fmt.Fprint(stdout, c.Effective())
 	return nil
 }
