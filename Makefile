@@ -54,17 +54,21 @@ fuzz:
 	go test -run '^$$' -fuzz FuzzOpen -fuzztime $(FUZZTIME) ./crypto
 	go test -run '^$$' -fuzz FuzzDecodeView -fuzztime $(FUZZTIME) ./cluster
 	go test -run '^$$' -fuzz FuzzReceive -fuzztime $(FUZZTIME) ./cluster
+	go test -run '^$$' -fuzz FuzzApplyDelta -fuzztime $(FUZZTIME) ./cluster
 	go test -run '^$$' -fuzz FuzzLoadMemory -fuzztime $(FUZZTIME) ./dns
 	go test -run '^$$' -fuzz FuzzImportMemory -fuzztime $(FUZZTIME) ./dns
 	go test -run '^$$' -fuzz FuzzDecodeAnnex -fuzztime $(FUZZTIME) ./cmd/goavail
 	go test -run '^$$' -fuzz FuzzUnpackRemoved -fuzztime $(FUZZTIME) ./cmd/goavail
 
 # Benchmarks: probe-engine CPU against pro-bing and fping on the same lab
-# targets, detection overhead, and API calls for a mass outage. Needs root;
+# targets, detection overhead, API calls for a mass outage, and the bytes a
+# cluster of 5 agents × 10,000 targets gossips (BenchmarkGossip). Needs root;
 # installs fping if missing.
 bench: test-deps
 	@command -v fping >/dev/null 2>&1 || { apt-get update -q && apt-get install -y -q fping; }
 	GOAVAIL_BENCH_SECONDS=60 go test -run '^$$' -bench . -benchtime 1x -timeout 30m ./monitor ./dns ./cmd/goavail
+	# the gossip bench in a network namespace of its own, so lo's counter is its bytes on the wire
+	unshare -n sh -c 'ip link set lo up && GOAVAIL_BENCH_NETNS=1 GOAVAIL_BENCH_SECONDS=60 go test -run "^$$" -bench Gossip -benchtime 1x -timeout 10m ./cluster'
 
 # A 10-minute soak: 1,000 namespaced targets, 20 of them flapping at random;
 # reports goroutines, heap and RSS at start and end and any DNS change not

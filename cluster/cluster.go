@@ -27,8 +27,9 @@ type Config struct {
 	Keys          [][]byte // AES keys; the first sends, all are accepted
 	Fingerprint   [crypto.FingerprintSize]byte
 	Rules         Rules
-	// ViewInterval is how often the whole view is sent even when nothing
-	// changed, so a lost message or a late joiner heals.
+	// ViewInterval is how often the view is sent even when nothing
+	// changed (the header, and any changes the peer lacks), so a lost
+	// message or a late joiner heals.
 	ViewInterval time.Duration
 	// MaxClockSkew bounds how far a message's timestamp may be from this
 	// agent's clock. Default 30s.
@@ -104,7 +105,8 @@ type Cluster struct {
 	local     chan struct{} // this agent's view changed
 	inc       uint64
 	seq       uint64
-	outboxes  map[string]chan []byte
+	outboxes  map[string]chan struct{}
+	out       deltaLog // the staged view, for deltas
 	senders   sync.WaitGroup
 	crashed   atomic.Bool // tests: memberlist was shut down under Run, as in a crash
 
@@ -155,7 +157,7 @@ func New(cfg Config) (*Cluster, error) {
 	c := &Cluster{
 		cfg: cfg, agreement: NewAgreement(cfg.Rules), guard: crypto.NewReplayGuard(cfg.MaxClockSkew),
 		inbox: make(chan []byte, inboxSize), poke: make(chan struct{}, 1), local: make(chan struct{}, 1),
-		outboxes: map[string]chan []byte{}, members: map[string]memberlist.Node{}, peers: map[string]*peerEntry{},
+		outboxes: map[string]chan struct{}{}, members: map[string]memberlist.Node{}, peers: map[string]*peerEntry{},
 		echoes: map[string]Echo{}, conflicts: map[string]conflict{}, dropped: map[string]uint64{}, dropLog: map[string]time.Time{},
 		electorate: map[string]bool{}, addrOf: map[string]string{}, warned: map[string]bool{},
 	}
@@ -198,6 +200,9 @@ func New(cfg Config) (*Cluster, error) {
 	// An agent restarted on a new address (a cloud VM, say) may take its name
 	// back once the old one has been dead this long.
 	mc.DeadNodeReclaimTime = deadNodeReclaim
+	// Views are sealed (random to a compressor) and memberlist's LZW would
+	// only make them longer.
+	mc.EnableCompression = false
 	mc.LogOutput = logWriter{c}
 	if cfg.tune != nil {
 		cfg.tune(mc)
@@ -280,7 +285,9 @@ func (c *Cluster) Run(ctx context.Context) error {
 	round := func() {
 		mine := View{Entries: c.cfg.Local(), Annex: c.localAnnex()}
 		c.broadcast(mine)
-		c.decide(mine)
+		if !c.out.deferDecide(c.local) { // delta.go
+			c.decide(mine)
+		}
 	}
 	round()
 	saved := c.afterBlackout()
@@ -291,7 +298,7 @@ func (c *Cluster) Run(ctx context.Context) error {
 			wg.Wait()
 			return c.stop()
 		case msg := <-c.inbox:
-			if c.receive(msg) {
+			if c.receiveQueued(msg) && !c.out.deferDecide(c.local) { // delta.go
 				c.decide(View{Entries: c.cfg.Local()})
 			}
 		case <-c.local:

@@ -136,6 +136,8 @@ func (c *Cluster) decide(mine View) {
 		_, alive := c.members[name]
 		if !alive && now.Sub(p.received) > 10*rules.StaleAfter {
 			delete(c.peers, name) // long gone: forget
+			// and its echo: it holds no copy of our entries (delta.go)
+			delete(c.echoes, name)
 			continue
 		}
 		if !c.electorLocked(name) {

@@ -41,7 +41,7 @@ type Members struct {
 	AllowSplitBrain bool `toml:"allow_split_brain"`
 	// CryptoKey is one key or a list; the first sends, all are accepted.
 	CryptoKey Keys `toml:"crypto_key"`
-	// ViewInterval is how often each agent sends its whole view even when
+	// ViewInterval is how often each agent sends its view even when
 	// nothing changed. Default 2s.
 	ViewInterval Duration `toml:"view_interval"`
 	// ViewStaleAfter is how old a peer's view may be and still count; it is

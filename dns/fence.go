@@ -18,6 +18,11 @@ import (
 // proved before the zone was listed has ended: the next pass lists again.
 var ErrLeaseEnded = fmt.Errorf("the writer lease under which the zone was listed has ended; not sent, the zone is listed again at the next pass")
 
+// chainKey keys, in a fenced context, the context the fences are taken
+// from: each new fence is taken from it, not from the fenced one, so that
+// it may end later.
+type chainKey struct{}
+
 // fenceZone fences a zone's pass before it is listed, when this agent is
 // about to write. It returns the context to list, plan and apply under,
 // the fence's error (nil without a fence), and a cancel func.
@@ -25,22 +30,38 @@ func (r *Reconciler) fenceZone(ctx context.Context, mode string) (context.Contex
 	if r.cfg.Fence == nil || r.cfg.Provider == nil || mode != ModeApplied {
 		return ctx, func() {}, nil
 	}
-	return r.cfg.Fence(ctx)
+	fctx, cancel, err := r.cfg.Fence(ctx)
+	if err != nil {
+		return ctx, cancel, err
+	}
+	return context.WithValue(fctx, chainKey{}, ctx), cancel, nil
 }
 
-// fenceBatch is the check right before one batch request: the zone's fence
-// (ctx) still runs, and the fence says this agent may still write.
-func (r *Reconciler) fenceBatch(ctx context.Context) error {
+// fenceBatch is the check right before one batch request: the latest fence
+// (ctx) still runs, so the lease has been held without a break since the
+// zone was listed, and a new fence says this agent may still write. The
+// batch is sent under the new fence's context, which the next batch's
+// check chains on: a pass of many batches is not bounded by the first
+// lease, only each link by its own.
+func (r *Reconciler) fenceBatch(ctx context.Context) (context.Context, context.CancelFunc, error) {
 	if r.cfg.Fence == nil {
-		return nil
+		return ctx, func() {}, nil
 	}
 	if ctx.Err() != nil {
-		return fmt.Errorf("%w (%w)", ErrLeaseEnded, ctx.Err())
+		return ctx, func() {}, fmt.Errorf("%w (%w)", ErrLeaseEnded, ctx.Err())
 	}
-	_, cancel, err := r.cfg.Fence(ctx)
-	cancel()
+	parent, ok := ctx.Value(chainKey{}).(context.Context)
+	if !ok {
+		parent = ctx
+	}
+	nctx, cancel, err := r.cfg.Fence(parent)
 	if err != nil {
-		return fmt.Errorf("batch not sent: %w", err)
+		cancel()
+		return ctx, func() {}, fmt.Errorf("batch not sent: %w", err)
 	}
-	return nil
+	if ctx.Err() != nil { // the previous link ended while the fence was asked
+		cancel()
+		return ctx, func() {}, fmt.Errorf("%w (%w)", ErrLeaseEnded, ctx.Err())
+	}
+	return context.WithValue(nctx, chainKey{}, parent), cancel, nil
 }

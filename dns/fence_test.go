@@ -2,6 +2,10 @@ package dns
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -74,5 +78,75 @@ func TestReconciler_NoBatchOnAListingFromAnEarlierLease(t *testing.T) {
 	// The next pass lists again under a new fence and converges.
 	if rep := b.Pass(context.Background()); rep.Err != nil || !strings.Contains(zone.contents("www.example.com"), "192.0.2.1") {
 		t.Errorf("the next pass: %v, zone %s", rep.Err, zone.contents("www.example.com"))
+	}
+}
+
+// slowApply answers each batch request after a while, as a real API does;
+// after, if set, runs once the answer is in.
+type slowApply struct {
+	*memProvider
+	per   time.Duration
+	after func()
+}
+
+func (s *slowApply) Apply(ctx context.Context, zone string, creates, deletes []Record) error {
+	if err := ctx.Err(); err != nil {
+		return err // not sent
+	}
+	err := s.memProvider.Apply(ctx, zone, creates, deletes)
+	time.Sleep(s.per) // sent; the answer takes a while
+	if s.after != nil {
+		s.after()
+	}
+	return err
+}
+
+// TestReconciler_BatchFencesChain: each batch request is fenced, and its
+// fence is taken while the previous one still runs, so a pass of many
+// batches is not bounded by the first lease (each fence here lasts 300ms;
+// five batches take 500ms), while a link that ends before the next batch
+// (a lease gap) stops the pass: the next pass lists again.
+func TestReconciler_BatchFencesChain(t *testing.T) {
+	var addrs []netip.Addr
+	var recs []Record
+	h := Health{}
+	for i := 1; i <= 6; i++ {
+		a := netip.AddrFrom4([4]byte{192, 0, 2, byte(i)})
+		addrs = append(addrs, a)
+		recs = append(recs, rec(fmt.Sprint(i), "www.example.com", "A", a.String()))
+		h[a] = i == 1 // five of six down
+	}
+	g := Group{Zone: "example.com", Hostnames: []string{"www.example.com"}, Addrs: addrs, TTL: 60}
+	for _, tc := range []struct {
+		name    string
+		lapse   bool // the latest fence's lease ends during the first batch
+		applies int
+	}{
+		{"each link outlives its batch: all five go", false, 5},
+		{"a link ends during its batch: the next is not sent", true, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			zone := &memProvider{records: slices.Clone(recs)}
+			var latest context.CancelFunc
+			p := &slowApply{memProvider: zone, per: 100 * time.Millisecond}
+			if tc.lapse {
+				p.after = func() { latest() }
+			}
+			r := NewReconciler(ReconcilerConfig{Provider: p, BatchSize: 1, Health: func() Health { return h }, Log: discard(),
+				Writer: func() (bool, string) { return true, "me" },
+				Fence: func(ctx context.Context) (context.Context, context.CancelFunc, error) {
+					c, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+					latest = cancel
+					return c, cancel, nil
+				}})
+			r.SetGroups([]Group{g}, time.Minute)
+			rep := r.Pass(context.Background())
+			if zone.applies != tc.applies {
+				t.Errorf("%d batches applied, want %d (err %v)", zone.applies, tc.applies, rep.Err)
+			}
+			if tc.lapse && !errors.Is(rep.Err, ErrLeaseEnded) {
+				t.Errorf("err %v, want ErrLeaseEnded", rep.Err)
+			}
+		})
 	}
 }

@@ -583,9 +583,11 @@ func (r *Reconciler) apply(ctx context.Context, zone string, creates, deletes, a
 		r.mu.Lock()
 		r.budget.charge(r.cfg.Now(), ids)
 		r.mu.Unlock()
-		err := r.fenceBatch(ctx)
+		bctx, bcancel, err := r.fenceBatch(ctx)
 		if err == nil {
-			err = r.send(ctx, zone, b)
+			err = r.send(bctx, zone, b)
+			defer bcancel()
+			ctx = bctx // the next batch chains on this fence
 		} else {
 			r.refund(ids) // not sent
 		}
