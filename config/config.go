@@ -70,10 +70,14 @@ type Config struct {
 	// Notices are lines for the operator about how the file was read (an
 	// old key mapped to a new meaning); cmd logs them at info.
 	Notices []string `toml:"-"`
+
+	// probeTimeoutSet says probe_timeout was in the file, not derived
+	// from interval: only then is it blamed when interval is out of range.
+	probeTimeoutSet bool
 }
 
 // EventKinds are the notification events hooks and webhooks can ask for.
-var EventKinds = []string{"transition", "agreed", "dns_change"}
+var EventKinds = []string{"transition", "agreed", "dns_change", "drain"}
 
 // HookConfig is one [[Hooks]] table: a command run on each event, with the
 // event in GOAVAIL_* environment variables.
@@ -130,6 +134,9 @@ type Cloudflare struct {
 	// RecordGroup.
 	Match  string        `toml:"match"`
 	Checks []CheckConfig `toml:"Checks"`
+	// Drain lists addresses of this block's own group taken out of DNS on
+	// purpose (maintenance); see RecordGroup.Drain.
+	Drain []string `toml:"drain"`
 
 	// TTL for records goavail creates, in seconds; 1 means automatic.
 	TTL int `toml:"ttl"`
@@ -167,6 +174,10 @@ type RecordGroup struct {
 	Match *string `toml:"match"`
 	// Checks are the group's health checks; default one ICMP check.
 	Checks []CheckConfig `toml:"Checks"`
+	// Drain lists addresses of this group taken out of DNS on purpose:
+	// still probed and shown, never in DNS, never counted by the
+	// isolation guard.
+	Drain []string `toml:"drain"`
 }
 
 // Group is an effective record group: every hostname in Zone should point
@@ -186,6 +197,8 @@ type Group struct {
 	Checks       []Check
 	MatchAny     bool
 	implicitICMP bool // Checks is the default, unconfigured ICMP check
+	// Drained are addresses of Addrs drained by the config's drain key.
+	Drained []netip.Addr
 }
 
 // Defaults for keys that are not set.
@@ -227,15 +240,10 @@ func Load(path string) (*Config, error) {
 // validates it. Every problem is reported, joined into one error.
 func Parse(text string) (*Config, error) {
 	c := &Config{}
-	md, err := toml.Decode(text, c)
+	md, errs, dropped, err := decode(text, c)
 	if err != nil {
-		var perr toml.ParseError
-		if errors.As(err, &perr) {
-			return nil, fmt.Errorf("line %d, column %d: %s", perr.Position.Line, perr.Position.Col, perr.Message)
-		}
-		return nil, err
+		return nil, errors.Join(append(errs, err)...)
 	}
-	var errs []error
 	reported := map[string]bool{}
 	for _, k := range md.Undecoded() {
 		if len(k) > 1 && reported[k[:len(k)-1].String()] {
@@ -245,7 +253,11 @@ func Parse(text string) (*Config, error) {
 		errs = append(errs, unknownKey(k))
 	}
 	c.applyDefaults(md)
-	errs = append(errs, c.validate()...)
+	for _, e := range c.validate() {
+		if !aboutDropped(e, dropped) {
+			errs = append(errs, e)
+		}
+	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
@@ -280,7 +292,8 @@ func (c *Config) applyDefaults(md toml.MetaData) {
 	if !md.IsDefined("interval") {
 		c.Interval = Duration(DefaultInterval)
 	}
-	if !md.IsDefined("probe_timeout") {
+	c.probeTimeoutSet = md.IsDefined("probe_timeout")
+	if !c.probeTimeoutSet {
 		c.ProbeTimeout = Duration(min(c.Interval.D(), maxProbeTimeout))
 	}
 	if !md.IsDefined("reconcile_period") {
@@ -352,7 +365,8 @@ func (c *Config) validate() []error {
 	if c.Interval.D() < 100*time.Millisecond || c.Interval.D() > time.Hour {
 		bad("interval = %s: must be from 100ms to 1h", c.Interval.D())
 	}
-	if c.ProbeTimeout.D() < 10*time.Millisecond || c.ProbeTimeout.D() > c.Interval.D() {
+	intervalOK := c.Interval.D() >= 100*time.Millisecond && c.Interval.D() <= time.Hour
+	if (intervalOK || c.probeTimeoutSet) && (c.ProbeTimeout.D() < 10*time.Millisecond || c.ProbeTimeout.D() > c.Interval.D()) {
 		bad("probe_timeout = %s: must be from 10ms to interval (%s)", c.ProbeTimeout.D(), c.Interval.D())
 	}
 	if c.ReconcilePeriod.D() < time.Second {
@@ -424,7 +438,7 @@ func (c *Config) buildGroups() ([]Group, []error) {
 	var raw []source
 	if cf.DNSDomain != "" || len(cf.Hostnames) > 0 || len(cf.IPAddresses) > 0 {
 		p := cf.DNSProxied
-		raw = append(raw, source{"Cloudflare", RecordGroup{DNSDomain: cf.DNSDomain, Hostnames: cf.Hostnames, IPAddresses: cf.IPAddresses, DNSProxied: &p, Match: &cf.Match, Checks: cf.Checks}})
+		raw = append(raw, source{"Cloudflare", RecordGroup{DNSDomain: cf.DNSDomain, Hostnames: cf.Hostnames, IPAddresses: cf.IPAddresses, DNSProxied: &p, Drain: cf.Drain, Match: &cf.Match, Checks: cf.Checks}})
 	}
 	for i, rg := range c.Records {
 		raw = append(raw, source{fmt.Sprintf("Records[%d]", i), rg})
@@ -493,10 +507,13 @@ func buildGroup(where string, rg RecordGroup, cf Cloudflare) (Group, []error) {
 	}
 	for _, h := range rg.Hostnames {
 		fq := qualify(h, zone)
-		if err := checkDNSName(fq); err != nil || strings.HasPrefix(h, "*") {
-			if err == nil {
-				err = errors.New("wildcards are not managed")
-			}
+		err := outsideZone(h, zone)
+		if strings.Contains(h, "*") {
+			err = errors.New("wildcards are not managed: list each name")
+		} else if err == nil || zone == "" {
+			err = checkDNSName(fq)
+		}
+		if err != nil {
 			bad("hostnames: %q: %v", h, err)
 			continue
 		}
@@ -526,6 +543,7 @@ func buildGroup(where string, rg RecordGroup, cf Cloudflare) (Group, []error) {
 		}
 		g.Addrs = append(g.Addrs, a)
 	}
+	g.Drained, errs = drained(where, rg.Drain, g.Addrs, errs)
 	if g.Proxied && g.TTL != 1 && rg.TTL != nil {
 		bad("ttl = %d: proxied records always have automatic TTL; set ttl = 1 or dns_proxied = false", g.TTL)
 	}
@@ -597,8 +615,9 @@ func (c *Config) Effective() string {
 		TTL         int              `toml:"ttl"`
 		Comment     string           `toml:"comment"`
 		AllDown     string           `toml:"all_down"`
+		Drain       []string         `toml:"drain,omitempty"`
 		Match       string           `toml:"match"`
-		Checks      []effectiveCheck `toml:"Checks"`
+		Checks      []effectiveCheck `toml:"Checks,omitempty"`
 	}
 	type api struct {
 		APIBaseURL     string   `toml:"api_base_url,omitempty"`
@@ -650,7 +669,11 @@ func (c *Config) Effective() string {
 		if g.FailStatic {
 			policy = "fail-static"
 		}
-		out.Records = append(out.Records, group{g.Zone, g.Hostnames, ips, g.Proxied, g.TTL, g.Comment, policy, g.match(), g.effectiveChecks()})
+		var drain []string
+		for _, a := range g.Drained {
+			drain = append(drain, a.String())
+		}
+		out.Records = append(out.Records, group{g.Zone, g.Hostnames, ips, g.Proxied, g.TTL, g.Comment, policy, drain, g.match(), g.effectiveChecks()})
 	}
 	var b strings.Builder
 	if err := toml.NewEncoder(&b).Encode(out); err != nil {

@@ -169,7 +169,7 @@ func TestE2E_ChecksEveryFailureKind(t *testing.T) {
 	}
 	eventually(t, "goavail status shows the warning", func() bool {
 		var out strings.Builder
-		return statusCmd(t.Context(), httpAddr, false, &out) == nil &&
+		return statusCmd(t.Context(), agentTarget{url: "http://" + httpAddr}, false, &out) == nil &&
 			strings.Contains(out.String(), l.web.V4.String()+" https:8443/ (up): warning: tls: certificate expires in 3.0 days")
 	}, ag.logs)
 	// The operator raises the bar to 5 days: now it is down, with the days.
@@ -184,7 +184,7 @@ func TestE2E_ChecksEveryFailureKind(t *testing.T) {
 	l.handler.Set(testweb.Status503)
 	eventually(t, "status shows the failing check", func() bool {
 		var out strings.Builder
-		if err := statusCmd(t.Context(), httpAddr, false, &out); err != nil {
+		if err := statusCmd(t.Context(), agentTarget{url: "http://" + httpAddr}, false, &out); err != nil {
 			return false
 		}
 		return strings.Contains(out.String(), l.web.V4.String()+" https:8443/ (down): status 503")
