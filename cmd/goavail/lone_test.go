@@ -65,7 +65,9 @@ ip_addresses = ["192.0.2.1", "192.0.2.2", "192.0.2.3"]
 		time.Sleep(10 * time.Millisecond)
 	}
 
-	tracker := monitor.NewTracker(cfg.Addrs(), thresholds(cfg), nil)
+	tracker := monitor.NewHealth(nil, nil)
+	targets, _ := checkTargets(cfg)
+	tracker.SetTargets(targets, time.Now())
 	doc := buildStatus("vm", true, tracker, clu, newTestReconciler(clu), map[netip.Addr]drainEntry{})
 	if doc.Writer != "none: this agent abstains (isolation guard)" || doc.IsWriter || !doc.Isolated {
 		t.Errorf("/status: writer %q, is_writer %v, isolated %v", doc.Writer, doc.IsWriter, doc.Isolated)
