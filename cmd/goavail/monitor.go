@@ -267,13 +267,14 @@ func monitorCmd(ctx context.Context, o monitorOptions, logw io.Writer, getenv fu
 	// sockets, so a port in use stops the start at once.
 	type reloadReq struct{ done chan error }
 	reloads := make(chan reloadReq)
+	warn := &warner{log: log, last: map[string]string{}}
 	var web *httpServer
 	if cfg.HTTPListen != "" {
 		node := cfg.NodeName // node_name changes at a restart only
 		status := func() statusDoc {
 			doc := buildStatus(node, o.dryRun, tracker, clu, rec, drn.drained())
 			addDNSStatus(&doc, rec, propagation)
-			return doc
+			return warn.attach(doc)
 		}
 		ask := func() error {
 			r := reloadReq{done: make(chan error, 1)}
@@ -306,7 +307,6 @@ func monitorCmd(ctx context.Context, o monitorOptions, logw io.Writer, getenv fu
 		log.Warn("no ICMP socket: running without ICMP, as no address has an icmp check; a reload that adds one is refused", "err", err)
 		engine = nil
 	}
-	warn := &warner{log: log, last: map[string]string{}}
 	checker := monitor.NewChecker(0, log, func(r monitor.CheckResult) {
 		cm.check(r)
 		warn.observe(r)
