@@ -136,8 +136,13 @@ type scaleAgent struct {
 	http string
 }
 
-// runScaleAgent writes config and starts bin monitor (dry-run) with args.
+// runScaleAgent writes config and starts bin monitor with args.
 func runScaleAgent(tb testing.TB, bin, config, httpAddr string, args ...string) *scaleAgent {
+	return runScaleAgentEnv(tb, bin, config, httpAddr, nil, args...)
+}
+
+// runScaleAgentEnv is runScaleAgent with extra environment variables.
+func runScaleAgentEnv(tb testing.TB, bin, config, httpAddr string, env []string, args ...string) *scaleAgent {
 	tb.Helper()
 	cfg := filepath.Join(tb.TempDir(), "goavail.toml")
 	if err := os.WriteFile(cfg, []byte(config), 0o600); err != nil {
@@ -145,6 +150,7 @@ func runScaleAgent(tb testing.TB, bin, config, httpAddr string, args ...string) 
 	}
 	a := &scaleAgent{logs: &lineLog{}, http: httpAddr}
 	a.cmd = exec.Command(bin, append([]string{"monitor", "--config-file", cfg}, args...)...)
+	a.cmd.Env = append(os.Environ(), env...)
 	a.cmd.Stdout, a.cmd.Stderr = a.logs, a.logs
 	if err := a.cmd.Start(); err != nil {
 		tb.Fatal(err)
