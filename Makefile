@@ -56,16 +56,18 @@ fuzz:
 	go test -run '^$$' -fuzz FuzzLoadMemory -fuzztime $(FUZZTIME) ./dns
 	go test -run '^$$' -fuzz FuzzDecodeAnnex -fuzztime $(FUZZTIME) ./cmd/goavail
 
-# Benchmarks: probe-engine CPU against pro-bing and fping on the same lab
-# targets, detection overhead, and API calls for a mass outage. Needs root;
-# installs fping if missing.
+# Benchmarks: the whole agent's CPU (the built binary) and the probe
+# engine's beside fping (and pro-bing) on the same lab targets, detection
+# overhead, and API calls for a mass outage. Needs root; installs fping if
+# missing. GOAVAIL_BENCH_TARGETS=500,1000 picks the agent's sizes.
 bench: test-deps
 	@command -v fping >/dev/null 2>&1 || { apt-get update -q && apt-get install -y -q fping; }
 	GOAVAIL_BENCH_SECONDS=60 go test -run '^$$' -bench . -benchtime 1x -timeout 30m ./monitor ./dns ./cmd/goavail
 
-# A 10-minute soak: 1,000 namespaced targets, 20 of them flapping at random;
-# reports goroutines, heap and RSS at start and end and any DNS change not
-# called for. Needs root. Not part of make test.
+# A 10-minute soak of two built agents as a cluster (HTTP on) on 10,000
+# namespaced targets, 20 of them flapping at random; reports goroutines, heap
+# and RSS from their own /metrics at start and end, and any DNS change or
+# down not called for. Needs root. Not part of make test.
 soak: test-deps
 	GOAVAIL_SOAK_SECONDS=600 go test -run '^TestSoak$$' -count=1 -v -timeout 20m ./cmd/goavail
 
