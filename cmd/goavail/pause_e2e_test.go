@@ -4,6 +4,8 @@ import (
 	be "encoding/binary"
 	"net"
 	"net/netip"
+	"os"
+	"strconv"
 	"sync"
 	"syscall"
 	"testing"
@@ -141,14 +143,20 @@ func maxIn(ps []wireProbe, w time.Duration) int {
 // slots seen on the wire are within 10 % of the number of targets (each
 // kept its phase); and the agent logs exactly one pause, with its length,
 // and counts it in goavail_agent_pauses_total.
+//
+// GOAVAIL_PAUSE_TARGETS sets another number of targets (10000, say).
 func TestE2E_PauseKeepsPhases(t *testing.T) {
-	const n, interval = 1000, time.Second
+	const interval = time.Second
+	n := 1000
+	if v, err := strconv.Atoi(os.Getenv("GOAVAIL_PAUSE_TARGETS")); err == nil && v > 0 {
+		n = v
+	}
 	lab := netlab.New(t, 92)
 	_, addrs := lab.AddBulk(n)
 	bin := buildBinary(t)
 	httpAddr := freeAddr(t)
 	ag := runScaleAgent(t, bin, scaleConfig(httpAddr, addrs, interval, 800*time.Millisecond, 1, 1, ""), httpAddr)
-	ag.waitUp(t, n, 60*time.Second)
+	ag.waitUp(t, n, 60*time.Second+time.Duration(n)*time.Millisecond)
 
 	capt := startCapture(t, lab.Bridge)
 	time.Sleep(2 * interval)

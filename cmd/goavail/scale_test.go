@@ -72,7 +72,7 @@ type lineLog struct {
 	partial []byte
 	ups     int
 	downs   []string
-	kept    []string // every line that is not an up transition, for failures
+	kept    []string // the latest lines that are neither an up transition nor an agreement
 }
 
 func (l *lineLog) Write(p []byte) (int, error) {
@@ -92,10 +92,13 @@ func (l *lineLog) Write(p []byte) (int, error) {
 			continue
 		case strings.Contains(line, "target state changed") && strings.Contains(line, " to=down"):
 			l.downs = append(l.downs, line)
+		case strings.Contains(line, `msg=agreed`):
+			continue // one per target at the start
 		}
-		if len(l.kept) < 10000 {
-			l.kept = append(l.kept, line)
+		if len(l.kept) >= 8000 { // keep the latest 4,000 to 8,000
+			l.kept = append(l.kept[:0], l.kept[4000:]...)
 		}
+		l.kept = append(l.kept, line)
 	}
 	return len(p), nil
 }
