@@ -4,7 +4,7 @@ COMMIT  ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
 LDFLAGS := -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 PREFIX  ?= /usr/local
 
-.PHONY: build run test test-deps lint fuzz bench soak install clean
+.PHONY: build run test test-deps lint fuzz bench soak chaos install clean
 
 build:
 	go build -ldflags "$(LDFLAGS)" -o bin/goavail ./cmd/goavail
@@ -17,7 +17,7 @@ run: build
 # The tests make network namespaces (iproute2) and open ICMP sockets: run
 # them as root. test-deps installs what a fresh Debian machine lacks.
 test: test-deps lint
-	go test -race -count=1 ./...
+	go test -race -count=1 -timeout 30m ./...
 
 # ip (iproute2) builds the test hosts; setpriv (util-linux) runs goavail as
 # nobody; systemd-analyze (systemd) verifies the unit file. Without them
@@ -70,6 +70,17 @@ bench: test-deps
 # down not called for. Needs root. Not part of make test.
 soak: test-deps
 	GOAVAIL_SOAK_SECONDS=600 go test -run '^TestSoak$$' -count=1 -v -timeout 20m ./cmd/goavail
+
+# Fault injection: AGENTS real agents (default 5) for DURATION seconds
+# (default 600) under a seeded schedule of partitions, one-way loss, kill -9,
+# SIGSTOP, a duplicate name and a clock step, then the invariant checker
+# (internal/chaos). SEED replays a run (the test prints it). Needs root.
+# make test runs a shorter one (3 agents, about 2 minutes).
+SEED ?=
+DURATION ?= 600
+AGENTS ?= 5
+chaos: test-deps
+	GOAVAIL_CHAOS_SEED=$(SEED) GOAVAIL_CHAOS_SECONDS=$(DURATION) GOAVAIL_CHAOS_AGENTS=$(AGENTS) go test -run '^TestE2E_Chaos$$' -count=1 -v -timeout 60m ./cmd/goavail
 
 # Install the binary, the systemd unit and (if none is there yet) the
 # example config. Then: edit /etc/goavail/goavail.toml and goavail.env,

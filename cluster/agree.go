@@ -37,6 +37,12 @@ type PeerView struct {
 	States   map[netip.Addr]monitor.State
 	// Failing counts addresses not (yet) down whose latest probes were lost.
 	Failing int
+	// NotReady: the agent said it could not write (its own agreement is
+	// not quorate), so it is not chosen as writer, though it votes.
+	NotReady bool
+	// Duplicate: another agent uses the same node name; the agent neither
+	// votes nor is chosen until that ends.
+	Duplicate bool
 }
 
 // Isolated reports whether an agent abstains: it watches at least
@@ -70,8 +76,10 @@ type Decision struct {
 	// States is what DNS acts on. An address that has never been agreed on
 	// is Unknown, and DNS leaves its records as they are.
 	States map[netip.Addr]monitor.State
-	// Writer is the agent that applies DNS changes: the lowest name among
-	// the voting agents this one can see. It writes only while Quorate.
+	// Writer is the agent this one wants as writer: the lowest name among
+	// the voting agents it can see that say they could write. It is this
+	// agent's ballot; the writer is the agent that holds the writer lease
+	// (see Elector), and it writes only while its own agreement is Quorate.
 	Writer string
 	// Quorate says the voting agents this one can see are enough to agree
 	// (at least MinPeersAgree+1). Across a partition, only a side that has
@@ -85,6 +93,11 @@ type Decision struct {
 	// and why; sorted. LocalIsolated says this agent abstained.
 	Abstaining, Stale, Dead []string
 	LocalIsolated           bool
+	// Duplicates name peers that share their node name with another
+	// agent; LocalDuplicate says this agent's own name is shared. Neither
+	// votes.
+	Duplicates     []string
+	LocalDuplicate bool
 	// Changed lists the addresses whose agreed state changed this round.
 	Changed []netip.Addr
 }
@@ -119,10 +132,10 @@ func (a *Agreement) SetRules(r Rules) { a.rules = r }
 // are those in local, the agent's configured set; others are forgotten.
 func (a *Agreement) Decide(now time.Time, self PeerView, peers []PeerView) Decision {
 	local := self.States
-	d := Decision{LocalIsolated: Isolated(self, a.rules.IsolationThreshold)}
+	d := Decision{LocalIsolated: Isolated(self, a.rules.IsolationThreshold), LocalDuplicate: self.Duplicate}
 	var voters []map[netip.Addr]monitor.State
 	candidates := []string{}
-	if !d.LocalIsolated {
+	if !d.LocalIsolated && !d.LocalDuplicate {
 		voters = append(voters, local)
 		d.Voters = append(d.Voters, self.Node)
 		candidates = append(candidates, self.Node)
@@ -130,6 +143,8 @@ func (a *Agreement) Decide(now time.Time, self PeerView, peers []PeerView) Decis
 	var isolatedLive []string
 	for _, p := range peers {
 		switch {
+		case p.Duplicate:
+			d.Duplicates = append(d.Duplicates, p.Node)
 		case !p.Alive:
 			d.Dead = append(d.Dead, p.Node)
 		case now.Sub(p.Received) > a.rules.StaleAfter:
@@ -140,15 +155,20 @@ func (a *Agreement) Decide(now time.Time, self PeerView, peers []PeerView) Decis
 		default:
 			voters = append(voters, p.States)
 			d.Voters = append(d.Voters, p.Node)
-			candidates = append(candidates, p.Node)
+			if !p.NotReady {
+				candidates = append(candidates, p.Node)
+			}
 		}
 	}
-	if len(candidates) == 0 { // everyone abstains: the writer is still the lowest live name
+	if len(candidates) == 0 && len(d.Voters) == 0 { // everyone abstains: the writer is still the lowest live name
 		candidates = append([]string{self.Node}, isolatedLive...)
+	}
+	if len(candidates) == 0 {
+		candidates = append(candidates, slices.Min(d.Voters))
 	}
 	d.Writer = slices.Min(candidates)
 	d.Quorate = len(d.Voters) >= a.rules.MinPeersAgree+1
-	for _, s := range []*[]string{&d.Voters, &d.Abstaining, &d.Stale, &d.Dead} {
+	for _, s := range []*[]string{&d.Voters, &d.Abstaining, &d.Stale, &d.Dead, &d.Duplicates} {
 		slices.Sort(*s)
 	}
 
@@ -167,7 +187,7 @@ func (a *Agreement) Decide(now time.Time, self PeerView, peers []PeerView) Decis
 		state := a.agreed[addr]
 		switch {
 		case up >= need && down >= need:
-			if !d.LocalIsolated && mine != monitor.Unknown {
+			if !d.LocalIsolated && !d.LocalDuplicate && mine != monitor.Unknown {
 				state = mine
 			}
 		case up >= need:
@@ -188,5 +208,5 @@ func (a *Agreement) Decide(now time.Time, self PeerView, peers []PeerView) Decis
 
 // String summarises a decision for logs.
 func (d Decision) String() string {
-	return fmt.Sprintf("writer=%s quorate=%v voters=%v abstaining=%v stale=%v dead=%v isolated=%v", d.Writer, d.Quorate, d.Voters, d.Abstaining, d.Stale, d.Dead, d.LocalIsolated)
+	return fmt.Sprintf("writer=%s quorate=%v voters=%v abstaining=%v stale=%v dead=%v duplicates=%v isolated=%v duplicate=%v", d.Writer, d.Quorate, d.Voters, d.Abstaining, d.Stale, d.Dead, d.Duplicates, d.LocalIsolated, d.LocalDuplicate)
 }

@@ -3,6 +3,7 @@ package cluster
 import (
 	"net/netip"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -118,6 +119,12 @@ func TestAgreement_Rounds(t *testing.T) {
 			{local: st(U, U, U), peers: []PeerView{peer("p1", st(U, U, U))}, want: U, writer: "p1"},
 			{local: st(D, D, D), peers: []PeerView{peer("p1", st(D, D, D))}, want: U, writer: "p1"},
 		}},
+		{"a peer that cannot write votes but is not chosen", rules, []round{
+			{local: st(D, U, U), peers: []PeerView{{Node: "a-not-ready", Alive: true, Received: t0, States: st(D, U, U), NotReady: true}}, want: D, writer: "self"},
+		}},
+		{"a peer whose name is shared neither votes nor is chosen", rules, []round{
+			{local: st(D, U, U), peers: []PeerView{{Node: "a-dup", Alive: true, Received: t0, States: st(D, U, U), Duplicate: true}, peer("z", st(U, U, U))}, want: X, writer: "self"},
+		}},
 		{"min_peers_agree=2 needs three agents", Rules{MinPeersAgree: 2, StaleAfter: time.Minute}, []round{
 			{local: st(D, U, U), peers: []PeerView{peer("p1", st(D, U, U)), peer("p2", st(U, U, U))}, want: X, writer: "p1"},
 			{local: st(D, U, U), peers: []PeerView{peer("p1", st(D, U, U)), peer("p2", st(D, U, U))}, want: D, writer: "p1"},
@@ -168,8 +175,11 @@ func TestAgreement_QuorumDecidesWhoMayWrite(t *testing.T) {
 		{"two of three", rules1, []PeerView{peer("p1", st(U, U, U))}, true},
 		{"the other voter is stale", rules1, []PeerView{{Node: "p1", Alive: true, Received: t0.Add(-time.Minute), States: st(U, U, U)}}, false},
 		{"min_peers_agree = 2, one peer", Rules{MinPeersAgree: 2, StaleAfter: time.Second}, []PeerView{peer("p1", st(U, U, U))}, false},
+		{"this agent's name is shared: it does not vote", rules1, []PeerView{peer("p1", st(U, U, U))}, false},
 	} {
-		d := NewAgreement(tc.rules).Decide(t0, me(st(U, U, U)), tc.peers)
+		self := me(st(U, U, U))
+		self.Duplicate = strings.HasPrefix(tc.name, "this agent's name is shared")
+		d := NewAgreement(tc.rules).Decide(t0, self, tc.peers)
 		if d.Quorate != tc.want {
 			t.Errorf("%s: quorate %v, want %v (%s)", tc.name, d.Quorate, tc.want, d)
 		}

@@ -8,6 +8,7 @@ import (
 	"os"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -151,9 +152,7 @@ func TestCluster_AgreementAcrossNodes(t *testing.T) {
 	n1, n2, n3 := nodes[0], nodes[1], nodes[2]
 	for _, n := range nodes {
 		eventually(t, n.cfg.NodeName+" agrees ipA up", agreed(n, ipA, U))
-		if w, name := n.IsWriter(); w != (n == n1) || name != "n1" {
-			t.Errorf("%s: writer %q (this agent: %v), want n1", n.cfg.NodeName, name, w)
-		}
+		eventually(t, n.cfg.NodeName+" names n1 the writer", func() bool { w, name := n.IsWriter(); return w == (n == n1) && name == "n1" })
 	}
 	n3.set(ipA, D)
 	eventually(t, "n1 holds n3's view of ipA down", func() bool { return n1.PeerViews()["n3"].States()[ipA] == D })
@@ -281,4 +280,36 @@ func TestCluster_AnnexTravelsWithTheView(t *testing.T) {
 	}
 	nodes[0].SetAnnex(nil)
 	eventually(t, "n2 sees the annex cleared", func() bool { return nodes[1].PeerViews()["n1"].Annex == nil })
+}
+
+// TestNew_BindFailureNamesBindAddr: an address that is not on this host
+// (an elastic IP, a NAT) cannot be bound, and the error says which key to
+// set.
+func TestNew_BindFailureNamesBindAddr(t *testing.T) {
+	_, err := New(Config{NodeName: "n1", BindAddr: "192.0.2.1", AdvertiseAddr: "192.0.2.1", Peers: []string{"192.0.2.2"}, Keys: [][]byte{keyA},
+		Rules: rules1, ViewInterval: time.Second, Local: func() []monitor.Status { return nil }, Log: testLogger(t)})
+	if err == nil || !strings.Contains(err.Error(), "bind_addr") || !strings.Contains(err.Error(), "0.0.0.0") {
+		t.Fatalf("err = %v, want one naming bind_addr", err)
+	}
+}
+
+// TestNew_IncarnationGrowsAcrossAClockStep: with an incarnation file, a
+// start with the clock stepped back still gets a higher incarnation.
+func TestNew_IncarnationGrowsAcrossAClockStep(t *testing.T) {
+	path := t.TempDir() + "/incarnation"
+	now := time.Unix(1700000000, 0)
+	first, err := nextIncarnation(path, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	second, err := nextIncarnation(path, now.Add(-10*time.Minute))
+	if err != nil || second <= first {
+		t.Fatalf("after a 10-minute step back: %d then %d (%v)", first, second, err)
+	}
+	if third, _ := nextIncarnation(path, now.Add(time.Hour)); third != uint64(now.Add(time.Hour).UnixNano()) {
+		t.Errorf("a later clock should give its own time: %d", third)
+	}
+	if inc, _ := nextIncarnation("", now); inc != uint64(now.UnixNano()) {
+		t.Errorf("without a file: %d", inc)
+	}
 }

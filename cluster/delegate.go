@@ -48,6 +48,12 @@ func (e *events) NotifyJoin(n *memberlist.Node)   { e.setMember(n, true) }
 func (e *events) NotifyUpdate(n *memberlist.Node) { e.setMember(n, true) }
 func (e *events) NotifyLeave(n *memberlist.Node)  { e.setMember(n, false) }
 
+// NotifyConflict is memberlist telling that a node name is claimed from
+// a second address (this agent's own name included).
+func (e *events) NotifyConflict(existing, other *memberlist.Node) {
+	(*Cluster)(e).noteConflict(existing.Name, existing.Address(), other.Address())
+}
+
 func (e *events) setMember(n *memberlist.Node, alive bool) {
 	e.mu.Lock()
 	if alive {

@@ -16,7 +16,8 @@ func sampleView() View {
 		{Addr: ipA, State: monitor.Up, Since: time.Unix(1700000000, 5), Evidence: monitor.Evidence{RTTs: []time.Duration{120 * time.Microsecond, 98 * time.Microsecond}, Probes: 64, Lost: 1}},
 		{Addr: netip.MustParseAddr("2001:db8::1"), State: monitor.Down, Since: time.Unix(1700000100, 0), Evidence: monitor.Evidence{Probes: 10, Lost: 10, LastError: "no route to host"}},
 		{Addr: ipC},
-	}, Annex: []byte("writer memory")}
+	}, Annex: []byte("writer memory"), Ready: true, Vote: "agent-2", Term: 7, Held: 6,
+		Echoes: map[string]Echo{"agent-2": {Inc: 1700000000000000000, Seq: 42}, "agent-3": {Inc: 9, Seq: 1}}}
 }
 
 func TestView_RoundTrip(t *testing.T) {
@@ -29,7 +30,8 @@ func TestView_RoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	again, _ := v.MarshalBinary()
-	if !bytes.Equal(b, again) || len(v.Entries) != 3 || v.Entries[2].Evidence.LastError != "no route to host" || v.Entries[0].Evidence.RTTs[1] != 98*time.Microsecond || string(v.Annex) != "writer memory" {
+	if !bytes.Equal(b, again) || len(v.Entries) != 3 || v.Entries[2].Evidence.LastError != "no route to host" || v.Entries[0].Evidence.RTTs[1] != 98*time.Microsecond || string(v.Annex) != "writer memory" ||
+		!v.Ready || v.Vote != "agent-2" || v.Term != 7 || v.Held != 6 || v.Echoes["agent-2"] != (Echo{1700000000000000000, 42}) || len(v.Echoes) != 2 {
 		t.Errorf("round trip changed the view: %+v", v)
 	}
 	for i := range b { // every truncation is refused
@@ -47,9 +49,11 @@ func TestView_RoundTrip(t *testing.T) {
 func FuzzDecodeView(f *testing.F) {
 	good, _ := sampleView().MarshalBinary()
 	f.Add(good)
-	f.Add([]byte{2, 0, 0})
-	f.Add([]byte{2, 0xff, 0xff, 0xff, 0xff, 0x0f})
-	f.Add([]byte{2, 0, 0xff, 0xff, 0xff, 0xff, 0x0f})
+	f.Add([]byte{3, 0, 0, 0, 0, 0, 0, 0})
+	f.Add([]byte{3, 0, 0, 1, 1, 'a', 1, 0, 1, 1, 'b', 1, 1})
+	f.Add([]byte{3, 0xff, 0xff, 0xff, 0xff, 0x0f})
+	f.Add([]byte{3, 0, 0xff, 0xff, 0xff, 0xff, 0x0f})
+	f.Add([]byte{3, 0, 0, 0, 0, 0, 0, 2, 1, 'b', 1, 1, 1, 'a', 1, 1}) // echoes out of order
 	f.Fuzz(func(t *testing.T, b []byte) {
 		v, err := DecodeView(b)
 		if err != nil {

@@ -19,14 +19,34 @@ type cutTransport struct {
 	*memberlist.NetTransport
 	mu      sync.Mutex
 	blocked map[string]bool
+	udpOnly map[string]bool // only packets (probes, gossip) are lost
+	tcpOnly map[string]bool // only streams (views, push-pull) are lost
 }
 
 var errCut = errors.New("partitioned")
 
-func (c *cutTransport) cut(addr string) bool {
+func (c *cutTransport) cut(addr string) bool { return c.cutFor(addr, false) }
+
+// cutFor reports whether sends to addr are lost, for a stream or a packet.
+func (c *cutTransport) cutFor(addr string, stream bool) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.blocked[addr]
+	return c.blocked[addr] || (stream && c.tcpOnly[addr]) || (!stream && c.udpOnly[addr])
+}
+
+// setProto blocks (or unblocks) this side's sends to addr of one kind:
+// "udp", "tcp" or "both".
+func (c *cutTransport) setProto(addr, proto string, blocked bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	switch proto {
+	case "udp":
+		c.udpOnly[addr] = blocked
+	case "tcp":
+		c.tcpOnly[addr] = blocked
+	default:
+		c.blocked[addr] = blocked
+	}
 }
 
 func (c *cutTransport) set(addr string, blocked bool) {
@@ -50,14 +70,14 @@ func (c *cutTransport) WriteToAddress(b []byte, a memberlist.Address) (time.Time
 }
 
 func (c *cutTransport) DialTimeout(addr string, d time.Duration) (net.Conn, error) {
-	if c.cut(addr) {
+	if c.cutFor(addr, true) {
 		return nil, errCut
 	}
 	return c.NetTransport.DialTimeout(addr, d)
 }
 
 func (c *cutTransport) DialAddressTimeout(a memberlist.Address, d time.Duration) (net.Conn, error) {
-	if c.cut(a.Addr) {
+	if c.cutFor(a.Addr, true) {
 		return nil, errCut
 	}
 	return c.NetTransport.DialAddressTimeout(a, d)
@@ -70,7 +90,7 @@ func startCuttable(t *testing.T, name string, peers []string) (*node, *cutTransp
 	if err != nil {
 		t.Fatal(err)
 	}
-	ct := &cutTransport{NetTransport: nt, blocked: map[string]bool{}}
+	ct := &cutTransport{NetTransport: nt, blocked: map[string]bool{}, udpOnly: map[string]bool{}, tcpOnly: map[string]bool{}}
 	n := &node{states: allUp(), done: make(chan error, 1)}
 	c, err := New(Config{
 		NodeName: name, BindAddr: "127.0.0.1", AdvertiseAddr: "127.0.0.1", Peers: peers, Keys: [][]byte{keyA},

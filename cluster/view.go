@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"maps"
 	"net/netip"
 	"slices"
 	"time"
@@ -19,6 +20,20 @@ type View struct {
 	// (the writer's memory of removed records, drains): cmd gives it
 	// meaning, cluster only carries it. At most maxAnnex bytes.
 	Annex []byte
+
+	// Ready says the sender could write: its own agreement is quorate and
+	// it neither abstains nor shares its name with another agent.
+	Ready bool
+	// Vote names the agent the sender endorses as writer ("" none), in
+	// term Term (see Elector).
+	Vote string
+	Term uint64
+	// Held is the term of the writer lease the sender held when it sent
+	// the view; 0 when it held none.
+	Held uint64
+	// Echoes is, for each peer, the position of the latest view the sender
+	// had from it: an endorsement counts from when the echoed view was sent.
+	Echoes map[string]Echo
 }
 
 // Failing counts the addresses that are not down but whose latest probes
@@ -48,15 +63,18 @@ const (
 	maxRTTs      = 16
 	maxErrorText = 255
 	maxAnnex     = 1 << 20
-	viewVersion  = 2
+	maxEchoes    = 1024
+	viewVersion  = 3
 )
 
 // ErrView is wrapped by every DecodeView error.
 var ErrView = errors.New("malformed view")
 
-// Encoding, version 2 (integers are unsigned varints unless noted):
+// Encoding, version 3 (integers are unsigned varints unless noted):
 //
-//	version(1 byte) | count | entries | len(annex) | annex
+//	version(1 byte) | count | entries | len(annex) | annex |
+//	flags(1 byte: 1 = ready) | len(vote)(1) | vote | term | held |
+//	n echoes | echoes, sorted by name: len(name)(1) | name | incarnation | sequence
 //	entry: addr len(1) | addr bytes(4 or 16) | state(1) | since unix nanos (signed) |
 //	       n rtts | rtts in ns | probes | lost | lost in a row | len(last error) | last error
 //
@@ -107,6 +125,28 @@ func (v View) MarshalBinary() ([]byte, error) {
 	}
 	b = binary.AppendUvarint(b, uint64(len(v.Annex)))
 	b = append(b, v.Annex...)
+	var flags byte
+	if v.Ready {
+		flags = 1
+	}
+	if len(v.Vote) > 255 || len(v.Echoes) > maxEchoes {
+		return nil, fmt.Errorf("view vote %q or %d echoes out of bounds", v.Vote, len(v.Echoes))
+	}
+	b = append(b, flags, byte(len(v.Vote)))
+	b = append(b, v.Vote...)
+	b = binary.AppendUvarint(b, v.Term)
+	b = binary.AppendUvarint(b, v.Held)
+	names := slices.Sorted(maps.Keys(v.Echoes))
+	b = binary.AppendUvarint(b, uint64(len(names)))
+	for _, n := range names {
+		if len(n) == 0 || len(n) > 255 {
+			return nil, fmt.Errorf("view echo name %q must be 1 to 255 bytes", n)
+		}
+		b = append(b, byte(len(n)))
+		b = append(b, n...)
+		b = binary.AppendUvarint(b, v.Echoes[n].Inc)
+		b = binary.AppendUvarint(b, v.Echoes[n].Seq)
+	}
 	return b, nil
 }
 
@@ -168,6 +208,34 @@ func DecodeView(b []byte) (View, error) {
 		} else if an > 0 {
 			v.Annex = slices.Clone(d.bytes(int(an)))
 		}
+	}
+	switch flags := d.byte(); {
+	case d.err != nil:
+	case flags > 1:
+		d.fail("flags %#x", flags)
+	default:
+		v.Ready = flags == 1
+	}
+	v.Vote = string(d.bytes(int(d.byte())))
+	v.Term, v.Held = d.uvarint(), d.uvarint()
+	ne := d.uvarint()
+	if d.err == nil && (ne > maxEchoes || ne > uint64(len(d.b))/3) {
+		d.fail("%d echoes", ne)
+	}
+	prev := ""
+	for i := uint64(0); i < ne && d.err == nil; i++ {
+		name := string(d.bytes(int(d.byte())))
+		if d.err == nil && (name == "" || (i > 0 && name <= prev)) {
+			d.fail("echo %d: empty or out-of-order name %q", i, name)
+		}
+		e := Echo{Inc: d.uvarint(), Seq: d.uvarint()}
+		if d.err == nil {
+			if v.Echoes == nil {
+				v.Echoes = make(map[string]Echo, ne)
+			}
+			v.Echoes[name] = e
+		}
+		prev = name
 	}
 	if d.err == nil && len(d.b) > 0 {
 		d.fail("%d bytes left over", len(d.b))

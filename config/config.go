@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -63,37 +64,6 @@ type Config struct {
 	// (when it names a dns_domain) followed by every [[Records]] table, with
 	// defaults applied, hostnames made fully qualified and addresses parsed.
 	Groups []Group `toml:"-"`
-}
-
-// Members is the [Members] block: cluster settings. They are parsed and
-// validated here; cluster mode itself lives in package cluster, and the
-// keys are decoded by package crypto.
-type Members struct {
-	// Peers are the other agents, "host" or "host:port" (port defaults to
-	// MembersPort). Empty: this agent runs alone.
-	Peers []string `toml:"peers"`
-	// LocalAddr is the address peers reach this agent at; it also listens
-	// there unless BindAddr says otherwise. Empty: memberlist picks one.
-	LocalAddr string `toml:"local_addr"`
-	// BindAddr is where this agent listens. Default: LocalAddr, or all
-	// addresses. Set it to 0.0.0.0 behind NAT, with LocalAddr the public one.
-	BindAddr    string `toml:"bind_addr"`
-	MembersPort int    `toml:"members_port"`
-	// MinPeersAgree is how many other agents must see an address in the
-	// same state before DNS changes.
-	MinPeersAgree int `toml:"min_peers_agree"`
-	// CryptoKey is one key or a list; the first sends, all are accepted.
-	CryptoKey Keys `toml:"crypto_key"`
-	// ViewInterval is how often each agent sends its whole view even when
-	// nothing changed. Default 2s.
-	ViewInterval Duration `toml:"view_interval"`
-	// ViewStaleAfter is how old a peer's view may be and still count.
-	// Default 5 × view_interval.
-	ViewStaleAfter Duration `toml:"view_stale_after"`
-	// IsolationThreshold: an agent watching 3 or more addresses that sees
-	// at least this fraction of them down abstains. 0 turns it off.
-	// Default 0.9.
-	IsolationThreshold float64 `toml:"isolation_threshold"`
 }
 
 // EventKinds are the notification events hooks and webhooks can ask for.
@@ -330,22 +300,7 @@ func (c *Config) applyDefaults(md toml.MetaData) {
 			w.Retries = &n
 		}
 	}
-	m := &c.Members
-	if !md.IsDefined("Members", "members_port") {
-		m.MembersPort = DefaultMembersPort
-	}
-	if !md.IsDefined("Members", "view_interval") {
-		m.ViewInterval = Duration(DefaultViewInterval)
-	}
-	if !md.IsDefined("Members", "view_stale_after") {
-		m.ViewStaleAfter = 5 * m.ViewInterval
-	}
-	if !md.IsDefined("Members", "isolation_threshold") {
-		m.IsolationThreshold = DefaultIsolation
-	}
-	if m.BindAddr == "" {
-		m.BindAddr = m.LocalAddr
-	}
+	c.Members.applyDefaults(md)
 	cf := &c.Cloudflare
 	if !md.IsDefined("Cloudflare", "ttl") {
 		cf.TTL = DefaultTTL
@@ -418,45 +373,6 @@ func (c *Config) validate() []error {
 	c.Groups = groups
 	if len(groups) == 0 && len(gerrs) == 0 {
 		bad("no record groups: set dns_domain, hostnames and ip_addresses in [Cloudflare] or add a [[Records]] table")
-	}
-	return errs
-}
-
-func (m Members) validate() []error {
-	var errs []error
-	if m.MembersPort < 1 || m.MembersPort > 65535 {
-		errs = append(errs, fmt.Errorf("Members.members_port = %d: must be from 1 to 65535", m.MembersPort))
-	}
-	if m.MinPeersAgree < 0 {
-		errs = append(errs, fmt.Errorf("Members.min_peers_agree = %d: must be 0 or more", m.MinPeersAgree))
-	}
-	if m.MinPeersAgree > len(m.Peers) {
-		errs = append(errs, fmt.Errorf("Members.min_peers_agree = %d: more than the %d configured peers could ever confirm", m.MinPeersAgree, len(m.Peers)))
-	}
-	for i, p := range m.Peers {
-		if strings.TrimSpace(p) == "" || strings.ContainsAny(p, " /") {
-			errs = append(errs, fmt.Errorf("Members.peers[%d] = %q: must be a host or host:port", i, p))
-		}
-	}
-	for _, a := range []struct{ key, v string }{{"local_addr", m.LocalAddr}, {"bind_addr", m.BindAddr}} {
-		if a.key == "bind_addr" && a.v == m.LocalAddr {
-			continue // bind_addr defaults to local_addr: one error is enough
-		}
-		if _, err := netip.ParseAddr(a.v); a.v != "" && err != nil {
-			errs = append(errs, fmt.Errorf("Members.%s = %q: must be an IP address", a.key, a.v))
-		}
-	}
-	if len(m.Peers) > 0 && len(m.CryptoKey) == 0 {
-		errs = append(errs, fmt.Errorf("Members.crypto_key: required when peers are set, so that no one else can join or vote; goavail keygen makes one"))
-	}
-	if m.ViewInterval.D() < 100*time.Millisecond || m.ViewInterval.D() > time.Minute {
-		errs = append(errs, fmt.Errorf("Members.view_interval = %s: must be from 100ms to 1m", m.ViewInterval.D()))
-	}
-	if m.ViewStaleAfter.D() < 2*m.ViewInterval.D() {
-		errs = append(errs, fmt.Errorf("Members.view_stale_after = %s: must be at least twice view_interval (%s), or one lost message makes a peer stale", m.ViewStaleAfter.D(), m.ViewInterval.D()))
-	}
-	if m.IsolationThreshold < 0 || m.IsolationThreshold > 1 {
-		errs = append(errs, fmt.Errorf("Members.isolation_threshold = %v: must be from 0 (off) to 1", m.IsolationThreshold))
 	}
 	return errs
 }
@@ -703,9 +619,11 @@ func (c *Config) Effective() string {
 	return b.String()
 }
 
-// Fingerprint identifies the monitored set: every group's zone, hostnames
-// and addresses, in a canonical order. Agents whose fingerprints differ
-// would decide about different things, so they ignore each other's views.
+// Fingerprint identifies what the agents decide about and how: every
+// group's zone, hostnames, addresses and all_down policy, in a canonical
+// order, and the agreement keys of [Members] (see decisionKeys). Agents
+// whose fingerprints differ would decide differently, so they ignore each
+// other's views.
 func (c *Config) Fingerprint() [8]byte {
 	lines := make([]string, 0, len(c.Groups))
 	for _, g := range c.Groups {
@@ -716,9 +634,10 @@ func (c *Config) Fingerprint() [8]byte {
 		for i, a := range addrs {
 			strs[i] = a.String()
 		}
-		lines = append(lines, g.Zone+"|"+strings.Join(hosts, ",")+"|"+strings.Join(strs, ","))
+		lines = append(lines, g.Zone+"|"+strings.Join(hosts, ",")+"|"+strings.Join(strs, ",")+"|"+strconv.FormatBool(g.FailStatic))
 	}
 	slices.Sort(lines)
+	lines = append(lines, c.Members.decisionKeys())
 	sum := sha256.Sum256([]byte(strings.Join(lines, "\n")))
 	var fp [8]byte
 	copy(fp[:], sum[:])

@@ -142,7 +142,7 @@ func TestRedacted_HidesCryptoKey(t *testing.T) {
 
 func TestParse_CryptoKeyList(t *testing.T) {
 	base := "[Cloudflare]\ndns_domain=\"example.com\"\nhostnames=[\"www\"]\nip_addresses=[\"192.0.2.1\"]\n"
-	c, err := Parse("[Members]\npeers=[\"192.0.2.7\"]\ncrypto_key = [\"env:NEW\", \"file:/etc/goavail/old\"]\n" + base)
+	c, err := Parse("[Members]\npeers=[\"192.0.2.7\"]\nmin_peers_agree = 1\ncrypto_key = [\"env:NEW\", \"file:/etc/goavail/old\"]\n" + base)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -183,3 +183,41 @@ func TestReplayGuard(t *testing.T) {
 		}
 	}
 }
+
+// TestReplayGuard_ClockStepRestart: an agent restarted after its clock
+// stepped back has a lower incarnation. It is refused only while a message
+// of its old incarnation could still pass the timestamp check, then
+// accepted; the old incarnation stays refused after that, so a real replay
+// is still refused.
+func TestReplayGuard_ClockStepRestart(t *testing.T) {
+	t0 := time.Unix(1700000000, 0)
+	g := NewReplayGuard(30 * time.Second)
+	old := Envelope{Sender: "a", Incarnation: 2_000, Seq: 7, Time: t0}
+	if err := g.Check(old, t0); err != nil {
+		t.Fatal(err)
+	}
+	// Restarted 10 s later with its clock 10 minutes back: incarnation
+	// lower. Within MaxSkew of the old incarnation's last message it could
+	// be a replay: refused.
+	stepped := Envelope{Sender: "a", Incarnation: 1_000, Seq: 1, Time: t0.Add(10 * time.Second)}
+	if err := g.Check(stepped, t0.Add(10*time.Second)); !errors.Is(err, ErrReplay) {
+		t.Fatalf("lower incarnation right after the old one: %v, want ErrReplay", err)
+	}
+	// Past MaxSkew: accepted, and its sequence goes on.
+	for i, at := range []time.Duration{31 * time.Second, 32 * time.Second} {
+		e := Envelope{Sender: "a", Incarnation: 1_000, Seq: uint64(2 + i), Time: t0.Add(at)}
+		if err := g.Check(e, t0.Add(at)); err != nil {
+			t.Fatalf("stepped-back restart refused at +%s: %v", at, err)
+		}
+	}
+	// A replay of the old incarnation, even freshly timestamped (a message
+	// captured and held back), is refused: that incarnation is retired.
+	held := Envelope{Sender: "a", Incarnation: 2_000, Seq: 8, Time: t0.Add(40 * time.Second)}
+	if err := g.Check(held, t0.Add(40*time.Second)); !errors.Is(err, ErrReplay) {
+		t.Fatalf("retired incarnation accepted: %v", err)
+	}
+	// And a replay of the new incarnation's own messages is refused too.
+	if err := g.Check(Envelope{Sender: "a", Incarnation: 1_000, Seq: 2, Time: t0.Add(20 * time.Second)}, t0.Add(41*time.Second)); !errors.Is(err, ErrReplay) {
+		t.Fatalf("replay within the new incarnation: %v", err)
+	}
+}

@@ -3,6 +3,7 @@ package crypto
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 )
 
@@ -25,7 +26,11 @@ const ReorderWindow = 2 * time.Second
 type position struct {
 	inc, seq uint64
 	at       time.Time
+	retired  []uint64 // earlier incarnations this sender restarted from, newest last
 }
+
+// maxRetired bounds how many retired incarnations a sender's entry keeps.
+const maxRetired = 8
 
 // maxSenders bounds the guard's memory; a cluster has a handful of agents.
 const maxSenders = 1024
@@ -34,8 +39,18 @@ const maxSenders = 1024
 // sequence) order, and only when their timestamp is within MaxSkew of now.
 // The order check stops a captured message being played back while the
 // sender's newer ones are known; the timestamp check bounds replays to an
-// agent that has just restarted and forgotten the order. It is pure: the
-// caller passes the time. It is not safe for concurrent use.
+// agent that has just restarted and forgotten the order.
+//
+// One exception keeps an agent whose clock stepped back before it
+// restarted (its new incarnation is lower than the old one) from being
+// refused for ever: a lower incarnation is accepted once the last accepted
+// message is more than MaxSkew old by its own timestamp, for every message
+// of the old incarnation sealed up to then is by now refused by the
+// timestamp check; the old incarnation is then retired, and its messages
+// stay refused. (A higher incarnation needs no retiring: the lower one's
+// messages are refused by order, or, after the same MaxSkew of silence, by
+// their timestamps.) It is pure: the caller passes the time. It is not safe for
+// concurrent use.
 type ReplayGuard struct {
 	MaxSkew time.Duration
 	last    map[string]position
@@ -52,7 +67,11 @@ func (g *ReplayGuard) Check(e Envelope, now time.Time) error {
 		return fmt.Errorf("%w: %s's message is %s old by this clock (limit ±%s; check NTP on both agents)", ErrClockSkew, e.Sender, d.Round(time.Millisecond), g.MaxSkew)
 	}
 	last, seen := g.last[e.Sender]
-	if seen && (e.Incarnation < last.inc || e.Incarnation == last.inc && e.Seq <= last.seq) {
+	if seen && slices.Contains(last.retired, e.Incarnation) {
+		return fmt.Errorf("%w: %s sent a message of incarnation %d, which it restarted from", ErrReplay, e.Sender, e.Incarnation)
+	}
+	restarted := seen && e.Incarnation < last.inc && now.Sub(last.at) > g.MaxSkew
+	if seen && !restarted && (e.Incarnation < last.inc || e.Incarnation == last.inc && e.Seq <= last.seq) {
 		reason := ErrReplay
 		if e.Incarnation == last.inc && e.Seq < last.seq && last.at.Sub(e.Time) < ReorderWindow {
 			reason = ErrReordered
@@ -62,6 +81,14 @@ func (g *ReplayGuard) Check(e Envelope, now time.Time) error {
 	if !seen && len(g.last) >= maxSenders {
 		return ErrSenders
 	}
-	g.last[e.Sender] = position{e.Incarnation, e.Seq, e.Time}
+	next := position{inc: e.Incarnation, seq: e.Seq, at: e.Time}
+	if seen {
+		next.retired = last.retired
+		if e.Incarnation < last.inc { // going down: the higher one must not come back
+			next.retired = append(slices.Clone(last.retired), last.inc)
+			next.retired = next.retired[max(0, len(next.retired)-maxRetired):]
+		}
+	}
+	g.last[e.Sender] = next
 	return nil
 }

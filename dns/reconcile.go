@@ -33,6 +33,11 @@ type ReconcilerConfig struct {
 	// does. Nil means this one. An agent that is not the writer plans
 	// every pass (so its status shows the plan) and logs, but never writes.
 	Writer func() (bool, string)
+	// Fence, if set, is asked right before every Apply (the batch requests
+	// of one zone): an error means this agent may no longer write, and the
+	// batch is not sent; otherwise the requests run under the context it
+	// returns (which ends when the writer's lease does).
+	Fence func(context.Context) (context.Context, context.CancelFunc, error)
 	// Log receives one line per change and per failed pass.
 	Log *slog.Logger
 	// OnPass, if set, receives every pass's report. It must not block.
@@ -313,6 +318,15 @@ func (r *Reconciler) passZone(ctx context.Context, zone string, groups []Group, 
 	}
 	if p.Empty() {
 		return p, nil
+	}
+	if r.cfg.Fence != nil {
+		fctx, cancel, err := r.cfg.Fence(ctx)
+		if err != nil {
+			r.cfg.Log.Warn("batch not sent: this agent may no longer write DNS", "zone", zone, "err", err)
+			return p, nil
+		}
+		defer cancel()
+		ctx = fctx
 	}
 	// Restored records come back as they were; removed ones are remembered
 	// first, so a crash between the two loses nothing.

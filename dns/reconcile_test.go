@@ -294,3 +294,32 @@ func TestReconciler_DampsAFlappingAddress(t *testing.T) {
 		t.Errorf("after flapping: %s, want the flapping address held out", got)
 	}
 }
+
+// TestReconciler_FenceBeforeEveryApply: the writer check is asked again
+// right before the batch, after listing and planning; a refusal sends
+// nothing, and an accepted batch runs under the fence's context.
+func TestReconciler_FenceBeforeEveryApply(t *testing.T) {
+	p := &memProvider{records: []Record{rec("1", "www.example.com", "A", "192.0.2.1"), rec("2", "www.example.com", "A", "192.0.2.2")}}
+	r, h, logs := newRec(t, p, false)
+	r.cfg.Writer = func() (bool, string) { return true, "me" } // writer when the pass starts
+	lost := true
+	fences := 0
+	r.cfg.Fence = func(ctx context.Context) (context.Context, context.CancelFunc, error) {
+		fences++
+		if lost {
+			return ctx, func() {}, errors.New("lease lapsed")
+		}
+		c, cancel := context.WithTimeout(ctx, time.Minute)
+		return c, cancel, nil
+	}
+	h.set(ip2, false)
+	r.Pass(context.Background())
+	if p.applies != 0 || fences != 1 || !strings.Contains(logs.String(), "batch not sent") {
+		t.Fatalf("lost lease: %d applies after %d fences\n%s", p.applies, fences, logs)
+	}
+	lost = false
+	r.Pass(context.Background())
+	if p.applies != 1 || fences != 2 || p.contents("www.example.com") != "192.0.2.1" {
+		t.Fatalf("lease held: %d applies after %d fences", p.applies, fences)
+	}
+}

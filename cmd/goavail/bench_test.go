@@ -231,7 +231,7 @@ func BenchmarkClusterOverhead(b *testing.B) {
 		peers = append(peers, clu.Addr())
 	}
 	writer := views[0].clu
-	rec = dns.NewReconciler(dns.ReconcilerConfig{Provider: cf, Health: health(writer), Writer: writer.IsWriter, Log: slog.New(slog.DiscardHandler)})
+	rec = dns.NewReconciler(dns.ReconcilerConfig{Provider: cf, Health: health(writer), Writer: writer.IsWriter, Fence: writer.Fence, Log: slog.New(slog.DiscardHandler)})
 	rec.SetGroups([]dns.Group{{Zone: "example.com", Hostnames: []string{"www.example.com"}, Addrs: []netip.Addr{x, y}, TTL: 60}}, time.Hour)
 	for _, run := range []func(context.Context) error{rec.Run, views[0].clu.Run, views[1].clu.Run, views[2].clu.Run} {
 		wg.Add(1)
@@ -249,6 +249,7 @@ func BenchmarkClusterOverhead(b *testing.B) {
 		d := writer.Decision()
 		return len(d.Voters) == 3 && d.States[x] == monitor.Up
 	})
+	waitFor("agent-1 holds the writer lease", func() bool { w, _ := writer.IsWriter(); return w })
 	present := func() bool {
 		for _, r := range emu.Records("example.com") {
 			if r.Content == x.String() {

@@ -151,7 +151,9 @@ func TestE2E_ClusterAgreement(t *testing.T) {
 	// An agent with the wrong key, named to sort first, sees the target
 	// down along with agent-3: its vote must not count.
 	emu.ResetRequests()
-	evil := startAgentIn(t, evilHost, bin, emu, clusterConfig("agent-0", evilHost, hosts, crypto.GenerateKey(), target, other), "--no-dry-run")
+	// Four agents in its config: a majority is 3 (min_peers_agree = 2).
+	evilCfg := strings.Replace(clusterConfig("agent-0", evilHost, hosts, crypto.GenerateKey(), target, other), "min_peers_agree = 1", "min_peers_agree = 2", 1)
+	evil := startAgentIn(t, evilHost, bin, emu, evilCfg, "--no-dry-run")
 	evilHost.DropFrom(target.V4, true)
 	hosts[2].DropFrom(target.V4, true)
 	eventually(t, "agent-1 drops the wrong-key traffic", func() bool {

@@ -3,6 +3,8 @@ package main
 import (
 	"errors"
 	"runtime"
+	"strconv"
+	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -19,7 +21,7 @@ import (
 type metrics struct {
 	reg     *prometheus.Registry
 	tracker *monitor.Tracker // its size decides whether per-target series are kept
-	probes *prometheus.CounterVec
+	probes  *prometheus.CounterVec
 	// The per-probe counters, bound once: probe runs thousands of times a
 	// second and must not hash label values each time.
 	probeOK, probeLost, probeErr prometheus.Counter
@@ -143,6 +145,8 @@ var (
 	descQuor  = prometheus.NewDesc("goavail_cluster_quorate", "1 if enough agents vote to change DNS (min_peers_agree + 1).", nil, nil)
 	descWrite = prometheus.NewDesc("goavail_cluster_writer", "1 for the agent that writes DNS, as this agent sees it.", []string{"node"}, nil)
 	descIsW   = prometheus.NewDesc("goavail_cluster_is_writer", "1 if this agent writes DNS.", nil, nil)
+	descConf  = prometheus.NewDesc("goavail_cluster_name_conflicts", "Node names two agents use at once (1 per name; local=\"true\" for this agent's own, which then neither votes nor writes).", []string{"node_name", "local"}, nil)
+	descTerm  = prometheus.NewDesc("goavail_cluster_writer_term", "The highest writer-lease term this agent knows; it grows with each hand-over.", nil, nil)
 	descIsol  = prometheus.NewDesc("goavail_cluster_isolated", "1 if this agent abstains because it sees nearly every target down.", nil, nil)
 	descDrop  = prometheus.NewDesc("goavail_cluster_dropped_messages_total", "Peer messages dropped, by reason.", []string{"reason"}, nil)
 	descNDrop = prometheus.NewDesc("goavail_notifications_dropped_total", "Notifications dropped because a hook's or webhook's queue was full.", nil, nil)
@@ -152,7 +156,7 @@ var (
 )
 
 func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descState, descUp, descRTT, descLoss, descAgree, descMemb, descVote, descQuor, descWrite, descIsW, descIsol, descDrop, descNDrop, descNFail, descDry, descBuild} {
+	for _, d := range []*prometheus.Desc{descState, descUp, descRTT, descLoss, descAgree, descMemb, descVote, descQuor, descWrite, descIsW, descConf, descTerm, descIsol, descDrop, descNDrop, descNFail, descDry, descBuild} {
 		ch <- d
 	}
 }
@@ -190,13 +194,17 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 			gauge(descAgree, bit(st == monitor.Up), addr.String())
 		}
 	}
-	isWriter, _ := c.clu.IsWriter()
+	isWriter, writer := c.clu.IsWriter()
 	gauge(descMemb, float64(len(c.clu.Members())))
 	gauge(descVote, float64(len(d.Voters)))
 	gauge(descQuor, bit(d.Quorate))
-	if d.Writer != "" {
-		gauge(descWrite, 1, d.Writer)
+	if !strings.HasPrefix(writer, "none") {
+		gauge(descWrite, 1, writer)
 	}
+	for _, k := range c.clu.Conflicts() {
+		gauge(descConf, 1, k.Name, strconv.FormatBool(k.Local))
+	}
+	gauge(descTerm, float64(c.clu.Term()))
 	gauge(descIsW, bit(isWriter))
 	gauge(descIsol, bit(d.LocalIsolated))
 	for reason, n := range c.clu.Dropped() {

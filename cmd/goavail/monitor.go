@@ -65,18 +65,6 @@ func loadConfig(path string, getenv func(string) string) (*config.Config, [][]by
 	return cfg, keys, nil
 }
 
-// newCluster builds the cluster (or, with no peers, the lone agent's
-// agreement) from the config.
-func newCluster(cfg *config.Config, keys [][]byte, tracker *monitor.Tracker, onChange func(cluster.Decision), log *slog.Logger) (*cluster.Cluster, error) {
-	m := cfg.Members
-	return cluster.New(cluster.Config{
-		NodeName: cfg.NodeName, BindAddr: m.BindAddr, AdvertiseAddr: m.LocalAddr, Port: m.MembersPort,
-		Peers: m.Peers, Keys: keys, Fingerprint: cfg.Fingerprint(), Rules: rules(cfg),
-		ViewInterval: m.ViewInterval.D(), Local: tracker.Snapshot, OnChange: onChange,
-		Log: log.With("component", "cluster"),
-	})
-}
-
 // loadMemory opens the state file that keeps removed records' exact
 // attributes. Problems are reported and never stop the agent: it then
 // restores records with the configured values.
@@ -203,13 +191,13 @@ func monitorCmd(ctx context.Context, o monitorOptions, logw io.Writer, getenv fu
 	clu, err = newCluster(cfg, keys, tracker, func(d cluster.Decision) {
 		ev.decision(d)
 		rec.Kick()
-	}, log)
+	}, getenv, log)
 	if err != nil {
 		return &exitError{exitRuntime, err}
 	}
 	m = newMetrics(tracker, clu, notifier, o.dryRun)
 	memory := loadMemory(cfg, getenv, log)
-	rec = dns.NewReconciler(dns.ReconcilerConfig{Provider: provider, Memory: memory, DryRun: o.dryRun, Health: health(clu), Writer: clu.IsWriter, Log: log, Safety: safety(cfg), OnPass: func(r dns.PassReport) {
+	rec = dns.NewReconciler(dns.ReconcilerConfig{Provider: provider, Memory: memory, DryRun: o.dryRun, Health: health(clu), Writer: clu.IsWriter, Fence: clu.Fence, Log: log, Safety: safety(cfg), OnPass: func(r dns.PassReport) {
 		m.pass(r)
 		ev.pass(r)
 	}})
@@ -331,6 +319,9 @@ func newProvider(cfg *config.Config, dryRun bool, getenv func(string) string, lo
 func reload(path string, old *config.Config, getenv func(string) string, engine *monitor.Engine, tracker *monitor.Tracker, clu *cluster.Cluster, rec *dns.Reconciler, log *slog.Logger) (*config.Config, error) {
 	cfg, _, err := loadConfig(path, getenv)
 	if err == nil {
+		err = cfg.Members.ReloadErrors(old.Members) // peers in effect, not the new ones
+	}
+	if err == nil {
 		err = engine.SetTargets(cfg.Addrs()) // checks before it changes anything
 	}
 	if err != nil {
@@ -347,6 +338,9 @@ func reload(path string, old *config.Config, getenv func(string) string, engine 
 		cfg.Members.MembersPort != old.Members.MembersPort || cfg.NodeName != old.NodeName || cfg.HTTPListen != old.HTTPListen ||
 		!reflect.DeepEqual(cfg.Hooks, old.Hooks) || !reflect.DeepEqual(cfg.Webhooks, old.Webhooks) {
 		log.Warn("peers, crypto_key, local_addr, bind_addr, members_port, node_name, http_listen, Hooks and Webhooks take effect at the next restart")
+	}
+	if cfg.Members.ViewStaleAfter != old.Members.ViewStaleAfter {
+		log.Warn("view_stale_after applies to staleness at once, and to the writer lease's length at the next restart")
 	}
 	if cfg.Cloudflare.APIBaseURL != old.Cloudflare.APIBaseURL || cfg.Cloudflare.BatchSize != old.Cloudflare.BatchSize || cfg.Cloudflare.RequestTimeout != old.Cloudflare.RequestTimeout {
 		log.Warn("api_base_url, batch_size and request_timeout take effect at the next restart")

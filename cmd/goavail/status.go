@@ -32,6 +32,19 @@ type statusDoc struct {
 	Dropped  map[string]uint64 `json:"dropped_messages,omitempty"`
 	Targets  []targetDoc       `json:"targets"`
 	Pass     *passDoc          `json:"last_pass,omitempty"`
+
+	// WriterTerm is the highest writer-lease term this agent knows.
+	WriterTerm uint64 `json:"writer_term,omitempty"`
+	// NameConflicts are node names two agents use at once; while one is
+	// this agent's own, it neither votes nor writes.
+	NameConflicts []conflictDoc `json:"name_conflicts,omitempty"`
+}
+
+type conflictDoc struct {
+	NodeName  string   `json:"node_name"`
+	Addresses []string `json:"addresses"`
+	ThisAgent bool     `json:"this_agent"`
+	Error     string   `json:"error"`
 }
 
 type targetDoc struct {
@@ -66,7 +79,11 @@ func buildStatus(node string, dryRun bool, tracker *monitor.Tracker, clu *cluste
 	d := clu.Decision()
 	isWriter, writer := clu.IsWriter()
 	doc := statusDoc{Node: node, Version: version, DryRun: dryRun, Members: clu.Members(), Writer: writer, IsWriter: isWriter,
-		Quorate: d.Quorate, Voters: d.Voters, Isolated: d.LocalIsolated, Dropped: clu.Dropped()}
+		Quorate: d.Quorate, Voters: d.Voters, Isolated: d.LocalIsolated, Dropped: clu.Dropped(), WriterTerm: clu.Term()}
+	for _, k := range clu.Conflicts() {
+		doc.NameConflicts = append(doc.NameConflicts, conflictDoc{NodeName: k.Name, Addresses: k.Addrs, ThisAgent: k.Local,
+			Error: fmt.Sprintf("two agents use node_name %q (at %s): give each agent its own node_name", k.Name, strings.Join(k.Addrs, " and "))})
+	}
 	peers := map[string]map[netip.Addr]monitor.State{}
 	for name, v := range clu.PeerViews() {
 		peers[name] = v.States()
@@ -160,6 +177,9 @@ func renderStatus(w io.Writer, doc statusDoc) {
 	fmt.Fprintf(w, "members %s; voters %s; writer %s\n", strings.Join(doc.Members, " "), strings.Join(doc.Voters, " "), doc.Writer)
 	if doc.Isolated {
 		fmt.Fprintln(w, "this agent abstains: it sees nearly every target down")
+	}
+	for _, k := range doc.NameConflicts {
+		fmt.Fprintln(w, "ERROR:", k.Error)
 	}
 	var peers []string
 	for _, t := range doc.Targets {

@@ -59,6 +59,7 @@ type Server struct {
 	extra    []*http.Server // servers started by Restart
 	requests []Request
 	maxPage  int
+	journal  journal // see journal.go
 }
 
 // Request is one request the emulator answered, for tests to inspect.
@@ -264,6 +265,7 @@ func (rp *reply) send(status int, result any, info *resultInfo, errs ...apiError
 	rp.out = true
 	rp.s.mu.Lock()
 	rp.s.requests = append(rp.s.requests, Request{Method: rp.r.Method, Path: rp.r.URL.Path, Query: rp.r.URL.RawQuery, Status: status, At: rp.at})
+	rp.s.noteLocked(rp.r, rp.s.requests[len(rp.s.requests)-1])
 	rp.s.mu.Unlock()
 	if errs == nil {
 		errs = []apiError{}
