@@ -193,7 +193,8 @@ func (a *scaleAgent) stop(tb testing.TB) {
 }
 
 // metrics scrapes /metrics and returns each metric name's sum over its
-// labels (enough for counters and gauges without labels).
+// labels, and each series by its name with labels as exposed
+// (goavail_probes_total{result="lost"}).
 func (a *scaleAgent) metrics(tb testing.TB) map[string]float64 {
 	tb.Helper()
 	res, err := http.Get("http://" + a.http + "/metrics")
@@ -217,6 +218,9 @@ func (a *scaleAgent) metrics(tb testing.TB) map[string]float64 {
 		v, err := strconv.ParseFloat(line[i+1:], 64)
 		if err == nil {
 			out[name] += v
+			if name != line[:i] {
+				out[line[:i]] = v
+			}
 		}
 	}
 	io.Copy(io.Discard, res.Body)
