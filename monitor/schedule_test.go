@@ -85,7 +85,6 @@ type sim struct {
 	sends    []simSend
 	perWake  []int
 	skipped  int
-	lastWake time.Time
 }
 
 type simSend struct {
