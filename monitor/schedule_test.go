@@ -79,12 +79,12 @@ func TestSlackAndTicks(t *testing.T) {
 // sim drives a ring as the engine does, on a fake clock: it wakes at the
 // first due slot (at least a tick later), and records every send.
 type sim struct {
-	r        ring
-	iv       time.Duration
-	now      time.Time
-	sends    []simSend
-	perWake  []int
-	skipped  int
+	r       ring
+	iv      time.Duration
+	now     time.Time
+	sends   []simSend
+	perWake []int
+	skipped int
 }
 
 type simSend struct {
