@@ -67,14 +67,14 @@ func TestSoak(t *testing.T) {
 
 	bin := buildPlain(t)
 	key := "soak-key-0123456789abcdef0123456"
-	ports := []string{freeAddr(t), freeAddr(t)} // loopback host:port for gossip
+	// Each agent gossips on its own loopback address, on the same port
+	// (peers are addresses; the port is members_port).
+	_, port, _ := strings.Cut(freeAddr(t), ":")
 	var agents []*scaleAgent
 	for i := range 2 {
 		httpAddr := freeAddr(t)
-		_, port, _ := strings.Cut(ports[i], ":")
-		_, peerPort, _ := strings.Cut(ports[1-i], ":")
-		members := fmt.Sprintf("node_name = \"soak-%d\"\n\n[Members]\npeers = [\"127.0.0.1:%s\"]\nlocal_addr = \"127.0.0.1\"\nmembers_port = %s\nmin_peers_agree = 1\ncrypto_key = %q\n",
-			i+1, peerPort, port, key)
+		members := fmt.Sprintf("node_name = \"soak-%d\"\n\n[Members]\npeers = [\"127.0.0.%d\"]\nlocal_addr = \"127.0.0.%d\"\nmembers_port = %s\nmin_peers_agree = 1\ncrypto_key = %q\n",
+			i+1, 2-i, i+1, port, key)
 		cfg := strings.Replace(scaleConfig(httpAddr, addrs, time.Second, 800*time.Millisecond, 3, 3, ""), "reconcile_period = \"60s\"\n", "reconcile_period = \"30s\"\n"+members, 1)
 		env := []string{"CLOUDFLARE_BASE_URL=" + emu.BaseURL(), "CLOUDFLARE_API_TOKEN=" + emu.Token}
 		agents = append(agents, runScaleAgentEnv(t, bin, cfg, httpAddr, env, "--no-dry-run", "--pprof"))
@@ -103,6 +103,17 @@ func TestSoak(t *testing.T) {
 		}
 	}
 	end := []soakUsage{soakMeasure(t, agents[0]), soakMeasure(t, agents[1])}
+	for i, a := range agents { // what the cluster looked like, for a failure
+		m := a.metrics(t)
+		var dropped []string
+		for k, v := range m {
+			if strings.HasPrefix(k, "goavail_cluster_dropped_messages_total{") && v > 0 {
+				dropped = append(dropped, fmt.Sprintf("%s=%v", k, v))
+			}
+		}
+		t.Logf("agent %d: members %v, voters %v, quorate %v, writer %v, dropped %v", i+1, m["goavail_cluster_members"],
+			m["goavail_cluster_voters"], m["goavail_cluster_quorate"], m["goavail_cluster_is_writer"], dropped)
+	}
 	for _, a := range agents {
 		a.stop(t)
 	}
@@ -135,6 +146,6 @@ func TestSoak(t *testing.T) {
 		}
 	}
 	if writes(emu) == 0 {
-		t.Error("the flapping addresses caused no DNS change at all")
+		t.Errorf("the flapping addresses caused no DNS change at all; agent 1's log:\n%s\nagent 2's log:\n%s", agents[0].logs, agents[1].logs)
 	}
 }
