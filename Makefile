@@ -20,7 +20,8 @@ test: test-deps lint
 	go test -race -count=1 -timeout 30m ./...
 
 # ip (iproute2) builds the test hosts; setpriv (util-linux) runs goavail as
-# nobody; systemd-analyze (systemd) verifies the unit file. Without them
+# nobody (and unshare, from the same package, gives the chaos agents their
+# own host names); systemd-analyze (systemd) verifies the unit file. Without them
 # those tests skip, so install whatever is missing.
 test-deps:
 	@missing=""; \
@@ -53,8 +54,11 @@ fuzz:
 	go test -run '^$$' -fuzz FuzzOpen -fuzztime $(FUZZTIME) ./crypto
 	go test -run '^$$' -fuzz FuzzDecodeView -fuzztime $(FUZZTIME) ./cluster
 	go test -run '^$$' -fuzz FuzzReceive -fuzztime $(FUZZTIME) ./cluster
+	go test -run '^$$' -fuzz FuzzApplyDelta -fuzztime $(FUZZTIME) ./cluster
 	go test -run '^$$' -fuzz FuzzLoadMemory -fuzztime $(FUZZTIME) ./dns
+	go test -run '^$$' -fuzz FuzzImportMemory -fuzztime $(FUZZTIME) ./dns
 	go test -run '^$$' -fuzz FuzzDecodeAnnex -fuzztime $(FUZZTIME) ./cmd/goavail
+	go test -run '^$$' -fuzz FuzzUnpackRemoved -fuzztime $(FUZZTIME) ./cmd/goavail
 
 # Benchmarks: the whole agent's CPU (the built binary) and the probe
 # engine's beside fping (and pro-bing) on the same lab targets, detection
@@ -62,7 +66,7 @@ fuzz:
 # missing. GOAVAIL_BENCH_TARGETS=500,1000 picks the agent's sizes.
 bench: test-deps
 	@command -v fping >/dev/null 2>&1 || { apt-get update -q && apt-get install -y -q fping; }
-	GOAVAIL_BENCH_SECONDS=60 go test -run '^$$' -bench . -benchtime 1x -timeout 30m ./monitor ./dns ./cmd/goavail
+	GOAVAIL_BENCH_SECONDS=60 go test -run '^$$' -bench . -benchtime 1x -timeout 30m ./monitor ./dns ./cluster ./cmd/goavail
 
 # A 10-minute soak of two built agents as a cluster (HTTP on) on 10,000
 # namespaced targets, 20 of them flapping at random; reports goroutines, heap

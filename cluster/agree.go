@@ -108,6 +108,9 @@ type Decision struct {
 type Agreement struct {
 	rules  Rules
 	agreed map[netip.Addr]monitor.State
+	// quorateAt is when the last quorate round ran: agreed states are
+	// forgotten StaleAfter after it (see Decide).
+	quorateAt time.Time
 }
 
 // NewAgreement returns an Agreement that has agreed on nothing yet.
@@ -125,7 +128,9 @@ func (a *Agreement) SetRules(r Rules) { a.rules = r }
 // MinPeersAgree+1 others (the writer acts for the cluster, so a healthy
 // path on the writer alone does not veto a majority). If both states reach
 // the quorum, this agent's own view settles it; if it cannot, nothing
-// changes. Without a quorum the last agreed state stands.
+// changes. Without a quorum the last agreed state stands for StaleAfter;
+// after that it is forgotten (Unknown, which DNS leaves alone), since the
+// quorum may have agreed otherwise meanwhile.
 //
 // Voters are this agent (unless isolated) and every peer that is alive,
 // whose view is fresher than StaleAfter and that is not isolated. Addresses
@@ -172,6 +177,7 @@ func (a *Agreement) Decide(now time.Time, self PeerView, peers []PeerView) Decis
 		slices.Sort(*s)
 	}
 
+	a.forgetStale(now, d.Quorate)
 	need := a.rules.MinPeersAgree + 1
 	next := make(map[netip.Addr]monitor.State, len(local))
 	for addr, mine := range local {

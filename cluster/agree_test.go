@@ -100,9 +100,10 @@ func TestAgreement_Rounds(t *testing.T) {
 			{local: st(U, U, U), peers: []PeerView{peer("p1", st(D, U, U)), peer("p2", st(U, U, U)), peer("p3", st(D, U, U))}, want: U, writer: "p1"},
 			{local: st(X, U, U), peers: []PeerView{peer("p1", st(D, U, U)), peer("p2", st(U, U, U)), peer("p3", st(D, U, U)), peer("p4", st(U, U, U))}, want: U, writer: "p1"}, // unsettled: held
 		}},
-		{"a stale view does not vote", rules, []round{
+		{"a stale view does not vote; without a quorum for StaleAfter the agreement is forgotten", rules, []round{
 			{local: st(U, U, U), peers: []PeerView{peer("p1", st(U, U, U))}, want: U, writer: "p1"},
-			{local: st(D, U, U), peers: []PeerView{peer("p1", st(D, U, U))}, now: 11 * time.Second, want: U, writer: "self"},
+			{local: st(D, U, U), peers: []PeerView{peer("p1", st(U, U, U))}, now: 9 * time.Second, want: U, writer: "p1"},
+			{local: st(D, U, U), peers: []PeerView{peer("p1", st(D, U, U))}, now: 20 * time.Second, want: X, writer: "self"},
 		}},
 		{"a dead agent does not vote and cannot write", rules, []round{
 			{local: st(D, U, U), peers: []PeerView{{Node: "a-dead", Alive: false, Received: t0, States: st(D, U, U)}, peer("z", st(U, U, U))}, want: X, writer: "self"},

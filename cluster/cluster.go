@@ -27,8 +27,9 @@ type Config struct {
 	Keys          [][]byte // AES keys; the first sends, all are accepted
 	Fingerprint   [crypto.FingerprintSize]byte
 	Rules         Rules
-	// ViewInterval is how often the whole view is sent even when nothing
-	// changed, so a lost message or a late joiner heals.
+	// ViewInterval is how often the view is sent even when nothing
+	// changed (the header, and any changes the peer lacks), so a lost
+	// message or a late joiner heals.
 	ViewInterval time.Duration
 	// MaxClockSkew bounds how far a message's timestamp may be from this
 	// agent's clock. Default 30s.
@@ -51,12 +52,14 @@ type Config struct {
 	OnChange func(Decision)
 	Log      *slog.Logger
 	// Now is the wall clock (message timestamps, the start time); Mono the
-	// clock leases are measured on, which must not step (time.Now's
-	// monotonic reading). Both default to time.Now.
+	// clock leases are measured on, which must not step and must count
+	// through a system suspend. Now defaults to time.Now, Mono to
+	// CLOCK_BOOTTIME on Linux (see bootClock).
 	Now, Mono func() time.Time
 
 	tune        func(*memberlist.Config) // tests shorten memberlist's timers
 	rejoinEvery time.Duration            // tests: how often missing peers are re-joined
+	anyVoter    bool                     // tests: every member votes, as if each agent listed all the others
 }
 
 // Reasons a peer message is dropped, as counted by Dropped.
@@ -102,7 +105,8 @@ type Cluster struct {
 	local     chan struct{} // this agent's view changed
 	inc       uint64
 	seq       uint64
-	outboxes  map[string]chan []byte
+	outboxes  map[string]chan struct{}
+	out       deltaLog // the staged view, for deltas
 	senders   sync.WaitGroup
 	crashed   atomic.Bool // tests: memberlist was shut down under Run, as in a crash
 
@@ -117,6 +121,13 @@ type Cluster struct {
 	annex     []byte // sent in every view; see SetAnnex
 	dropped   map[string]uint64
 	dropLog   map[string]time.Time // reason -> last logged
+	// electorate is the configured peers' addresses: only agents there
+	// vote and endorse (see electorate.go). addrOf is where each member
+	// was last seen.
+	electorate map[string]bool
+	addrOf     map[string]string
+	warned     map[string]bool
+	blackout   time.Duration // after the start: see startBlackout
 }
 
 // New checks cfg and, in cluster mode, starts memberlist listening. Call
@@ -126,7 +137,7 @@ func New(cfg Config) (*Cluster, error) {
 		cfg.Now = time.Now
 	}
 	if cfg.Mono == nil {
-		cfg.Mono = time.Now
+		cfg.Mono = bootClock
 	}
 	if cfg.MaxClockSkew <= 0 {
 		cfg.MaxClockSkew = defaultSkew
@@ -146,8 +157,9 @@ func New(cfg Config) (*Cluster, error) {
 	c := &Cluster{
 		cfg: cfg, agreement: NewAgreement(cfg.Rules), guard: crypto.NewReplayGuard(cfg.MaxClockSkew),
 		inbox: make(chan []byte, inboxSize), poke: make(chan struct{}, 1), local: make(chan struct{}, 1),
-		outboxes: map[string]chan []byte{}, members: map[string]memberlist.Node{}, peers: map[string]*peerEntry{},
+		outboxes: map[string]chan struct{}{}, members: map[string]memberlist.Node{}, peers: map[string]*peerEntry{},
 		echoes: map[string]Echo{}, conflicts: map[string]conflict{}, dropped: map[string]uint64{}, dropLog: map[string]time.Time{},
+		electorate: map[string]bool{}, addrOf: map[string]string{}, warned: map[string]bool{},
 	}
 	if len(cfg.Peers) == 0 {
 		c.inc = uint64(cfg.Now().UnixNano())
@@ -156,13 +168,21 @@ func New(cfg Config) (*Cluster, error) {
 	if len(cfg.Keys) == 0 {
 		return nil, errors.New("cluster mode needs a crypto_key: goavail keygen makes one")
 	}
+	if m := MinLease(cfg.ViewInterval); cfg.Rules.StaleAfter < m {
+		return nil, fmt.Errorf("view_stale_after %s is too short to write with view_interval %s: the writer lease it sets would never leave time for a request; use at least %s", cfg.Rules.StaleAfter, cfg.ViewInterval, m)
+	}
 	var err error
 	if c.inc, err = nextIncarnation(cfg.IncarnationFile, cfg.Now()); err != nil {
 		return nil, err
 	}
+	c.refreshElectorate(context.Background())
 	// The lease is as long as a view stays fresh: fixed for this start,
 	// since every agent's promises are measured with it.
 	c.elector = NewElector(cfg.NodeName, c.inc, cfg.Rules.MinPeersAgree+1, cfg.Rules.StaleAfter, cfg.Mono())
+	if c.blackout, err = startBlackout(cfg.IncarnationFile, cfg.Rules.StaleAfter); err != nil {
+		return nil, err
+	}
+	c.elector.SetBlackout(c.blackout)
 	if c.sealer, err = crypto.NewSealer(cfg.Keys); err != nil {
 		return nil, fmt.Errorf("crypto_key: %w", err)
 	}
@@ -180,6 +200,9 @@ func New(cfg Config) (*Cluster, error) {
 	// An agent restarted on a new address (a cloud VM, say) may take its name
 	// back once the old one has been dead this long.
 	mc.DeadNodeReclaimTime = deadNodeReclaim
+	// Views are sealed (random to a compressor) and memberlist's LZW would
+	// only make them longer.
+	mc.EnableCompression = false
 	mc.LogOutput = logWriter{c}
 	if cfg.tune != nil {
 		cfg.tune(mc)
@@ -262,16 +285,20 @@ func (c *Cluster) Run(ctx context.Context) error {
 	round := func() {
 		mine := View{Entries: c.cfg.Local(), Annex: c.localAnnex()}
 		c.broadcast(mine)
-		c.decide(mine)
+		if !c.out.deferDecide(c.local) { // delta.go
+			c.decide(mine)
+		}
 	}
 	round()
+	saved := c.afterBlackout()
+	defer saved.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			wg.Wait()
 			return c.stop()
 		case msg := <-c.inbox:
-			if c.receive(msg) {
+			if c.receiveQueued(msg) && !c.out.deferDecide(c.local) { // delta.go
 				c.decide(View{Entries: c.cfg.Local()})
 			}
 		case <-c.local:

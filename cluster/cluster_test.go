@@ -94,7 +94,7 @@ func startNode(t *testing.T, name string, keys [][]byte, peers []string, rules R
 		NodeName: name, BindAddr: "127.0.0.1", AdvertiseAddr: "127.0.0.1", Peers: peers, Keys: keys,
 		Fingerprint: fp, Rules: rules, ViewInterval: 200 * time.Millisecond, Local: n.local,
 		OnChange: func(Decision) { n.mu.Lock(); n.changes++; n.mu.Unlock() },
-		Log:      testLogger(t), tune: fastTimers,
+		Log:      testLogger(t), tune: fastTimers, anyVoter: true,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -190,8 +190,8 @@ func TestCluster_WriterHandOver(t *testing.T) {
 	if s := n2.Decision().States[ipA]; s != U {
 		t.Errorf("a lone agent with min_peers_agree = 1 changed ipA to %v", s)
 	}
-	// n1 comes back (a restart: new incarnation) and agrees.
-	n1b := startNode(t, "n1", [][]byte{keyA}, []string{n2.Addr()}, rules1, st(D, U, U))
+	// n1 comes back (a restart on its address: new incarnation) and agrees.
+	n1b := restartNode(t, n1, []string{n2.Addr()}, st(D, U, U))
 	for _, n := range []*node{n1b, n2} {
 		eventually(t, n.cfg.NodeName+" agrees ipA down after n1's restart", agreed(n, ipA, D))
 	}
@@ -278,6 +278,12 @@ func TestCluster_AnnexTravelsWithTheView(t *testing.T) {
 			return string(n.PeerViews()["n1"].Annex) == "removed: 198.51.100.7"
 		})
 	}
+	for _, n := range nodes {
+		eventually(t, n.cfg.NodeName+" reads the writer's annex", func() bool {
+			w, annex := n.WriterAnnex()
+			return w == "n1" && string(annex) == "removed: 198.51.100.7"
+		})
+	}
 	nodes[0].SetAnnex(nil)
 	eventually(t, "n2 sees the annex cleared", func() bool { return nodes[1].PeerViews()["n1"].Annex == nil })
 }
@@ -287,7 +293,7 @@ func TestCluster_AnnexTravelsWithTheView(t *testing.T) {
 // set.
 func TestNew_BindFailureNamesBindAddr(t *testing.T) {
 	_, err := New(Config{NodeName: "n1", BindAddr: "192.0.2.1", AdvertiseAddr: "192.0.2.1", Peers: []string{"192.0.2.2"}, Keys: [][]byte{keyA},
-		Rules: rules1, ViewInterval: time.Second, Local: func() []monitor.Status { return nil }, Log: testLogger(t)})
+		Rules: rules1, ViewInterval: 200 * time.Millisecond, Local: func() []monitor.Status { return nil }, Log: testLogger(t)})
 	if err == nil || !strings.Contains(err.Error(), "bind_addr") || !strings.Contains(err.Error(), "0.0.0.0") {
 		t.Fatalf("err = %v, want one naming bind_addr", err)
 	}

@@ -20,10 +20,10 @@ func (c *Cluster) Decision() Decision {
 	return d
 }
 
-// countsFor says whose endorsements count: not a peer in a name conflict.
-// c.mu is held while it is used.
+// countsFor says whose endorsements count: a configured peer's, not in a
+// name conflict. c.mu is held while it is used.
 func (c *Cluster) countsFor(now time.Time) func(string) bool {
-	return func(p string) bool { return !c.conflicted(p, now) }
+	return func(p string) bool { return !c.conflicted(p, now) && c.electorLocked(p) }
 }
 
 // leaseLocked is this agent's writer lease at now (monotonic). Alone, the
@@ -40,7 +40,7 @@ func (c *Cluster) leaseLocked(now time.Time) Lease {
 }
 
 // Lease returns this agent's writer lease as it stands now. Until is a
-// reading of the Mono clock.
+// reading of the Mono clock (CLOCK_BOOTTIME by default), not a wall time.
 func (c *Cluster) Lease() Lease {
 	now := c.cfg.Mono()
 	c.mu.Lock()
@@ -117,8 +117,10 @@ func (c *Cluster) Fence(ctx context.Context) (context.Context, context.CancelFun
 	if left < c.elector.margin { // fixed at the start, like the lease's length
 		return ctx, func() {}, fmt.Errorf("%w: the lease ends in %s, too soon to send a request", ErrNotWriter, left.Round(time.Millisecond))
 	}
-	c.cfg.Log.Info("dns write under the writer lease", "term", l.Term, "lease_until", l.Until.Format(time.RFC3339Nano), "left", left.Round(time.Millisecond), "endorsers", l.Endorsers)
-	fctx, cancel := context.WithDeadline(ctx, l.Until)
+	// l.Until is a Mono reading: the log and the context take it as the
+	// time left from now.
+	c.cfg.Log.Info("dns write under the writer lease", "term", l.Term, "lease_until", c.cfg.Now().Add(left).Format(time.RFC3339Nano), "left", left.Round(time.Millisecond), "endorsers", l.Endorsers)
+	fctx, cancel := context.WithTimeout(ctx, left)
 	return fctx, cancel, nil
 }
 
@@ -134,9 +136,14 @@ func (c *Cluster) decide(mine View) {
 		_, alive := c.members[name]
 		if !alive && now.Sub(p.received) > 10*rules.StaleAfter {
 			delete(c.peers, name) // long gone: forget
+			// and its echo: it holds no copy of our entries (delta.go)
+			delete(c.echoes, name)
 			continue
 		}
-		peers = append(peers, PeerView{Node: name, Alive: alive, Received: p.received, States: p.states, Failing: p.view.Failing(),
+		if !c.electorLocked(name) {
+			continue // not a configured peer: it does not vote
+		}
+		peers = append(peers, PeerView{Node: name, Alive: alive, Received: c.heardLocked(p, now, mono), States: p.states, Failing: p.view.Failing(),
 			NotReady: !p.view.Ready, Duplicate: c.conflicted(name, mono)})
 	}
 	prev, prevLease := c.decision, c.lease
@@ -151,7 +158,7 @@ func (c *Cluster) decide(mine View) {
 	}
 	leaseChanged := lease.Held != prevLease.Held
 	if leaseChanged && lease.Held {
-		c.cfg.Log.Info("writer lease acquired: this agent writes DNS", "term", lease.Term, "endorsers", lease.Endorsers, "lease_until", lease.Until.Format(time.RFC3339Nano))
+		c.cfg.Log.Info("writer lease acquired: this agent writes DNS", "term", lease.Term, "endorsers", lease.Endorsers, "lease_until", now.Add(lease.Until.Sub(mono)).Format(time.RFC3339Nano))
 	} else if leaseChanged {
 		c.cfg.Log.Info("writer lease lost: this agent no longer writes DNS", "term", prevLease.Term)
 	}
@@ -167,4 +174,21 @@ func (c *Cluster) decide(mine View) {
 	if (len(d.Changed) > 0 || prev.Writer != d.Writer || prev.Quorate != d.Quorate || leaseChanged) && c.cfg.OnChange != nil {
 		c.cfg.OnChange(d)
 	}
+}
+
+// WriterAnnex returns the writer as this agent sees it and that writer's
+// latest annex (see SetAnnex): this agent's own while it holds the lease,
+// else that of the peer whose fresh view says it holds it. With no writer
+// it returns "" and nil.
+func (c *Cluster) WriterAnnex() (string, []byte) {
+	now := c.cfg.Mono()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.leaseLocked(now).Held {
+		return c.cfg.NodeName, c.annex
+	}
+	if w := c.holderLocked(now); w != "" {
+		return w, c.peers[w].view.Annex
+	}
+	return "", nil
 }

@@ -62,6 +62,9 @@ func (e *events) setMember(n *memberlist.Node, alive bool) {
 		delete(e.members, n.Name)
 	}
 	e.mu.Unlock()
+	if alive {
+		(*Cluster)(e).noteAddr(n)
+	}
 	signal(e.poke)
 }
 

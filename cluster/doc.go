@@ -1,6 +1,7 @@
 // Package cluster lets several goavail agents agree before DNS changes.
-// Each agent gossips its whole view of the watched addresses over
-// hashicorp/memberlist, sealed by package crypto; the pure agreement rule
+// Each agent gossips its view of the watched addresses over
+// hashicorp/memberlist, sealed by package crypto, to each peer as the
+// changes since what that peer holds (delta.go); the pure agreement rule
 // (agree.go) turns the local view and the peers' fresh views into the
 // states DNS acts on, and the writer lease (lease.go) lets at most one agent
 // write at any moment: the one a majority endorses. members.go keeps the

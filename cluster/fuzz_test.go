@@ -49,11 +49,12 @@ func TestView_RoundTrip(t *testing.T) {
 func FuzzDecodeView(f *testing.F) {
 	good, _ := sampleView().MarshalBinary()
 	f.Add(good)
-	f.Add([]byte{3, 0, 0, 0, 0, 0, 0, 0})
-	f.Add([]byte{3, 0, 0, 1, 1, 'a', 1, 0, 1, 1, 'b', 1, 1})
-	f.Add([]byte{3, 0xff, 0xff, 0xff, 0xff, 0x0f})
-	f.Add([]byte{3, 0, 0xff, 0xff, 0xff, 0xff, 0x0f})
-	f.Add([]byte{3, 0, 0, 0, 0, 0, 0, 2, 1, 'b', 1, 1, 1, 'a', 1, 1}) // echoes out of order
+	f.Add([]byte{4, 0, 0, 0, 0, 0, 0, 0, 0, 0})
+	f.Add([]byte{4, 0, 0, 0, 0, 1, 1, 'a', 1, 0, 1, 1, 'b', 1, 1})
+	f.Add([]byte{4, 0, 0xff, 0xff, 0xff, 0xff, 0x0f})
+	f.Add([]byte{4, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0x0f})
+	f.Add([]byte{4, 0, 0, 0, 0, 0, 0, 0, 0, 2, 1, 'b', 1, 1, 1, 'a', 1, 1})     // echoes out of order
+	f.Add([]byte{4, 7, 0, 2, 4, 10, 0, 0, 1, 4, 10, 0, 0, 2, 0, 0, 0, 0, 0, 0}) // a delta removing two addresses
 	f.Fuzz(func(t *testing.T, b []byte) {
 		v, err := DecodeView(b)
 		if err != nil {

@@ -45,57 +45,7 @@ func (c *Cluster) broadcast(mine View) {
 	c.elector.Sent(c.seq, now)
 	c.mu.Unlock()
 
-	payload, err := mine.MarshalBinary()
-	if err != nil {
-		c.cfg.Log.Error("encode view", "err", err)
-		return
-	}
-	fp, _, _ := c.settings()
-	msg, err := c.sealer.Seal(crypto.Envelope{Sender: c.cfg.NodeName, Incarnation: c.inc, Seq: c.seq, Time: c.cfg.Now(), Fingerprint: fp, Payload: payload})
-	if err != nil {
-		c.cfg.Log.Error("seal view", "err", err)
-		return
-	}
-	live := map[string]bool{}
-	for _, name := range c.Members() {
-		if name == c.cfg.NodeName {
-			continue
-		}
-		live[name] = true
-		ob, ok := c.outboxes[name]
-		if !ok {
-			ob = make(chan []byte, 1)
-			c.outboxes[name] = ob
-			c.senders.Add(1)
-			go c.send(name, ob)
-		}
-		select { // latest wins: a queued older view is replaced
-		case <-ob:
-		default:
-		}
-		ob <- msg
-	}
-	for name, ob := range c.outboxes {
-		if !live[name] {
-			close(ob)
-			delete(c.outboxes, name)
-		}
-	}
-}
-
-// send delivers queued views to one peer over memberlist's encrypted TCP
-// stream, so a slow or unreachable peer delays no one else.
-func (c *Cluster) send(name string, ob chan []byte) {
-	defer c.senders.Done()
-	for msg := range ob {
-		node, ok := c.member(name)
-		if !ok {
-			continue
-		}
-		if err := c.ml.SendReliable(&node, msg); err != nil {
-			c.cfg.Log.Debug("send view", "peer", name, "err", err)
-		}
-	}
+	c.stage(c.seq, mine) // delta.go: one delta per peer, coalesced
 }
 
 // receive checks one peer message and stores its view and its ballot. It
@@ -107,19 +57,26 @@ func (c *Cluster) receive(msg []byte) bool {
 		c.drop(reason, err, now)
 		return false
 	}
-	v, err := DecodeView(e.Payload)
+	v, err := decodePayload(e.Payload) // delta.go: compressed or not
 	if err != nil {
 		c.drop(DropMalformed, fmt.Errorf("view from %s: %w", e.Sender, err), now)
 		return false
 	}
 	c.mu.Lock()
-	c.peers[e.Sender] = &peerEntry{view: v, states: v.States(), received: now, fresh: c.cfg.Mono()}
-	c.echoes[e.Sender] = Echo{Inc: e.Incarnation, Seq: e.Seq}
+	held := c.echoes[e.Sender]
+	whole := c.mergeLocked(e.Sender, e.Incarnation, e.Seq, &v) // delta.go
+	if whole {
+		c.peers[e.Sender] = &peerEntry{view: v, states: v.States(), received: now, fresh: c.cfg.Mono()}
+		c.echoes[e.Sender] = Echo{Inc: e.Incarnation, Seq: e.Seq}
+	}
 	if c.elector != nil {
 		c.elector.Observe(e.Sender, Ballot{Vote: v.Vote, Term: v.Term, Echo: v.Echoes[c.cfg.NodeName]})
 	}
 	c.mu.Unlock()
-	return true
+	if !whole {
+		c.drop(DropDeltaBase, deltaBaseError(e.Sender, v.Base, held), now)
+	}
+	return whole
 }
 
 func (c *Cluster) open(msg []byte, now time.Time) (crypto.Envelope, string, error) {
@@ -169,7 +126,7 @@ func (c *Cluster) drop(reason string, err error, now time.Time) {
 	}
 	c.mu.Unlock()
 	level := slog.LevelWarn
-	if reason == DropReordered { // benign: the newer view is already here
+	if reason == DropReordered || reason == DropDeltaBase { // benign: the newer view is already here, or the next heals
 		level = slog.LevelDebug
 	}
 	if due {

@@ -54,6 +54,9 @@ type Elector struct {
 	length  time.Duration
 	margin  time.Duration
 	started time.Time
+	// blackout is how long after started this agent names no one and
+	// holds no lease: length, or longer (see SetBlackout).
+	blackout time.Duration
 
 	term      uint64
 	named     string    // the agent this one last named
@@ -69,13 +72,30 @@ func LeaseMargin(length time.Duration) time.Duration {
 	return max(length/10, 200*time.Millisecond)
 }
 
+// MinLease is the shortest lease (view_stale_after) that lets an agent
+// write with views sent every viewInterval: an endorsement lasts from when
+// the view it echoes was sent, up to two intervals (ours, then the peer's)
+// before it arrives, minus the margin, and Fence wants the margin left; one
+// interval more is slack for transit.
+func MinLease(viewInterval time.Duration) time.Duration {
+	for l := 3*viewInterval + 2*LeaseMargin(0); ; l += viewInterval / 10 {
+		if l >= 3*viewInterval+2*LeaseMargin(l) {
+			return l
+		}
+	}
+}
+
 // NewElector returns the lease side of agent self, in its incarnation inc,
 // started now. need endorsements make a lease; length is how long one
 // lasts.
 func NewElector(self string, inc uint64, need int, length time.Duration, now time.Time) *Elector {
 	return &Elector{self: self, inc: inc, need: max(need, 1), length: length, margin: LeaseMargin(length), started: now,
-		sent: map[uint64]time.Time{}, ballots: map[string]Ballot{}}
+		blackout: length, sent: map[uint64]time.Time{}, ballots: map[string]Ballot{}}
 }
+
+// SetBlackout makes the blackout after the start at least d: a previous
+// run of this agent may have made promises that last d.
+func (e *Elector) SetBlackout(d time.Duration) { e.blackout = max(e.blackout, d) }
 
 // Vote returns whom this agent names in the view it is about to send,
 // given the agent it wants as writer ("" for no one), and the vote's term.
@@ -83,7 +103,7 @@ func NewElector(self string, inc uint64, need int, length time.Duration, now tim
 // length has passed since it last did, and none at all for length after it
 // started.
 func (e *Elector) Vote(now time.Time, want string) (string, uint64) {
-	if want == "" || now.Sub(e.started) < e.length {
+	if want == "" || now.Sub(e.started) < e.blackout {
 		return "", e.term
 	}
 	if want != e.named && e.named != "" && now.Sub(e.namedAt) < e.length {
@@ -125,8 +145,13 @@ func (e *Elector) Lease(now time.Time, counts func(peer string) bool) Lease {
 		until time.Time
 		term  uint64
 	}
+	if now.Sub(e.started) < e.blackout {
+		// A restarted holder may have a batch of its previous run still in
+		// flight under that run's fence: it holds nothing until it is over.
+		return Lease{}
+	}
 	var ends []endorsement
-	if e.named == e.self && now.Sub(e.started) >= e.length {
+	if e.named == e.self {
 		ends = append(ends, endorsement{e.self, e.namedAt.Add(e.length - e.margin), e.namedTerm})
 	}
 	for from, b := range e.ballots {

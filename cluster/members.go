@@ -118,6 +118,7 @@ func (c *Cluster) joinLoop(ctx context.Context) {
 			return
 		case <-time.After(wait):
 		}
+		c.refreshElectorate(ctx)
 		if c.ml.NumMembers() > len(c.cfg.Peers) {
 			wait = c.cfg.rejoinEvery
 			continue

@@ -95,7 +95,7 @@ func startCuttable(t *testing.T, name string, peers []string) (*node, *cutTransp
 	c, err := New(Config{
 		NodeName: name, BindAddr: "127.0.0.1", AdvertiseAddr: "127.0.0.1", Peers: peers, Keys: [][]byte{keyA},
 		Fingerprint: fp, Rules: rules1, ViewInterval: 200 * time.Millisecond, Local: n.local, Log: testLogger(t),
-		rejoinEvery: 300 * time.Millisecond,
+		rejoinEvery: 300 * time.Millisecond, anyVoter: true,
 		tune: func(mc *memberlist.Config) {
 			fastTimers(mc)
 			mc.Transport = ct

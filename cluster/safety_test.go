@@ -1,9 +1,14 @@
 package cluster
 
 import (
+	"context"
+	"errors"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/goavail/goavail/monitor"
 )
 
 // readyNow reports whether this agent's latest decision would let it
@@ -98,5 +103,67 @@ func TestCluster_DuplicateNodeName(t *testing.T) {
 	eventually(t, "n1 still writes with n3", func() bool { w, _ := n1.IsWriter(); return w })
 	if k := dup.Conflicts(); len(k) != 1 || !k[0].Local {
 		t.Errorf("the newcomer's conflicts = %+v, want its own name", k)
+	}
+}
+
+// TestCluster_PausedWriterWakesWithoutALease: a writer paused past its
+// lease (SIGSTOP, a VM freeze) finds on waking that its lease ran out on
+// its own monotonic clock: before any new message arrives it neither
+// claims the writer nor passes the fence, and the others have a new writer.
+func TestCluster_PausedWriterWakesWithoutALease(t *testing.T) {
+	var jump atomic.Int64 // how far n1's clock has moved while it was "paused"
+	n1 := &node{states: allUp(), done: make(chan error, 1)}
+	c, err := New(Config{
+		NodeName: "n1", BindAddr: "127.0.0.1", AdvertiseAddr: "127.0.0.1", Peers: []string{"127.0.0.1:1"}, Keys: [][]byte{keyA},
+		Fingerprint: fp, Rules: rules1, ViewInterval: 200 * time.Millisecond, Local: n1.local, Log: testLogger(t), tune: fastTimers, anyVoter: true,
+		Mono: func() time.Time { return time.Now().Add(time.Duration(jump.Load())) },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n1.Cluster = c
+	startRun(t, n1)
+	n2 := startNode(t, "n2", [][]byte{keyA}, []string{n1.Addr()}, rules1, allUp())
+	n3 := startNode(t, "n3", [][]byte{keyA}, []string{n1.Addr(), n2.Addr()}, rules1, allUp())
+	eventually(t, "n1 writes", func() bool { w, _ := n1.IsWriter(); return w })
+	if _, cancel, err := n1.Fence(context.Background()); err != nil {
+		t.Fatalf("the writer's fence: %v", err)
+	} else {
+		cancel()
+	}
+	// n1 wakes 10 s (10 leases) later by its own clock.
+	jump.Store(int64(10 * time.Second))
+	if w, _ := n1.IsWriter(); w {
+		t.Error("a writer woken past its lease still claims to write")
+	}
+	if _, _, err := n1.Fence(context.Background()); !errors.Is(err, ErrNotWriter) {
+		t.Errorf("a writer woken past its lease passed the fence: %v", err)
+	}
+	holders(t, []*node{n1, n2, n3}, 2*time.Second) // never two at once meanwhile
+}
+
+// TestCluster_ConflictLastsItsHold: a name conflict counts from its latest
+// report for ConflictHold, gathering the addresses reported, then lapses.
+func TestCluster_ConflictLastsItsHold(t *testing.T) {
+	now := time.Unix(1700000000, 0)
+	c, err := New(Config{NodeName: "self", ViewInterval: time.Second, ConflictHold: time.Minute, Local: func() []monitor.Status { return nil },
+		Log: testLogger(t), Mono: func() time.Time { return now }, Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.noteConflict("vm", "192.0.2.1:7946", "192.0.2.2:7946")
+	now = now.Add(50 * time.Second)
+	c.noteConflict("vm", "192.0.2.2:7946", "192.0.2.1:7946")
+	now = now.Add(50 * time.Second) // 100 s after the first report, 50 s after the latest
+	if k := c.Conflicts(); len(k) != 1 || k[0].Name != "vm" || len(k[0].Addrs) != 2 || k[0].Local {
+		t.Fatalf("conflicts = %+v", k)
+	}
+	now = now.Add(11 * time.Second)
+	if k := c.Conflicts(); len(k) != 0 {
+		t.Errorf("a conflict outlived its hold: %+v", k)
+	}
+	c.noteConflict("self", "192.0.2.3:7946")
+	if w, name := c.IsWriter(); w || !strings.Contains(name, "another agent uses this node_name") {
+		t.Errorf("with its own name shared the agent says %v %q", w, name)
 	}
 }

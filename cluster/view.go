@@ -16,6 +16,14 @@ import (
 // the messages agents exchange.
 type View struct {
 	Entries []monitor.Status // sorted by address
+	// Base, when not 0, makes the view a delta (see delta.go): Entries are
+	// the entries that changed since the sender's view Base (of the same
+	// incarnation) and Removed the addresses it no longer watches.
+	Base    uint64
+	Removed []netip.Addr // sorted; only in a delta, none in Entries
+	// AnnexKept, only in a delta, says the annex is unchanged since Base
+	// and not sent (Annex is empty).
+	AnnexKept bool
 	// Annex is opaque state the agent shares beside its probe results
 	// (the writer's memory of removed records, drains): cmd gives it
 	// meaning, cluster only carries it. At most maxAnnex bytes.
@@ -34,6 +42,9 @@ type View struct {
 	// Echoes is, for each peer, the position of the latest view the sender
 	// had from it: an endorsement counts from when the echoed view was sent.
 	Echoes map[string]Echo
+	// Refused is, for each peer, the position of its latest message whose
+	// delta the sender could not apply (see delta.go).
+	Refused map[string]Echo
 }
 
 // Failing counts the addresses that are not down but whose latest probes
@@ -64,17 +75,19 @@ const (
 	maxErrorText = 255
 	maxAnnex     = 1 << 20
 	maxEchoes    = 1024
-	viewVersion  = 3
+	viewVersion  = 4
 )
 
 // ErrView is wrapped by every DecodeView error.
 var ErrView = errors.New("malformed view")
 
-// Encoding, version 3 (integers are unsigned varints unless noted):
+// Encoding, version 4 (integers are unsigned varints unless noted):
 //
-//	version(1 byte) | count | entries | len(annex) | annex |
-//	flags(1 byte: 1 = ready) | len(vote)(1) | vote | term | held |
-//	n echoes | echoes, sorted by name: len(name)(1) | name | incarnation | sequence
+//	version(1 byte) | base | count | entries | n removed | removed addrs: len(1) | bytes |
+//	len(annex) | annex |
+//	flags(1 byte: 1 = ready, 2 = annex kept) | len(vote)(1) | vote | term | held |
+//	n echoes | echoes, sorted by name: len(name)(1) | name | incarnation | sequence |
+//	n refused | refused, as echoes
 //	entry: addr len(1) | addr bytes(4 or 16) | state(1) | since unix nanos (signed) |
 //	       n rtts | rtts in ns | probes | lost | lost in a row | len(last error) | last error
 //
@@ -88,6 +101,7 @@ func (v View) MarshalBinary() ([]byte, error) {
 		return nil, fmt.Errorf("view has %d addresses, more than %d", len(entries), maxEntries)
 	}
 	b := []byte{viewVersion}
+	b = binary.AppendUvarint(b, v.Base)
 	b = binary.AppendUvarint(b, uint64(len(entries)))
 	for i, e := range entries {
 		if !e.Addr.IsValid() || (i > 0 && entries[i-1].Addr == e.Addr) {
@@ -120,6 +134,10 @@ func (v View) MarshalBinary() ([]byte, error) {
 		b = append(b, byte(len(msg)))
 		b = append(b, msg...)
 	}
+	b, err := appendRemoved(b, v.Base, entries, v.Removed) // delta.go
+	if err != nil {
+		return nil, err
+	}
 	if len(v.Annex) > maxAnnex {
 		return nil, fmt.Errorf("view annex is %d bytes, more than %d", len(v.Annex), maxAnnex)
 	}
@@ -128,6 +146,9 @@ func (v View) MarshalBinary() ([]byte, error) {
 	var flags byte
 	if v.Ready {
 		flags = 1
+	}
+	if flags |= annexKeptFlag(v); flags > 3 { // delta.go
+		return nil, fmt.Errorf("view keeps its annex outside a delta, or sends one")
 	}
 	if len(v.Vote) > 255 || len(v.Echoes) > maxEchoes {
 		return nil, fmt.Errorf("view vote %q or %d echoes out of bounds", v.Vote, len(v.Echoes))
@@ -147,7 +168,7 @@ func (v View) MarshalBinary() ([]byte, error) {
 		b = binary.AppendUvarint(b, v.Echoes[n].Inc)
 		b = binary.AppendUvarint(b, v.Echoes[n].Seq)
 	}
-	return b, nil
+	return appendNamed(b, v.Refused) // delta.go
 }
 
 // DecodeView decodes a view. It never panics, refuses anything that is not
@@ -157,6 +178,7 @@ func DecodeView(b []byte) (View, error) {
 	if v := d.byte(); v != viewVersion {
 		return View{}, fmt.Errorf("%w: version %d, want %d", ErrView, v, viewVersion)
 	}
+	base := d.uvarint()
 	n := d.uvarint()
 	if d.err != nil {
 		return View{}, d.err
@@ -164,7 +186,7 @@ func DecodeView(b []byte) (View, error) {
 	if n > maxEntries || n > uint64(len(d.b))/8 {
 		return View{}, fmt.Errorf("%w: %d entries in %d bytes", ErrView, n, len(b))
 	}
-	v := View{Entries: make([]monitor.Status, 0, n)}
+	v := View{Base: base, Entries: make([]monitor.Status, 0, n)}
 	for i := uint64(0); i < n && d.err == nil; i++ {
 		var e monitor.Status
 		al := int(d.byte())
@@ -202,6 +224,7 @@ func DecodeView(b []byte) (View, error) {
 		}
 		v.Entries = append(v.Entries, e)
 	}
+	v.Removed = d.removed(base, v.Entries) // delta.go
 	if an := d.uvarint(); d.err == nil {
 		if an > maxAnnex {
 			d.fail("annex of %d bytes", an)
@@ -211,10 +234,10 @@ func DecodeView(b []byte) (View, error) {
 	}
 	switch flags := d.byte(); {
 	case d.err != nil:
-	case flags > 1:
+	case flags > 3 || (flags&2 != 0 && (v.Base == 0 || len(v.Annex) > 0)):
 		d.fail("flags %#x", flags)
 	default:
-		v.Ready = flags == 1
+		v.Ready, v.AnnexKept = flags&1 != 0, flags&2 != 0
 	}
 	v.Vote = string(d.bytes(int(d.byte())))
 	v.Term, v.Held = d.uvarint(), d.uvarint()
@@ -237,6 +260,7 @@ func DecodeView(b []byte) (View, error) {
 		}
 		prev = name
 	}
+	v.Refused = d.named() // delta.go
 	if d.err == nil && len(d.b) > 0 {
 		d.fail("%d bytes left over", len(d.b))
 	}

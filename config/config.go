@@ -137,6 +137,8 @@ type Cloudflare struct {
 	BatchSize int `toml:"batch_size"`
 	// RequestTimeout bounds one API request.
 	RequestTimeout Duration `toml:"request_timeout"`
+	// DNSChanges: account_id and propagation_bound (config/dns.go).
+	DNSChanges
 }
 
 // RecordGroup is one [[Records]] table: a zone, the hostnames in it and the
@@ -314,6 +316,7 @@ func (c *Config) applyDefaults(md toml.MetaData) {
 	if !md.IsDefined("Cloudflare", "request_timeout") {
 		cf.RequestTimeout = Duration(DefaultRequestTimeout)
 	}
+	c.dnsDefaults(md)
 }
 
 func (c *Config) validate() []error {
@@ -354,6 +357,7 @@ func (c *Config) validate() []error {
 	}
 	errs = append(errs, c.Members.validate()...)
 	errs = append(errs, c.validateNotifications()...)
+	errs = append(errs, c.dnsValidate()...)
 	cf := c.Cloudflare
 	if cf.TTL != 1 && (cf.TTL < 30 || cf.TTL > 86400) {
 		bad("Cloudflare.ttl = %d: must be 1 (automatic) or from 30 to 86400 seconds", cf.TTL)
@@ -565,6 +569,7 @@ func (c *Config) Effective() string {
 		APIBaseURL     string   `toml:"api_base_url,omitempty"`
 		BatchSize      int      `toml:"batch_size"`
 		RequestTimeout Duration `toml:"request_timeout"`
+		DNSChanges
 	}
 	out := struct {
 		FailureThreshold int             `toml:"failure_threshold"`
@@ -586,7 +591,7 @@ func (c *Config) Effective() string {
 		Hooks            []HookConfig    `toml:"Hooks,omitempty"`
 		Webhooks         []WebhookConfig `toml:"Webhooks,omitempty"`
 	}{c.FailureThreshold, c.RiseThreshold, c.Interval, c.ProbeTimeout, c.ReconcilePeriod, c.NodeName, c.FlapHalfLife, c.FlapSuppress, c.FlapReuse, c.MaxRemovals, c.RemovalWindow, c.StateFile, c.HTTPListen, c.Members,
-		api{c.Cloudflare.APIBaseURL, c.Cloudflare.BatchSize, c.Cloudflare.RequestTimeout}, nil, c.Hooks, nil}
+		api{c.Cloudflare.APIBaseURL, c.Cloudflare.BatchSize, c.Cloudflare.RequestTimeout, c.Cloudflare.DNSChanges}, nil, c.Hooks, nil}
 	for _, w := range c.Webhooks {
 		if !strings.HasPrefix(w.URL, "env:") { // the path and query may be a token
 			host := "redacted.invalid"

@@ -15,8 +15,9 @@ import (
 // validated here; cluster mode itself lives in package cluster, and the
 // keys are decoded by package crypto.
 type Members struct {
-	// Peers are the other agents, "host" or "host:members_port". Empty:
-	// this agent runs alone. A peer "IP:port" with another port is the
+	// Peers are the other agents, "host" or "host:members_port": every
+	// other agent, since only the agents listed here vote (see
+	// cluster/electorate.go). Empty: this agent runs alone. A peer "IP:port" with another port is the
 	// original goavail's form (the port was its HTTP listener): the port is
 	// ignored and members_port used, with a warning (see Warnings).
 	Peers []string `toml:"peers"`
@@ -40,7 +41,7 @@ type Members struct {
 	AllowSplitBrain bool `toml:"allow_split_brain"`
 	// CryptoKey is one key or a list; the first sends, all are accepted.
 	CryptoKey Keys `toml:"crypto_key"`
-	// ViewInterval is how often each agent sends its whole view even when
+	// ViewInterval is how often each agent sends its view even when
 	// nothing changed. Default 2s.
 	ViewInterval Duration `toml:"view_interval"`
 	// ViewStaleAfter is how old a peer's view may be and still count; it is
@@ -67,7 +68,7 @@ func (m *Members) applyDefaults(md toml.MetaData) {
 		m.ViewInterval = Duration(DefaultViewInterval)
 	}
 	if !md.IsDefined("Members", "view_stale_after") {
-		m.ViewStaleAfter = 5 * m.ViewInterval
+		m.ViewStaleAfter = max(5*m.ViewInterval, Duration(minLease(m.ViewInterval.D())))
 	}
 	if !md.IsDefined("Members", "isolation_threshold") {
 		m.IsolationThreshold = DefaultIsolation
@@ -135,6 +136,7 @@ func (m Members) validate() []error {
 	} else if err := m.NeedMajority(len(m.Peers)); m.MinPeersAgree >= 0 && err != nil {
 		errs = append(errs, err)
 	}
+	errs = append(errs, m.electorateErrors()...)
 	for i, p := range m.Peers {
 		if strings.TrimSpace(p) == "" || strings.ContainsAny(p, " /") {
 			errs = append(errs, fmt.Errorf("Members.peers[%d] = %q: must be a host or host:port", i, p))
@@ -156,6 +158,8 @@ func (m Members) validate() []error {
 	}
 	if m.ViewStaleAfter.D() < 2*m.ViewInterval.D() {
 		errs = append(errs, fmt.Errorf("Members.view_stale_after = %s: must be at least twice view_interval (%s), or one lost message makes a peer stale", m.ViewStaleAfter.D(), m.ViewInterval.D()))
+	} else if l := minLease(m.ViewInterval.D()); m.ViewStaleAfter.D() < l {
+		errs = append(errs, fmt.Errorf("Members.view_stale_after = %s: with view_interval %s it must be at least %s, or the writer lease it sets never leaves time for a request", m.ViewStaleAfter.D(), m.ViewInterval.D(), l))
 	}
 	if m.IsolationThreshold < 0 || m.IsolationThreshold > 1 {
 		errs = append(errs, fmt.Errorf("Members.isolation_threshold = %v: must be from 0 (off) to 1", m.IsolationThreshold))
@@ -181,5 +185,5 @@ func (m Members) ReloadErrors(running Members) error {
 	if err := m.NeedMajority(len(running.Peers)); err != nil {
 		return fmt.Errorf("against the %d peers in effect (a new peers list applies at the next restart): %w", len(running.Peers), err)
 	}
-	return nil
+	return m.leaseReloadError(running)
 }

@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"mime"
 	"net/http"
-	"strconv"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -40,6 +42,9 @@ type CloudflareOptions struct {
 	BatchSize      int           // most changes per batch request
 	RequestTimeout time.Duration // bound on one request
 	HTTPClient     *http.Client  // optional
+	// AccountID, when set, limits the zone lookup to that account, for
+	// tokens that span accounts holding zones of the same name.
+	AccountID string
 	// Observe, if set, is told about every API request: its operation
 	// ("zone_lookup", "list" or "batch"), its classified error (nil on
 	// success) and how long it took. It must not block.
@@ -53,10 +58,11 @@ type Cloudflare struct {
 	records   *cfdns.RecordService
 	zones     *zones.ZoneService
 	batchSize int
+	accountID string
 	observe   func(op string, err error, took time.Duration)
 
 	mu      sync.Mutex
-	zoneIDs map[string]string
+	zoneIDs map[string]zoneInfo
 }
 
 // NewCloudflare returns the adapter. It makes no request.
@@ -74,7 +80,8 @@ func NewCloudflare(o CloudflareOptions) (*Cloudflare, error) {
 	if !strings.HasSuffix(base, "/") {
 		base += "/"
 	}
-	opts := []option.RequestOption{option.WithBaseURL(base), option.WithMaxRetries(0), option.WithRequestTimeout(o.RequestTimeout)}
+	opts := []option.RequestOption{option.WithBaseURL(base), option.WithMaxRetries(0), option.WithRequestTimeout(o.RequestTimeout),
+		option.WithMiddleware(keepNonAPIAnswers)}
 	if o.Credentials.Token != "" {
 		opts = append(opts, option.WithAPIToken(o.Credentials.Token))
 	} else {
@@ -90,36 +97,95 @@ func NewCloudflare(o CloudflareOptions) (*Cloudflare, error) {
 	if observe == nil {
 		observe = func(string, error, time.Duration) {}
 	}
-	return &Cloudflare{records: cfdns.NewRecordService(opts...), zones: zones.NewZoneService(opts...), batchSize: o.BatchSize, zoneIDs: map[string]string{}, observe: observe}, nil
+	return &Cloudflare{records: cfdns.NewRecordService(opts...), zones: zones.NewZoneService(opts...), batchSize: o.BatchSize,
+		accountID: o.AccountID, zoneIDs: map[string]zoneInfo{}, observe: observe}, nil
 }
 
-// zoneID looks a zone up by name once and caches its id.
-func (c *Cloudflare) zoneID(ctx context.Context, zone string) (string, error) {
+// zoneInfo is what the adapter caches of a zone.
+type zoneInfo struct {
+	id          string
+	nameServers []string
+}
+
+// zone looks a zone up by name, among active zones only (and in AccountID's
+// account when set), and caches it. Two active zones of that name is an
+// error that names both accounts: the token spans accounts, and
+// account_id must say which.
+func (c *Cloudflare) zone(ctx context.Context, zone string) (zoneInfo, error) {
 	c.mu.Lock()
-	id, ok := c.zoneIDs[zone]
+	z, ok := c.zoneIDs[zone]
 	c.mu.Unlock()
 	if ok {
-		return id, nil
+		return z, nil
 	}
 	var q zones.ZoneListParams
 	q.Name.Value, q.Name.Present = zone, true
+	q.Status.Value, q.Status.Present = zones.ZoneListParamsStatusActive, true
+	if c.accountID != "" {
+		var acct zones.ZoneListParamsAccount
+		acct.ID.Value, acct.ID.Present = c.accountID, true
+		q.Account.Value, q.Account.Present = acct, true
+	}
 	start := time.Now()
 	page, err := c.zones.List(ctx, q)
 	if err != nil {
 		err = classify(fmt.Sprintf("look up zone %s", zone), err)
 		c.observe("zone_lookup", err, time.Since(start))
-		return "", err
+		return zoneInfo{}, err
 	}
 	c.observe("zone_lookup", nil, time.Since(start))
+	var found []zones.Zone
 	for _, z := range page.Result {
-		if strings.EqualFold(z.Name, zone) {
-			c.mu.Lock()
-			c.zoneIDs[zone] = z.ID
-			c.mu.Unlock()
-			return z.ID, nil
+		// The filters are the API's; check them again, so that an API (or
+		// emulator) that ignores one cannot hand over the wrong zone.
+		if strings.EqualFold(z.Name, zone) && z.Status == zones.ZoneStatusActive && (c.accountID == "" || z.Account.ID == c.accountID) {
+			found = append(found, z)
 		}
 	}
-	return "", &PermanentError{Err: fmt.Errorf("zone %s not found: check dns_domain and that the API token can read this zone (Zone:Read, DNS:Edit)", zone)}
+	switch len(found) {
+	case 0:
+		where := "the token's accounts"
+		if c.accountID != "" {
+			where = "account " + c.accountID
+		}
+		return zoneInfo{}, &PermanentError{Err: fmt.Errorf("no active zone %s in %s: check dns_domain, account_id and that the API token can read this zone (Zone:Read, DNS:Edit)", zone, where)}
+	case 1:
+	default:
+		var accts []string
+		for _, z := range found {
+			accts = append(accts, fmt.Sprintf("%s (%s, zone %s)", z.Account.ID, z.Account.Name, z.ID))
+		}
+		return zoneInfo{}, &PermanentError{Err: fmt.Errorf("%d active zones named %s, in accounts %s: set account_id in [Cloudflare] to the one goavail manages", len(found), zone, strings.Join(accts, " and "))}
+	}
+	info := zoneInfo{id: found[0].ID, nameServers: slices.Clone(found[0].NameServers)}
+	c.mu.Lock()
+	c.zoneIDs[zone] = info
+	c.mu.Unlock()
+	return info, nil
+}
+
+// zoneID is the cached id of zone.
+func (c *Cloudflare) zoneID(ctx context.Context, zone string) (string, error) {
+	z, err := c.zone(ctx, zone)
+	return z.id, err
+}
+
+// forget drops a zone's cached id after the API said it is no longer valid.
+func (c *Cloudflare) forget(zone string, err error) error {
+	var zerr *ZoneError
+	if errors.As(err, &zerr) {
+		c.mu.Lock()
+		delete(c.zoneIDs, zone)
+		c.mu.Unlock()
+	}
+	return err
+}
+
+// NameServers returns the authoritative nameservers the zone object lists
+// (name_servers), to verify that a change reached them.
+func (c *Cloudflare) NameServers(ctx context.Context, zone string) ([]string, error) {
+	z, err := c.zone(ctx, zone)
+	return slices.Clone(z.nameServers), err
 }
 
 // Records lists the zone's records of the given types, one request per
@@ -142,7 +208,7 @@ func (c *Cloudflare) Records(ctx context.Context, zone string, types []string) (
 			if err != nil {
 				err = classify(fmt.Sprintf("list %s records of zone %s", typ, zone), err)
 				c.observe("list", err, time.Since(start))
-				return nil, err
+				return nil, c.forget(zone, err)
 			}
 			c.observe("list", nil, time.Since(start))
 			for _, r := range res.Result {
@@ -176,9 +242,10 @@ func tags(v any) []string {
 	return out
 }
 
-// Apply sends the changes as batch requests of at most BatchSize changes.
-// Creates go in the earlier batches and deletes in the later ones, so if a
-// later batch fails no hostname has fewer records than the plan leaves it.
+// Apply sends the changes in one batch request, which Cloudflare applies
+// all or nothing. The Reconciler never sends more than BatchSize changes at
+// once; a larger set is still cut into batches of BatchSize (creates in
+// the earlier ones), which are then not atomic together.
 func (c *Cloudflare) Apply(ctx context.Context, zone string, creates, deletes []Record) error {
 	id, err := c.zoneID(ctx, zone)
 	if err != nil {
@@ -193,89 +260,69 @@ func (c *Cloudflare) Apply(ctx context.Context, zone string, creates, deletes []
 		if _, err := c.records.Batch(ctx, batchParams(id, cs, ds)); err != nil {
 			err = classify(fmt.Sprintf("batch %d creates, %d deletes in zone %s", len(cs), len(ds), zone), err)
 			c.observe("batch", err, time.Since(start))
-			return err
+			return c.forget(zone, err)
 		}
 		c.observe("batch", nil, time.Since(start))
 	}
 	return nil
 }
 
-// RetryAfterError means the API asked the agent to wait before any further
-// request (HTTP 429 with Retry-After).
-type RetryAfterError struct {
-	Wait time.Duration
-	Err  error
-}
-
-func (e *RetryAfterError) Error() string {
-	return fmt.Sprintf("%v (rate limited: retry after %s)", e.Err, e.Wait)
-}
-func (e *RetryAfterError) Unwrap() error { return e.Err }
-
-// PermanentError means retrying soon will not help: bad credentials, a
-// missing zone or a rejected record. The operator must act.
-type PermanentError struct{ Err error }
-
-func (e *PermanentError) Error() string { return e.Err.Error() }
-func (e *PermanentError) Unwrap() error { return e.Err }
-
-// StaleError means the zone changed under the plan (a record already exists,
-// or is already gone): list again and re-plan at once.
-type StaleError struct{ Err error }
-
-func (e *StaleError) Error() string { return e.Err.Error() }
-func (e *StaleError) Unwrap() error { return e.Err }
-
-// classify wraps an SDK error with what the operator needs to know.
+// classify wraps an SDK error with what the operator needs to know, and
+// the type the Reconciler acts on (see classifyAnswer).
 func classify(what string, err error) error {
+	var na *nonAPIAnswer
+	if errors.As(err, &na) {
+		return classifyAnswer(what, apiAnswer{status: na.status, header: na.header, now: answerTime(na.header), rawBody: na.body})
+	}
 	var apiErr *cfdns.Error
 	if !errors.As(err, &apiErr) {
 		return fmt.Errorf("%s: %w", what, err)
 	}
-	codes := make([]string, 0, len(apiErr.Errors))
-	has := func(code int64) bool {
-		for _, e := range apiErr.Errors {
-			if e.Code == code {
-				return true
-			}
-		}
-		return false
+	a := apiAnswer{status: apiErr.StatusCode, now: time.Now()}
+	if apiErr.Response != nil {
+		a.header, a.now = apiErr.Response.Header, answerTime(apiErr.Response.Header)
 	}
 	for _, e := range apiErr.Errors {
-		codes = append(codes, fmt.Sprintf("%d %s", e.Code, e.Message))
+		a.codes, a.msgs = append(a.codes, e.Code), append(a.msgs, e.Message)
 	}
-	msg := fmt.Errorf("%s: HTTP %d: %s", what, apiErr.StatusCode, strings.Join(codes, "; "))
-	switch {
-	case apiErr.StatusCode == http.StatusTooManyRequests:
-		return &RetryAfterError{Wait: retryAfter(apiErr.Response), Err: msg}
-	case has(81058) || has(81044):
-		return &StaleError{Err: msg}
-	case apiErr.StatusCode == http.StatusUnauthorized || apiErr.StatusCode == http.StatusForbidden ||
-		has(10000) || has(9109) || has(6003) || has(9103):
-		return &PermanentError{Err: fmt.Errorf("%w: check CLOUDFLARE_API_TOKEN and its permissions (Zone:Read, DNS:Edit)", msg)}
-	case apiErr.StatusCode >= 400 && apiErr.StatusCode < 500 && apiErr.StatusCode != http.StatusRequestTimeout && apiErr.StatusCode != http.StatusConflict:
-		return &PermanentError{Err: msg}
-	}
-	return msg
+	return classifyAnswer(what, a)
 }
 
-// retryAfter reads Retry-After-Ms or Retry-After (seconds or an HTTP date);
-// 1s when absent or unreadable.
-func retryAfter(res *http.Response) time.Duration {
-	if res == nil {
-		return time.Second
+// answerTime is the answer's Date header, or the local clock without one.
+func answerTime(h http.Header) time.Time {
+	if t, err := http.ParseTime(h.Get("Date")); err == nil {
+		return t
 	}
-	if ms, err := strconv.ParseFloat(res.Header.Get("Retry-After-Ms"), 64); err == nil && ms > 0 {
-		return time.Duration(ms * float64(time.Millisecond))
+	return time.Now()
+}
+
+// nonAPIAnswer is an error answer that is not Cloudflare's JSON envelope:
+// an HTML page from the edge (a 502 from a proxy, say). The SDK would fail
+// to parse it and lose the status; the middleware keeps it.
+type nonAPIAnswer struct {
+	status int
+	header http.Header
+	body   string
+}
+
+func (e *nonAPIAnswer) Error() string {
+	return fmt.Sprintf("HTTP %d: %s", e.status, bodyHint(e.body))
+}
+
+// keepNonAPIAnswers turns an error answer whose body is not JSON into a
+// nonAPIAnswer, so that its status and Retry-After are classified.
+func keepNonAPIAnswers(req *http.Request, next option.MiddlewareNext) (*http.Response, error) {
+	res, err := next(req)
+	if err != nil || res.StatusCode < 400 {
+		return res, err
 	}
-	v := res.Header.Get("Retry-After")
-	if s, err := strconv.ParseFloat(v, 64); err == nil && s > 0 {
-		return time.Duration(s * float64(time.Second))
+	mt, _, _ := mime.ParseMediaType(res.Header.Get("Content-Type"))
+	if strings.Contains(mt, "json") {
+		return res, nil
 	}
-	if t, err := http.ParseTime(v); err == nil {
-		return max(time.Until(t), time.Second)
-	}
-	return time.Second
+	body, _ := io.ReadAll(io.LimitReader(res.Body, 4096))
+	res.Body.Close()
+	return nil, &nonAPIAnswer{status: res.StatusCode, header: res.Header, body: string(body)}
 }
 
 // batchParams builds one batch request. The SDK's field helper F lives in
@@ -310,3 +357,6 @@ func batchParams(zoneID string, creates, deletes []Record) cfdns.RecordBatchPara
 	}
 	return p
 }
+
+// BatchSize is the most changes the adapter sends in one batch request.
+func (c *Cloudflare) BatchSize() int { return c.batchSize }

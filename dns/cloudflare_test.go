@@ -167,7 +167,7 @@ func TestCloudflare_Errors(t *testing.T) {
 		_, cf := newEmu(t)
 		_, err := cf.Records(ctx, "example.org", []string{"A"})
 		var perm *PermanentError
-		if !errors.As(err, &perm) || !strings.Contains(err.Error(), "zone example.org not found") {
+		if !errors.As(err, &perm) || !strings.Contains(err.Error(), "no active zone example.org") {
 			t.Errorf("err = %v", err)
 		}
 	})
@@ -210,8 +210,8 @@ func TestCloudflare_Errors(t *testing.T) {
 	t.Run("invalid content is rejected", func(t *testing.T) {
 		_, cf := newEmu(t)
 		err := cf.Apply(ctx, "example.com", []Record{{Name: "www.example.com", Type: "A", Content: "2001:db8::1", TTL: 60}}, nil)
-		var perm *PermanentError
-		if !errors.As(err, &perm) || !strings.Contains(err.Error(), "9005") {
+		var rej *RejectedError
+		if !errors.As(err, &rej) || rej.Code != 9005 {
 			t.Errorf("err = %v", err)
 		}
 	})
@@ -220,4 +220,216 @@ func TestCloudflare_Errors(t *testing.T) {
 			t.Errorf("err = %v", err)
 		}
 	})
+}
+
+// TestCloudflare_ListReachesThePastTheEndPage: with a zone that fills its
+// pages exactly, the adapter asks for the page after the last, which the
+// API answers empty (as the SDK's pager does), and stops there.
+func TestCloudflare_ListReachesThePastTheEndPage(t *testing.T) {
+	emu, cf := newEmu(t)
+	for i := 0; i < 20; i++ {
+		emu.Seed("example.com", cfemu.Record{Name: "www.example.com", Type: "A", Content: fmt.Sprintf("192.0.2.%d", i+1)})
+	}
+	emu.SetMaxPerPage(5)
+	emu.ResetRequests()
+	recs, err := cf.Records(context.Background(), "example.com", []string{"A"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(recs) != 20 {
+		t.Fatalf("listed %d records, want 20", len(recs))
+	}
+	var pages []string
+	for _, r := range emu.Requests() {
+		if strings.HasSuffix(r.Path, "/dns_records") {
+			pages = append(pages, r.Query)
+		}
+	}
+	if len(pages) != 5 || !strings.Contains(pages[4], "page=5") {
+		t.Errorf("list requests %v, want pages 1 to 5 (the fifth past the end, empty)", pages)
+	}
+}
+
+// TestCloudflare_ZoneLookup: only active zones count, account_id picks
+// among accounts, two active zones of the name is an error naming both
+// accounts, and an answer saying the cached id is gone drops it so the
+// next request looks the zone up again.
+func TestCloudflare_ZoneLookup(t *testing.T) {
+	ctx := context.Background()
+	emu := cfemu.New()
+	t.Cleanup(emu.Close)
+	acct := func(n string) cfemu.Account { return cfemu.Account{ID: strings.Repeat(n, 32), Name: "Account " + n} }
+	emu.AddZoneWith("example.com", cfemu.ZoneOptions{Status: "pending", Account: acct("a")})
+	emu.AddZoneWith("example.com", cfemu.ZoneOptions{Status: "moved", Account: acct("b")})
+	live := emu.AddZoneWith("example.com", cfemu.ZoneOptions{Account: acct("c")})
+	emu.Seed("example.com", cfemu.Record{Name: "www.example.com", Type: "A", Content: "192.0.2.1"})
+	open := func(account string) *Cloudflare {
+		cf, err := NewCloudflare(CloudflareOptions{BaseURL: emu.BaseURL(), Credentials: Credentials{Token: emu.Token}, AccountID: account, RequestTimeout: 5 * time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cf
+	}
+	cf := open("")
+	if id, err := cf.zoneID(ctx, "example.com"); err != nil || id != live {
+		t.Fatalf("zone = %s, %v; want the active one %s", id, err, live)
+	}
+	if ns, err := cf.NameServers(ctx, "example.com"); err != nil || len(ns) != 1 || ns[0] != emu.DNSAddr() {
+		t.Errorf("name servers %v, %v; want the emulator's %s", ns, err, emu.DNSAddr())
+	}
+	if _, err := open(strings.Repeat("a", 32)).zoneID(ctx, "example.com"); err == nil || !strings.Contains(err.Error(), "no active zone example.com in account "+strings.Repeat("a", 32)) {
+		t.Errorf("pending zone in the configured account: %v", err)
+	}
+	other := emu.AddZoneWith("example.com", cfemu.ZoneOptions{Account: acct("d")})
+	_, err := open("").zoneID(ctx, "example.com")
+	var perm *PermanentError
+	if !errors.As(err, &perm) || !strings.Contains(err.Error(), strings.Repeat("c", 32)) || !strings.Contains(err.Error(), strings.Repeat("d", 32)) || !strings.Contains(err.Error(), "account_id") {
+		t.Errorf("two active zones: %v, want an error naming both accounts and account_id", err)
+	}
+	if id, err := open(strings.Repeat("d", 32)).zoneID(ctx, "example.com"); err != nil || id != other {
+		t.Errorf("account_id d: %s, %v; want %s", id, err, other)
+	}
+
+	// The cached zone is deleted and re-added: the old id answers 7003, the
+	// cache is dropped, and the next request finds the new zone.
+	emu.DeleteZone(other)
+	emu.DeleteZone(live)
+	again := emu.AddZoneWith("example.com", cfemu.ZoneOptions{Account: acct("c")})
+	_, err = cf.Records(ctx, "example.com", []string{"A"})
+	var zerr *ZoneError
+	if !errors.As(err, &zerr) {
+		t.Fatalf("request on a deleted zone's id: %v, want a ZoneError", err)
+	}
+	if _, err := cf.Records(ctx, "example.com", []string{"A"}); err != nil {
+		t.Fatalf("after the zone came back: %v", err)
+	}
+	if id, _ := cf.zoneID(ctx, "example.com"); id != again {
+		t.Errorf("cached %s, want the new zone %s", id, again)
+	}
+}
+
+// TestCloudflare_AnswersAsCloudflareGivesThem: the adapter, through the
+// real SDK, classifies what the emulator answers as Cloudflare would.
+func TestCloudflare_AnswersAsCloudflareGivesThem(t *testing.T) {
+	ctx := context.Background()
+	t.Run("token without permission is permanent", func(t *testing.T) {
+		emu, _ := newEmu(t)
+		cf, _ := NewCloudflare(CloudflareOptions{BaseURL: emu.BaseURL(), Credentials: Credentials{Token: emu.NoPermToken}, RequestTimeout: 5 * time.Second})
+		_, err := cf.Records(ctx, "example.com", []string{"A"})
+		var perm *PermanentError
+		if !errors.As(err, &perm) || !strings.Contains(err.Error(), "10000") || !strings.Contains(err.Error(), "permissions") {
+			t.Errorf("err = %v", err)
+		}
+	})
+	for _, tc := range []struct {
+		form string
+		wait time.Duration
+	}{{"ms", 1500 * time.Millisecond}, {"date", 2 * time.Second}, {"seconds", 2 * time.Second}} {
+		t.Run("Retry-After as "+tc.form, func(t *testing.T) {
+			emu, cf := newEmu(t)
+			emu.Inject(cfemu.Fault{Status: 429, RetryAfter: tc.wait, RetryAfterForm: tc.form, Count: 1})
+			_, err := cf.Records(ctx, "example.com", []string{"A"})
+			var ra *RetryAfterError
+			// An HTTP date counts from the answer's own Date header, so the
+			// wait is exact whatever the clocks say.
+			if !errors.As(err, &ra) || ra.Wait != tc.wait {
+				t.Errorf("err = %v, want a wait of exactly %s", err, tc.wait)
+			}
+		})
+	}
+	t.Run("HTML 5xx from the edge is transient", func(t *testing.T) {
+		emu, cf := newEmu(t)
+		emu.Inject(cfemu.Fault{Status: 502, HTML: true, Count: 1})
+		_, err := cf.Records(ctx, "example.com", []string{"A"})
+		var perm *PermanentError
+		var rej *RejectedError
+		if err == nil || errors.As(err, &perm) || errors.As(err, &rej) || !strings.Contains(err.Error(), "HTML page: 502 Bad Gateway") {
+			t.Errorf("err = %v, want a transient error naming the page", err)
+		}
+		if c := errorCode(err); c != "http_502" {
+			t.Errorf("code %q, want http_502", c)
+		}
+	})
+	t.Run("lost answer may hide an applied batch", func(t *testing.T) {
+		emu, cf := newEmu(t)
+		emu.Inject(cfemu.Fault{Method: "POST", PathSuffix: "/batch", LoseAnswer: true, Count: 1})
+		err := cf.Apply(ctx, "example.com", []Record{{Name: "www.example.com", Type: "A", Content: "192.0.2.1", TTL: 60}}, nil)
+		if err == nil || Unsent(err) {
+			t.Errorf("err = %v, want an error that does not prove the batch unsent", err)
+		}
+		if n := len(emu.Records("example.com")); n != 1 {
+			t.Errorf("the batch was not committed: %d records", n)
+		}
+		err = cf.Apply(ctx, "example.com", []Record{{Name: "www.example.com", Type: "A", Content: "192.0.2.1", TTL: 60}}, nil)
+		var stale *StaleError
+		if !errors.As(err, &stale) || stale.Code != 81058 {
+			t.Errorf("the retry: %v, want 81058", err)
+		}
+	})
+	t.Run("refused connection proves the request unsent", func(t *testing.T) {
+		emu, cf := newEmu(t)
+		emu.Stop()
+		_, err := cf.Records(ctx, "example.com", []string{"A"})
+		if err == nil || !Unsent(err) {
+			t.Errorf("err = %v, want one that proves nothing was sent", err)
+		}
+	})
+}
+
+// TestClassifyAnswer: each Cloudflare answer maps to the treatment the
+// README's table gives it.
+func TestClassifyAnswer(t *testing.T) {
+	for _, tc := range []struct {
+		status int
+		codes  []int64
+		want   string
+	}{
+		{429, []int64{971}, "rate"},
+		{500, nil, "transient"},
+		{503, []int64{10503}, "transient"},
+		{409, []int64{1}, "transient"},
+		{400, []int64{81058}, "stale"},
+		{400, []int64{81057}, "stale"},
+		{404, []int64{81044}, "stale"},
+		{400, []int64{81053}, "rejected"},
+		{400, []int64{81054}, "rejected"},
+		{400, []int64{9101}, "rejected"},
+		{400, []int64{9005}, "rejected"},
+		{400, []int64{1004}, "rejected"},
+		{413, []int64{1}, "rejected"},
+		{400, []int64{9106}, "permanent"},
+		{403, []int64{10000}, "permanent"},
+		{403, []int64{9109}, "permanent"},
+		{400, []int64{6003}, "permanent"},
+		{401, nil, "permanent"},
+		{404, []int64{7003}, "zone"},
+		{400, []int64{1001}, "zone"},
+	} {
+		a := apiAnswer{status: tc.status, codes: tc.codes, now: time.Now()}
+		for range tc.codes {
+			a.msgs = append(a.msgs, "m")
+		}
+		err := classifyAnswer("x", a)
+		var ra *RetryAfterError
+		var perm *PermanentError
+		var rej *RejectedError
+		var stale *StaleError
+		var zerr *ZoneError
+		got := "transient"
+		switch {
+		case errors.As(err, &ra):
+			got = "rate"
+		case errors.As(err, &perm):
+			got = "permanent"
+		case errors.As(err, &rej):
+			got = "rejected"
+		case errors.As(err, &stale):
+			got = "stale"
+		case errors.As(err, &zerr):
+			got = "zone"
+		}
+		if got != tc.want {
+			t.Errorf("HTTP %d %v: %s (%v), want %s", tc.status, tc.codes, got, err, tc.want)
+		}
+	}
 }

@@ -6,4 +6,13 @@
 // hostname's last record (fail-open). Reconciler runs Plan against a Provider
 // on every change and every period (level-triggered), and Cloudflare is the
 // Provider on the Cloudflare v4 API.
+//
+// The Reconciler makes the changes get through: a batch refused for what it
+// holds is split until the change to blame is alone, and that change is
+// quarantined (errors.go classifies every API answer); transient failures
+// are retried at a pace derived from the API's request budget, and a
+// Retry-After is honoured exactly, on an injectable Clock. Memory keeps the
+// removed records' comment and tags for an exact restore, and can be shared
+// between agents (Export, Import). PropagationChecker then follows each
+// change on the zone's nameservers, reading DNS only.
 package dns

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -64,20 +65,31 @@ func LoadMemory(path string) (*Memory, error) {
 	if err != nil {
 		return m, fmt.Errorf("read state file: %w", err)
 	}
+	recs, err := parseState(b)
+	if err != nil {
+		return m, fmt.Errorf("state file %s: %w", path, err)
+	}
+	m.records = recs
+	return m, nil
+}
+
+// parseState reads the state file's format.
+func parseState(b []byte) (map[memKey]Record, error) {
 	var f stateFile
 	if err := json.Unmarshal(b, &f); err != nil {
-		return m, fmt.Errorf("state file %s is corrupt: %w", path, err)
+		return nil, fmt.Errorf("corrupt: %w", err)
 	}
 	if f.Version != stateVersion {
-		return m, fmt.Errorf("state file %s has version %d; this goavail reads version %d", path, f.Version, stateVersion)
+		return nil, fmt.Errorf("version %d; this goavail reads version %d", f.Version, stateVersion)
 	}
+	out := make(map[memKey]Record, len(f.Records))
 	for _, r := range f.Records {
 		if r.Zone == "" || r.Name == "" || r.Type == "" || r.Content == "" {
-			return &Memory{path: path, records: map[memKey]Record{}}, fmt.Errorf("state file %s is corrupt: a record lacks its zone, name, type or content", path)
+			return nil, errors.New("corrupt: a record lacks its zone, name, type or content")
 		}
-		m.records[memKey{r.Zone, r.Name, r.Type, r.Content}] = Record{Name: r.Name, Type: r.Type, Content: r.Content, TTL: r.TTL, Proxied: r.Proxied, Comment: r.Comment, Tags: r.Tags}
+		out[memKey{r.Zone, r.Name, r.Type, r.Content}] = Record{Name: r.Name, Type: r.Type, Content: r.Content, TTL: r.TTL, Proxied: r.Proxied, Comment: r.Comment, Tags: r.Tags}
 	}
-	return m, nil
+	return out, nil
 }
 
 // Remember stores the attributes of records about to be removed from zone
@@ -94,17 +106,46 @@ func (m *Memory) Remember(zone string, recs []Record) error {
 	return m.saveLocked()
 }
 
-// Restore returns creates with each remembered record's attributes put back.
+// Restore returns creates with each remembered record's comment and tags
+// put back. TTL and proxied stay as creates have them, from the config: what
+// the operator configures now wins (a record removed while unproxied must
+// not come back unproxied after the operator turned proxying on, which
+// would expose the origin).
 func (m *Memory) Restore(zone string, creates []Record) []Record {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	out := slices.Clone(creates)
 	for i, c := range out {
 		if r, ok := m.records[memKey{zone, c.Name, c.Type, c.Content}]; ok {
-			out[i].TTL, out[i].Proxied, out[i].Comment, out[i].Tags = r.TTL, r.Proxied, r.Comment, slices.Clone(r.Tags)
+			out[i].Comment, out[i].Tags = r.Comment, slices.Clone(r.Tags)
 		}
 	}
 	return out
+}
+
+// Export returns the memory in the state file's format, to share with the
+// other agents (the writer's memory rides in its sealed view).
+func (m *Memory) Export() ([]byte, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return json.Marshal(m.fileLocked())
+}
+
+// Import replaces the memory with one Export made (by the writer), and
+// saves the file, so that this agent, if it becomes the writer, restores
+// exactly what the previous one removed. A malformed b changes nothing.
+func (m *Memory) Import(b []byte) error {
+	recs, err := parseState(b)
+	if err != nil {
+		return fmt.Errorf("shared memory of removed records: %w", err)
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if maps.EqualFunc(recs, m.records, sameRecord) {
+		return nil
+	}
+	m.records = recs
+	return m.saveLocked()
 }
 
 // Forget drops records that exist again, and saves the file.
@@ -128,6 +169,14 @@ func (m *Memory) saveLocked() error {
 	if m.path == "" {
 		return nil
 	}
+	b, err := json.MarshalIndent(m.fileLocked(), "", "  ")
+	if err != nil {
+		return err
+	}
+	return writeAtomic(m.path, b)
+}
+
+func (m *Memory) fileLocked() stateFile {
 	f := stateFile{Version: stateVersion, Records: []memRecord{}}
 	for k, r := range m.records {
 		f.Records = append(f.Records, memRecord{k.zone, r.Name, r.Type, r.Content, r.TTL, r.Proxied, r.Comment, r.Tags})
@@ -135,11 +184,7 @@ func (m *Memory) saveLocked() error {
 	slices.SortFunc(f.Records, func(a, b memRecord) int {
 		return cmpStrings(a.Zone+"\x00"+a.Name+"\x00"+a.Type+"\x00"+a.Content, b.Zone+"\x00"+b.Name+"\x00"+b.Type+"\x00"+b.Content)
 	})
-	b, err := json.MarshalIndent(f, "", "  ")
-	if err != nil {
-		return err
-	}
-	return writeAtomic(m.path, b)
+	return f
 }
 
 func cmpStrings(a, b string) int {
@@ -180,4 +225,9 @@ func writeAtomic(path string, b []byte) error {
 		d.Close()
 	}
 	return nil
+}
+
+func sameRecord(a, b Record) bool {
+	return a.Name == b.Name && a.Type == b.Type && a.Content == b.Content && a.TTL == b.TTL &&
+		a.Proxied == b.Proxied && a.Comment == b.Comment && slices.Equal(a.Tags, b.Tags)
 }

@@ -29,15 +29,21 @@ func TestMemory_FileRoundTripAndBadFiles(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := again.Restore("example.com", []Record{{Name: "www.example.com", Type: "A", Content: "192.0.2.1", TTL: 60, Comment: "managed by goavail"}})
-	if got[0].TTL != 300 || got[0].Comment != "hand-made" || !slices.Equal(got[0].Tags, []string{"team:web"}) {
-		t.Errorf("restored after reload: %+v", got[0])
+	got := again.Restore("example.com", []Record{{Name: "www.example.com", Type: "A", Content: "192.0.2.1", TTL: 60, Proxied: true, Comment: "managed by goavail"}})
+	if got[0].TTL != 60 || !got[0].Proxied || got[0].Comment != "hand-made" || !slices.Equal(got[0].Tags, []string{"team:web"}) {
+		t.Errorf("restored after reload: %+v, want the configured ttl 60 and proxied, the remembered comment and tags", got[0])
 	}
-	if other := again.Restore("example.net", []Record{{Name: "www.example.com", Type: "A", Content: "192.0.2.1", TTL: 60}}); other[0].TTL != 60 {
+	if other := again.Restore("example.net", []Record{{Name: "www.example.com", Type: "A", Content: "192.0.2.1", TTL: 60, Comment: "c"}}); other[0].Comment != "c" {
 		t.Error("a record of another zone was restored from memory")
 	}
-	again.Forget("example.com", got)
-	if third, _ := LoadMemory(path); third.Len() != 0 {
+	if err := again.Forget("example.com", got); err != nil {
+		t.Fatal(err)
+	}
+	third, err := LoadMemory(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if third.Len() != 0 {
 		t.Errorf("forgotten record still in the file")
 	}
 	if leftovers, _ := filepath.Glob(path + ".tmp*"); len(leftovers) > 0 {
@@ -59,7 +65,8 @@ func TestMemory_FileRoundTripAndBadFiles(t *testing.T) {
 // TestReconciler_RestoresExactlyAcrossRestart removes a hand-made record
 // (ttl 300, a comment, a tag) through the real SDK and emulator, then
 // starts a new reconciler on the same state file, as after a restart, and
-// checks the record comes back exactly as it was.
+// checks the record comes back with its comment and tags, and with the ttl
+// the operator configures now (config wins for ttl and proxied).
 func TestReconciler_RestoresExactlyAcrossRestart(t *testing.T) {
 	emu := cfemu.New()
 	defer emu.Close()
@@ -73,7 +80,10 @@ func TestReconciler_RestoresExactlyAcrossRestart(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "state.json")
 	group := []Group{{Zone: "example.com", Hostnames: []string{"www.example.com"}, Addrs: []netip.Addr{ip1, ip2}, TTL: 60, Comment: "managed by goavail"}}
 	run := func(h Health) PassReport {
-		mem, _ := LoadMemory(path)
+		mem, err := LoadMemory(path)
+		if err != nil && !errors.Is(err, ErrNoState) {
+			t.Fatal(err)
+		}
 		r := NewReconciler(ReconcilerConfig{Provider: cf, Health: func() Health { return h }, Log: slog.New(slog.DiscardHandler), Memory: mem})
 		r.SetGroups(group, time.Minute)
 		return r.Pass(context.Background())
@@ -91,17 +101,95 @@ func TestReconciler_RestoresExactlyAcrossRestart(t *testing.T) {
 	for _, r := range emu.Records("example.com") {
 		if r.Content == "192.0.2.1" {
 			found = true
-			if r.TTL != 300 || r.Comment != "hand-made" || !slices.Equal(r.Tags, []string{"team:web"}) {
-				t.Errorf("restored %+v, want ttl 300, comment hand-made, tags [team:web]", r)
+			if r.TTL != 60 || r.Comment != "hand-made" || !slices.Equal(r.Tags, []string{"team:web"}) {
+				t.Errorf("restored %+v, want ttl 60 (configured), comment hand-made, tags [team:web]", r)
 			}
 		}
 	}
 	if !found {
 		t.Fatal("not restored")
 	}
-	if m, _ := LoadMemory(path); m.Len() != 0 {
+	m, err := LoadMemory(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Len() != 0 {
 		t.Errorf("the restored record is still remembered")
 	}
+}
+
+// TestMemory_ExportImport: the writer's memory, exported and imported by
+// another agent, restores exactly the same and is saved to that agent's
+// state file; a malformed export changes nothing.
+func TestMemory_ExportImport(t *testing.T) {
+	writer, err := LoadMemory("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := Record{Name: "www.example.com", Type: "A", Content: "192.0.2.1", TTL: 300, Comment: "hand-made", Tags: []string{"team:web"}}
+	if err := writer.Remember("example.com", []Record{rec}); err != nil {
+		t.Fatal(err)
+	}
+	b, err := writer.Export()
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "state.json")
+	other, err := LoadMemory(path)
+	if !errors.Is(err, ErrNoState) {
+		t.Fatal(err)
+	}
+	if err := other.Remember("example.com", []Record{{Name: "old.example.com", Type: "A", Content: "192.0.2.7"}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := other.Import(b); err != nil {
+		t.Fatal(err)
+	}
+	create := []Record{{Name: "www.example.com", Type: "A", Content: "192.0.2.1", TTL: 60, Comment: "managed by goavail"}}
+	if w, o := writer.Restore("example.com", create), other.Restore("example.com", create); !slices.EqualFunc(w, o, sameRecord) || o[0].Comment != "hand-made" {
+		t.Errorf("after import: %+v, the writer restores %+v", o, w)
+	}
+	if other.Len() != 1 {
+		t.Errorf("import kept %d records, want the writer's 1", other.Len())
+	}
+	saved, err := LoadMemory(path)
+	if err != nil || saved.Len() != 1 {
+		t.Errorf("the imported memory was not saved: %v, %d records", err, saved.Len())
+	}
+	for _, bad := range []string{"", "{", `{"version": 7}`, `{"version":1,"records":[{"zone":"z"}]}`} {
+		if err := other.Import([]byte(bad)); err == nil || other.Len() != 1 {
+			t.Errorf("import of %q: %v, %d records", bad, err, other.Len())
+		}
+	}
+}
+
+// FuzzImportMemory feeds arbitrary shared memories to Import: it never
+// panics, a refused one changes nothing, and an accepted one exports and
+// imports again to the same records.
+func FuzzImportMemory(f *testing.F) {
+	f.Add([]byte(`{"version":1,"records":[{"zone":"example.com","name":"www.example.com","type":"A","content":"192.0.2.1","ttl":300,"proxied":false,"comment":"c","tags":["a:b"]}]}`))
+	f.Add([]byte(`{"version":1,"records":[]}`))
+	f.Add([]byte(`[]`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		m, _ := LoadMemory("")
+		if err := m.Remember("keep.example", []Record{{Name: "k.keep.example", Type: "A", Content: "192.0.2.9"}}); err != nil {
+			t.Fatal(err)
+		}
+		if err := m.Import(b); err != nil {
+			if m.Len() != 1 {
+				t.Fatalf("a refused import changed the memory: %d records", m.Len())
+			}
+			return
+		}
+		out, err := m.Export()
+		if err != nil {
+			t.Fatal(err)
+		}
+		again, _ := LoadMemory("")
+		if err := again.Import(out); err != nil || again.Len() != m.Len() {
+			t.Fatalf("an accepted memory does not survive export: %v, %d records, want %d", err, again.Len(), m.Len())
+		}
+	})
 }
 
 // FuzzLoadMemory feeds arbitrary state files to LoadMemory: it never

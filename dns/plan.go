@@ -49,12 +49,36 @@ type ZonePlan struct {
 	// records are kept (or, fail-open, restored) rather than emptying the
 	// name.
 	FailOpen []string
-	// Applied is set by the Reconciler once the changes have been made.
+	// Applied is set by the Reconciler when every change it sent was made.
+	// Creates and Deletes then hold what was made; a change that was not
+	// is in Failed, Quarantined or Blocked instead.
 	Applied bool `json:"applied"`
 	// Deferred are removals the Reconciler held back under its removal
 	// limit; a later pass makes them.
 	Deferred []Record `json:"deferred,omitempty"`
+	// Failed are changes not made this pass because the API failed
+	// (transiently); the next pass tries again.
+	Failed []FailedChange `json:"failed,omitempty"`
+	// Quarantined are the zone's changes that Cloudflare refuses for what
+	// they are; they are retried slowly (see Quarantine).
+	Quarantined []Quarantined `json:"quarantined,omitempty"`
+	// Blocked are removals held back because the hostname's restore failed
+	// or is quarantined: sending them would leave the name with no record.
+	Blocked []Record `json:"blocked,omitempty"`
 }
+
+// FailedChange is a change the API did not make this pass.
+type FailedChange struct {
+	Action string // ActionCreate or ActionDelete
+	Record Record
+	Err    string
+}
+
+// Change actions.
+const (
+	ActionCreate = "create"
+	ActionDelete = "delete"
+)
 
 // Empty reports whether the plan changes nothing.
 func (p ZonePlan) Empty() bool { return len(p.Creates) == 0 && len(p.Deletes) == 0 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/netip"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -18,18 +19,30 @@ type memProvider struct {
 	records []Record
 	next    int
 	fail    error
+	failN   int // fail only this many times; 0: always
 	lists   int
 	applies int
+	listAt  time.Time
+	clock   Clock
 }
 
 func (m *memProvider) Records(_ context.Context, zone string, types []string) ([]Record, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.lists++
-	if m.fail != nil {
+	if m.clock != nil {
+		m.listAt = m.clock.Now()
+	}
+	if m.fail != nil && (m.failN == 0 || m.lists <= m.failN) {
 		return nil, m.fail
 	}
-	return append([]Record(nil), m.records...), nil
+	var out []Record
+	for _, r := range m.records {
+		if slices.Contains(types, r.Type) {
+			out = append(out, r)
+		}
+	}
+	return out, nil
 }
 
 func (m *memProvider) Apply(_ context.Context, zone string, creates, deletes []Record) error {
@@ -106,7 +119,7 @@ func TestReconciler_RemovesAndRestores(t *testing.T) {
 	if got := p.contents("www.example.com"); got != "192.0.2.2,x,192.0.2.1" {
 		t.Fatalf("after up: %s", got)
 	}
-	if !strings.Contains(logs.String(), `msg="dns record deleted" zone=example.com name=www.example.com type=A content=192.0.2.1`) {
+	if !strings.Contains(logs.String(), `msg="dns record deleted" zone=example.com action=delete name=www.example.com type=A content=192.0.2.1 id=1 result=applied`) {
 		t.Errorf("no change log line:\n%s", logs)
 	}
 	before := p.applies
@@ -190,54 +203,113 @@ func TestReconciler_NoCredentialsPlansAgainstConfig(t *testing.T) {
 	}
 }
 
-// TestReconciler_HonoursRetryAfter runs the loop with a provider that
-// answers 429: no request goes out until the Retry-After has passed.
-func TestReconciler_HonoursRetryAfter(t *testing.T) {
-	p := &memProvider{fail: &RetryAfterError{Wait: 300 * time.Millisecond, Err: errors.New("429")}}
-	r, _, _ := newRec(t, p, false)
+// TestReconciler_HonoursRetryAfterExactly runs the loop on a fake clock
+// with a provider that answers 429 with a 3 s Retry-After once: no request
+// goes out before the 3 s, transitions during the hold send nothing, and
+// the moment the hold ends one pass lists and applies the transition made
+// during it.
+func TestReconciler_HonoursRetryAfterExactly(t *testing.T) {
+	p := &memProvider{records: []Record{rec("1", "www.example.com", "A", "192.0.2.1"), rec("2", "www.example.com", "A", "192.0.2.2")},
+		fail: &RetryAfterError{Wait: 3 * time.Second, Err: errors.New("429")}, failN: 1}
+	clock := newFakeClock()
+	p.clock = clock
+	h := &health{h: Health{ip1: true, ip2: true}}
+	r := NewReconciler(ReconcilerConfig{Provider: p, Health: h.get, Log: discard(), Clock: clock})
+	r.SetGroups([]Group{small}, time.Hour)
 	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go r.Run(ctx)
-	deadline := time.Now().Add(5 * time.Second)
-	for p.listCount() == 0 && time.Now().Before(deadline) {
-		time.Sleep(5 * time.Millisecond)
-	}
-	start := time.Now()
-	for i := 0; i < 20; i++ { // transitions keep kicking during the hold
+	done := make(chan error, 1)
+	go func() { done <- r.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	start := clock.Now()
+	waitFor(t, "the 429, and the loop holding for 3 s", func() bool {
+		at, ok := clock.Deadline()
+		return p.listCount() == 1 && ok && at.Equal(start.Add(3*time.Second))
+	})
+	h.set(ip1, false) // a transition during the hold
+	for i := 0; i < 20; i++ {
 		r.Kick()
-		time.Sleep(5 * time.Millisecond)
 	}
+	clock.Advance(3*time.Second - time.Millisecond)
+	waitFor(t, "the loop to take the kicks and hold on", func() bool {
+		at, ok := clock.Deadline()
+		return ok && at.Equal(start.Add(3*time.Second)) && len(r.kick) == 0
+	})
 	if n := p.listCount(); n != 1 {
-		t.Fatalf("%d requests during Retry-After, want 1", n)
+		t.Fatalf("%d requests before the Retry-After ended, want 1", n)
 	}
-	for p.listCount() < 2 && time.Now().Before(deadline) {
-		time.Sleep(5 * time.Millisecond)
+	clock.Advance(time.Millisecond)
+	waitFor(t, "the transition applied when the hold ends", func() bool { return p.contents("www.example.com") == "192.0.2.2" })
+	if at := p.lastListAt(); !at.Equal(start.Add(3 * time.Second)) {
+		t.Errorf("second request at +%s, want exactly +3s", at.Sub(start))
 	}
-	if held := time.Since(start); held < 200*time.Millisecond {
-		t.Errorf("second request after %s, before the 300ms Retry-After", held)
+}
+
+// waitFor polls a condition the code under test reaches on its own; the
+// bound is patience on a loaded machine, not a timing check.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(20 * time.Second); !cond(); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
 	}
 }
 
 func (m *memProvider) listCount() int { m.mu.Lock(); defer m.mu.Unlock(); return m.lists }
+func (m *memProvider) lastListAt() time.Time {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.listAt
+}
+
+// TestRetryPacing: waits after transient failures start short, double up
+// to the cap derived from the request budget (1.5 s for one zone, more for
+// more zones, never past a minute), and are jittered within the upper half.
+func TestRetryPacing(t *testing.T) {
+	for _, tc := range []struct {
+		zones int
+		cap   time.Duration
+	}{{1, 1500 * time.Millisecond}, {2, 3 * time.Second}, {10, 15 * time.Second}, {1000, time.Minute}, {0, 1500 * time.Millisecond}} {
+		if got := retryCap(tc.zones); got != tc.cap {
+			t.Errorf("retryCap(%d) = %s, want %s", tc.zones, got, tc.cap)
+		}
+	}
+	top := func(k int64) int64 { return 0 }
+	low := func(k int64) int64 { return k - 1 }
+	for n, want := range []time.Duration{250 * time.Millisecond, 500 * time.Millisecond, time.Second, 1500 * time.Millisecond, 1500 * time.Millisecond} {
+		if got := transientBackoff(n+1, 1, top); got != want {
+			t.Errorf("failure %d: wait %s, want %s", n+1, got, want)
+		}
+		if got := transientBackoff(n+1, 1, low); got < want/2 || got > want {
+			t.Errorf("failure %d: jittered wait %s outside [%s, %s]", n+1, got, want/2, want)
+		}
+	}
+	if got := transientBackoff(1000, 1, top); got != 1500*time.Millisecond {
+		t.Errorf("after 1000 failures: %s", got)
+	}
+}
 
 func TestReconciler_BackoffGrowsAndResets(t *testing.T) {
 	now := time.Unix(1_700_000_000, 0)
 	r := NewReconciler(ReconcilerConfig{Provider: &memProvider{}, Health: func() Health { return nil }, Log: discard(), Now: func() time.Time { return now }})
+	r.SetGroups([]Group{small}, time.Minute)
 	var prev time.Duration
 	for i := 0; i < 12; i++ {
 		d := r.backoff(errors.New("502"))
-		if d < prev*3/4 || d > maxBackoff {
+		if d < prev/2 || d > retryCap(1) {
 			t.Fatalf("failure %d: backoff %s after %s", i+1, d, prev)
 		}
 		prev = d
 	}
-	if prev < maxBackoff*3/4 {
-		t.Errorf("backoff after 12 failures = %s, want near %s", prev, maxBackoff)
+	if prev < retryCap(1)/2 {
+		t.Errorf("backoff after 12 failures = %s, want near %s", prev, retryCap(1))
 	}
 	if d := r.backoff(&RetryAfterError{Wait: 90 * time.Second}); d != 90*time.Second {
 		t.Errorf("Retry-After 90s gave hold %s", d)
 	}
-	r.SetGroups(nil, time.Minute)
+	if d := r.backoff(&RetryAfterError{Wait: 1500 * time.Millisecond}); d != 1500*time.Millisecond {
+		t.Errorf("Retry-After-Ms 1500 gave hold %s", d)
+	}
 	r.Pass(context.Background())
 	if d := r.backoff(errors.New("502")); d > minBackoff {
 		t.Errorf("after a good pass the backoff restarted at %s, want <= %s", d, minBackoff)
@@ -295,8 +367,8 @@ func TestReconciler_DampsAFlappingAddress(t *testing.T) {
 	}
 }
 
-// TestReconciler_FenceBeforeEveryApply: the writer check is asked again
-// right before the batch, after listing and planning; a refusal sends
+// TestReconciler_FenceBeforeEveryApply: the writer check is asked before
+// the zone is listed and again right before the batch; a refusal sends
 // nothing, and an accepted batch runs under the fence's context.
 func TestReconciler_FenceBeforeEveryApply(t *testing.T) {
 	p := &memProvider{records: []Record{rec("1", "www.example.com", "A", "192.0.2.1"), rec("2", "www.example.com", "A", "192.0.2.2")}}
@@ -319,7 +391,7 @@ func TestReconciler_FenceBeforeEveryApply(t *testing.T) {
 	}
 	lost = false
 	r.Pass(context.Background())
-	if p.applies != 1 || fences != 2 || p.contents("www.example.com") != "192.0.2.1" {
+	if p.applies != 1 || fences != 3 || p.contents("www.example.com") != "192.0.2.1" { // before the listing, before the batch
 		t.Fatalf("lease held: %d applies after %d fences", p.applies, fences)
 	}
 }

@@ -3,6 +3,7 @@ package dns
 import (
 	"math"
 	"net/netip"
+	"slices"
 	"time"
 )
 
@@ -101,33 +102,71 @@ func (d *damper) releaseIn(v float64) time.Duration {
 	return time.Duration(math.Log2(v/d.cfg.Reuse) * float64(d.cfg.HalfLife))
 }
 
-// budget bounds removals across all zones: at most max in any window.
-// Zero max means no bound. Pure; not safe for concurrent use.
+// budget bounds removals across all zones: at most max distinct records
+// in any window. A removal is charged before it is sent, by record id, so
+// a removal the API applied but never acknowledged still counts, and a
+// retry of the same removal is not charged twice. It is refunded only when
+// the API definitely did not apply it. Zero max means no bound. Pure; not
+// safe for concurrent use.
 type budget struct {
 	max    int
 	window time.Duration
-	spent  []time.Time // one per removal made, oldest first
+	spent  []charge // oldest first
 }
 
-// allow returns how many of n removals may be made now.
-func (b *budget) allow(now time.Time, n int) int {
-	if b.max <= 0 {
-		return n
-	}
+type charge struct {
+	at time.Time
+	id string
+}
+
+func (b *budget) prune(now time.Time) {
 	cut := 0
-	for cut < len(b.spent) && now.Sub(b.spent[cut]) >= b.window {
+	for cut < len(b.spent) && now.Sub(b.spent[cut].at) >= b.window {
 		cut++
 	}
 	b.spent = b.spent[cut:]
-	return max(0, min(n, b.max-len(b.spent)))
 }
 
-// spend records n removals made now.
-func (b *budget) spend(now time.Time, n int) {
+func (b *budget) charged(id string) bool {
+	return slices.ContainsFunc(b.spent, func(c charge) bool { return c.id == id })
+}
+
+// split returns the removals that may be sent now (those already charged
+// in the window, then new ones while the budget lasts) and those that must
+// wait.
+func (b *budget) split(now time.Time, dels []Record) (ok, wait []Record) {
+	if b.max <= 0 {
+		return dels, nil
+	}
+	b.prune(now)
+	room := b.max - len(b.spent)
+	for _, d := range dels {
+		switch {
+		case b.charged(d.ID):
+			ok = append(ok, d)
+		case room > 0:
+			ok = append(ok, d)
+			room--
+		default:
+			wait = append(wait, d)
+		}
+	}
+	return ok, wait
+}
+
+// charge counts removals about to be sent.
+func (b *budget) charge(now time.Time, ids []string) {
 	if b.max <= 0 {
 		return
 	}
-	for i := 0; i < n; i++ {
-		b.spent = append(b.spent, now)
+	for _, id := range ids {
+		if !b.charged(id) {
+			b.spent = append(b.spent, charge{now, id})
+		}
 	}
+}
+
+// refund uncounts removals the API definitely did not apply.
+func (b *budget) refund(ids []string) {
+	b.spent = slices.DeleteFunc(b.spent, func(c charge) bool { return slices.Contains(ids, c.id) })
 }

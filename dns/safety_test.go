@@ -1,6 +1,7 @@
 package dns
 
 import (
+	"fmt"
 	"testing"
 	"time"
 )
@@ -66,6 +67,15 @@ func TestDamper_BoundsFlaps(t *testing.T) {
 func TestBudget_SlidingWindow(t *testing.T) {
 	b := budget{max: 5, window: 10 * time.Minute}
 	now := time.Unix(1700000000, 0)
+	next := 0
+	dels := func(n int) []Record {
+		var out []Record
+		for i := 0; i < n; i++ {
+			next++
+			out = append(out, Record{ID: fmt.Sprint("r", next)})
+		}
+		return out
+	}
 	for _, tc := range []struct {
 		after time.Duration
 		ask   int
@@ -77,13 +87,47 @@ func TestBudget_SlidingWindow(t *testing.T) {
 		{10 * time.Minute, 4, 3}, // the first 3 left the window
 		{12 * time.Minute, 9, 2},
 	} {
-		got := b.allow(now.Add(tc.after), tc.ask)
-		if got != tc.want {
-			t.Errorf("at +%s asking %d: allowed %d, want %d", tc.after, tc.ask, got, tc.want)
+		ok, wait := b.split(now.Add(tc.after), dels(tc.ask))
+		if len(ok) != tc.want || len(ok)+len(wait) != tc.ask {
+			t.Errorf("at +%s asking %d: allowed %d, want %d", tc.after, tc.ask, len(ok), tc.want)
 		}
-		b.spend(now.Add(tc.after), got)
+		b.charge(now.Add(tc.after), ids(ok))
 	}
-	if (&budget{}).allow(now, 1000) != 1000 {
+	if ok, _ := (&budget{}).split(now, dels(1000)); len(ok) != 1000 {
 		t.Error("no bound should allow everything")
 	}
+}
+
+// TestBudget_ChargedBeforeSendingByRecord: a removal is charged before it
+// is sent, by record; a retry of the same removal is free, a definite
+// rejection refunds it, and a removal whose answer was lost stays charged.
+func TestBudget_ChargedBeforeSendingByRecord(t *testing.T) {
+	b := budget{max: 2, window: 10 * time.Minute}
+	now := time.Unix(1700000000, 0)
+	a, c, d := Record{ID: "a"}, Record{ID: "c"}, Record{ID: "d"}
+	ok, _ := b.split(now, []Record{a})
+	b.charge(now, ids(ok))   // sent; the answer was lost (timeout): stays charged
+	for i := 0; i < 5; i++ { // retries of the same removal
+		if ok, wait := b.split(now, []Record{a}); len(ok) != 1 || len(wait) != 0 {
+			t.Fatalf("retry %d of a charged removal: %v waits", i, wait)
+		}
+		b.charge(now, []string{"a"})
+	}
+	ok, wait := b.split(now, []Record{c, d})
+	if len(ok) != 1 || ok[0].ID != "c" || len(wait) != 1 {
+		t.Fatalf("with one left: ok %v, wait %v", ok, wait)
+	}
+	b.charge(now, []string{"c"})
+	b.refund([]string{"c"}) // the API refused it: not removed
+	if ok, _ := b.split(now, []Record{d}); len(ok) != 1 {
+		t.Errorf("a refunded removal still counts")
+	}
+}
+
+func ids(recs []Record) []string {
+	var out []string
+	for _, r := range recs {
+		out = append(out, r.ID)
+	}
+	return out
 }

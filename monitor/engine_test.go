@@ -130,7 +130,9 @@ func TestEngine_SetTargetsKeepsRunning(t *testing.T) {
 		t.Errorf("kept target lost its state on reload: %v", s)
 	}
 	tr.SetTargets([]netip.Addr{b.V4}, th)
-	eng.SetTargets([]netip.Addr{b.V4})
+	if err := eng.SetTargets([]netip.Addr{b.V4}); err != nil {
+		t.Fatalf("drop a target: %v", err)
+	}
 	if _, ok := tr.States()[a.V4]; ok {
 		t.Errorf("dropped target still tracked")
 	}

@@ -78,7 +78,9 @@ func BenchmarkDetectionOverhead(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	eng.SetTargets(addrs)
+	if err := eng.SetTargets(addrs); err != nil {
+		b.Fatal(err)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go eng.Run(ctx)
@@ -211,15 +213,31 @@ func BenchmarkClusterOverhead(b *testing.B) {
 	key := []byte("0123456789abcdef0123456789abcdef")
 	views := make([]*fakeView, 3)
 	var rec *dns.Reconciler
-	var peers []string
+	// Every agent lists every other (only listed peers vote): take free
+	// ports first.
+	ports := make([]int, len(views))
+	for i := range ports {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			b.Fatal(err)
+		}
+		ports[i] = l.Addr().(*net.TCPAddr).Port
+		l.Close()
+	}
 	for i := range views {
+		var peers []string
+		for j, p := range ports {
+			if j != i {
+				peers = append(peers, fmt.Sprintf("127.0.0.1:%d", p))
+			}
+		}
 		v := &fakeView{states: map[netip.Addr]monitor.State{x: monitor.Up, y: monitor.Up}}
 		onChange := func(cluster.Decision) {}
 		if i == 0 {
 			onChange = func(cluster.Decision) { rec.Kick() }
 		}
 		clu, err := cluster.New(cluster.Config{
-			NodeName: fmt.Sprintf("agent-%d", i+1), BindAddr: "127.0.0.1", AdvertiseAddr: "127.0.0.1", Peers: append(slices.Clone(peers), "127.0.0.1:1"),
+			NodeName: fmt.Sprintf("agent-%d", i+1), BindAddr: "127.0.0.1", AdvertiseAddr: "127.0.0.1", Port: ports[i], Peers: peers,
 			Keys: [][]byte{key}, Rules: cluster.Rules{MinPeersAgree: 1, StaleAfter: 10 * time.Second, IsolationThreshold: 0.9},
 			ViewInterval: 2 * time.Second, Local: v.local, OnChange: onChange, Log: slog.New(slog.DiscardHandler),
 		})
@@ -228,7 +246,6 @@ func BenchmarkClusterOverhead(b *testing.B) {
 		}
 		v.clu = clu
 		views[i] = v
-		peers = append(peers, clu.Addr())
 	}
 	writer := views[0].clu
 	rec = dns.NewReconciler(dns.ReconcilerConfig{Provider: cf, Health: health(writer), Writer: writer.IsWriter, Fence: writer.Fence, Log: slog.New(slog.DiscardHandler)})

@@ -147,6 +147,11 @@ func TestE2E_ClusterAgreement(t *testing.T) {
 	hosts[1].DropFrom(target.V4, false)
 	hosts[2].DropFrom(target.V4, false)
 	eventually(t, "the target's record restored", func() bool { return has(emu, "www.example.com", "A", target.V4.String()) }, all())
+	// agent-3 must see it up again before it is cut off once more: the
+	// restore can land before agent-3's own rise_threshold is met.
+	eventually(t, "agent-3 sees the target up again", func() bool {
+		return strings.Contains(agents[2].logs.String(), saw(target, "down", "up"))
+	}, all())
 
 	// An agent with the wrong key, named to sort first, sees the target
 	// down along with agent-3: its vote must not count.

@@ -18,8 +18,8 @@ import (
 //   - kills the agent with SIGKILL: the request dies with it (the
 //     emulator drops it; a real API might still apply it); a restart on the
 //     same state file converges, and when the host answers again its record
-//     comes back exactly as it was (the state was saved before the killed
-//     request went out);
+//     comes back with its comment (the state was saved before the killed
+//     request went out) and the configured ttl;
 //   - stops it with SIGTERM: the agent lets the batch finish (the zone is
 //     left as planned, not halfway), then exits cleanly.
 func TestE2E_CrashAndStopDuringApply(t *testing.T) {
@@ -51,10 +51,10 @@ func TestE2E_CrashAndStopDuringApply(t *testing.T) {
 	emu.Inject(cfemu.Fault{Method: http.MethodPost, PathSuffix: "/batch", Delay: 3 * time.Second, Count: 1})
 	ag := startAgent(t, bin, emu, top(labConfig(freeAddr(t), a, b)), "--no-dry-run")
 	eventually(t, "a seen down", func() bool { return strings.Contains(ag.logs.String(), "addr="+a.V4.String()+" from=unknown to=down") }, ag.logs)
-	time.Sleep(500 * time.Millisecond) // the batch is now held by the emulator
+	eventually(t, "the emulator holding the batch", func() bool { return emu.Holding() == 1 }, ag.logs)
 	ag.cmd.Process.Signal(syscall.SIGKILL)
 	ag.cmd.Wait()
-	time.Sleep(3 * time.Second) // past the hold: the emulator saw the client go
+	eventually(t, "the emulator seeing the client go", func() bool { return emu.Holding() == 0 }, ag.logs)
 	if !has(emu, "www.example.com", "A", a.V4.String()) || batches() != 0 {
 		// A real API may still apply a request whose client died; the
 		// restart below must converge either way.
@@ -66,8 +66,8 @@ func TestE2E_CrashAndStopDuringApply(t *testing.T) {
 	a.IgnoreEcho(false)
 	eventually(t, "a restored", func() bool { return has(emu, "www.example.com", "A", a.V4.String()) }, ag.logs)
 	for _, r := range emu.Records("example.com") {
-		if r.Content == a.V4.String() && (r.TTL != 300 || r.Comment != "hand-made") {
-			t.Errorf("restored after a crash and a restart: %+v, want ttl 300 and comment hand-made", r)
+		if r.Content == a.V4.String() && (r.TTL != 120 || r.Comment != "hand-made") {
+			t.Errorf("restored after a crash and a restart: %+v, want the configured ttl 120 and the remembered comment hand-made", r)
 		}
 	}
 
@@ -75,7 +75,7 @@ func TestE2E_CrashAndStopDuringApply(t *testing.T) {
 	emu.Inject(cfemu.Fault{Method: http.MethodPost, PathSuffix: "/batch", Delay: 3 * time.Second, Count: 1})
 	b.IgnoreEcho(true)
 	eventually(t, "b seen down", func() bool { return strings.Contains(ag.logs.String(), "addr="+b.V4.String()+" from=up to=down") }, ag.logs)
-	time.Sleep(500 * time.Millisecond)
+	eventually(t, "the emulator holding the batch", func() bool { return emu.Holding() == 1 }, ag.logs)
 	start := time.Now()
 	ag.stop(t)
 	if has(emu, "www.example.com", "A", b.V4.String()) {

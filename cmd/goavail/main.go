@@ -68,7 +68,8 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 					"config file: an invalid file is rejected and the running config kept. Without\n" +
 					"--no-dry-run, every change is logged and none is made; without credentials it plans as\n" +
 					"if the configured records exist. With [Members] peers, agents must agree before DNS\n" +
-					"changes and one of them writes; /metrics and /status show what it sees.",
+					"changes, and only the one holding the writer lease (endorsed by a majority) writes;\n" +
+					"/metrics and /status show what it sees.",
 				Flags: []cli.Flag{
 					configFlag,
 					&cli.BoolFlag{Name: "no-dry-run", Usage: "make DNS changes (default: only log what would change)"},

@@ -91,13 +91,14 @@ func (m *metrics) apiRequest(op string, err error, took float64) {
 func apiResult(err error) string {
 	var ra *dns.RetryAfterError
 	var perm *dns.PermanentError
+	var rej *dns.RejectedError
 	var stale *dns.StaleError
 	switch {
 	case err == nil:
 		return "ok"
 	case errors.As(err, &ra):
 		return "rate_limited"
-	case errors.As(err, &perm):
+	case errors.As(err, &perm), errors.As(err, &rej):
 		return "rejected"
 	case errors.As(err, &stale):
 		return "stale"
@@ -114,9 +115,8 @@ func (m *metrics) pass(r dns.PassReport) {
 		m.lastSuccess.Set(float64(r.At.Add(r.Duration).UnixNano()) / 1e9)
 	}
 	for _, p := range r.Plans {
-		if r.Mode == dns.ModeApplied && !p.Applied {
-			continue // nothing was made
-		}
+		// In an applied pass Creates and Deletes are what was made, even
+		// when other changes failed.
 		if n := len(p.Creates); n > 0 {
 			m.changes.WithLabelValues(p.Zone, "create", r.Mode).Add(float64(n))
 		}

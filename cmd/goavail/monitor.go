@@ -40,6 +40,9 @@ func validateCmd(path string, stdout io.Writer, getenv func(string) string) erro
 	if err != nil {
 		return &exitError{exitConfig, err}
 	}
+	for _, w := range c.Members.Warnings() {
+		fmt.Fprintln(stdout, "# warning: "+w)
+	}
 	fmt.Fprint(stdout, c.Effective())
 	return nil
 }
@@ -197,14 +200,28 @@ func monitorCmd(ctx context.Context, o monitorOptions, logw io.Writer, getenv fu
 	}
 	m = newMetrics(tracker, clu, notifier, o.dryRun)
 	memory := loadMemory(cfg, getenv, log)
-	rec = dns.NewReconciler(dns.ReconcilerConfig{Provider: provider, Memory: memory, DryRun: o.dryRun, Health: health(clu), Writer: clu.IsWriter, Fence: clu.Fence, Log: log, Safety: safety(cfg), OnPass: func(r dns.PassReport) {
+	shared := newSharedMemory(clu, memory, log.With("component", "dns"))
+	lost := newOutages()
+	var dm *dnsMetrics
+	propagation := newPropagation(cfg, provider, o.dryRun, lost, func() *dnsMetrics { return dm }, ev, log)
+	rcfg := dns.ReconcilerConfig{Provider: provider, Memory: memory, DryRun: o.dryRun, Health: health(clu), Writer: clu.IsWriter, Fence: clu.Fence, Log: log, Safety: safety(cfg), OnPass: func(r dns.PassReport) {
 		m.pass(r)
 		ev.pass(r)
-	}})
+		shared.sync()
+		if propagation != nil {
+			propagation.Recheck()
+		}
+	}}
+	if propagation != nil {
+		rcfg.Verifier = propagation
+	}
+	rec = dns.NewReconciler(rcfg)
+	dm = m.registerDNS(rec)
 	rec.SetGroups(dnsGroups(cfg), cfg.ReconcilePeriod.D())
 
 	engine, err := monitor.NewEngine(monitor.EngineConfig{Interval: cfg.Interval.D(), Timeout: cfg.ProbeTimeout.D()}, log, func(r monitor.Result) {
 		m.probe(r)
+		lost.observe(r)
 		tracker.Observe(r)
 	})
 	if err != nil {
@@ -222,7 +239,11 @@ func monitorCmd(ctx context.Context, o monitorOptions, logw io.Writer, getenv fu
 	var web *httpServer
 	if cfg.HTTPListen != "" {
 		node := cfg.NodeName // node_name changes at a restart only
-		status := func() statusDoc { return buildStatus(node, o.dryRun, tracker, clu, rec) }
+		status := func() statusDoc {
+			doc := buildStatus(node, o.dryRun, tracker, clu, rec)
+			addDNSStatus(&doc, rec, propagation)
+			return doc
+		}
 		ask := func() error {
 			r := reloadReq{done: make(chan error, 1)}
 			select {
@@ -254,6 +275,10 @@ func monitorCmd(ctx context.Context, o monitorOptions, logw io.Writer, getenv fu
 	g.Go(func() error { return clu.Run(gctx) })
 	g.Go(func() error { return rec.Run(gctx) })
 	g.Go(func() error { return notifier.Run(gctx) })
+	g.Go(func() error { return shared.run(gctx, cfg.Members.ViewInterval.D()) })
+	if propagation != nil {
+		g.Go(func() error { return propagation.Run(gctx) })
+	}
 	if web != nil {
 		g.Go(func() error { return web.Run(gctx) })
 	}
@@ -306,7 +331,8 @@ func newProvider(cfg *config.Config, dryRun bool, getenv func(string) string, lo
 	if env := getenv("CLOUDFLARE_BASE_URL"); env != "" {
 		base = env
 	}
-	cf, err := dns.NewCloudflare(dns.CloudflareOptions{BaseURL: base, Credentials: creds, BatchSize: cfg.Cloudflare.BatchSize, RequestTimeout: cfg.Cloudflare.RequestTimeout.D(), Observe: observe})
+	cf, err := dns.NewCloudflare(dns.CloudflareOptions{BaseURL: base, Credentials: creds, BatchSize: cfg.Cloudflare.BatchSize, RequestTimeout: cfg.Cloudflare.RequestTimeout.D(),
+		AccountID: cfg.Cloudflare.AccountID, Observe: observe})
 	if err != nil {
 		return nil, err
 	}
@@ -339,11 +365,9 @@ func reload(path string, old *config.Config, getenv func(string) string, engine 
 		!reflect.DeepEqual(cfg.Hooks, old.Hooks) || !reflect.DeepEqual(cfg.Webhooks, old.Webhooks) {
 		log.Warn("peers, crypto_key, local_addr, bind_addr, members_port, node_name, http_listen, Hooks and Webhooks take effect at the next restart")
 	}
-	if cfg.Members.ViewStaleAfter != old.Members.ViewStaleAfter {
-		log.Warn("view_stale_after applies to staleness at once, and to the writer lease's length at the next restart")
-	}
-	if cfg.Cloudflare.APIBaseURL != old.Cloudflare.APIBaseURL || cfg.Cloudflare.BatchSize != old.Cloudflare.BatchSize || cfg.Cloudflare.RequestTimeout != old.Cloudflare.RequestTimeout {
-		log.Warn("api_base_url, batch_size and request_timeout take effect at the next restart")
+	if cfg.Cloudflare.APIBaseURL != old.Cloudflare.APIBaseURL || cfg.Cloudflare.BatchSize != old.Cloudflare.BatchSize || cfg.Cloudflare.RequestTimeout != old.Cloudflare.RequestTimeout ||
+		cfg.Cloudflare.DNSChanges != old.Cloudflare.DNSChanges {
+		log.Warn("api_base_url, batch_size, request_timeout, account_id and propagation_bound take effect at the next restart")
 	}
 	log.Info("configuration reloaded", "targets", len(cfg.Addrs()), "groups", len(cfg.Groups))
 	return cfg, nil

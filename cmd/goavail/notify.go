@@ -66,17 +66,25 @@ func (e *events) decision(d cluster.Decision) {
 func (e *events) pass(r dns.PassReport) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	e.quarantined(r)
 	for _, p := range r.Plans {
+		// Failed changes are retried every second or two: notify each
+		// distinct set of them once, not every try.
+		failed := ""
+		for _, f := range p.Failed {
+			failed += f.Action + " " + f.Record.String() + ";"
+		}
+		if len(p.Failed) == 0 || e.planned["failed|"+p.Zone] == failed {
+			p.Failed = nil
+		}
+		e.planned["failed|"+p.Zone] = failed
+		for _, f := range p.Failed {
+			e.n.Notify(notify.Event{Kind: notify.KindDNSChange, At: r.At, Node: e.node, Zone: p.Zone, Name: f.Record.Name, Type: f.Record.Type,
+				Content: f.Record.Content, Action: f.Action, Mode: r.Mode, Error: f.Err})
+		}
 		if len(p.Creates)+len(p.Deletes) == 0 {
 			delete(e.planned, r.Mode+p.Zone)
 			continue
-		}
-		errText := ""
-		if r.Mode == dns.ModeApplied && !p.Applied {
-			if r.Err == nil {
-				continue
-			}
-			errText = r.Err.Error()
 		}
 		if r.Mode != dns.ModeApplied {
 			key := fmt.Sprint(p.Creates, p.Deletes)
@@ -87,11 +95,11 @@ func (e *events) pass(r dns.PassReport) {
 		}
 		for _, c := range p.Creates {
 			e.n.Notify(notify.Event{Kind: notify.KindDNSChange, At: r.At, Node: e.node, Zone: p.Zone, Name: c.Name, Type: c.Type,
-				Content: c.Content, Action: "create", Mode: r.Mode, Error: errText})
+				Content: c.Content, Action: "create", Mode: r.Mode})
 		}
 		for _, d := range p.Deletes {
 			e.n.Notify(notify.Event{Kind: notify.KindDNSChange, At: r.At, Node: e.node, Zone: p.Zone, Name: d.Name, Type: d.Type,
-				Content: d.Content, Action: "delete", Mode: r.Mode, Error: errText})
+				Content: d.Content, Action: "delete", Mode: r.Mode})
 		}
 	}
 }

@@ -38,6 +38,8 @@ type statusDoc struct {
 	// NameConflicts are node names two agents use at once; while one is
 	// this agent's own, it neither votes nor writes.
 	NameConflicts []conflictDoc `json:"name_conflicts,omitempty"`
+	// DNS is the quarantine and propagation part (dnschanges.go).
+	DNS *dnsStatus `json:"dns,omitempty"`
 }
 
 type conflictDoc struct {
@@ -72,6 +74,8 @@ type planDoc struct {
 	Deletes  []string `json:"deletes,omitempty"`
 	FailOpen []string `json:"fail_open,omitempty"`
 	Deferred []string `json:"deferred,omitempty"` // removals held back by max_removals
+	Failed   []string `json:"failed,omitempty"`   // not made this pass (API error); retried
+	Blocked  []string `json:"blocked,omitempty"`  // removals held: the name's restore was not made
 	Applied  bool     `json:"applied"`
 }
 
@@ -119,6 +123,12 @@ func buildStatus(node string, dryRun bool, tracker *monitor.Tracker, clu *cluste
 			}
 			for _, r := range zp.Deferred {
 				pd.Deferred = append(pd.Deferred, r.Name+" "+r.Type+" "+r.Content)
+			}
+			for _, f := range zp.Failed {
+				pd.Failed = append(pd.Failed, f.Action+" "+f.Record.String()+": "+f.Err)
+			}
+			for _, r := range zp.Blocked {
+				pd.Blocked = append(pd.Blocked, r.String())
 			}
 			p.Plans = append(p.Plans, pd)
 		}
@@ -218,6 +228,7 @@ func renderStatus(w io.Writer, doc statusDoc) {
 	tw.Flush()
 	if doc.Pass == nil {
 		fmt.Fprintln(w, "\nno reconcile pass yet")
+		renderDNS(w, doc.DNS)
 		return
 	}
 	p := doc.Pass
@@ -227,7 +238,7 @@ func renderStatus(w io.Writer, doc statusDoc) {
 	}
 	fmt.Fprintln(w)
 	for _, z := range p.Plans {
-		if len(z.Creates)+len(z.Deletes)+len(z.Deferred) == 0 {
+		if len(z.Creates)+len(z.Deletes)+len(z.Deferred)+len(z.Failed)+len(z.Blocked) == 0 {
 			fmt.Fprintf(w, "  %s: in step\n", z.Zone)
 		}
 		for _, c := range z.Creates {
@@ -239,8 +250,15 @@ func renderStatus(w io.Writer, doc statusDoc) {
 		for _, d := range z.Deferred {
 			fmt.Fprintf(w, "  %s: - %s (deferred: removal limit)\n", z.Zone, d)
 		}
+		for _, f := range z.Failed {
+			fmt.Fprintf(w, "  %s: FAILED %s (retrying)\n", z.Zone, f)
+		}
+		for _, d := range z.Blocked {
+			fmt.Fprintf(w, "  %s: - %s (held: its name's restore was not made)\n", z.Zone, d)
+		}
 		for _, h := range z.FailOpen {
 			fmt.Fprintf(w, "  %s: fail-open %s (every address down; records kept)\n", z.Zone, h)
 		}
 	}
+	renderDNS(w, doc.DNS)
 }

@@ -1,9 +1,13 @@
 // Package cfemu is an in-process emulator of the parts of the Cloudflare v4
-// API that goavail uses: zones by name, and DNS records list (with type,
-// name and content filters and real pagination), get, create, delete and
-// batch. It checks credentials, validates records as Cloudflare does,
-// answers in Cloudflare's envelope with its error codes, and can be told to
-// fail (429 with Retry-After, 5xx) for tests.
+// API that goavail uses: zones by name (with status and account filters),
+// and DNS records list (with type, name and content filters and real
+// pagination), get, create, delete and batch (with the plan's size limit).
+// It checks credentials, validates records as Cloudflare does (CNAME
+// conflicts included), answers in Cloudflare's envelope with its error
+// codes, and can be told to fail for tests: 429 with Retry-After (seconds,
+// milliseconds or an HTTP date), 5xx (as JSON or as the edge's HTML), a
+// slow answer, or a request applied whose answer is lost. It also serves
+// its zones over DNS (see ServeDNS) with a propagation delay.
 package cfemu
 
 import (
@@ -42,7 +46,31 @@ type Record struct {
 
 type zone struct {
 	id, name string
+	status   string
+	account  Account
 	records  map[string]Record
+	// For DNS answers with a propagation delay: when each record became
+	// visible, and the records deleted, until when they stay visible.
+	shown map[string]time.Time
+	gone  []tomb
+}
+
+type tomb struct {
+	rec       Record
+	shownAt   time.Time
+	deletedAt time.Time
+}
+
+// Account is the account a zone belongs to.
+type Account struct {
+	ID   string `json:"id"`
+	Name string `json:"name"`
+}
+
+// ZoneOptions describe a zone beyond its name.
+type ZoneOptions struct {
+	Status  string  // "active" when empty; also "pending", "initializing", "moved"
+	Account Account // a default account when empty
 }
 
 // Server is the emulator. Create one with New; it is safe for concurrent use.
@@ -53,12 +81,19 @@ type Server struct {
 	// Key and Email are the legacy global API key credentials it accepts.
 	Key, Email string
 
+	// NoPermToken is a token the emulator knows but that lacks the
+	// permissions: every request with it answers 403 with code 10000.
+	NoPermToken string
+
 	mu       sync.Mutex
 	zones    map[string]*zone // by id
 	faults   []Fault
 	extra    []*http.Server // servers started by Restart
 	requests []Request
 	maxPage  int
+	maxBatch int
+	holding  int // requests held by a Delay fault right now
+	dns      *dnsServer
 	journal  journal // see journal.go
 }
 
@@ -81,16 +116,47 @@ type Fault struct {
 	PathSuffix string
 	Status     int
 	RetryAfter time.Duration
+	// RetryAfterForm says how RetryAfter is sent: "" or "seconds"
+	// (Retry-After: 3), "ms" (Retry-After-Ms: 3000) or "date" (Retry-After
+	// as an HTTP date, with the answer's Date).
+	RetryAfterForm string
+	// HTML answers Status with an HTML page, as Cloudflare's edge does for
+	// a 5xx from behind it, instead of the API's JSON envelope.
+	HTML bool
+	// LoseAnswer serves the request as usual (a write is committed) and
+	// then drops the connection without answering: the client sees an
+	// error and cannot know the change was made.
+	LoseAnswer bool
 	Delay      time.Duration
 	Count      int
 }
 
-// New starts an emulator on a loopback port. Close it when done.
+// New starts an emulator on a loopback port, and its DNS server on another
+// (see DNSAddr). Close it when done.
 func New() *Server {
-	s := &Server{Token: "test-token-" + newID()[:8], Key: "test-key", Email: "ops@example.com", zones: map[string]*zone{}, maxPage: 5_000_000}
+	s := newServer()
 	s.Server = httptest.NewServer(http.HandlerFunc(s.serve))
+	if err := s.serveDNS("127.0.0.1"); err != nil {
+		panic("cfemu: serve DNS: " + err.Error())
+	}
 	return s
 }
+
+func newServer() *Server {
+	return &Server{Token: "test-token-" + newID()[:8], NoPermToken: "test-readonly-" + newID()[:8], Key: "test-key", Email: "ops@example.com",
+		zones: map[string]*zone{}, maxPage: 5_000_000, maxBatch: DefaultMaxBatch}
+}
+
+// DefaultMaxBatch is the most changes one batch may hold, as on
+// Cloudflare's Free plan (3,500 on paid plans).
+const DefaultMaxBatch = 200
+
+// SetMaxBatch sets the most changes one batch may hold.
+func (s *Server) SetMaxBatch(n int) { s.mu.Lock(); s.maxBatch = n; s.mu.Unlock() }
+
+// Holding is how many requests a Delay fault holds right now: a test can
+// wait for it instead of guessing with a sleep.
+func (s *Server) Holding() int { s.mu.Lock(); defer s.mu.Unlock(); return s.holding }
 
 // NewOn starts an emulator listening on addr (host:port; port 0 picks
 // one), so that agents in network namespaces can reach it on a bridge.
@@ -99,11 +165,16 @@ func NewOn(addr string) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{Token: "test-token-" + newID()[:8], Key: "test-key", Email: "ops@example.com", zones: map[string]*zone{}, maxPage: 5_000_000}
+	s := newServer()
 	s.Server = httptest.NewUnstartedServer(http.HandlerFunc(s.serve))
 	s.Server.Listener.Close()
 	s.Server.Listener = ln
 	s.Server.Start()
+	host, _, _ := net.SplitHostPort(ln.Addr().String())
+	if err := s.serveDNS(host); err != nil {
+		s.Close()
+		return nil, err
+	}
 	return s, nil
 }
 
@@ -114,8 +185,10 @@ func (s *Server) Stop() {
 	s.Server.CloseClientConnections()
 }
 
-// Close stops the emulator and every server Restart started.
+// Close stops the emulator, its DNS server and every server Restart
+// started.
 func (s *Server) Close() {
+	s.closeDNS()
 	for _, srv := range s.extra {
 		srv.Close()
 	}
@@ -141,13 +214,38 @@ func (s *Server) BaseURL() string { return s.URL + "/client/v4/" }
 // SetMaxPerPage caps per_page, so tests can force pagination.
 func (s *Server) SetMaxPerPage(n int) { s.mu.Lock(); s.maxPage = n; s.mu.Unlock() }
 
-// AddZone creates a zone and returns its id.
-func (s *Server) AddZone(name string) string {
+// AddZone creates an active zone and returns its id.
+func (s *Server) AddZone(name string) string { return s.AddZoneWith(name, ZoneOptions{}) }
+
+// AddZoneWith creates a zone with a status and an account, and returns its
+// id. Several zones may have the same name (in other accounts, or a
+// pending copy).
+func (s *Server) AddZoneWith(name string, o ZoneOptions) string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	z := &zone{id: newID(), name: name, records: map[string]Record{}}
+	if o.Status == "" {
+		o.Status = "active"
+	}
+	if o.Account.ID == "" {
+		o.Account = Account{ID: "0123456789abcdef0123456789abcdef", Name: "Test account"}
+	}
+	z := &zone{id: newID(), name: name, status: o.Status, account: o.Account, records: map[string]Record{}, shown: map[string]time.Time{}}
 	s.zones[z.id] = z
 	return z.id
+}
+
+// SetZoneStatus changes a zone's status (say, to "moved").
+func (s *Server) SetZoneStatus(id, status string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.zones[id].status = status
+}
+
+// DeleteZone removes a zone: requests with its id then answer 7003.
+func (s *Server) DeleteZone(id string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.zones, id)
 }
 
 // Seed adds a record to a zone, bypassing the API (a hand edit).
@@ -161,6 +259,7 @@ func (s *Server) Seed(zoneName string, r Record) Record {
 		r.TTL = 1
 	}
 	z.records[r.ID] = r
+	z.shown[r.ID] = time.Time{} // a hand edit long ago: on the nameservers already
 	return r
 }
 
@@ -168,7 +267,7 @@ func (s *Server) Seed(zoneName string, r Record) Record {
 func (s *Server) Remove(zoneName, id string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	delete(s.zoneByName(zoneName).records, id)
+	s.zoneByName(zoneName).remove(id, time.Now())
 }
 
 // Records returns a zone's records sorted by name, type and content.
@@ -181,6 +280,15 @@ func (s *Server) Records(zoneName string) []Record {
 // Inject queues a fault.
 func (s *Server) Inject(f Fault) { s.mu.Lock(); s.faults = append(s.faults, f); s.mu.Unlock() }
 
+// ClearFaults drops every queued fault: from now on the API answers
+// normally. It returns when it did so.
+func (s *Server) ClearFaults() time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.faults = nil
+	return time.Now()
+}
+
 // Requests returns every request answered so far.
 func (s *Server) Requests() []Request {
 	s.mu.Lock()
@@ -191,13 +299,21 @@ func (s *Server) Requests() []Request {
 // ResetRequests forgets the request log.
 func (s *Server) ResetRequests() { s.mu.Lock(); s.requests = nil; s.mu.Unlock() }
 
+// zoneByName is the active zone of that name (else any of that name).
 func (s *Server) zoneByName(name string) *zone {
+	var any *zone
 	for _, z := range s.zones {
 		if z.name == name {
-			return z
+			if z.status == "active" {
+				return z
+			}
+			any = z
 		}
 	}
-	panic("cfemu: no zone " + name)
+	if any == nil {
+		panic("cfemu: no zone " + name)
+	}
+	return any
 }
 
 func sorted(m map[string]Record) []Record {
@@ -251,22 +367,32 @@ type envelope struct {
 
 // reply writes the envelope and logs the request.
 type reply struct {
-	w   http.ResponseWriter
-	r   *http.Request
-	s   *Server
-	out bool
-	at  time.Time
+	w    http.ResponseWriter
+	r    *http.Request
+	s    *Server
+	out  bool
+	lose bool // the answer is lost: log it as status 0, write nothing
+	at   time.Time
+}
+
+// log adds the request to the request log.
+func (rp *reply) log(status int) {
+	rp.out = true
+	rp.s.mu.Lock()
+	rp.s.requests = append(rp.s.requests, Request{Method: rp.r.Method, Path: rp.r.URL.Path, Query: rp.r.URL.RawQuery, Status: status, At: rp.at})
+	rp.s.noteLocked(rp.r, rp.s.requests[len(rp.s.requests)-1])
+	rp.s.mu.Unlock()
 }
 
 func (rp *reply) send(status int, result any, info *resultInfo, errs ...apiError) {
 	if rp.out {
 		return
 	}
-	rp.out = true
-	rp.s.mu.Lock()
-	rp.s.requests = append(rp.s.requests, Request{Method: rp.r.Method, Path: rp.r.URL.Path, Query: rp.r.URL.RawQuery, Status: status, At: rp.at})
-	rp.s.noteLocked(rp.r, rp.s.requests[len(rp.s.requests)-1])
-	rp.s.mu.Unlock()
+	if rp.lose {
+		rp.log(0)
+		return
+	}
+	rp.log(status)
 	if errs == nil {
 		errs = []apiError{}
 	}
@@ -280,23 +406,16 @@ func (rp *reply) fail(status, code int, msg string) { rp.send(status, nil, nil, 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	rp := &reply{w: w, r: r, s: s, at: time.Now()}
 	if f, ok := s.takeFault(r.Method, r.URL.Path); ok {
-		if f.Delay > 0 {
-			// Read the body first: only then does net/http notice a client
-			// that goes away during the delay.
-			body, _ := io.ReadAll(r.Body)
-			r.Body = io.NopCloser(bytes.NewReader(body))
-			select {
-			case <-time.After(f.Delay):
-			case <-r.Context().Done():
-				return // the client gave up
-			}
+		if f.Delay > 0 && !s.hold(r, f.Delay) {
+			return // the client gave up
 		}
 		if f.Status != 0 {
-			if f.RetryAfter > 0 {
-				w.Header().Set("Retry-After", strconv.Itoa(int((f.RetryAfter+time.Second-1)/time.Second)))
-			}
-			rp.fail(f.Status, 10000+f.Status, http.StatusText(f.Status))
+			s.faultAnswer(rp, f)
 			return
+		}
+		if f.LoseAnswer {
+			rp.lose = true
+			defer loseAnswer(w)
 		}
 	}
 	if !s.authorized(rp) {
@@ -338,6 +457,62 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// hold keeps a request for d; false if the client went away meanwhile.
+func (s *Server) hold(r *http.Request, d time.Duration) bool {
+	// Read the body first: only then does net/http notice a client that
+	// goes away during the delay.
+	body, _ := io.ReadAll(r.Body)
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	s.mu.Lock()
+	s.holding++
+	s.mu.Unlock()
+	defer func() { s.mu.Lock(); s.holding--; s.mu.Unlock() }()
+	select {
+	case <-time.After(d):
+		return true
+	case <-r.Context().Done():
+		return false
+	}
+}
+
+// faultAnswer answers with an injected failure status.
+func (s *Server) faultAnswer(rp *reply, f Fault) {
+	h := rp.w.Header()
+	if f.RetryAfter > 0 {
+		switch f.RetryAfterForm {
+		case "ms":
+			h.Set("Retry-After-Ms", strconv.FormatInt(f.RetryAfter.Milliseconds(), 10))
+		case "date":
+			now := time.Now().UTC()
+			h.Set("Date", now.Format(http.TimeFormat))
+			// HTTP dates have whole seconds: round up, never early.
+			h.Set("Retry-After", now.Truncate(time.Second).Add(f.RetryAfter+time.Second-1).Truncate(time.Second).Format(http.TimeFormat))
+		default:
+			h.Set("Retry-After", strconv.Itoa(int((f.RetryAfter+time.Second-1)/time.Second)))
+		}
+	}
+	if f.HTML {
+		rp.log(f.Status)
+		h.Set("Content-Type", "text/html")
+		rp.w.WriteHeader(f.Status)
+		fmt.Fprintf(rp.w, "<html>\n<head><title>%d %s</title></head>\n<body>\n<center><h1>%d %s</h1></center>\n<hr><center>cloudflare</center>\n</body>\n</html>\n",
+			f.Status, http.StatusText(f.Status), f.Status, http.StatusText(f.Status))
+		return
+	}
+	rp.fail(f.Status, 10000+f.Status, http.StatusText(f.Status))
+}
+
+// loseAnswer drops the connection without the answer the handler wrote.
+func loseAnswer(w http.ResponseWriter) {
+	if hj, ok := w.(http.Hijacker); ok {
+		if conn, _, err := hj.Hijack(); err == nil {
+			conn.Close()
+			return
+		}
+	}
+	panic(http.ErrAbortHandler)
+}
+
 func (s *Server) takeFault(method, path string) (Fault, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -364,6 +539,10 @@ func (s *Server) authorized(rp *reply) bool {
 			rp.fail(400, 6003, "Invalid request headers")
 			return false
 		}
+		if tok == s.NoPermToken {
+			rp.fail(403, 10000, "Authentication error")
+			return false
+		}
 		if tok != s.Token {
 			rp.fail(403, 9109, "Invalid access token")
 			return false
@@ -377,23 +556,23 @@ func (s *Server) authorized(rp *reply) bool {
 		}
 		return true
 	}
-	rp.fail(400, 10000, "Authentication error")
+	rp.fail(400, 9106, "Missing X-Auth-Key, X-Auth-Email or Authorization headers")
 	return false
 }
 
 func (s *Server) listZones(rp *reply) {
-	name := rp.r.URL.Query().Get("name")
+	q := rp.r.URL.Query()
+	name, status, account := q.Get("name"), q.Get("status"), q.Get("account.id")
 	s.mu.Lock()
-	var out []map[string]any
+	out := []map[string]any{}
 	for _, z := range s.zones {
-		if name == "" || z.name == name {
-			out = append(out, map[string]any{"id": z.id, "name": z.name, "status": "active"})
+		if (name == "" || z.name == name) && (status == "" || z.status == status) && (account == "" || z.account.ID == account) {
+			out = append(out, map[string]any{"id": z.id, "name": z.name, "status": z.status, "account": z.account,
+				"name_servers": s.nameServersLocked()})
 		}
 	}
 	s.mu.Unlock()
-	if out == nil {
-		out = []map[string]any{}
-	}
+	sort.Slice(out, func(i, j int) bool { return out[i]["id"].(string) < out[j]["id"].(string) })
 	rp.send(200, out, &resultInfo{Page: 1, PerPage: 20, Count: len(out), TotalCount: len(out), TotalPages: 1})
 }
 
@@ -513,14 +692,38 @@ func validate(z *zone, in input) (Record, *apiError) {
 	return r, nil
 }
 
-// identical reports whether recs already hold a record like r.
-func identical(recs map[string]Record, r Record) bool {
+// conflict is the error Cloudflare gives for creating r beside recs: an
+// identical record (81058), an A, AAAA or CNAME where a CNAME has the name,
+// or a CNAME where an A or AAAA has it (81053), a CNAME beside a CNAME
+// (81054).
+func conflict(recs map[string]Record, r Record) *apiError {
 	for _, o := range recs {
-		if o.Type == r.Type && o.Name == r.Name && strings.EqualFold(o.Content, r.Content) {
-			return true
+		if o.Name != r.Name {
+			continue
+		}
+		switch {
+		case o.Type == r.Type && strings.EqualFold(o.Content, r.Content):
+			return &apiError{81058, "An identical record already exists."}
+		case o.Type == "CNAME" && r.Type == "CNAME":
+			return &apiError{81054, "A CNAME record with that host already exists."}
+		case o.Type == "CNAME" && (r.Type == "A" || r.Type == "AAAA"),
+			r.Type == "CNAME" && (o.Type == "A" || o.Type == "AAAA"):
+			return &apiError{81053, "An A, AAAA, or CNAME record with that host already exists."}
 		}
 	}
-	return false
+	return nil
+}
+
+// remove deletes a record, keeping it visible to DNS until the
+// propagation delay has passed.
+func (z *zone) remove(id string, now time.Time) {
+	r, ok := z.records[id]
+	if !ok {
+		return
+	}
+	z.gone = append(z.gone, tomb{rec: r, shownAt: z.shown[id], deletedAt: now})
+	delete(z.records, id)
+	delete(z.shown, id)
 }
 
 func decode(rp *reply, v any) bool {
@@ -540,12 +743,11 @@ func (s *Server) createRecord(rp *reply, z *zone) {
 	r, e := validate(z, in)
 	if e == nil {
 		s.mu.Lock()
-		if identical(z.records, r) {
-			e = &apiError{81058, "An identical record already exists."}
-		} else {
+		if e = conflict(z.records, r); e == nil {
 			r.ID, r.CreatedOn = newID(), time.Now().UTC()
 			r.ModifiedOn = r.CreatedOn
 			z.records[r.ID] = r
+			z.shown[r.ID] = r.CreatedOn
 		}
 		s.mu.Unlock()
 	}
@@ -559,7 +761,7 @@ func (s *Server) createRecord(rp *reply, z *zone) {
 func (s *Server) deleteRecord(rp *reply, z *zone, id string) {
 	s.mu.Lock()
 	_, ok := z.records[id]
-	delete(z.records, id)
+	z.remove(id, time.Now())
 	s.mu.Unlock()
 	if !ok {
 		rp.fail(404, 81044, "Record does not exist.")
@@ -584,6 +786,13 @@ func (s *Server) batch(rp *reply, z *zone) {
 	}
 	if len(body.Patches)+len(body.Puts) > 0 {
 		rp.fail(400, 1004, "cfemu: batch patches and puts are not emulated")
+		return
+	}
+	s.mu.Lock()
+	limit := s.maxBatch
+	s.mu.Unlock()
+	if n := len(body.Deletes) + len(body.Posts); n > limit {
+		rp.fail(400, 1004, fmt.Sprintf("Batch of %d record changes exceeds the limit of %d for this zone's plan.", n, limit))
 		return
 	}
 	s.mu.Lock()
@@ -628,12 +837,18 @@ func applyBatch(z *zone, deletes []struct {
 		if e != nil {
 			return nil, nil, 400, e
 		}
-		if identical(work, r) {
-			return nil, nil, 400, &apiError{81058, "An identical record already exists."}
+		if e := conflict(work, r); e != nil {
+			return nil, nil, 400, e
 		}
 		r.ID, r.CreatedOn, r.ModifiedOn = newID(), now, now
 		work[r.ID] = r
 		posted = append(posted, r)
+	}
+	for _, r := range deleted {
+		z.remove(r.ID, now)
+	}
+	for _, r := range posted {
+		z.shown[r.ID] = now
 	}
 	z.records = work
 	return deleted, posted, 200, nil

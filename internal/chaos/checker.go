@@ -72,8 +72,10 @@ type History struct {
 	// (d): views stay fresh for view_stale_after, and the agreement holds
 	// its state until a quorum changes it.
 	Window time.Duration
-	// Transit is how long after its lease's end a write may arrive: the
-	// lease's margin, which the fence keeps for the request in flight.
+	// Transit is how long after its lease's end a write may arrive (the
+	// request was sent inside the lease; a loaded machine may take a while
+	// to hand it to the emulator), provided no other agent's lease has
+	// begun meanwhile.
 	Transit time.Duration
 	// Bound is the longest a heal may take to converge (e).
 	Bound time.Duration
@@ -93,8 +95,9 @@ func (v Violation) String() string {
 // Check returns every violation of the invariants, in time order:
 //
 //	(a) every write arrives within a writer lease its sender held (from a
-//	    fence before it to the lease's end plus Transit), and no two
-//	    agents' leases overlap, so writers hand over and never overlap;
+//	    fence before it to the lease's end plus Transit), never while
+//	    another agent's lease runs, and no two agents' leases overlap, so
+//	    writers hand over and never overlap;
 //	(b) no managed hostname ever has zero managed records;
 //	(c) no unmanaged record is ever changed or removed;
 //	(d) a managed record is removed only when Need voters saw its address
@@ -126,6 +129,13 @@ func checkWriters(h History) []Violation {
 		}
 		if !ok {
 			out = append(out, Violation{"a", r.At, fmt.Sprintf("a write from %s arrived outside any writer lease it held", r.Agent)})
+		}
+		for _, g := range fences {
+			if g.Agent != r.Agent && !g.At.After(r.At) && !r.At.After(g.Until) {
+				out = append(out, Violation{"a", r.At, fmt.Sprintf("a write from %s arrived while %s held the writer lease (%s to %s): two writers at the API",
+					r.Agent, g.Agent, g.At.Format("15:04:05.000"), g.Until.Format("15:04:05.000"))})
+				break
+			}
 		}
 	}
 	for i, f := range fences {

@@ -58,6 +58,10 @@ func TestCheck_CatchesEachViolation(t *testing.T) {
 		{"write without a lease", "(a)", func(h *History) { h.Requests[1].Agent = "z" }},
 		{"write after the lease ended", "(a)", func(h *History) { h.Requests[1].At = at(13.5) }},
 		{"two writers' leases overlap", "two writers", func(h *History) { h.Fences = append(h.Fences, Fence{"y", at(12.5), at(14)}) }},
+		{"a late write lands in the next writer's lease", "two writers at the API", func(h *History) {
+			h.Transit = 20 * time.Second
+			h.Requests[1].At = at(30.1) // x's write, sent in x's lease, arrives in y's
+		}},
 		{"a hostname emptied", "(b)", func(h *History) { h.Requests[1].Zone = []Record{txt, othr} }}, // othr is not managed
 		{"an unmanaged record removed", "(c)", func(h *History) { h.Requests[2].Zone = []Record{a2, a1, othr} }},
 		{"an unmanaged record changed", "(c)", func(h *History) {

@@ -1,0 +1,327 @@
+package main
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/netip"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/goavail/goavail/cluster"
+	"github.com/goavail/goavail/config"
+	"github.com/goavail/goavail/dns"
+	"github.com/goavail/goavail/monitor"
+	"github.com/goavail/goavail/notify"
+)
+
+// This file wires what the dns package does about changes that do not go
+// through at once: the quarantine (in /status, goavail status, a metric and
+// one notification per change), the propagation check (a histogram, the
+// log and /status, a notification when late), and the writer's memory of
+// removed records shared with the other agents in the view annex.
+
+// outages remembers, per address, when its current run of lost probes
+// began: the start of the outage for the "outage to DNS" figure.
+type outages struct {
+	mu    sync.Mutex
+	since map[netip.Addr]time.Time
+}
+
+func newOutages() *outages { return &outages{since: map[netip.Addr]time.Time{}} }
+
+// observe takes every probe result.
+func (o *outages) observe(r monitor.Result) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if r.OK {
+		delete(o.since, r.Addr)
+		return
+	}
+	if _, ok := o.since[r.Addr]; !ok {
+		at := r.Sent
+		if at.IsZero() {
+			at = r.At
+		}
+		o.since[r.Addr] = at
+	}
+}
+
+// firstLost is when a's current outage began, or zero.
+func (o *outages) firstLost(a netip.Addr) time.Time {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.since[a]
+}
+
+// dnsMetrics are the metrics of quarantine and propagation.
+type dnsMetrics struct {
+	propagation, outageToDNS prometheus.Histogram
+	late                     prometheus.Counter
+}
+
+// registerDNS adds the quarantine gauge and the propagation metrics.
+func (m *metrics) registerDNS(rec *dns.Reconciler) *dnsMetrics {
+	buckets := []float64{0.1, 0.25, 0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300}
+	d := &dnsMetrics{
+		propagation: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "goavail_dns_propagation_seconds",
+			Help: "Time from the API applying a change to every nameserver of the zone answering with it.", Buckets: buckets}),
+		outageToDNS: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "goavail_dns_outage_to_dns_seconds",
+			Help: "Time from an address's first lost probe to every nameserver of the zone answering without it.", Buckets: buckets}),
+		late: prometheus.NewCounter(prometheus.CounterOpts{Name: "goavail_dns_propagation_late_total",
+			Help: "Applied changes not seen on the zone's nameservers within propagation_bound."}),
+	}
+	m.reg.MustRegister(d.propagation, d.outageToDNS, d.late,
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "goavail_dns_quarantined_changes",
+			Help: "DNS changes Cloudflare refuses for what they are (CNAME conflict, over-long comment, ...), held out of the batches and retried slowly."},
+			func() float64 { return float64(len(rec.Quarantined())) }))
+	return d
+}
+
+// newPropagation builds the propagation checker, or nil when the check is
+// off or nothing is written.
+// m gives the metrics, which exist only once the Reconciler does.
+func newPropagation(cfg *config.Config, provider dns.Provider, dryRun bool, lost *outages, m func() *dnsMetrics, ev *events, log *slog.Logger) *dns.PropagationChecker {
+	ns, ok := provider.(interface {
+		NameServers(context.Context, string) ([]string, error)
+	})
+	if dryRun || !ok || cfg.Cloudflare.PropagationBound == 0 {
+		return nil
+	}
+	return dns.NewPropagationChecker(dns.PropagationConfig{
+		NameServers: ns.NameServers, Bound: cfg.Cloudflare.PropagationBound.D(), FirstLost: lost.firstLost,
+		OnVerified: func(p dns.Propagation) {
+			m().propagation.Observe(p.Propagation.Seconds())
+			if p.OutageToDNS > 0 {
+				m().outageToDNS.Observe(p.OutageToDNS.Seconds())
+			}
+		},
+		OnLate: func(p dns.Propagation) {
+			m().late.Inc()
+			ev.late(p, cfg.Cloudflare.PropagationBound.D())
+		},
+		Log: log.With("component", "propagation"),
+	})
+}
+
+// late notifies a change not seen on the nameservers within the bound.
+func (e *events) late(p dns.Propagation, bound time.Duration) {
+	msg := fmt.Sprintf("not seen on the zone's nameservers within %s", bound)
+	if p.Err != "" {
+		msg += ": " + p.Err
+	}
+	e.n.Notify(notify.Event{Kind: notify.KindDNSChange, At: time.Now(), Node: e.node, Zone: p.Zone, Name: p.Record.Name, Type: p.Record.Type,
+		Content: p.Record.Content, Action: p.Action, Mode: "unverified", Error: msg})
+}
+
+// quarantined notifies each change the pass quarantined, once.
+func (e *events) quarantined(r dns.PassReport) {
+	for _, p := range r.Plans {
+		for _, q := range p.Quarantined {
+			if q.New {
+				e.n.Notify(notify.Event{Kind: notify.KindDNSChange, At: q.Since, Node: e.node, Zone: q.Zone, Name: q.Record.Name, Type: q.Record.Type,
+					Content: q.Record.Content, Action: q.Action, Mode: "quarantined",
+					Error: fmt.Sprintf("Cloudflare refuses it (code %d: %s); retried at %s or when the zone or config changes", q.Code, q.Message, q.NextTry.UTC().Format(time.RFC3339))})
+			}
+		}
+	}
+}
+
+// sharedMemory keeps the writer's memory of removed records on every
+// agent: the writer publishes it in its view annex, and every other agent
+// imports the current writer's latest (and saves it in its state file), so
+// that a new writer restores exactly what the previous one removed.
+type sharedMemory struct {
+	clu *cluster.Cluster
+	mem *dns.Memory
+	log *slog.Logger
+
+	mu        sync.Mutex
+	annex     annex  // what this agent sends
+	published []byte // the memory last published
+	adopted   []byte // the writer's memory last imported
+}
+
+func newSharedMemory(clu *cluster.Cluster, mem *dns.Memory, log *slog.Logger) *sharedMemory {
+	return &sharedMemory{clu: clu, mem: mem, log: log}
+}
+
+// sync publishes this agent's memory if it is the writer, and otherwise
+// imports the writer's. It is cheap when nothing changed.
+func (s *sharedMemory) sync() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	me, writer := s.clu.IsWriter()
+	if me {
+		b, err := s.mem.Export()
+		if err != nil || bytes.Equal(b, s.published) {
+			return
+		}
+		enc, err := packRemoved(b)
+		if err != nil {
+			s.log.Warn("could not share the memory of removed records", "err", err)
+			return
+		}
+		s.setRemoved(enc)
+		s.published = b
+		return
+	}
+	if s.published != nil { // no longer the writer: stop claiming the memory
+		s.setRemoved(nil)
+		s.published = nil
+	}
+	v, ok := s.clu.PeerViews()[writer]
+	if !ok || len(v.Annex) == 0 {
+		return
+	}
+	a, err := decodeAnnex(v.Annex)
+	if err != nil {
+		s.log.Warn("the writer's view annex is unreadable; keeping this agent's memory of removed records", "writer", writer, "err", err)
+		return
+	}
+	if len(a.Removed) == 0 || bytes.Equal(a.Removed, s.adopted) {
+		return
+	}
+	mem, err := unpackRemoved(a.Removed)
+	if err == nil {
+		err = s.mem.Import(mem)
+	}
+	if err != nil {
+		s.log.Warn("could not keep the writer's memory of removed records", "writer", writer, "err", err)
+		return
+	}
+	s.adopted = bytes.Clone(a.Removed)
+	s.log.Debug("kept the writer's memory of removed records", "writer", writer, "records", s.mem.Len())
+}
+
+// Removed-record memories over packThreshold bytes travel gzipped, as a
+// JSON string "gzip:<base64>": every view carries the annex, and 10,000
+// removed records are about 1.5 MB of JSON but a tenth of that gzipped.
+const (
+	packThreshold = 4 << 10
+	packPrefix    = "gzip:"
+	maxUnpacked   = 64 << 20 // a bound on what a peer's annex may inflate to
+)
+
+// packRemoved encodes a memory export for the annex.
+func packRemoved(b []byte) (json.RawMessage, error) {
+	if len(b) <= packThreshold {
+		return b, nil
+	}
+	var z bytes.Buffer
+	w := gzip.NewWriter(&z)
+	if _, err := w.Write(b); err != nil {
+		return nil, err
+	}
+	if err := w.Close(); err != nil {
+		return nil, err
+	}
+	return json.Marshal(packPrefix + base64.StdEncoding.EncodeToString(z.Bytes()))
+}
+
+// unpackRemoved decodes what packRemoved made: a JSON object as it is, or
+// a gzipped string, inflated to at most maxUnpacked bytes.
+func unpackRemoved(raw json.RawMessage) ([]byte, error) {
+	var packed string
+	if err := json.Unmarshal(raw, &packed); err != nil {
+		return raw, nil // not a string: the export itself
+	}
+	data, ok := strings.CutPrefix(packed, packPrefix)
+	if !ok {
+		return nil, errors.New("removed-record memory: a string without the gzip: prefix")
+	}
+	z, err := base64.StdEncoding.DecodeString(data)
+	if err != nil {
+		return nil, fmt.Errorf("removed-record memory: %w", err)
+	}
+	r, err := gzip.NewReader(bytes.NewReader(z))
+	if err != nil {
+		return nil, fmt.Errorf("removed-record memory: %w", err)
+	}
+	b, err := io.ReadAll(io.LimitReader(r, maxUnpacked+1))
+	if err != nil {
+		return nil, fmt.Errorf("removed-record memory: %w", err)
+	}
+	if len(b) > maxUnpacked {
+		return nil, fmt.Errorf("removed-record memory: inflates past %d bytes", maxUnpacked)
+	}
+	return b, nil
+}
+
+// setRemoved sets this agent's part of its annex. Called with s.mu held.
+func (s *sharedMemory) setRemoved(b json.RawMessage) {
+	s.annex.Removed = b
+	enc, err := s.annex.encode()
+	if err != nil {
+		s.log.Warn("could not share the memory of removed records", "err", err)
+		return
+	}
+	s.clu.SetAnnex(enc)
+}
+
+// run syncs every interval until ctx is done.
+func (s *sharedMemory) run(ctx context.Context, every time.Duration) error {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		s.sync()
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+// dnsStatus is the part of /status about changes that did not go through
+// at once, and about propagation.
+type dnsStatus struct {
+	Quarantined []dns.Quarantined `json:"quarantined,omitempty"`
+	Propagation []dns.Propagation `json:"propagation,omitempty"` // latest outcomes, newest last
+	Unverified  []dns.Propagation `json:"unverified,omitempty"`  // applied, not yet seen on the nameservers
+}
+
+func addDNSStatus(doc *statusDoc, rec *dns.Reconciler, pc *dns.PropagationChecker) {
+	doc.DNS = &dnsStatus{Quarantined: rec.Quarantined()}
+	if pc != nil {
+		doc.DNS.Propagation, doc.DNS.Unverified = pc.Recent()
+	}
+}
+
+// renderDNS prints the quarantine and propagation parts of the status.
+func renderDNS(w io.Writer, d *dnsStatus) {
+	if d == nil {
+		return
+	}
+	for _, q := range d.Quarantined {
+		fmt.Fprintf(w, "  %s: %s %s quarantined since %s: code %d %s (retry %s)\n", q.Zone, q.Action, q.Record, q.Since.UTC().Format(time.RFC3339),
+			q.Code, q.Message, q.NextTry.UTC().Format(time.RFC3339))
+	}
+	for _, p := range d.Unverified {
+		state := "waiting for the nameservers"
+		if p.Late {
+			state = "LATE: not on the nameservers yet"
+		}
+		fmt.Fprintf(w, "  %s: %s %s applied %s, %s\n", p.Zone, p.Action, p.Record, p.AppliedAt.UTC().Format(time.RFC3339), state)
+	}
+	if n := len(d.Propagation); n > 0 {
+		p := d.Propagation[n-1]
+		line := fmt.Sprintf("last verified: %s %s %s on %s in %s", p.Zone, p.Action, p.Record, strings.Join(p.NameServers, ","), p.Propagation.Round(time.Millisecond))
+		if p.OutageToDNS > 0 {
+			line += fmt.Sprintf(" (outage to DNS %s)", p.OutageToDNS.Round(time.Millisecond))
+		}
+		if !p.Verified() {
+			line = fmt.Sprintf("last late: %s %s %s", p.Zone, p.Action, p.Record)
+		}
+		fmt.Fprintln(w, "  "+line)
+	}
+}

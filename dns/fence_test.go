@@ -1,0 +1,152 @@
+package dns
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+// slowList lists a snapshot, then (while the response is "in flight")
+// lets the world move on before handing that snapshot back.
+type slowList struct {
+	*memProvider
+	during func()
+}
+
+func (s *slowList) Records(ctx context.Context, zone string, types []string) ([]Record, error) {
+	snap, err := s.memProvider.Records(ctx, zone, types)
+	if s.during != nil {
+		during := s.during
+		s.during = nil
+		during()
+	}
+	return snap, err
+}
+
+// TestReconciler_NoBatchOnAListingFromAnEarlierLease: the fence is taken
+// before the zone is listed, and the batch goes only while that fence's
+// lease still runs, so a batch is never planned on a listing made under an
+// earlier lease. Schedule (the pass lists A then AAAA):
+//
+//	t=0  B, the writer, fences and lists: A gives {ip1, ip2}; the AAAA
+//	     list hangs. B's agreement: ip1 up, ip2 down.
+//	t~1  B's lease lapses (its fence's context ends); A holds a lease and,
+//	     with newer states (ip1 down, ip2 up), deletes ip1: zone {ip2}.
+//	t~7  B holds a new lease (a fence now says yes).
+//	t=8  the AAAA list returns. Planned on the t=0 listing, B would delete
+//	     ip2 and leave www with no record; it sends nothing instead.
+func TestReconciler_NoBatchOnAListingFromAnEarlierLease(t *testing.T) {
+	zone := &memProvider{records: []Record{rec("1", "www.example.com", "A", "192.0.2.1"), rec("2", "www.example.com", "A", "192.0.2.2")}}
+
+	a := NewReconciler(ReconcilerConfig{Provider: zone, Health: func() Health { return Health{ip1: false, ip2: true} }, Log: discard(),
+		Fence: func(ctx context.Context) (context.Context, context.CancelFunc, error) { return ctx, func() {}, nil }})
+	a.SetGroups([]Group{small}, time.Minute)
+
+	var endFirstLease context.CancelFunc
+	slow := &slowList{memProvider: zone, during: func() {
+		endFirstLease() // B's lease lapses
+		if rep := a.Pass(context.Background()); rep.Err != nil {
+			t.Fatal(rep.Err)
+		}
+	}}
+	fences := 0
+	b := NewReconciler(ReconcilerConfig{Provider: slow, Health: func() Health { return Health{ip1: true, ip2: false} }, Log: discard(),
+		Writer: func() (bool, string) { return true, "B" },
+		Fence: func(ctx context.Context) (context.Context, context.CancelFunc, error) {
+			fences++
+			c, cancel := context.WithCancel(ctx)
+			if endFirstLease == nil {
+				endFirstLease = cancel
+			}
+			return c, cancel, nil // B holds a lease each time it asks
+		}})
+	b.SetGroups([]Group{small}, time.Minute)
+	rep := b.Pass(context.Background())
+	if got := zone.contents("www.example.com"); got == "" {
+		t.Fatalf("www.example.com has no record left: B applied a plan made from a listing taken before A's write")
+	}
+	if fences == 0 || zone.applies != 1 {
+		t.Errorf("%d fences, %d applies: want B fenced and only A's batch applied", fences, zone.applies)
+	}
+	t.Logf("B's pass: %v", rep.Err)
+
+	// The next pass lists again under a new fence and converges.
+	if rep := b.Pass(context.Background()); rep.Err != nil || !strings.Contains(zone.contents("www.example.com"), "192.0.2.1") {
+		t.Errorf("the next pass: %v, zone %s", rep.Err, zone.contents("www.example.com"))
+	}
+}
+
+// slowApply answers each batch request after a while, as a real API does;
+// after, if set, runs once the answer is in.
+type slowApply struct {
+	*memProvider
+	per   time.Duration
+	after func()
+}
+
+func (s *slowApply) Apply(ctx context.Context, zone string, creates, deletes []Record) error {
+	if err := ctx.Err(); err != nil {
+		return err // not sent
+	}
+	err := s.memProvider.Apply(ctx, zone, creates, deletes)
+	time.Sleep(s.per) // sent; the answer takes a while
+	if s.after != nil {
+		s.after()
+	}
+	return err
+}
+
+// TestReconciler_BatchFencesChain: each batch request is fenced, and its
+// fence is taken while the previous one still runs, so a pass of many
+// batches is not bounded by the first lease (each fence here lasts 300ms;
+// five batches take 500ms), while a link that ends before the next batch
+// (a lease gap) stops the pass: the next pass lists again.
+func TestReconciler_BatchFencesChain(t *testing.T) {
+	var addrs []netip.Addr
+	var recs []Record
+	h := Health{}
+	for i := 1; i <= 6; i++ {
+		a := netip.AddrFrom4([4]byte{192, 0, 2, byte(i)})
+		addrs = append(addrs, a)
+		recs = append(recs, rec(fmt.Sprint(i), "www.example.com", "A", a.String()))
+		h[a] = i == 1 // five of six down
+	}
+	g := Group{Zone: "example.com", Hostnames: []string{"www.example.com"}, Addrs: addrs, TTL: 60}
+	for _, tc := range []struct {
+		name    string
+		lapse   bool // the latest fence's lease ends during the first batch
+		applies int
+	}{
+		{"each link outlives its batch: all five go", false, 5},
+		{"a link ends during its batch: the next is not sent", true, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			zone := &memProvider{records: slices.Clone(recs)}
+			var latest context.CancelFunc
+			p := &slowApply{memProvider: zone, per: 100 * time.Millisecond}
+			if tc.lapse {
+				p.after = func() { latest() }
+			}
+			r := NewReconciler(ReconcilerConfig{Provider: p, BatchSize: 1, Health: func() Health { return h }, Log: discard(),
+				Writer: func() (bool, string) { return true, "me" },
+				Fence: func(ctx context.Context) (context.Context, context.CancelFunc, error) {
+					c, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+					latest = cancel
+					return c, cancel, nil
+				}})
+			r.SetGroups([]Group{g}, time.Minute)
+			rep := r.Pass(context.Background())
+			if zone.applies != tc.applies {
+				t.Errorf("%d batches applied, want %d (err %v)", zone.applies, tc.applies, rep.Err)
+			}
+			if tc.lapse && !errors.Is(rep.Err, ErrLeaseEnded) {
+				t.Errorf("err %v, want ErrLeaseEnded", rep.Err)
+			}
+		})
+	}
+}

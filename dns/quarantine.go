@@ -1,0 +1,147 @@
+package dns
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+)
+
+// QuarantineRetry is how long a quarantined change waits before it is
+// tried again, unless the zone or the config changes first. A refused
+// change costs one request per try, so this keeps a standing refusal to
+// a handful of requests an hour.
+const QuarantineRetry = 10 * time.Minute
+
+// Quarantined is a change Cloudflare refuses for what it is (a CNAME on
+// the name, a comment over the plan's limit, ...): it is held out of the
+// batches so that it cannot sink the zone's other changes, and retried
+// slowly.
+type Quarantined struct {
+	Zone    string    `json:"zone"`
+	Action  string    `json:"action"` // ActionCreate or ActionDelete
+	Record  Record    `json:"record"`
+	Code    int64     `json:"code"`
+	Message string    `json:"message"`
+	Since   time.Time `json:"since"`
+	NextTry time.Time `json:"next_try"`
+	// New is set in the report of the pass that quarantined it.
+	New bool `json:"new,omitempty"`
+}
+
+func (q Quarantined) key() string { return changeKey(q.Zone, q.Action, q.Record) }
+
+func changeKey(zone, action string, r Record) string {
+	return zone + "|" + action + "|" + r.Name + "|" + r.Type + "|" + strings.ToLower(r.Content)
+}
+
+// quarantine holds the refused changes of every zone. Pure; the
+// Reconciler locks it.
+type quarantine struct {
+	held map[string]*Quarantined
+	// zoneSig is a digest of the zone's records that goavail does not
+	// manage (so its own changes never alter it), with the types listed,
+	// as the last pass saw them.
+	zoneSig map[string]string
+}
+
+func newQuarantine() *quarantine {
+	return &quarantine{held: map[string]*Quarantined{}, zoneSig: map[string]string{}}
+}
+
+// add quarantines a change; it reports false if it already was.
+func (q *quarantine) add(now time.Time, zone, action string, r Record, code int64, msg string) (Quarantined, bool) {
+	k := changeKey(zone, action, r)
+	if e, ok := q.held[k]; ok {
+		e.Code, e.Message, e.NextTry = code, msg, now.Add(QuarantineRetry)
+		return *e, false
+	}
+	e := &Quarantined{Zone: zone, Action: action, Record: r, Code: code, Message: msg, Since: now, NextTry: now.Add(QuarantineRetry)}
+	q.held[k] = e
+	return *e, true
+}
+
+// holds reports whether a change must stay out of this pass's batches.
+func (q *quarantine) holds(now time.Time, zone, action string, r Record) bool {
+	e, ok := q.held[changeKey(zone, action, r)]
+	return ok && now.Before(e.NextTry)
+}
+
+// release drops a change that was made after all (or is no longer planned).
+func (q *quarantine) release(zone, action string, r Record) {
+	delete(q.held, changeKey(zone, action, r))
+}
+
+// prune drops the zone's quarantined changes the plan no longer wants
+// (the address went down again, the name left the config).
+func (q *quarantine) prune(zone string, creates, deletes []Record) {
+	want := map[string]bool{}
+	for _, c := range creates {
+		want[changeKey(zone, ActionCreate, c)] = true
+	}
+	for _, d := range deletes {
+		want[changeKey(zone, ActionDelete, d)] = true
+	}
+	for k, e := range q.held {
+		if e.Zone == zone && !want[k] {
+			delete(q.held, k)
+		}
+	}
+}
+
+// clearZone drops every quarantined change of zone ("" for all zones).
+func (q *quarantine) clearZone(zone string) int {
+	n := 0
+	for k, e := range q.held {
+		if zone == "" || e.Zone == zone {
+			delete(q.held, k)
+			n++
+		}
+	}
+	return n
+}
+
+// seen notes a zone's listing at the start of a pass and clears the zone's
+// quarantine when the records goavail does not manage changed since the
+// last pass listed the same types (the operator removed the CNAME, say).
+// It returns how many changes it released.
+func (q *quarantine) seen(zone string, types []string, unmanaged []Record) int {
+	sig := strings.Join(types, ",") + "/" + zoneSignature(unmanaged)
+	prev, had := q.zoneSig[zone]
+	q.zoneSig[zone] = sig
+	sameTypes := had && strings.SplitN(prev, "/", 2)[0] == strings.SplitN(sig, "/", 2)[0]
+	if !sameTypes || prev == sig {
+		return 0
+	}
+	return q.clearZone(zone)
+}
+
+// list returns zone's quarantined changes ("" for all), oldest first.
+func (q *quarantine) list(zone string) []Quarantined {
+	var out []Quarantined
+	for _, e := range q.held {
+		if zone == "" || e.Zone == zone {
+			out = append(out, *e)
+		}
+	}
+	slices.SortFunc(out, func(a, b Quarantined) int {
+		if c := a.Since.Compare(b.Since); c != 0 {
+			return c
+		}
+		return strings.Compare(a.key(), b.key())
+	})
+	return out
+}
+
+// zoneSignature is a digest of the records a pass listed.
+func zoneSignature(recs []Record) string {
+	lines := make([]string, len(recs))
+	for i, r := range recs {
+		lines[i] = fmt.Sprintf("%s|%s|%s|%s|%d|%t|%s", r.ID, r.Name, r.Type, strings.ToLower(r.Content), r.TTL, r.Proxied, r.Comment)
+	}
+	slices.Sort(lines)
+	h := sha256.Sum256([]byte(strings.Join(lines, "\n")))
+	return hex.EncodeToString(h[:8])
+}

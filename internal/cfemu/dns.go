@@ -1,0 +1,169 @@
+package cfemu
+
+import (
+	"net"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	mdns "github.com/miekg/dns"
+)
+
+// dnsServer answers DNS queries for the emulator's zones, over UDP and TCP
+// on one port, as the zones' authoritative nameservers would: a change made
+// through the API shows only after the propagation delay.
+type dnsServer struct {
+	addr     string
+	udp, tcp *mdns.Server
+	delay    time.Duration
+	closing  sync.Once
+}
+
+// serveDNS starts the DNS server on host, UDP and TCP on one port chosen
+// by the system (tried again while the TCP side of it is taken).
+func (s *Server) serveDNS(host string) error {
+	var pc net.PacketConn
+	var ln net.Listener
+	var err error
+	for try := 0; try < 50; try++ {
+		if pc, err = net.ListenPacket("udp", net.JoinHostPort(host, "0")); err != nil {
+			return err
+		}
+		port := pc.LocalAddr().(*net.UDPAddr).Port
+		if ln, err = net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(port))); err == nil {
+			break
+		}
+		pc.Close()
+	}
+	if err != nil {
+		return err
+	}
+	port := pc.LocalAddr().(*net.UDPAddr).Port
+	d := &dnsServer{addr: net.JoinHostPort(host, strconv.Itoa(port))}
+	h := mdns.HandlerFunc(s.answerDNS)
+	d.udp = &mdns.Server{PacketConn: pc, Handler: h}
+	d.tcp = &mdns.Server{Listener: ln, Handler: h}
+	go d.udp.ActivateAndServe()
+	go d.tcp.ActivateAndServe()
+	s.mu.Lock()
+	s.dns = d
+	s.mu.Unlock()
+	return nil
+}
+
+func (s *Server) closeDNS() {
+	s.mu.Lock()
+	d := s.dns
+	s.mu.Unlock()
+	if d == nil {
+		return
+	}
+	d.closing.Do(func() {
+		d.udp.Shutdown()
+		d.tcp.Shutdown()
+	})
+}
+
+// DNSAddr is the host:port the emulator answers DNS on (UDP and TCP). The
+// zones list it as their name_servers.
+func (s *Server) DNSAddr() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.dns == nil {
+		return ""
+	}
+	return s.dns.addr
+}
+
+// SetPropagationDelay sets how long a change made through the API takes to
+// show in DNS answers (0: at once).
+func (s *Server) SetPropagationDelay(d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.dns != nil {
+		s.dns.delay = d
+	}
+}
+
+func (s *Server) nameServersLocked() []string {
+	if s.dns == nil {
+		return []string{}
+	}
+	return []string{s.dns.addr}
+}
+
+// answerDNS answers one query from the zones' records as they were one
+// propagation delay ago.
+func (s *Server) answerDNS(w mdns.ResponseWriter, q *mdns.Msg) {
+	m := new(mdns.Msg)
+	m.SetReply(q)
+	m.Authoritative = true
+	if len(q.Question) != 1 {
+		m.Rcode = mdns.RcodeFormatError
+		w.WriteMsg(m)
+		return
+	}
+	qq := q.Question[0]
+	name := strings.ToLower(strings.TrimSuffix(qq.Name, "."))
+	s.mu.Lock()
+	var z *zone
+	for _, c := range s.zones {
+		if c.status == "active" && (name == c.name || strings.HasSuffix(name, "."+c.name)) && (z == nil || len(c.name) > len(z.name)) {
+			z = c
+		}
+	}
+	var recs []Record
+	if z != nil {
+		recs = z.visible(time.Now(), s.dns.delay, name)
+	}
+	s.mu.Unlock()
+	switch {
+	case z == nil:
+		m.Rcode = mdns.RcodeRefused
+	case len(recs) == 0:
+		m.Rcode = mdns.RcodeNameError
+	}
+	for _, r := range recs {
+		hdr := mdns.RR_Header{Name: mdns.Fqdn(r.Name), Class: mdns.ClassINET, Ttl: uint32(r.TTL)}
+		if r.TTL == 1 {
+			hdr.Ttl = 300 // automatic
+		}
+		switch {
+		case r.Type == "CNAME":
+			hdr.Rrtype = mdns.TypeCNAME
+			m.Answer = append(m.Answer, &mdns.CNAME{Hdr: hdr, Target: mdns.Fqdn(r.Content)})
+		case r.Type == "A" && qq.Qtype == mdns.TypeA:
+			hdr.Rrtype = mdns.TypeA
+			m.Answer = append(m.Answer, &mdns.A{Hdr: hdr, A: net.ParseIP(r.Content).To4()})
+		case r.Type == "AAAA" && qq.Qtype == mdns.TypeAAAA:
+			hdr.Rrtype = mdns.TypeAAAA
+			m.Answer = append(m.Answer, &mdns.AAAA{Hdr: hdr, AAAA: net.ParseIP(r.Content)})
+		}
+	}
+	w.WriteMsg(m)
+}
+
+// visible returns the records of name that the nameservers serve at now:
+// those created at least delay ago, and those deleted less than delay ago.
+// Called with the server lock held.
+func (z *zone) visible(now time.Time, delay time.Duration, name string) []Record {
+	cut := now.Add(-delay)
+	var out []Record
+	for id, r := range z.records {
+		if r.Name == name && !z.shown[id].After(cut) {
+			out = append(out, r)
+		}
+	}
+	keep := z.gone[:0]
+	for _, t := range z.gone {
+		if t.deletedAt.After(cut) {
+			keep = append(keep, t)
+			if t.rec.Name == name && !t.shownAt.After(cut) {
+				out = append(out, t.rec)
+			}
+		}
+	}
+	z.gone = keep
+	return out
+}
