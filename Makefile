@@ -4,7 +4,7 @@ COMMIT  ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
 LDFLAGS := -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 PREFIX  ?= /usr/local
 
-.PHONY: build run test test-deps lint fuzz bench soak chaos install clean
+.PHONY: build run test test-deps lint fuzz bench soak chaos install dist goreleaser docker clean
 
 build:
 	go build -ldflags "$(LDFLAGS)" -o bin/goavail ./cmd/goavail
@@ -15,24 +15,33 @@ run: build
 	./bin/goavail monitor --config-file goavail.toml
 
 # The tests make network namespaces (iproute2) and open ICMP sockets: run
-# them as root. test-deps installs what a fresh Debian machine lacks.
+# them as root. test-deps installs what a fresh Debian machine lacks. The
+# output is go test's without -v (failing tests, one ok/FAIL line per
+# package), then every skipped test with its reason.
 test: test-deps lint
-	go test -race -count=1 -timeout 30m ./...
+	bash -o pipefail -c 'go test -race -count=1 -timeout 30m -json ./... 2>&1 | go run ./internal/testsum'
 
-# ip (iproute2) builds the test hosts; setpriv (util-linux) runs goavail as
-# nobody (and unshare, from the same package, gives the chaos agents their
-# own host names); systemd-analyze (systemd) verifies the unit file. Without them
-# those tests skip, so install whatever is missing.
-test-deps:
+# ip (iproute2) builds the test hosts; sysctl (procps) reads and sets the
+# ping group range; setpriv (util-linux) runs goavail as nobody (and
+# unshare, from the same package, gives the chaos agents their own host
+# names); systemd-analyze (systemd) verifies the unit file; dpkg installs
+# the package the release test builds with goreleaser. Without them those
+# tests skip, so install whatever is missing.
+test-deps: goreleaser
 	@missing=""; \
 	command -v ip >/dev/null 2>&1 || missing="$$missing iproute2"; \
+	command -v sysctl >/dev/null 2>&1 || missing="$$missing procps"; \
 	command -v setpriv >/dev/null 2>&1 || missing="$$missing util-linux"; \
 	command -v systemd-analyze >/dev/null 2>&1 || missing="$$missing systemd"; \
+	command -v dpkg-deb >/dev/null 2>&1 || missing="$$missing dpkg"; \
 	if [ -n "$$missing" ]; then apt-get update -q && apt-get install -y -q --no-install-recommends $$missing; fi
 
-# Linters, pinned, installed from the module proxy into $(GOBIN).
+# Linters and goreleaser, pinned, installed from the module proxy into $(GOBIN).
 STATICCHECK_VERSION := v0.8.2
 GOVULNCHECK_VERSION := v1.1.4
+# v2.16.0 is the newest v2 that builds with Go 1.26 from the module proxy
+# (v2.17 needs a module the proxy refuses; v2.18 needs Go 1.27).
+GORELEASER_VERSION  := v2.16.0
 GOBIN ?= $(shell go env GOPATH)/bin
 lint:
 	gofmt -l . | tee /dev/stderr | (! read -r _)
@@ -47,6 +56,23 @@ lint:
 		echo "govulncheck: the vulnerability database is unreachable from here; NOT checked"; \
 	else exit $$rc; fi
 
+goreleaser:
+	@test -x $(GOBIN)/goreleaser && $(GOBIN)/goreleaser --version 2>/dev/null | grep -q 'GitVersion: *$(GORELEASER_VERSION)$$' || \
+		{ echo "installing goreleaser $(GORELEASER_VERSION) (a few minutes the first time)"; go install github.com/goreleaser/goreleaser/v2@$(GORELEASER_VERSION); }
+
+# A snapshot release into bin/release/: linux amd64 and arm64 tarballs,
+# .deb and .rpm packages, checksums. Nothing is published.
+dist: goreleaser
+	$(GOBIN)/goreleaser check
+	COMMIT=$(COMMIT) SHORT_COMMIT=$(shell git rev-parse --short HEAD 2>/dev/null || echo none) $(GOBIN)/goreleaser release --snapshot --clean --skip=publish
+
+# The static image, where a container engine runs (none on the test
+# machine: make test never builds it).
+docker:
+	@if docker info >/dev/null 2>&1; then \
+		docker build -t goavail:$(VERSION) --build-arg VERSION=$(VERSION) --build-arg COMMIT=$(COMMIT) .; \
+	else echo "docker: no container engine answers here (docker info failed); the image was not built"; fi
+
 # Fuzz every decoder for FUZZTIME each (seed corpora live in testdata/fuzz).
 FUZZTIME ?= 60s
 fuzz:
@@ -59,14 +85,18 @@ fuzz:
 	go test -run '^$$' -fuzz FuzzImportMemory -fuzztime $(FUZZTIME) ./dns
 	go test -run '^$$' -fuzz FuzzDecodeAnnex -fuzztime $(FUZZTIME) ./cmd/goavail
 	go test -run '^$$' -fuzz FuzzUnpackRemoved -fuzztime $(FUZZTIME) ./cmd/goavail
+	go test -run '^$$' -fuzz FuzzDecodeDrains -fuzztime $(FUZZTIME) ./cmd/goavail
 
 # Benchmarks: the whole agent's CPU (the built binary) and the probe
 # engine's beside fping (and pro-bing) on the same lab targets, detection
-# overhead, and API calls for a mass outage. Needs root; installs fping if
+# overhead, API calls for a mass outage, and the bytes a cluster of 5 agents
+# × 10,000 targets gossips (BenchmarkGossip). Needs root; installs fping if
 # missing. GOAVAIL_BENCH_TARGETS=500,1000 picks the agent's sizes.
 bench: test-deps
 	@command -v fping >/dev/null 2>&1 || { apt-get update -q && apt-get install -y -q fping; }
-	GOAVAIL_BENCH_SECONDS=60 go test -run '^$$' -bench . -benchtime 1x -timeout 30m ./monitor ./dns ./cluster ./cmd/goavail
+	GOAVAIL_BENCH_SECONDS=60 go test -run '^$$' -bench . -benchtime 1x -timeout 30m ./monitor ./dns ./cmd/goavail
+	# the gossip bench in a network namespace of its own, so lo's counter is its bytes on the wire
+	unshare -n sh -c 'ip link set lo up && GOAVAIL_BENCH_NETNS=1 GOAVAIL_BENCH_SECONDS=60 go test -run "^$$" -bench Gossip -benchtime 1x -timeout 10m ./cluster'
 
 # A 10-minute soak of two built agents as a cluster (HTTP on) on 10,000
 # namespaced targets, 20 of them flapping at random; reports goroutines, heap
@@ -86,14 +116,19 @@ AGENTS ?= 5
 chaos: test-deps
 	GOAVAIL_CHAOS_SEED=$(SEED) GOAVAIL_CHAOS_SECONDS=$(DURATION) GOAVAIL_CHAOS_AGENTS=$(AGENTS) go test -run '^TestE2E_Chaos$$' -count=1 -v -timeout 60m ./cmd/goavail
 
-# Install the binary, the systemd unit and (if none is there yet) the
-# example config. Then: edit /etc/goavail/goavail.toml and goavail.env,
-# systemctl daemon-reload, systemctl enable --now goavail.
+# Install the binary, the systemd unit (pointed at $(PREFIX)/bin), the
+# credentials directory, and (if none is there yet) the example config and
+# env file. Then: edit /etc/goavail/goavail.toml, put secrets in
+# /etc/goavail/credentials/, systemctl daemon-reload, systemctl enable --now goavail.
 install: build
 	install -D -m 0755 bin/goavail $(DESTDIR)$(PREFIX)/bin/goavail
-	install -D -m 0644 dist/goavail.service $(DESTDIR)/etc/systemd/system/goavail.service
+	install -d -m 0755 $(DESTDIR)/etc/systemd/system
+	sed 's|/usr/bin/goavail|$(PREFIX)/bin/goavail|' dist/goavail.service > $(DESTDIR)/etc/systemd/system/goavail.service
+	chmod 0644 $(DESTDIR)/etc/systemd/system/goavail.service
 	install -d -m 0755 $(DESTDIR)/etc/goavail
+	install -d -m 0700 $(DESTDIR)/etc/goavail/credentials
 	test -e $(DESTDIR)/etc/goavail/goavail.toml || install -m 0644 goavail.toml $(DESTDIR)/etc/goavail/goavail.toml
+	test -e $(DESTDIR)/etc/goavail/goavail.env || install -m 0600 dist/goavail.env $(DESTDIR)/etc/goavail/goavail.env
 
 clean:
 	rm -rf bin

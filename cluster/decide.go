@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"maps"
 	"time"
+
+	"github.com/goavail/goavail/monitor"
 )
 
 // ErrNotWriter is wrapped by Fence when this agent may not write.
@@ -154,7 +156,11 @@ func (c *Cluster) decide(mine View) {
 	c.mu.Unlock()
 
 	if prev.Writer != d.Writer || prev.Quorate != d.Quorate {
-		c.cfg.Log.Info("preferred dns writer", "writer", d.Writer, "this_agent", d.Writer == c.cfg.NodeName, "quorate", d.Quorate, "voters", d.Voters)
+		writer := d.Writer // as /status and /metrics say it: no writer without a quorum
+		if !d.Quorate {
+			writer = "none"
+		}
+		c.cfg.Log.Info("preferred dns writer", "writer", writer, "this_agent", d.Quorate && d.Writer == c.cfg.NodeName, "quorate", d.Quorate, "voters", d.Voters)
 	}
 	leaseChanged := lease.Held != prevLease.Held
 	if leaseChanged && lease.Held {
@@ -163,13 +169,20 @@ func (c *Cluster) decide(mine View) {
 		c.cfg.Log.Info("writer lease lost: this agent no longer writes DNS", "term", prevLease.Term)
 	}
 	if d.LocalIsolated && !prev.LocalIsolated {
-		c.cfg.Log.Warn("this agent sees nearly every address down and abstains: its uplink is the likelier fault", "threshold", rules.IsolationThreshold)
+		down := 0
+		for _, st := range self.States {
+			if st == monitor.Down {
+				down++
+			}
+		}
+		c.cfg.Log.Warn("this agent sees nearly every address down or losing its latest probes, and abstains: its uplink is the likelier fault",
+			"down", down, "failing", self.Failing, "watched", len(self.States), "threshold", rules.IsolationThreshold)
 	}
 	for _, a := range d.Changed {
 		c.cfg.Log.Info("agreed", "addr", a, "from", prev.States[a], "to", d.States[a], "voters", d.Voters, "need", rules.MinPeersAgree+1)
 	}
-	if !d.Quorate && (prev.Quorate || prev.Writer == "") {
-		c.cfg.Log.Warn("too few voting agents to change anything; no agent writes DNS from here", "voting", d.Voters, "need", rules.MinPeersAgree+1, "stale", d.Stale, "dead", d.Dead, "abstaining", d.Abstaining, "duplicates", d.Duplicates)
+	if !d.Quorate && (prev.Quorate || prev.Writer == "") && !(d.LocalIsolated && len(peers) == 0) { // alone and isolated: the line above says it
+		c.cfg.Log.Warn("too few voting agents to change anything; no agent writes DNS from here", "voting", d.Voters, "need", rules.MinPeersAgree+1, "stale", d.Stale, "dead", d.Dead, "abstaining", d.Abstaining, "duplicates", d.Duplicates, "this_agent_abstains", d.LocalIsolated)
 	}
 	if (len(d.Changed) > 0 || prev.Writer != d.Writer || prev.Quorate != d.Quorate || leaseChanged) && c.cfg.OnChange != nil {
 		c.cfg.OnChange(d)

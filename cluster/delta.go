@@ -48,8 +48,10 @@ import (
 
 const (
 	// sendGap is the least time between two messages to one peer: a burst of
-	// changes goes out as one delta.
-	sendGap = 100 * time.Millisecond
+	// changes goes out as one delta. A message costs about 150 bytes besides
+	// its changes (memberlist's stream, the seal, the header): at 100 ms, 4
+	// peers and a change in every window that alone would be 6 KB/s.
+	sendGap = 150 * time.Millisecond
 	// maxTombstones bounds the removed addresses remembered for deltas; a
 	// peer whose base is older than the oldest forgotten one gets the whole
 	// view.

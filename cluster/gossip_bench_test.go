@@ -10,6 +10,7 @@ import (
 	"os"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -130,6 +131,33 @@ func (a *benchAgent) set(i int, f func(*monitor.Status)) {
 	a.mu.Lock()
 	f(&a.statuses[i])
 	a.mu.Unlock()
+}
+
+// loTxBytes is what the loopback interface of this process's network
+// namespace has sent, from /proc/self/net/dev; ok is false when the bench
+// does not run in a namespace of its own (GOAVAIL_BENCH_NETNS=1, set by
+// make bench, which runs it under unshare -n), where others share lo.
+func loTxBytes() (n int64, ok bool) {
+	if os.Getenv("GOAVAIL_BENCH_NETNS") != "1" {
+		return 0, false
+	}
+	b, err := os.ReadFile("/proc/self/net/dev")
+	if err != nil {
+		return 0, false
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		name, rest, found := strings.Cut(strings.TrimSpace(line), ":")
+		if !found || name != "lo" {
+			continue
+		}
+		f := strings.Fields(rest)
+		if len(f) < 9 {
+			return 0, false
+		}
+		n, err := strconv.ParseInt(f[8], 10, 64)
+		return n, err == nil
+	}
+	return 0, false
 }
 
 func benchSeconds() time.Duration {
@@ -320,6 +348,7 @@ func BenchmarkGossip(b *testing.B) {
 	time.Sleep(3 * time.Second) // the flapping settles into its rhythm
 	steady := benchSeconds()
 	b.ResetTimer()
+	lo0, wire := loTxBytes()
 	s0, t0 := sent(), time.Now()
 	d0 := nodes[0].tr.dials.Load()
 	time.Sleep(steady)
@@ -327,6 +356,11 @@ func BenchmarkGossip(b *testing.B) {
 	b.Logf("agent-0: %.1f streams/s, %.0f B each", float64(nodes[0].tr.dials.Load()-d0)/time.Since(t0).Seconds(), float64(s1[0]-s0[0])/float64(nodes[0].tr.dials.Load()-d0))
 	steadyMean, steadyMax := rates(s0, s1, time.Since(t0))
 	b.Logf("steady state: %.0f B/s per agent (max %.0f) over %s", steadyMean, steadyMax, steady)
+	lo1, _ := loTxBytes()
+	if wire {
+		b.Logf("steady state on the wire (IP packets on lo, TCP handshakes included): %.0f B/s per agent", float64(lo1-lo0)/float64(agents)/time.Since(t0).Seconds())
+		b.ReportMetric(float64(lo1-lo0)/float64(agents)/time.Since(t0).Seconds(), "steady_wire_B/s/agent")
+	}
 
 	// The mass event: 30 % down at once on every agent.
 	event := time.Now()

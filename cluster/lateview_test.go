@@ -120,7 +120,7 @@ func TestAgreement_LateViewDoesNotVote(t *testing.T) {
 	ht.hold[to1] = true
 	ht.mu.Unlock()
 	n2.set(ipA, D)
-	time.Sleep(100 * time.Millisecond)
+	time.Sleep(2 * sendGap) // past the coalescing, so the down view is sent
 	n2.set(ipA, U)
 	time.Sleep(3 * time.Second)
 	n1.set(ipA, D)

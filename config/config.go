@@ -64,10 +64,14 @@ type Config struct {
 	// (when it names a dns_domain) followed by every [[Records]] table, with
 	// defaults applied, hostnames made fully qualified and addresses parsed.
 	Groups []Group `toml:"-"`
+
+	// probeTimeoutSet says probe_timeout was in the file, not derived
+	// from interval: only then is it blamed when interval is out of range.
+	probeTimeoutSet bool
 }
 
 // EventKinds are the notification events hooks and webhooks can ask for.
-var EventKinds = []string{"transition", "agreed", "dns_change"}
+var EventKinds = []string{"transition", "agreed", "dns_change", "drain"}
 
 // HookConfig is one [[Hooks]] table: a command run on each event, with the
 // event in GOAVAIL_* environment variables.
@@ -120,6 +124,9 @@ type Cloudflare struct {
 	Hostnames   []string `toml:"hostnames"`
 	IPAddresses []string `toml:"ip_addresses"`
 	DNSProxied  bool     `toml:"dns_proxied"`
+	// Drain lists addresses of this block's own group taken out of DNS on
+	// purpose (maintenance); see RecordGroup.Drain.
+	Drain []string `toml:"drain"`
 
 	// TTL for records goavail creates, in seconds; 1 means automatic.
 	TTL int `toml:"ttl"`
@@ -152,6 +159,10 @@ type RecordGroup struct {
 	TTL         *int     `toml:"ttl"`
 	Comment     *string  `toml:"comment"`
 	AllDown     *string  `toml:"all_down"`
+	// Drain lists addresses of this group taken out of DNS on purpose:
+	// still probed and shown, never in DNS, never counted by the
+	// isolation guard.
+	Drain []string `toml:"drain"`
 }
 
 // Group is an effective record group: every hostname in Zone should point
@@ -166,6 +177,8 @@ type Group struct {
 	// FailStatic: when every address is down, leave the records as they
 	// are instead of restoring all known addresses (fail-open).
 	FailStatic bool
+	// Drained are addresses of Addrs drained by the config's drain key.
+	Drained []netip.Addr
 }
 
 // Defaults for keys that are not set.
@@ -207,15 +220,10 @@ func Load(path string) (*Config, error) {
 // validates it. Every problem is reported, joined into one error.
 func Parse(text string) (*Config, error) {
 	c := &Config{}
-	md, err := toml.Decode(text, c)
+	md, errs, dropped, err := decode(text, c)
 	if err != nil {
-		var perr toml.ParseError
-		if errors.As(err, &perr) {
-			return nil, fmt.Errorf("line %d, column %d: %s", perr.Position.Line, perr.Position.Col, perr.Message)
-		}
-		return nil, err
+		return nil, errors.Join(append(errs, err)...)
 	}
-	var errs []error
 	reported := map[string]bool{}
 	for _, k := range md.Undecoded() {
 		if len(k) > 1 && reported[k[:len(k)-1].String()] {
@@ -225,7 +233,11 @@ func Parse(text string) (*Config, error) {
 		errs = append(errs, unknownKey(k))
 	}
 	c.applyDefaults(md)
-	errs = append(errs, c.validate()...)
+	for _, e := range c.validate() {
+		if !aboutDropped(e, dropped) {
+			errs = append(errs, e)
+		}
+	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
@@ -260,7 +272,8 @@ func (c *Config) applyDefaults(md toml.MetaData) {
 	if !md.IsDefined("interval") {
 		c.Interval = Duration(DefaultInterval)
 	}
-	if !md.IsDefined("probe_timeout") {
+	c.probeTimeoutSet = md.IsDefined("probe_timeout")
+	if !c.probeTimeoutSet {
 		c.ProbeTimeout = Duration(min(c.Interval.D(), maxProbeTimeout))
 	}
 	if !md.IsDefined("reconcile_period") {
@@ -332,7 +345,8 @@ func (c *Config) validate() []error {
 	if c.Interval.D() < 100*time.Millisecond || c.Interval.D() > time.Hour {
 		bad("interval = %s: must be from 100ms to 1h", c.Interval.D())
 	}
-	if c.ProbeTimeout.D() < 10*time.Millisecond || c.ProbeTimeout.D() > c.Interval.D() {
+	intervalOK := c.Interval.D() >= 100*time.Millisecond && c.Interval.D() <= time.Hour
+	if (intervalOK || c.probeTimeoutSet) && (c.ProbeTimeout.D() < 10*time.Millisecond || c.ProbeTimeout.D() > c.Interval.D()) {
 		bad("probe_timeout = %s: must be from 10ms to interval (%s)", c.ProbeTimeout.D(), c.Interval.D())
 	}
 	if c.ReconcilePeriod.D() < time.Second {
@@ -392,7 +406,7 @@ func (c *Config) buildGroups() ([]Group, []error) {
 	var raw []source
 	if cf.DNSDomain != "" || len(cf.Hostnames) > 0 || len(cf.IPAddresses) > 0 {
 		p := cf.DNSProxied
-		raw = append(raw, source{"Cloudflare", RecordGroup{DNSDomain: cf.DNSDomain, Hostnames: cf.Hostnames, IPAddresses: cf.IPAddresses, DNSProxied: &p}})
+		raw = append(raw, source{"Cloudflare", RecordGroup{DNSDomain: cf.DNSDomain, Hostnames: cf.Hostnames, IPAddresses: cf.IPAddresses, DNSProxied: &p, Drain: cf.Drain}})
 	}
 	for i, rg := range c.Records {
 		raw = append(raw, source{fmt.Sprintf("Records[%d]", i), rg})
@@ -460,10 +474,13 @@ func buildGroup(where string, rg RecordGroup, cf Cloudflare) (Group, []error) {
 	}
 	for _, h := range rg.Hostnames {
 		fq := qualify(h, zone)
-		if err := checkDNSName(fq); err != nil || strings.HasPrefix(h, "*") {
-			if err == nil {
-				err = errors.New("wildcards are not managed")
-			}
+		err := outsideZone(h, zone)
+		if strings.Contains(h, "*") {
+			err = errors.New("wildcards are not managed: list each name")
+		} else if err == nil || zone == "" {
+			err = checkDNSName(fq)
+		}
+		if err != nil {
 			bad("hostnames: %q: %v", h, err)
 			continue
 		}
@@ -493,6 +510,7 @@ func buildGroup(where string, rg RecordGroup, cf Cloudflare) (Group, []error) {
 		}
 		g.Addrs = append(g.Addrs, a)
 	}
+	g.Drained, errs = drained(where, rg.Drain, g.Addrs, errs)
 	if g.Proxied && g.TTL != 1 && rg.TTL != nil {
 		bad("ttl = %d: proxied records always have automatic TTL; set ttl = 1 or dns_proxied = false", g.TTL)
 	}
@@ -564,6 +582,7 @@ func (c *Config) Effective() string {
 		TTL         int      `toml:"ttl"`
 		Comment     string   `toml:"comment"`
 		AllDown     string   `toml:"all_down"`
+		Drain       []string `toml:"drain,omitempty"`
 	}
 	type api struct {
 		APIBaseURL     string   `toml:"api_base_url,omitempty"`
@@ -615,7 +634,11 @@ func (c *Config) Effective() string {
 		if g.FailStatic {
 			policy = "fail-static"
 		}
-		out.Records = append(out.Records, group{g.Zone, g.Hostnames, ips, g.Proxied, g.TTL, g.Comment, policy})
+		var drain []string
+		for _, a := range g.Drained {
+			drain = append(drain, a.String())
+		}
+		out.Records = append(out.Records, group{g.Zone, g.Hostnames, ips, g.Proxied, g.TTL, g.Comment, policy, drain})
 	}
 	var b strings.Builder
 	if err := toml.NewEncoder(&b).Encode(out); err != nil {

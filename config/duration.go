@@ -22,12 +22,12 @@ func (d *Duration) UnmarshalTOML(v any) error {
 	case string:
 		p, err := time.ParseDuration(x)
 		if err != nil {
-			return fmt.Errorf("%q is not a duration: use whole seconds (5) or a unit (\"500ms\", \"2s\", \"1m\")", x)
+			return fmt.Errorf("not a duration: use whole seconds (5) or a unit (\"500ms\", \"2s\", \"1m\")")
 		}
 		*d = Duration(p)
 		return nil
 	default:
-		return fmt.Errorf("%v is not a duration: use whole seconds (5) or a string with a unit (\"500ms\")", v)
+		return fmt.Errorf("not a duration: use whole seconds (5) or a string with a unit (\"500ms\")")
 	}
 }
 

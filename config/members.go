@@ -132,7 +132,7 @@ func (m Members) validate() []error {
 		errs = append(errs, fmt.Errorf("Members.min_peers_agree = %d: must be 0 or more", m.MinPeersAgree))
 	}
 	if m.MinPeersAgree > len(m.Peers) {
-		errs = append(errs, fmt.Errorf("Members.min_peers_agree = %d: more than the %d configured peers could ever confirm", m.MinPeersAgree, len(m.Peers)))
+		errs = append(errs, fmt.Errorf("Members.min_peers_agree = %d: more than the %s could ever confirm", m.MinPeersAgree, plural(len(m.Peers), "configured peer")))
 	} else if err := m.NeedMajority(len(m.Peers)); m.MinPeersAgree >= 0 && err != nil {
 		errs = append(errs, err)
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"io/fs"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -181,6 +182,42 @@ func TestReplayGuard(t *testing.T) {
 		if err := g.Check(tc.e, now); !errors.Is(err, tc.want) {
 			t.Errorf("step %d: Check(%+v) = %v, want %v", i, tc.e, err, tc.want)
 		}
+	}
+}
+
+// TestResolveKey_Credential: cred:NAME reads systemd's credentials
+// directory, and says what to do outside systemd.
+func TestResolveKey_Credential(t *testing.T) {
+	files := map[string][]byte{"/run/credentials/goavail.service/crypto_key": []byte("0123456789abcdef\n")}
+	src := Source{
+		ReadFile: func(p string) ([]byte, error) {
+			if b, ok := files[p]; ok {
+				return b, nil
+			}
+			return nil, os.ErrNotExist
+		},
+		CredentialsDir: "/run/credentials/goavail.service",
+	}
+	k, err := ResolveKey("cred:crypto_key", src)
+	if err != nil || string(k) != "0123456789abcdef" {
+		t.Fatalf("cred:crypto_key = %q, %v", k, err)
+	}
+	files["/run/credentials/goavail.service/goavail_other"] = []byte("fedcba9876543210")
+	if k, err := ResolveKey("cred:other", src); err != nil || string(k) != "fedcba9876543210" {
+		t.Errorf("cred:other from the packaged unit's goavail_other = %q, %v", k, err)
+	}
+	for spec, want := range map[string]string{
+		"cred:missing": "read credential missing",
+		"cred:../etc":  "a credential name is one file name",
+		"cred:":        "a credential name is one file name",
+	} {
+		if _, err := ResolveKey(spec, src); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: %v, want %q", spec, err, want)
+		}
+	}
+	src.CredentialsDir = ""
+	if _, err := ResolveKey("cred:crypto_key", src); err == nil || !strings.Contains(err.Error(), "$CREDENTIALS_DIRECTORY is not set") {
+		t.Errorf("outside systemd: %v", err)
 	}
 }
 

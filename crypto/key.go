@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io/fs"
 	"strings"
 )
 
@@ -16,6 +17,7 @@ const (
 	prefixBase64 = "base64:"
 	prefixEnv    = "env:"
 	prefixFile   = "file:"
+	prefixCred   = "cred:"
 )
 
 // ParseKey decodes one key: "hex:…", "base64:…" or raw text. The result must
@@ -50,14 +52,41 @@ func ParseKey(s string) ([]byte, error) {
 type Source struct {
 	LookupEnv func(string) (string, bool)
 	ReadFile  func(string) ([]byte, error)
+	// CredentialsDir is systemd's $CREDENTIALS_DIRECTORY, where "cred:NAME"
+	// is read from (LoadCredential=); empty outside such a service.
+	CredentialsDir string
 }
 
 // ResolveKey parses a key given inline or by reference: "env:NAME" reads the
-// environment variable, "file:/path" reads the file (surrounding white space
-// dropped); what either holds is parsed by ParseKey. Errors never contain
-// the key.
+// environment variable, "file:/path" reads the file, "cred:NAME" reads the
+// systemd credential NAME, or goavail_NAME as the packaged unit's
+// LoadCredential=goavail:/etc/goavail/credentials names the file NAME
+// (surrounding white space dropped); what each holds
+// is parsed by ParseKey. Errors never contain the key.
 func ResolveKey(spec string, src Source) ([]byte, error) {
 	switch {
+	case strings.HasPrefix(spec, prefixCred):
+		name := spec[len(prefixCred):]
+		if name == "" || strings.ContainsAny(name, "/\x00") || name == "." || name == ".." {
+			return nil, fmt.Errorf("cred:%s: a credential name is one file name, e.g. cred:crypto_key", name)
+		}
+		if src.CredentialsDir == "" {
+			return nil, fmt.Errorf("cred:%s: $CREDENTIALS_DIRECTORY is not set: cred: reads systemd credentials (LoadCredential=%s:/path in the unit); outside systemd use file:/path or env:NAME", name, name)
+		}
+		b, err := src.ReadFile(src.CredentialsDir + "/" + name)
+		if errors.Is(err, fs.ErrNotExist) { // LoadCredential=goavail:/dir names each file goavail_FILE
+			if b2, err2 := src.ReadFile(src.CredentialsDir + "/goavail_" + name); err2 == nil {
+				b, err = b2, nil
+			}
+		}
+		if err != nil {
+			return nil, fmt.Errorf("read credential %s: %w", name, err)
+		}
+		k, err := ParseKey(strings.TrimSpace(string(b)))
+		if err != nil {
+			return nil, fmt.Errorf("credential %s: %w", name, err)
+		}
+		return k, nil
 	case strings.HasPrefix(spec, prefixEnv):
 		name := spec[len(prefixEnv):]
 		v, ok := src.LookupEnv(name)

@@ -34,6 +34,9 @@ type Group struct {
 	// records exactly as they are, instead of keeping or restoring every
 	// known address (fail-open, the default).
 	FailStatic bool
+	// Drained are addresses of Addrs taken out of DNS on purpose: never
+	// desired whatever their health, and never restored by fail-open.
+	Drained []netip.Addr
 }
 
 // Health says what is known of each address: true up, false down. An address
@@ -111,7 +114,7 @@ func Types(groups []Group) []string {
 // already have a record. If that leaves a hostname with none while some of
 // its addresses are known, all its known addresses are kept or restored
 // (fail-open), or, for a FailStatic group, the records it has stay as they
-// are. Records
+// are. A Drained address is never desired, fail-open included. Records
 // whose name is not a managed hostname, or whose content is not one of that
 // hostname's managed addresses, are never touched.
 func Plan(zone string, groups []Group, health Health, actual []Record) ZonePlan {
@@ -135,6 +138,9 @@ func Plan(zone string, groups []Group, health Health, actual []Record) ZonePlan 
 			}
 			want, known := map[netip.Addr]bool{}, false
 			for _, a := range g.Addrs {
+				if slices.Contains(g.Drained, a) {
+					continue
+				}
 				up, ok := health[a]
 				known = known || ok
 				if (ok && up) || (!ok && len(present[a]) > 0) {
@@ -145,6 +151,9 @@ func Plan(zone string, groups []Group, health Health, actual []Record) ZonePlan 
 				p.FailOpen = append(p.FailOpen, host)
 				for _, a := range g.Addrs {
 					_, ok := health[a]
+					if slices.Contains(g.Drained, a) {
+						continue
+					}
 					if (ok && !g.FailStatic) || len(present[a]) > 0 {
 						want[a] = true // known addresses, never an unknown one with no record; fail-static: only those there
 					}

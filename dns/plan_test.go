@@ -284,3 +284,30 @@ func TestPlan_PropertyRandomZones(t *testing.T) {
 	}
 	t.Logf("%d deletes, %d creates, %d fail-open hostnames over 3000 zones", deletes, creates, failOpen)
 }
+
+// TestPlan_Drained: a drained address leaves DNS whatever its health, is
+// never restored by fail-open, and returns once it is no longer drained.
+func TestPlan_Drained(t *testing.T) {
+	drained := web
+	drained.Drained = []netip.Addr{ip1}
+	for _, tc := range []struct {
+		name   string
+		g      Group
+		health Health
+		actual []Record
+		want   string
+	}{
+		{"drained and up: removed", drained, Health{ip1: true, ip2: true, ip6: true}, full(), "-a1,-w1"},
+		{"drained and unknown: removed", drained, Health{ip2: true, ip6: true}, full(), "-a1,-w1"},
+		{"drained and absent: not created", drained, Health{ip1: true, ip2: true, ip6: true}, full()[1:3], "+api 192.0.2.2,+api 2001:db8::6"},
+		{"others down: fail-open restores them, not the drained one", drained, Health{ip1: true, ip2: false, ip6: false}, full(), "-a1,-w1"},
+		{"undrained: comes back", web, Health{ip1: true, ip2: true, ip6: true}, full()[1:], "+www 192.0.2.1"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := Plan("example.com", []Group{tc.g}, tc.health, tc.actual)
+			if s := summary(got); s != tc.want {
+				t.Errorf("plan = %q, want %q", s, tc.want)
+			}
+		})
+	}
+}

@@ -30,7 +30,8 @@ func Env(e Event) []string {
 		{"GOAVAIL_EVENT", e.Kind}, {"GOAVAIL_TIME", e.At.UTC().Format(time.RFC3339Nano)}, {"GOAVAIL_NODE", e.Node},
 		{"GOAVAIL_ADDRESS", e.Address}, {"GOAVAIL_FROM", e.From}, {"GOAVAIL_TO", e.To}, {"GOAVAIL_EVIDENCE", e.Evidence},
 		{"GOAVAIL_ZONE", e.Zone}, {"GOAVAIL_NAME", e.Name}, {"GOAVAIL_RECORD_TYPE", e.Type}, {"GOAVAIL_CONTENT", e.Content},
-		{"GOAVAIL_ACTION", e.Action}, {"GOAVAIL_MODE", e.Mode}, {"GOAVAIL_ERROR", e.Error}, {"GOAVAIL_SUMMARY", e.Summary()},
+		{"GOAVAIL_ACTION", e.Action}, {"GOAVAIL_MODE", e.Mode}, {"GOAVAIL_ERROR", e.Error}, {"GOAVAIL_BY", e.By}, {"GOAVAIL_REASON", e.Reason},
+		{"GOAVAIL_SUMMARY", e.Summary()},
 	}
 	out := make([]string, 0, len(vars))
 	for _, v := range vars {

@@ -15,10 +15,11 @@ const (
 	KindTransition = "transition" // this agent's view of an address changed
 	KindAgreed     = "agreed"     // the agreed state (what DNS follows) changed
 	KindDNSChange  = "dns_change" // a record was created or deleted, or would be
+	KindDrain      = "drain"      // an operator drained or undrained an address
 )
 
 // Kinds lists every event kind, for validation.
-var Kinds = []string{KindTransition, KindAgreed, KindDNSChange}
+var Kinds = []string{KindTransition, KindAgreed, KindDNSChange, KindDrain}
 
 // Event is one notification. Fields that do not apply to a kind are empty.
 type Event struct {
@@ -33,9 +34,11 @@ type Event struct {
 	Name     string    `json:"name,omitempty"`
 	Type     string    `json:"type,omitempty"`
 	Content  string    `json:"content,omitempty"`
-	Action   string    `json:"action,omitempty"` // create or delete
+	Action   string    `json:"action,omitempty"` // create or delete; drain or undrain
 	Mode     string    `json:"mode,omitempty"`   // applied, dry_run or standby
 	Error    string    `json:"error,omitempty"`  // an applied change that failed
+	By       string    `json:"by,omitempty"`     // who drained or undrained
+	Reason   string    `json:"reason,omitempty"` // why, as they said
 }
 
 // Summary is a one-line description for chat messages.
@@ -50,6 +53,12 @@ func (e Event) Summary() string {
 		s := fmt.Sprintf("goavail %s: %s %s %s %s in %s (%s)", e.Node, verb, e.Name, e.Type, e.Content, e.Zone, e.Mode)
 		if e.Error != "" {
 			s += " FAILED: " + e.Error
+		}
+		return s
+	case KindDrain:
+		s := fmt.Sprintf("goavail %s: %s %sed by %s", e.Node, e.Address, e.Action, e.By)
+		if e.Reason != "" {
+			s += ": " + e.Reason
 		}
 		return s
 	}

@@ -109,9 +109,104 @@ func TestWebhook_SlackBodyAndFinalFailures(t *testing.T) {
 	}
 	srv.Close() // unreachable: retried, then given up, and the secret path is never in the error
 	w.URL = srv.URL + "/services/s3cr3t"
+	var attempts, waits int
+	w.Client = &http.Client{Transport: countingTransport{n: &attempts, next: http.DefaultTransport}}
+	w.Wait = func(context.Context, time.Duration) error { waits++; return nil }
 	err := w.Deliver(context.Background(), ev)
-	if err == nil || strings.Contains(err.Error(), "s3cr3t") {
+	if err == nil || strings.Contains(err.Error(), "s3cr3t") || !strings.Contains(err.Error(), "gave up") {
 		t.Errorf("Deliver to a closed server = %v", err)
+	}
+	if attempts != 3 || waits != 2 {
+		t.Errorf("unreachable with retries = 2: %d attempts and %d waits, want 3 and 2", attempts, waits)
+	}
+}
+
+// countingTransport counts the requests it passes on.
+type countingTransport struct {
+	n    *int
+	next http.RoundTripper
+}
+
+func (c countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	*c.n++
+	return c.next.RoundTrip(r)
+}
+
+// TestWebhook_HonoursRetryAfter: a 429 or 503 with Retry-After waits exactly
+// that long (no backoff, no jitter) before the next attempt; without the
+// header the wait is the jittered backoff, within its bounds.
+func TestWebhook_HonoursRetryAfter(t *testing.T) {
+	var mu sync.Mutex
+	n := 0
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		n++
+		switch n {
+		case 1:
+			w.Header().Set("Retry-After", "7")
+			w.WriteHeader(http.StatusTooManyRequests)
+		case 2:
+			w.Header().Set("Retry-After", "120")
+			w.WriteHeader(http.StatusServiceUnavailable)
+		case 3:
+			w.WriteHeader(http.StatusBadGateway) // no header: backoff
+		default:
+			w.WriteHeader(http.StatusNoContent)
+		}
+	}))
+	defer srv.Close()
+	var waits []time.Duration
+	w := Webhook{URL: srv.URL, Format: FormatJSON, Timeout: time.Second, MaxRetries: 5, MinBackoff: time.Second, MaxBackoff: 30 * time.Second,
+		Wait: func(_ context.Context, d time.Duration) error { waits = append(waits, d); return nil }}
+	if err := w.Deliver(context.Background(), ev); err != nil {
+		t.Fatal(err)
+	}
+	if n != 4 || len(waits) != 3 {
+		t.Fatalf("%d attempts, %d waits (%v); want 4 and 3", n, len(waits), waits)
+	}
+	if waits[0] != 7*time.Second || waits[1] != 120*time.Second {
+		t.Errorf("waits after Retry-After 7 and 120 = %v, %v", waits[0], waits[1])
+	}
+	// third attempt (index 2): backoff 1s<<2 = 4s, minus up to a quarter of jitter
+	if waits[2] < 3*time.Second || waits[2] > 4*time.Second {
+		t.Errorf("backoff wait = %v, want 3s to 4s", waits[2])
+	}
+}
+
+// TestWebhook_CancelStopsWaiting: a stop during a Retry-After wait returns
+// at once with the context's error.
+func TestWebhook_CancelStopsWaiting(t *testing.T) {
+	answered := make(chan struct{}, 10)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Retry-After", "3600")
+		w.WriteHeader(http.StatusTooManyRequests)
+		answered <- struct{}{}
+	}))
+	defer srv.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- Webhook{URL: srv.URL, Format: FormatJSON, Timeout: time.Second, MaxRetries: 3}.Deliver(ctx, ev)
+	}()
+	<-answered // the first attempt got its Retry-After: Deliver now waits an hour
+	cancel()
+	if err := <-done; err != context.Canceled {
+		t.Errorf("Deliver after cancel = %v, want context.Canceled", err)
+	}
+}
+
+// TestDrainEvent_SummaryAndEnv: a drain event names the address, who and why.
+func TestDrainEvent_SummaryAndEnv(t *testing.T) {
+	e := Event{Kind: KindDrain, Node: "fra-1", Address: "192.0.2.10", Action: "drain", By: "alice@ops", Reason: "kernel upgrade"}
+	if got, want := e.Summary(), "goavail fra-1: 192.0.2.10 drained by alice@ops: kernel upgrade"; got != want {
+		t.Errorf("summary = %q, want %q", got, want)
+	}
+	env := strings.Join(Env(e), "\n")
+	for _, want := range []string{"GOAVAIL_EVENT=drain", "GOAVAIL_ACTION=drain", "GOAVAIL_BY=alice@ops", "GOAVAIL_REASON=kernel upgrade"} {
+		if !strings.Contains(env, want) {
+			t.Errorf("env lacks %s", want)
+		}
 	}
 }
 

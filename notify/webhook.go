@@ -31,6 +31,9 @@ type Webhook struct {
 	// MinBackoff and MaxBackoff bound the wait between attempts (1s and 30s
 	// when zero).
 	MinBackoff, MaxBackoff time.Duration
+	// Wait waits d between two attempts, or until ctx ends. Nil sleeps;
+	// tests pass their own to see the waits without spending them.
+	Wait func(ctx context.Context, d time.Duration) error
 }
 
 // Name names the webhook without its path or query, which may be secret.
@@ -84,13 +87,28 @@ func (w Webhook) Deliver(ctx context.Context, e Event) error {
 			wait = min(lo<<min(attempt, 16), hi)
 			wait -= time.Duration(rand.Int64N(int64(wait)/4 + 1))
 		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(wait):
+		if attempt == w.MaxRetries {
+			break // no retry left: do not wait for nothing
+		}
+		if err := w.wait(ctx, wait); err != nil {
+			return err
 		}
 	}
 	return fmt.Errorf("%s: gave up: %w", w.Name(), last)
+}
+
+func (w Webhook) wait(ctx context.Context, d time.Duration) error {
+	if w.Wait != nil {
+		return w.Wait(ctx, d)
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
 }
 
 // post makes one attempt. The wait it returns is -1 for a final failure,

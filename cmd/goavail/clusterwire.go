@@ -21,7 +21,7 @@ const testClockOffsetEnv = "GOAVAIL_TEST_CLOCK_OFFSET"
 
 // newCluster builds the cluster (or, with no peers, the lone agent's
 // agreement) from the config.
-func newCluster(cfg *config.Config, keys [][]byte, tracker *monitor.Tracker, onChange func(cluster.Decision), getenv func(string) string, log *slog.Logger) (*cluster.Cluster, error) {
+func newCluster(cfg *config.Config, keys [][]byte, local func() []monitor.Status, onChange func(cluster.Decision), getenv func(string) string, log *slog.Logger) (*cluster.Cluster, error) {
 	m := cfg.Members
 	for _, w := range m.Warnings() {
 		log.Warn(w)
@@ -38,9 +38,9 @@ func newCluster(cfg *config.Config, keys [][]byte, tracker *monitor.Tracker, onC
 	return cluster.New(cluster.Config{
 		NodeName: cfg.NodeName, BindAddr: m.BindAddr, AdvertiseAddr: m.LocalAddr, Port: m.MembersPort,
 		Peers: m.Peers, Keys: keys, Fingerprint: cfg.Fingerprint(), Rules: rules(cfg),
-		ViewInterval: m.ViewInterval.D(), Local: tracker.Snapshot, OnChange: onChange,
+		ViewInterval: m.ViewInterval.D(), Local: local, OnChange: onChange,
 		IncarnationFile: incarnationFile(cfg, getenv), Now: now,
-		Log: log.With("component", "cluster"),
+		Log: clusterLogger(log, len(m.Peers) == 0),
 	})
 }
 

@@ -141,18 +141,18 @@ func (e *events) quarantined(r dns.PassReport) {
 // imports the current writer's latest (and saves it in its state file), so
 // that a new writer restores exactly what the previous one removed.
 type sharedMemory struct {
-	clu *cluster.Cluster
-	mem *dns.Memory
-	log *slog.Logger
+	clu     *cluster.Cluster
+	annexes *annexBox // this agent's annex, shared with the drains
+	mem     *dns.Memory
+	log     *slog.Logger
 
 	mu        sync.Mutex
-	annex     annex  // what this agent sends
 	published []byte // the memory last published
 	adopted   []byte // the writer's memory last imported
 }
 
-func newSharedMemory(clu *cluster.Cluster, mem *dns.Memory, log *slog.Logger) *sharedMemory {
-	return &sharedMemory{clu: clu, mem: mem, log: log}
+func newSharedMemory(clu *cluster.Cluster, annexes *annexBox, mem *dns.Memory, log *slog.Logger) *sharedMemory {
+	return &sharedMemory{clu: clu, annexes: annexes, mem: mem, log: log}
 }
 
 // sync publishes this agent's memory if it is the writer, and otherwise
@@ -257,15 +257,10 @@ func unpackRemoved(raw json.RawMessage) ([]byte, error) {
 	return b, nil
 }
 
-// setRemoved sets this agent's part of its annex. Called with s.mu held.
+// setRemoved sets this agent's part of its annex (the drains are the
+// other part: annexBox keeps both). Called with s.mu held.
 func (s *sharedMemory) setRemoved(b json.RawMessage) {
-	s.annex.Removed = b
-	enc, err := s.annex.encode()
-	if err != nil {
-		s.log.Warn("could not share the memory of removed records", "err", err)
-		return
-	}
-	s.clu.SetAnnex(enc)
+	s.annexes.set(func(a *annex) { a.Removed = b })
 }
 
 // run syncs every interval until ctx is done.

@@ -177,7 +177,7 @@ func TestE2E_QuarantineKeepsTheZoneMoving(t *testing.T) {
 		t.Errorf("/metrics: no quarantine gauge of 1")
 	}
 	var out strings.Builder
-	if err := statusCmd(t.Context(), httpAddr, false, &out); err != nil || !strings.Contains(out.String(), "quarantined since") {
+	if err := statusCmd(t.Context(), agentTarget{url: "http://" + httpAddr}, false, &out); err != nil || !strings.Contains(out.String(), "quarantined since") {
 		t.Errorf("goavail status: %v\n%s", err, out.String())
 	}
 	eventually(t, "one notification per refused change", func() bool {

@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
+	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -21,13 +23,16 @@ type httpServer struct {
 }
 
 // newHTTPServer listens on addr at once, so a port in use is a startup
-// error, not a log line later.
-func newHTTPServer(addr string, m *metrics, status func() statusDoc, reload func() error, log *slog.Logger) (*httpServer, error) {
+// error, not a log line later. routes add more endpoints.
+func newHTTPServer(addr string, m *metrics, status func() statusDoc, reload func() error, log *slog.Logger, routes ...func(*http.ServeMux)) (*httpServer, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		return nil, fmt.Errorf("http_listen %s: %w", addr, err)
+		return nil, listenError(addr, err)
 	}
 	mux := http.NewServeMux()
+	for _, r := range routes {
+		r(mux)
+	}
 	mux.Handle("GET /metrics", promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelError)}))
 	mux.HandleFunc("GET /status", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
@@ -67,4 +72,48 @@ func (h *httpServer) Run(ctx context.Context) error {
 		return fmt.Errorf("http server: %w", err)
 	}
 	return nil
+}
+
+// listenError says what to do when http_listen cannot be opened.
+func listenError(addr string, err error) error {
+	switch {
+	case errors.Is(err, syscall.EADDRINUSE):
+		return fmt.Errorf("http_listen %s: the port is taken (another goavail, or another program: ss -ltnp 'sport = :%s' names it); "+
+			"stop it, or set http_listen to a free port, or to \"\" to serve no HTTP: %w", addr, portOf(addr), err)
+	case errors.Is(err, syscall.EADDRNOTAVAIL):
+		return fmt.Errorf("http_listen %s: no interface of this machine has that address; use 127.0.0.1 or one of its own addresses: %w", addr, err)
+	case errors.Is(err, syscall.EACCES):
+		return fmt.Errorf("http_listen %s: ports below 1024 need root or CAP_NET_BIND_SERVICE; use a higher port: %w", addr, err)
+	}
+	return fmt.Errorf("http_listen %s: %w", addr, err)
+}
+
+func portOf(addr string) string {
+	_, p, _ := net.SplitHostPort(addr)
+	return p
+}
+
+// exposedWarning words the risk of HTTP endpoints beyond loopback:
+// /-/reload is unauthenticated, and /status shows every target. Empty on
+// loopback.
+func exposedWarning(addr string) string {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil || host == "localhost" {
+		return ""
+	}
+	if a, err := netip.ParseAddr(host); err == nil && a.IsLoopback() {
+		return ""
+	}
+	return fmt.Sprintf("http_listen = %q is reachable from other machines: anyone who can connect can read /status and /metrics and trigger POST /-/reload; keep it on 127.0.0.1 or firewall it", addr)
+}
+
+// warnExposed logs exposedWarning at start.
+func warnExposed(addr, token string, log *slog.Logger) {
+	if w := exposedWarning(addr); w != "" {
+		drain := "off (no API token)"
+		if token != "" {
+			drain = "on, behind the API token"
+		}
+		log.Warn(w, "drain_api", drain)
+	}
 }

@@ -143,7 +143,7 @@ var (
 	descMemb  = prometheus.NewDesc("goavail_cluster_members", "Live cluster members, this agent included.", nil, nil)
 	descVote  = prometheus.NewDesc("goavail_cluster_voters", "Agents whose views count now, this one included.", nil, nil)
 	descQuor  = prometheus.NewDesc("goavail_cluster_quorate", "1 if enough agents vote to change DNS (min_peers_agree + 1).", nil, nil)
-	descWrite = prometheus.NewDesc("goavail_cluster_writer", "1 for the agent that writes DNS, as this agent sees it.", []string{"node"}, nil)
+	descWrite = prometheus.NewDesc("goavail_cluster_writer", "1 for the agent that writes DNS, as this agent sees it; absent while no agent can write (no quorum).", []string{"node"}, nil)
 	descIsW   = prometheus.NewDesc("goavail_cluster_is_writer", "1 if this agent writes DNS.", nil, nil)
 	descConf  = prometheus.NewDesc("goavail_cluster_name_conflicts", "Node names two agents use at once (1 per name; local=\"true\" for this agent's own, which then neither votes nor writes).", []string{"node_name", "local"}, nil)
 	descTerm  = prometheus.NewDesc("goavail_cluster_writer_term", "The highest writer-lease term this agent knows; it grows with each hand-over.", nil, nil)
@@ -213,5 +213,6 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(descNDrop, prometheus.CounterValue, float64(c.notifier.Dropped()))
 	ch <- prometheus.MustNewConstMetric(descNFail, prometheus.CounterValue, float64(c.notifier.Failed()))
 	gauge(descDry, bit(c.dryRun))
-	gauge(descBuild, 1, version, commit, runtime.Version())
+	ver, rev := buildVersion()
+	gauge(descBuild, 1, ver, rev, runtime.Version())
 }

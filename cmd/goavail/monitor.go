@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -40,8 +41,13 @@ func validateCmd(path string, stdout io.Writer, getenv func(string) string) erro
 	if err != nil {
 		return &exitError{exitConfig, err}
 	}
-	for _, w := range c.Members.Warnings() {
-		fmt.Fprintln(stdout, "# warning: "+w)
+	fmt.Fprintf(stdout, "# %s is valid. The effective configuration (defaults filled in, secrets redacted):\n", path)
+	warnings := c.Members.Warnings()
+	if w := exposedWarning(c.HTTPListen); w != "" {
+		warnings = append(warnings, w)
+	}
+	for _, w := range warnings {
+		fmt.Fprintf(stdout, "# warning: %s\n", oneLine(w))
 	}
 	fmt.Fprint(stdout, c.Effective())
 	return nil
@@ -58,10 +64,15 @@ func loadConfig(path string, getenv func(string) string) (*config.Config, [][]by
 		return cfg, nil, nil
 	}
 	src := crypto.Source{
-		LookupEnv: func(n string) (string, bool) { v := getenv(n); return v, v != "" },
-		ReadFile:  os.ReadFile,
+		LookupEnv:      func(n string) (string, bool) { v := getenv(n); return v, v != "" },
+		ReadFile:       os.ReadFile,
+		CredentialsDir: credentialsDir(getenv),
 	}
 	keys, err := crypto.ResolveKeys(cfg.Members.CryptoKey, src)
+	if errors.Is(err, fs.ErrPermission) {
+		return nil, nil, fmt.Errorf("config %s: Members.crypto_key: %w\n(the packaged unit runs as a dynamic user that cannot read root's files: "+
+			"put the key in /etc/goavail/credentials/crypto_key and set crypto_key = \"cred:crypto_key\")", path, err)
+	}
 	if err != nil {
 		return nil, nil, fmt.Errorf("config %s: Members.crypto_key: %w", path, err)
 	}
@@ -72,10 +83,7 @@ func loadConfig(path string, getenv func(string) string) (*config.Config, [][]by
 // attributes. Problems are reported and never stop the agent: it then
 // restores records with the configured values.
 func loadMemory(cfg *config.Config, getenv func(string) string, log *slog.Logger) *dns.Memory {
-	path := cfg.StateFile
-	if dir, _, _ := strings.Cut(getenv("STATE_DIRECTORY"), ":"); path == "" && dir != "" {
-		path = filepath.Join(dir, "state.json")
-	}
+	path := stateFile(cfg, getenv)
 	m, err := dns.LoadMemory(path)
 	switch {
 	case path == "":
@@ -88,6 +96,16 @@ func loadMemory(cfg *config.Config, getenv func(string) string, log *slog.Logger
 		log.Info("state file loaded", "path", path, "remembered_records", m.Len())
 	}
 	return m
+}
+
+// stateFile is the state file's path: state_file, else state.json in
+// systemd's $STATE_DIRECTORY, else "" (memory only).
+func stateFile(cfg *config.Config, getenv func(string) string) string {
+	path := cfg.StateFile
+	if dir, _, _ := strings.Cut(getenv("STATE_DIRECTORY"), ":"); path == "" && dir != "" {
+		path = filepath.Join(dir, "state.json")
+	}
+	return path
 }
 
 func safety(cfg *config.Config) dns.Safety {
@@ -107,14 +125,23 @@ func newLogger(level, format string, w io.Writer) (*slog.Logger, error) {
 	if err := l.UnmarshalText([]byte(level)); err != nil {
 		return nil, fmt.Errorf("--log-level %q: use debug, info, warn or error", level)
 	}
-	opts := &slog.HandlerOptions{Level: l}
+	opts := &slog.HandlerOptions{Level: l, ReplaceAttr: durationText}
 	switch format {
 	case "text":
-		return slog.New(slog.NewTextHandler(w, opts)), nil
+		return slog.New(tidyHandler{next: slog.NewTextHandler(w, opts)}), nil
 	case "json":
-		return slog.New(slog.NewJSONHandler(w, opts)), nil
+		return slog.New(tidyHandler{next: slog.NewJSONHandler(w, opts)}), nil
 	}
 	return nil, fmt.Errorf("--log-format %q: use text or json", format)
+}
+
+// durationText renders durations as text ("1.5s"), not nanoseconds, in
+// JSON logs too.
+func durationText(_ []string, a slog.Attr) slog.Attr {
+	if a.Value.Kind() == slog.KindDuration {
+		return slog.String(a.Key, a.Value.Duration().String())
+	}
+	return a
 }
 
 // credentials reads the API credentials from the environment: a token
@@ -123,6 +150,9 @@ func newLogger(level, format string, w io.Writer) (*slog.Logger, error) {
 func credentials(getenv func(string) string) dns.Credentials {
 	if t := getenv("CLOUDFLARE_API_TOKEN"); t != "" {
 		return dns.Credentials{Token: t}
+	}
+	if b, err := readCredential(getenv, "cloudflare_api_token"); err == nil && len(strings.TrimSpace(string(b))) > 0 { // systemd LoadCredential=
+		return dns.Credentials{Token: strings.TrimSpace(string(b))}
 	}
 	if k := getenv("CLOUDFLARE_API_KEY"); k != "" {
 		return dns.Credentials{Key: k, Email: getenv("CLOUDFLARE_EMAIL")}
@@ -182,8 +212,17 @@ func monitorCmd(ctx context.Context, o monitorOptions, logw io.Writer, getenv fu
 		return &exitError{exitConfig, err}
 	}
 
+	token, err := apiToken(getenv)
+	if err != nil {
+		return &exitError{exitConfig, err}
+	}
+
 	var rec *dns.Reconciler
 	var clu *cluster.Cluster
+	drn, err := newDrainer(cfg, getenv, ev, log)
+	if err != nil {
+		return &exitError{exitRuntime, err}
+	}
 	tracker := monitor.NewTracker(cfg.Addrs(), thresholds(cfg), func(t monitor.Transition) {
 		log.Info("target state changed", "addr", t.Addr, "from", t.From, "to", t.To,
 			"rtts", t.Evidence.RTTs, "lost", t.Evidence.Lost, "probes", t.Evidence.Probes, "last_error", t.Evidence.LastError)
@@ -191,7 +230,8 @@ func monitorCmd(ctx context.Context, o monitorOptions, logw io.Writer, getenv fu
 		ev.transition(t)
 		clu.LocalChanged()
 	})
-	clu, err = newCluster(cfg, keys, tracker, func(d cluster.Decision) {
+	local := func() []monitor.Status { return drn.filter(tracker.Snapshot()) }
+	clu, err = newCluster(cfg, keys, local, func(d cluster.Decision) {
 		ev.decision(d)
 		rec.Kick()
 	}, getenv, log)
@@ -199,8 +239,10 @@ func monitorCmd(ctx context.Context, o monitorOptions, logw io.Writer, getenv fu
 		return &exitError{exitRuntime, err}
 	}
 	m = newMetrics(tracker, clu, notifier, o.dryRun)
+	m.reg.MustRegister(drainCollector{drn})
 	memory := loadMemory(cfg, getenv, log)
-	shared := newSharedMemory(clu, memory, log.With("component", "dns"))
+	annexes := &annexBox{publish: clu.SetAnnex} // one annex, two parts: removed records (dns) and drains
+	shared := newSharedMemory(clu, annexes, memory, log.With("component", "dns"))
 	lost := newOutages()
 	var dm *dnsMetrics
 	propagation := newPropagation(cfg, provider, o.dryRun, lost, func() *dnsMetrics { return dm }, ev, log)
@@ -217,7 +259,39 @@ func monitorCmd(ctx context.Context, o monitorOptions, logw io.Writer, getenv fu
 	}
 	rec = dns.NewReconciler(rcfg)
 	dm = m.registerDNS(rec)
-	rec.SetGroups(dnsGroups(cfg), cfg.ReconcilePeriod.D())
+	drn.clu, drn.rec, drn.annex = clu, rec, annexes
+	drn.setConfig(cfg) // the groups, with every drain applied
+
+	// Reloads come from SIGHUP and POST /-/reload; one goroutine applies
+	// them, so they never overlap. The HTTP listener opens before the ICMP
+	// sockets, so a port in use stops the start at once.
+	type reloadReq struct{ done chan error }
+	reloads := make(chan reloadReq)
+	var web *httpServer
+	if cfg.HTTPListen != "" {
+		node := cfg.NodeName // node_name changes at a restart only
+		status := func() statusDoc {
+			doc := buildStatus(node, o.dryRun, tracker, clu, rec, drn.drained())
+			addDNSStatus(&doc, rec, propagation)
+			return doc
+		}
+		ask := func() error {
+			r := reloadReq{done: make(chan error, 1)}
+			select {
+			case reloads <- r:
+				return <-r.done
+			case <-ctx.Done():
+				return errors.New("stopping")
+			}
+		}
+		if web, err = newHTTPServer(cfg.HTTPListen, m, status, ask, log, drainRoutes(drn, token)); err != nil {
+			return &exitError{exitRuntime, err}
+		}
+		if o.pprof {
+			web.srv.Handler = withPprof(web.srv.Handler)
+		}
+		warnExposed(cfg.HTTPListen, token, log)
+	}
 
 	engine, err := monitor.NewEngine(monitor.EngineConfig{Interval: cfg.Interval.D(), Timeout: cfg.ProbeTimeout.D()}, log, func(r monitor.Result) {
 		m.probe(r)
@@ -232,37 +306,9 @@ func monitorCmd(ctx context.Context, o monitorOptions, logw io.Writer, getenv fu
 		return &exitError{exitRuntime, err}
 	}
 
-	// Reloads come from SIGHUP and POST /-/reload; one goroutine applies
-	// them, so they never overlap.
-	type reloadReq struct{ done chan error }
-	reloads := make(chan reloadReq)
-	var web *httpServer
-	if cfg.HTTPListen != "" {
-		node := cfg.NodeName // node_name changes at a restart only
-		status := func() statusDoc {
-			doc := buildStatus(node, o.dryRun, tracker, clu, rec)
-			addDNSStatus(&doc, rec, propagation)
-			return doc
-		}
-		ask := func() error {
-			r := reloadReq{done: make(chan error, 1)}
-			select {
-			case reloads <- r:
-				return <-r.done
-			case <-ctx.Done():
-				return errors.New("stopping")
-			}
-		}
-		if web, err = newHTTPServer(cfg.HTTPListen, m, status, ask, log); err != nil {
-			return &exitError{exitRuntime, err}
-		}
-		if o.pprof {
-			web.srv.Handler = withPprof(web.srv.Handler)
-		}
-	}
 	log.Info("goavail started", "version", version, "dry_run", o.dryRun, "targets", len(cfg.Addrs()), "groups", len(cfg.Groups),
 		"interval", cfg.Interval.D(), "failure_threshold", cfg.FailureThreshold, "rise_threshold", cfg.RiseThreshold,
-		"node", cfg.NodeName, "peers", len(cfg.Members.Peers), "min_peers_agree", cfg.Members.MinPeersAgree, "gossip", clu.Addr(), "http", cfg.HTTPListen)
+		"node", cfg.NodeName, "peers", len(cfg.Members.Peers), "min_peers_agree", cfg.Members.MinPeersAgree, "gossip", hostPort(clu.Addr()), "http", cfg.HTTPListen)
 
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
@@ -275,6 +321,7 @@ func monitorCmd(ctx context.Context, o monitorOptions, logw io.Writer, getenv fu
 	g.Go(func() error { return clu.Run(gctx) })
 	g.Go(func() error { return rec.Run(gctx) })
 	g.Go(func() error { return notifier.Run(gctx) })
+	g.Go(func() error { return drn.sync(gctx, time.Second) })
 	g.Go(func() error { return shared.run(gctx, cfg.Members.ViewInterval.D()) })
 	if propagation != nil {
 		g.Go(func() error { return propagation.Run(gctx) })
@@ -292,7 +339,7 @@ func monitorCmd(ctx context.Context, o monitorOptions, logw io.Writer, getenv fu
 			case r := <-reloads:
 				done = r.done
 			}
-			next, err := reload(o.configPath, cfg, getenv, engine, tracker, clu, rec, log)
+			next, err := reload(o.configPath, cfg, getenv, engine, tracker, clu, rec, drn, log)
 			cfg = next
 			if done != nil {
 				done <- err
@@ -342,7 +389,7 @@ func newProvider(cfg *config.Config, dryRun bool, getenv func(string) string, lo
 // reload re-reads the config. An invalid file changes nothing and its
 // errors are returned with the running config; a valid one is applied
 // whole, keeping the state of addresses that stay watched.
-func reload(path string, old *config.Config, getenv func(string) string, engine *monitor.Engine, tracker *monitor.Tracker, clu *cluster.Cluster, rec *dns.Reconciler, log *slog.Logger) (*config.Config, error) {
+func reload(path string, old *config.Config, getenv func(string) string, engine *monitor.Engine, tracker *monitor.Tracker, clu *cluster.Cluster, rec *dns.Reconciler, drn *drainer, log *slog.Logger) (*config.Config, error) {
 	cfg, _, err := loadConfig(path, getenv)
 	if err == nil {
 		err = cfg.Members.ReloadErrors(old.Members) // peers in effect, not the new ones
@@ -358,7 +405,7 @@ func reload(path string, old *config.Config, getenv func(string) string, engine 
 	tracker.SetTargets(cfg.Addrs(), thresholds(cfg))
 	clu.SetConfig(cfg.Fingerprint(), rules(cfg), cfg.Members.ViewInterval.D())
 	rec.SetSafety(safety(cfg))
-	rec.SetGroups(dnsGroups(cfg), cfg.ReconcilePeriod.D())
+	drn.setConfig(cfg) // the groups, with every drain applied
 	if !slices.Equal(cfg.Members.Peers, old.Members.Peers) || !slices.Equal(cfg.Members.CryptoKey, old.Members.CryptoKey) ||
 		cfg.Members.LocalAddr != old.Members.LocalAddr || cfg.Members.BindAddr != old.Members.BindAddr ||
 		cfg.Members.MembersPort != old.Members.MembersPort || cfg.NodeName != old.NodeName || cfg.HTTPListen != old.HTTPListen ||

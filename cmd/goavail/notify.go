@@ -103,3 +103,8 @@ func (e *events) pass(r dns.PassReport) {
 		}
 	}
 }
+
+// drain notifies an operator's drain or undrain.
+func (e *events) drain(d drainEntry, action string) {
+	e.n.Notify(notify.Event{Kind: notify.KindDrain, At: d.At, Node: e.node, Address: d.Addr.String(), Action: action, By: d.By, Reason: d.Reason})
+}

@@ -31,6 +31,7 @@ type statusDoc struct {
 	Isolated bool              `json:"isolated"`
 	Dropped  map[string]uint64 `json:"dropped_messages,omitempty"`
 	Targets  []targetDoc       `json:"targets"`
+	Drains   []drainEntry      `json:"drains,omitempty"` // drained addresses: by whom, when, why
 	Pass     *passDoc          `json:"last_pass,omitempty"`
 
 	// WriterTerm is the highest writer-lease term this agent knows.
@@ -58,6 +59,8 @@ type targetDoc struct {
 	Loss   float64           `json:"loss"`
 	Ev     monitor.Evidence  `json:"evidence"`
 	Peers  map[string]string `json:"peers,omitempty"` // node -> state in its latest view
+	// Drained: an operator or the config took the address out of DNS.
+	Drained bool `json:"drained,omitempty"`
 }
 
 type passDoc struct {
@@ -79,21 +82,27 @@ type planDoc struct {
 	Applied  bool     `json:"applied"`
 }
 
-func buildStatus(node string, dryRun bool, tracker *monitor.Tracker, clu *cluster.Cluster, rec *dns.Reconciler) statusDoc {
+func buildStatus(node string, dryRun bool, tracker *monitor.Tracker, clu *cluster.Cluster, rec *dns.Reconciler, drains map[netip.Addr]drainEntry) statusDoc {
 	d := clu.Decision()
 	isWriter, writer := clu.IsWriter()
-	doc := statusDoc{Node: node, Version: version, DryRun: dryRun, Members: clu.Members(), Writer: writer, IsWriter: isWriter,
+	ver, _ := buildVersion()
+	doc := statusDoc{Node: node, Version: ver, DryRun: dryRun, Members: clu.Members(), Writer: writerName(d, writer), IsWriter: isWriter,
 		Quorate: d.Quorate, Voters: d.Voters, Isolated: d.LocalIsolated, Dropped: clu.Dropped(), WriterTerm: clu.Term()}
 	for _, k := range clu.Conflicts() {
 		doc.NameConflicts = append(doc.NameConflicts, conflictDoc{NodeName: k.Name, Addresses: k.Addrs, ThisAgent: k.Local,
 			Error: fmt.Sprintf("two agents use node_name %q (at %s): give each agent its own node_name", k.Name, strings.Join(k.Addrs, " and "))})
 	}
+	for _, e := range drains {
+		doc.Drains = append(doc.Drains, e)
+	}
+	slices.SortFunc(doc.Drains, func(a, b drainEntry) int { return a.Addr.Compare(b.Addr) })
 	peers := map[string]map[netip.Addr]monitor.State{}
 	for name, v := range clu.PeerViews() {
 		peers[name] = v.States()
 	}
 	for _, s := range tracker.Snapshot() {
-		t := targetDoc{Addr: s.Addr.String(), State: s.State.String(), Since: s.Since, Agreed: d.States[s.Addr].String(), Loss: s.Evidence.Loss(), Ev: s.Evidence}
+		_, drained := drains[s.Addr]
+		t := targetDoc{Addr: s.Addr.String(), State: s.State.String(), Since: s.Since, Agreed: d.States[s.Addr].String(), Loss: s.Evidence.Loss(), Ev: s.Evidence, Drained: drained}
 		if n := len(s.Evidence.RTTs); n > 0 {
 			t.RTT = s.Evidence.RTTs[n-1]
 		}
@@ -138,36 +147,45 @@ func buildStatus(node string, dryRun bool, tracker *monitor.Tracker, clu *cluste
 }
 
 // statusCmd fetches /status from a running agent and prints it.
-func statusCmd(ctx context.Context, addr string, asJSON bool, stdout io.Writer) error {
-	url := strings.TrimSuffix(addr, "/") + "/status"
-	if !strings.Contains(addr, "://") {
-		url = "http://" + url
-	}
-	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+func statusCmd(ctx context.Context, t agentTarget, asJSON bool, stdout io.Writer) error {
+	url := t.url + "/status"
+	body, err := getAgent(ctx, url)
 	if err != nil {
-		return &exitError{exitConfig, fmt.Errorf("--addr %q: %w", addr, err)}
-	}
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return &exitError{exitRuntime, fmt.Errorf("no goavail answering at %s (is http_listen set, and the agent running?): %w", url, err)}
-	}
-	defer res.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(res.Body, 64<<20))
-	if err != nil || res.StatusCode != http.StatusOK {
-		return &exitError{exitRuntime, fmt.Errorf("%s answered %s: %v", url, res.Status, err)}
-	}
-	if asJSON {
-		_, err := stdout.Write(body)
 		return err
 	}
 	var doc statusDoc
 	if err := json.Unmarshal(body, &doc); err != nil {
 		return &exitError{exitRuntime, fmt.Errorf("%s: not a goavail status document: %w", url, err)}
 	}
+	if err := t.checkNode(doc.Node); err != nil {
+		return err
+	}
+	if asJSON {
+		_, err := stdout.Write(body)
+		return err
+	}
 	renderStatus(stdout, doc)
 	return nil
+}
+
+// getAgent GETs url from a running agent.
+func getAgent(ctx context.Context, url string) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return nil, &exitError{exitConfig, fmt.Errorf("--addr: %w", err)}
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, &exitError{exitRuntime, fmt.Errorf("no goavail answering at %s (is http_listen set, and the agent running?): %w", url, err)}
+	}
+	defer res.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(res.Body, 64<<20))
+	if err != nil || res.StatusCode != http.StatusOK {
+		return nil, &exitError{exitRuntime, fmt.Errorf("%s answered %s: %v", url, res.Status, err)}
+	}
+	return body, nil
 }
 
 // renderStatus prints the document as tables.
@@ -183,10 +201,13 @@ func renderStatus(w io.Writer, doc statusDoc) {
 	if doc.DryRun {
 		mode = "dry-run"
 	}
-	fmt.Fprintf(w, "node %s (%s, %s, %s)\n", doc.Node, doc.Version, role, mode)
-	fmt.Fprintf(w, "members %s; voters %s; writer %s\n", strings.Join(doc.Members, " "), strings.Join(doc.Voters, " "), doc.Writer)
 	if doc.Isolated {
-		fmt.Fprintln(w, "this agent abstains: it sees nearly every target down")
+		role = "abstaining"
+	}
+	fmt.Fprintf(w, "node %s (%s, %s, %s)\n", doc.Node, doc.Version, role, mode)
+	fmt.Fprintf(w, "members %s; voters %s; writer %s\n", strings.Join(doc.Members, " "), orNone(doc.Voters), doc.Writer)
+	if doc.Isolated {
+		fmt.Fprintln(w, "this agent abstains: it sees nearly every target down or losing its latest probes, so it blames its own network and changes nothing")
 	}
 	for _, k := range doc.NameConflicts {
 		fmt.Fprintln(w, "ERROR:", k.Error)
@@ -215,7 +236,11 @@ func renderStatus(w io.Writer, doc statusDoc) {
 		if t.RTT > 0 {
 			rtt = t.RTT.Round(time.Microsecond).String()
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%.0f%%\t%s", t.Addr, t.State, since, rtt, 100*t.Loss, t.Agreed)
+		agreed := t.Agreed
+		if t.Drained {
+			agreed = "drained"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%.0f%%\t%s", t.Addr, t.State, since, rtt, 100*t.Loss, agreed)
 		for _, p := range peers {
 			st := t.Peers[p]
 			if st == "" {
@@ -226,6 +251,19 @@ func renderStatus(w io.Writer, doc statusDoc) {
 		fmt.Fprintln(tw)
 	}
 	tw.Flush()
+	if len(doc.Drains) > 0 {
+		fmt.Fprintln(w, "\ndrained (out of DNS on purpose):")
+		for _, e := range doc.Drains {
+			fmt.Fprintf(w, "  %s by %s", e.Addr, e.By)
+			if !e.At.IsZero() {
+				fmt.Fprintf(w, " at %s", e.At.UTC().Format(time.RFC3339))
+			}
+			if e.Reason != "" {
+				fmt.Fprintf(w, ": %s", e.Reason)
+			}
+			fmt.Fprintln(w)
+		}
+	}
 	if doc.Pass == nil {
 		fmt.Fprintln(w, "\nno reconcile pass yet")
 		renderDNS(w, doc.DNS)
@@ -261,4 +299,22 @@ func renderStatus(w io.Writer, doc statusDoc) {
 		}
 	}
 	renderDNS(w, doc.DNS)
+}
+
+func orNone(s []string) string {
+	if len(s) == 0 {
+		return "none"
+	}
+	return strings.Join(s, " ")
+}
+
+// writerName says who writes DNS, in the same words everywhere (/status,
+// goavail status, the writer metric): the writer's name only while it can
+// write (a quorum of voting agents); otherwise "none" and why. fromCluster
+// is what cluster.IsWriter says.
+func writerName(d cluster.Decision, fromCluster string) string {
+	if !d.Quorate && d.LocalIsolated && len(d.Voters) == 0 {
+		return "none: this agent abstains (isolation guard)"
+	}
+	return fromCluster
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"flag"
+	"net/netip"
 	"os"
 	"slices"
 	"testing"
@@ -29,7 +30,9 @@ func TestRenderStatus_Golden(t *testing.T) {
 			{Addr: "198.51.100.20", State: "down", Since: at.Add(time.Minute), Agreed: "down", Loss: 0.25,
 				Ev: monitor.Evidence{Probes: 64, Lost: 16}, Peers: map[string]string{"nyc-1": "down"}},
 			{Addr: "2001:db8::30", State: "unknown", Agreed: "unknown"},
+			{Addr: "203.0.113.40", State: "up", Since: at, Agreed: "unknown", Drained: true},
 		},
+		Drains: []drainEntry{{Addr: netip.MustParseAddr("203.0.113.40"), Drained: true, At: at.Add(30 * time.Second), By: "alice@ops", Reason: "kernel upgrade", Node: "fra-1"}},
 		Pass: &passDoc{At: at.Add(2 * time.Minute), Duration: "12.5ms", Mode: "applied", Plans: []planDoc{
 			{Zone: "example.com", Deletes: []string{"www.example.com A 198.51.100.20"}, Applied: true},
 			{Zone: "example.net", FailOpen: []string{"api.example.net"}},

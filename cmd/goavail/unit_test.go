@@ -19,14 +19,14 @@ func TestSystemdUnit_Verifies(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"AmbientCapabilities=CAP_NET_RAW", "NoNewPrivileges=yes", "ProtectSystem=strict", "Restart=on-failure", "ExecReload=/bin/kill -HUP $MAINPID", "DynamicUser=yes"} {
+	for _, want := range []string{"AmbientCapabilities=CAP_NET_RAW", "NoNewPrivileges=yes", "ProtectSystem=strict", "Restart=on-failure", "ExecReload=/bin/kill -HUP $MAINPID", "DynamicUser=yes", "LoadCredential=goavail:/etc/goavail/credentials"} {
 		if !strings.Contains(string(unit), want) {
 			t.Errorf("unit lacks %s", want)
 		}
 	}
 	bin := buildBinary(t)
 	path := filepath.Join(t.TempDir(), "goavail.service")
-	os.WriteFile(path, []byte(strings.ReplaceAll(string(unit), "/usr/local/bin/goavail", bin)), 0o644)
+	os.WriteFile(path, []byte(strings.ReplaceAll(string(unit), "/usr/bin/goavail", bin)), 0o644)
 	out, err := exec.Command(analyze, "verify", path).CombinedOutput()
 	// verify also reports problems of unrelated units on the machine; only
 	// lines about ours count.
