@@ -87,11 +87,12 @@ fuzz:
 	go test -run '^$$' -fuzz FuzzUnpackRemoved -fuzztime $(FUZZTIME) ./cmd/goavail
 	go test -run '^$$' -fuzz FuzzDecodeDrains -fuzztime $(FUZZTIME) ./cmd/goavail
 
-# Benchmarks: probe-engine CPU against pro-bing and fping on the same lab
-# targets, detection overhead, API calls for a mass outage, and the bytes a
-# cluster of 5 agents × 10,000 targets gossips (BenchmarkGossip), and the TCP
-# and HTTPS checks against a dial-only loop and curl. Needs root; installs
-# fping and curl if missing.
+# Benchmarks: the whole agent's CPU (the built binary) and the probe
+# engine's beside fping (and pro-bing) on the same lab targets, detection
+# overhead, API calls for a mass outage, and the bytes a cluster of 5 agents
+# × 10,000 targets gossips (BenchmarkGossip), and the TCP and HTTPS checks
+# against a dial-only loop and curl. Needs root; installs fping and curl if
+# missing. GOAVAIL_BENCH_TARGETS=500,1000 picks the agent's sizes.
 bench: test-deps
 	@command -v fping >/dev/null 2>&1 || { apt-get update -q && apt-get install -y -q fping; }
 	@command -v curl >/dev/null 2>&1 || { apt-get update -q && apt-get install -y -q curl; }
@@ -99,9 +100,10 @@ bench: test-deps
 	# the gossip bench in a network namespace of its own, so lo's counter is its bytes on the wire
 	unshare -n sh -c 'ip link set lo up && GOAVAIL_BENCH_NETNS=1 GOAVAIL_BENCH_SECONDS=60 go test -run "^$$" -bench Gossip -benchtime 1x -timeout 10m ./cluster'
 
-# A 10-minute soak: 1,000 namespaced targets, 20 of them flapping at random;
-# reports goroutines, heap and RSS at start and end and any DNS change not
-# called for. Needs root. Not part of make test.
+# A 10-minute soak of two built agents as a cluster (HTTP on) on 10,000
+# namespaced targets, 20 of them flapping at random; reports goroutines, heap
+# and RSS from their own /metrics at start and end, and any DNS change or
+# down not called for. Needs root. Not part of make test.
 soak: test-deps
 	GOAVAIL_SOAK_SECONDS=600 go test -run '^TestSoak$$' -count=1 -v -timeout 20m ./cmd/goavail
 

@@ -47,6 +47,7 @@ type Engine struct {
 
 	pauses, skipped atomic.Int64
 	paused          atomic.Int64 // nanoseconds
+	drained         atomic.Int64 // when the scheduler last drained the sockets (Unix ns)
 }
 
 type target struct {
@@ -150,6 +151,12 @@ func (e *Engine) SetTargets(addrs []netip.Addr) error {
 		}
 	}
 	e.ring.targets, e.index = next, index
+	for _, s := range e.sockets() {
+		s.targets = 0
+	}
+	for _, t := range next {
+		t.sock.targets++
+	}
 	e.ring.spread(time.Now(), e.cfg.Interval)
 	e.mu.Unlock()
 	e.kick()
@@ -208,6 +215,7 @@ func (e *Engine) schedule(ctx context.Context) {
 	defer timer.Stop()
 	var results []Result
 	var sends []probe
+	var active []*socket // sockets with targets: the others need no draining
 	planned := time.Now()
 	for {
 		select {
@@ -219,6 +227,12 @@ func (e *Engine) schedule(ctx context.Context) {
 		now := time.Now()
 		e.mu.Lock()
 		cfg := e.cfg
+		active = active[:0]
+		for _, s := range e.sockets() {
+			if s.targets > 0 {
+				active = append(active, s)
+			}
+		}
 		e.mu.Unlock()
 		if gone, paused := pauseOf(planned, now, cfg.Interval); paused {
 			e.pauses.Add(1)
@@ -230,12 +244,13 @@ func (e *Engine) schedule(ctx context.Context) {
 
 		// Drain, expire and deliver under the read locks, so that a reply
 		// read by the reader is delivered before any loss decided after it.
-		for _, s := range e.sockets() {
+		for _, s := range active {
 			s.readMu.Lock()
 		}
-		for _, s := range e.sockets() {
+		for _, s := range active {
 			results = e.drainLocked(s, results)
 		}
+		e.drained.Store(now.UnixNano())
 		e.mu.Lock()
 		results = e.expireLocked(now, results)
 		slack := slackFor(cfg.Interval)
@@ -260,7 +275,7 @@ func (e *Engine) schedule(ctx context.Context) {
 		for _, r := range results {
 			e.onResult(r)
 		}
-		for _, s := range e.sockets() {
+		for _, s := range active {
 			s.readMu.Unlock()
 		}
 
@@ -307,6 +322,18 @@ func (e *Engine) expireLocked(now time.Time, results []Result) []Result {
 func (e *Engine) read(ctx context.Context, s *socket) error {
 	var results []Result
 	for {
+		e.mu.Lock()
+		tick := readTickFor(e.cfg.Interval)
+		e.mu.Unlock()
+		if time.Since(time.Unix(0, e.drained.Load())) < tick {
+			// The scheduler drains often enough (many targets): let it.
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-time.After(tick):
+			}
+			continue
+		}
 		if err := s.waitReadable(); err != nil {
 			if errors.Is(err, net.ErrClosed) || ctx.Err() != nil {
 				return nil
@@ -319,9 +346,6 @@ func (e *Engine) read(ctx context.Context, s *socket) error {
 			e.onResult(r)
 		}
 		s.readMu.Unlock()
-		e.mu.Lock()
-		tick := readTickFor(e.cfg.Interval)
-		e.mu.Unlock()
 		select { // let replies gather: one batch read per tick, not one wake per reply
 		case <-ctx.Done():
 			return nil

@@ -17,9 +17,10 @@ import "time"
 
 // tickFor is the scheduler's granularity for interval: sends due within
 // it go out together (one sendmmsg), so the scheduler wakes at most 1/tick
-// times a second whatever the number of targets (50 at 1 s).
+// times a second whatever the number of targets (25 at 1 s: each wake-up
+// costs the Go runtime about as much as a few probes).
 func tickFor(interval time.Duration) time.Duration {
-	return min(max(interval/50, time.Millisecond), 20*time.Millisecond)
+	return min(max(interval/25, time.Millisecond), 40*time.Millisecond)
 }
 
 // readTickFor is how long the reader lets replies gather between two batch
@@ -31,8 +32,9 @@ func readTickFor(interval time.Duration) time.Duration {
 }
 
 // slackFor is how late a send may go out before its slot counts as missed:
-// a tenth of the interval, at least two ticks, at most 50 ms (at 100,000
-// targets a second, 50 ms late is 5,000 probes at once).
+// a tenth of the interval up to 50 ms, but at least two ticks (80 ms at
+// 1 s). After a pause at most that much of the interval's probes go out
+// at once.
 func slackFor(interval time.Duration) time.Duration {
 	return max(min(interval/10, 50*time.Millisecond), 2*tickFor(interval))
 }

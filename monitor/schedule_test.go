@@ -56,10 +56,10 @@ func TestPauseOf(t *testing.T) {
 
 func TestSlackAndTicks(t *testing.T) {
 	for _, c := range []struct{ iv, tick, read, slack time.Duration }{
-		{time.Second, 20 * time.Millisecond, 100 * time.Millisecond, 50 * time.Millisecond},
-		{200 * time.Millisecond, 4 * time.Millisecond, 20 * time.Millisecond, 20 * time.Millisecond},
-		{30 * time.Millisecond, time.Millisecond, 3 * time.Millisecond, 3 * time.Millisecond},
-		{10 * time.Second, 20 * time.Millisecond, 100 * time.Millisecond, 50 * time.Millisecond},
+		{time.Second, 40 * time.Millisecond, 100 * time.Millisecond, 80 * time.Millisecond},
+		{200 * time.Millisecond, 8 * time.Millisecond, 20 * time.Millisecond, 20 * time.Millisecond},
+		{30 * time.Millisecond, 1200 * time.Microsecond, 3 * time.Millisecond, 3 * time.Millisecond},
+		{10 * time.Second, 40 * time.Millisecond, 100 * time.Millisecond, 80 * time.Millisecond},
 	} {
 		if got := tickFor(c.iv); got != c.tick {
 			t.Errorf("tickFor(%s) = %s, want %s", c.iv, got, c.tick)

@@ -23,6 +23,7 @@ type socket struct {
 	pc         net.PacketConn
 	v6         bool
 	privileged bool // raw socket: the ICMP id is ours to set and check
+	targets    int  // how many targets it probes (guarded by Engine.mu)
 
 	batch batchIO // pc, batched: writes, and the reader's wait
 	// drain is a second descriptor of the same socket for reads that never

@@ -142,14 +142,26 @@ func (m *Machine) Observe(r Result, th Thresholds) (Transition, bool) {
 
 // Evidence returns the recent round-trip times and the loss window.
 func (m *Machine) Evidence() Evidence {
+	e, _ := m.evidenceIn(nil)
+	return e
+}
+
+// evidenceIn is Evidence with its RTTs appended to buf, so that a snapshot
+// of many machines makes one allocation, not one per machine. It returns
+// the rest of buf.
+func (m *Machine) evidenceIn(buf []time.Duration) (Evidence, []time.Duration) {
 	n := min(m.nrtt, evidenceRTTs)
-	rtts := make([]time.Duration, 0, n)
-	for i := m.nrtt - n; i < m.nrtt; i++ {
-		rtts = append(rtts, m.rtts[i%evidenceRTTs])
+	if cap(buf)-len(buf) < n {
+		buf = make([]time.Duration, 0, n)
 	}
+	start := len(buf)
+	for i := m.nrtt - n; i < m.nrtt; i++ {
+		buf = append(buf, m.rtts[i%evidenceRTTs])
+	}
+	rtts := buf[start:len(buf):len(buf)]
 	mask := ^uint64(0)
 	if m.probes < 64 {
 		mask = 1<<m.probes - 1
 	}
-	return Evidence{RTTs: rtts, Probes: m.probes, Lost: bits.OnesCount64(m.window & mask), FailRun: m.failRun, LastError: m.lastErr}
+	return Evidence{RTTs: rtts, Probes: m.probes, Lost: bits.OnesCount64(m.window & mask), FailRun: m.failRun, LastError: m.lastErr}, buf
 }

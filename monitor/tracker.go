@@ -98,8 +98,11 @@ func (t *Tracker) Snapshot() []Status {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	out := make([]Status, 0, len(t.machines))
+	rtts := make([]time.Duration, 0, evidenceRTTs*len(t.machines))
 	for a, m := range t.machines {
-		out = append(out, Status{Addr: a, State: m.state, Since: m.since, Evidence: m.Evidence()})
+		var e Evidence
+		e, rtts = m.evidenceIn(rtts)
+		out = append(out, Status{Addr: a, State: m.state, Since: m.since, Evidence: e})
 	}
 	return out
 }

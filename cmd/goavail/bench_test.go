@@ -436,8 +436,7 @@ func agentVsFping(b *testing.B, bin, fping string, addrs []netip.Addr, d time.Du
 	pauses := m1["goavail_agent_pauses_total"]
 	ag.stop(b)
 	probes := m1["goavail_probes_total"] - m0["goavail_probes_total"]
-	lost := m1["goavail_probes_total"] - m0["goavail_probes_total"] -
-		(m1[`goavail_probe_rtt_seconds_count`] - m0[`goavail_probe_rtt_seconds_count`])
+	lost := m1[`goavail_probes_total{result="lost"}`] - m0[`goavail_probes_total{result="lost"}`]
 	perMin := func(c time.Duration) float64 { return c.Seconds() * 60 / d.Seconds() }
 	b.ReportMetric(perMin(agentCPU), "agent-cpu-s/min")
 	b.ReportMetric(agentCPU.Seconds()*1e6/probes, "agent-µs/probe")

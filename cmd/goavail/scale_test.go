@@ -72,7 +72,7 @@ type lineLog struct {
 	partial []byte
 	ups     int
 	downs   []string
-	kept    []string // every line that is not an up transition, for failures
+	kept    []string // the latest lines that are neither an up transition nor an agreement
 }
 
 func (l *lineLog) Write(p []byte) (int, error) {
@@ -92,10 +92,13 @@ func (l *lineLog) Write(p []byte) (int, error) {
 			continue
 		case strings.Contains(line, "target state changed") && strings.Contains(line, " to=down"):
 			l.downs = append(l.downs, line)
+		case strings.Contains(line, `msg=agreed`):
+			continue // one per target at the start
 		}
-		if len(l.kept) < 10000 {
-			l.kept = append(l.kept, line)
+		if len(l.kept) >= 8000 { // keep the latest 4,000 to 8,000
+			l.kept = append(l.kept[:0], l.kept[4000:]...)
 		}
+		l.kept = append(l.kept, line)
 	}
 	return len(p), nil
 }
@@ -136,8 +139,13 @@ type scaleAgent struct {
 	http string
 }
 
-// runScaleAgent writes config and starts bin monitor (dry-run) with args.
+// runScaleAgent writes config and starts bin monitor with args.
 func runScaleAgent(tb testing.TB, bin, config, httpAddr string, args ...string) *scaleAgent {
+	return runScaleAgentEnv(tb, bin, config, httpAddr, nil, args...)
+}
+
+// runScaleAgentEnv is runScaleAgent with extra environment variables.
+func runScaleAgentEnv(tb testing.TB, bin, config, httpAddr string, env []string, args ...string) *scaleAgent {
 	tb.Helper()
 	cfg := filepath.Join(tb.TempDir(), "goavail.toml")
 	if err := os.WriteFile(cfg, []byte(config), 0o600); err != nil {
@@ -145,6 +153,7 @@ func runScaleAgent(tb testing.TB, bin, config, httpAddr string, args ...string) 
 	}
 	a := &scaleAgent{logs: &lineLog{}, http: httpAddr}
 	a.cmd = exec.Command(bin, append([]string{"monitor", "--config-file", cfg}, args...)...)
+	a.cmd.Env = append(os.Environ(), env...)
 	a.cmd.Stdout, a.cmd.Stderr = a.logs, a.logs
 	if err := a.cmd.Start(); err != nil {
 		tb.Fatal(err)
@@ -184,7 +193,8 @@ func (a *scaleAgent) stop(tb testing.TB) {
 }
 
 // metrics scrapes /metrics and returns each metric name's sum over its
-// labels (enough for counters and gauges without labels).
+// labels, and each series by its name with labels as exposed
+// (goavail_probes_total{result="lost"}).
 func (a *scaleAgent) metrics(tb testing.TB) map[string]float64 {
 	tb.Helper()
 	res, err := http.Get("http://" + a.http + "/metrics")
@@ -208,6 +218,9 @@ func (a *scaleAgent) metrics(tb testing.TB) map[string]float64 {
 		v, err := strconv.ParseFloat(line[i+1:], 64)
 		if err == nil {
 			out[name] += v
+			if name != line[:i] {
+				out[line[:i]] = v
+			}
 		}
 	}
 	io.Copy(io.Discard, res.Body)
