@@ -58,6 +58,7 @@ type target struct {
 	outstanding bool
 	sentAt      time.Time
 	next        time.Time // its next slot
+	skippedLast bool      // its last slot was skipped (see ring.due)
 	removed     bool
 }
 

@@ -10,7 +10,9 @@ import "time"
 //     changes: target i of n is due at start + i·interval/n + k·interval.
 //   - A target is sent at most slack after its slot; a slot missed by more
 //     (the agent was paused, or starved of CPU) is skipped and the target
-//     waits for its next slot in phase. A stall therefore never makes
+//     waits for its next slot in phase. A target is never skipped twice in
+//     a row for a lateness under one interval, so an agent whose every
+//     wake is late still probes (at half rate) instead of freezing. A stall therefore never makes
 //     targets share a slot, and the agent never bursts to catch up.
 //   - A wake-up that comes more than an interval after it was due is a pause
 //     of the agent itself: it is logged with its length and counted.
@@ -94,6 +96,15 @@ func (r *ring) due(now time.Time, interval, slack time.Duration, visit func(t *t
 		}
 		slot := t.next
 		send, after := nextSlot(slot, now, interval, slack)
+		// Never skip a target twice in a row for lateness within an
+		// interval: an agent starved of CPU (every wake later than the
+		// slack) would otherwise stop probing altogether and freeze every
+		// state; it probes at half rate instead. A stall of a whole
+		// interval or more still skips, so nothing bursts after a pause.
+		if !send && t.skippedLast && now.Sub(slot) < interval {
+			send = true
+		}
+		t.skippedLast = !send
 		t.next = after
 		visit(t, slot, send)
 		r.cursor = (r.cursor + 1) % n

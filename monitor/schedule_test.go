@@ -214,3 +214,36 @@ func TestRing_WakesDoNotGrowWithTargets(t *testing.T) {
 		}
 	}
 }
+
+// TestRing_StarvedAgentStillProbes: when every wake comes later than the
+// slack but within the interval (a CPU-starved agent), no target goes
+// unprobed for more than two intervals. Skipping every late slot would
+// stop probing altogether and freeze every state.
+func TestRing_StarvedAgentStillProbes(t *testing.T) {
+	const n, iv = 50, 200 * time.Millisecond
+	late := 3 * slackFor(iv)
+	s := newSim(n, iv)
+	last := map[int]time.Time{}
+	for i := range n {
+		last[i] = t0
+	}
+	for s.now.Before(t0.Add(20 * iv)) {
+		sent := len(s.sends)
+		s.wake()
+		for _, x := range s.sends[sent:] {
+			if gap := x.sent.Sub(last[x.target]); gap > 2*iv+late {
+				t.Fatalf("target %d unprobed for %s (interval %s, every wake %s late)", x.target, gap, iv, late)
+			}
+			last[x.target] = x.sent
+		}
+		s.now = s.now.Add(max(s.r.wake().Sub(s.now), tickFor(iv)) + late)
+	}
+	for i, at := range last {
+		if gap := s.now.Sub(at); gap > 2*iv+2*late {
+			t.Fatalf("target %d unprobed for %s at the end", i, gap)
+		}
+	}
+	if s.skipped == 0 {
+		t.Fatalf("no slot was skipped: the test does not starve the scheduler")
+	}
+}
