@@ -49,7 +49,9 @@ func TestE2E_PropagationReported(t *testing.T) {
 	if err := json.Unmarshal([]byte(get(t, "http://"+httpAddr+"/status")), &doc); err != nil {
 		t.Fatal(err)
 	}
-	if doc.DNS == nil || len(doc.DNS.Propagation) != 1 || doc.DNS.Propagation[0].Propagation < 700*time.Millisecond || doc.DNS.Propagation[0].OutageToDNS == 0 ||
+	// The emulator's 700 ms run from its commit; the figure from when the
+	// answer reached the agent, which can be later on a loaded machine.
+	if doc.DNS == nil || len(doc.DNS.Propagation) != 1 || doc.DNS.Propagation[0].Propagation < 500*time.Millisecond || doc.DNS.Propagation[0].OutageToDNS == 0 ||
 		!slices.Equal(doc.DNS.Propagation[0].NameServers, []string{emu.DNSAddr()}) {
 		t.Errorf("/status dns part: %+v", doc.DNS)
 	}
