@@ -484,12 +484,18 @@ func fetch(url, path string) error {
 // freeAddrTB is freeAddr for benchmarks.
 func freeAddrTB(tb testing.TB) string {
 	tb.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
+	for range 2000 {
+		port := 20000 + int(testPorts.Add(1))%12000 // below the ephemeral range; see testPorts
+		ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+		if err != nil {
+			continue
+		}
+		addr := ln.Addr().String()
+		ln.Close()
+		return addr
 	}
-	defer ln.Close()
-	return ln.Addr().String()
+	tb.Fatal("no free loopback port in 20000-31999")
+	return ""
 }
 
 // benchDuration is how long each measurement runs: GOAVAIL_BENCH_SECONDS,

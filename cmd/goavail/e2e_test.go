@@ -3,13 +3,13 @@ package main
 import (
 	"bytes"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -136,13 +136,18 @@ func (a *agent) stop(t *testing.T) {
 // freeAddr returns a loopback address with a port nobody listens on.
 func freeAddr(t *testing.T) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
+	return freeAddrTB(t)
 }
+
+// testPorts hands out loopback ports below the kernel's ephemeral range
+// (32768-60999): a port the kernel picked for a bind to :0 and that the
+// test then freed can be handed again to any outgoing connection (the
+// agent's own to the emulator) before the agent binds it, which failed a
+// CI run with "the port is taken". Ports below the range are only ever
+// taken by a bind, and each is tried before it is handed out.
+var testPorts atomic.Int32
+
+func init() { testPorts.Store(int32(os.Getpid() % 8000)) }
 
 func labConfig(httpAddr string, hosts ...*netlab.Host) string {
 	var ips []string
