@@ -91,10 +91,13 @@ fuzz:
 # engine's beside fping (and pro-bing) on the same lab targets, detection
 # overhead, API calls for a mass outage, and the bytes a cluster of 5 agents
 # × 10,000 targets gossips (BenchmarkGossip), and the TCP and HTTPS checks
-# against a dial-only loop and curl. Needs root; installs fping and curl if
-# missing. GOAVAIL_BENCH_TARGETS=500,1000 picks the agent's sizes.
+# against a dial-only loop and curl. Needs root; installs fping, curl and
+# ethtool (the lab host answers in a kernel thread of its own, see
+# netlab.Host.RemoteWork) if missing. GOAVAIL_BENCH_TARGETS=500,1000 picks
+# the agent's sizes.
 bench: test-deps
 	@command -v fping >/dev/null 2>&1 || { apt-get update -q && apt-get install -y -q fping; }
+	@command -v ethtool >/dev/null 2>&1 || { apt-get update -q && apt-get install -y -q ethtool; }
 	@command -v curl >/dev/null 2>&1 || { apt-get update -q && apt-get install -y -q curl; }
 	GOAVAIL_BENCH_SECONDS=60 go test -run '^$$' -bench . -benchtime 1x -timeout 30m ./monitor ./dns ./cmd/goavail
 	# the gossip bench in a network namespace of its own, so lo's counter is its bytes on the wire

@@ -44,10 +44,11 @@ type Engine struct {
 	ring    ring // the targets in phase order
 	index   map[netip.Addr]*target
 	pending []probe // outstanding probes, oldest first (deadlines grow)
+	unsent  []probe // probes this host's full send queue refused: sent at the next wake
 
-	pauses, skipped atomic.Int64
-	paused          atomic.Int64 // nanoseconds
-	drained         atomic.Int64 // when the scheduler last drained the sockets (Unix ns)
+	pauses, skipped, deferred atomic.Int64
+	paused                    atomic.Int64 // nanoseconds
+	drained                   atomic.Int64 // when the scheduler last drained the sockets (Unix ns)
 }
 
 type target struct {
@@ -59,6 +60,7 @@ type target struct {
 	sentAt      time.Time
 	next        time.Time // its next slot
 	skippedLast bool      // its last slot was skipped (see ring.due)
+	unsent      bool      // its probe waits for room in the send queue
 	removed     bool
 }
 
@@ -74,6 +76,7 @@ type EngineStats struct {
 	Pauses       int64         // times the agent found it had been stopped for more than an interval
 	Paused       time.Duration // their total length
 	SkippedSlots int64         // probes not sent because their slot was missed by more than the slack
+	Deferred     int64         // sends put off to the next wake because this host's send queue was full
 }
 
 // NewEngine opens the ICMP sockets and returns an engine with no targets.
@@ -100,7 +103,7 @@ func NewEngine(cfg EngineConfig, log *slog.Logger, onResult func(Result)) (*Engi
 
 // Stats returns the pauses and skipped slots counted so far.
 func (e *Engine) Stats() EngineStats {
-	return EngineStats{Pauses: e.pauses.Load(), Paused: time.Duration(e.paused.Load()), SkippedSlots: e.skipped.Load()}
+	return EngineStats{Pauses: e.pauses.Load(), Paused: time.Duration(e.paused.Load()), SkippedSlots: e.skipped.Load(), Deferred: e.deferred.Load()}
 }
 
 // SetConfig changes interval and timeout; a new interval spreads the
@@ -254,11 +257,25 @@ func (e *Engine) schedule(ctx context.Context) {
 		e.drained.Store(now.UnixNano())
 		e.mu.Lock()
 		results = e.expireLocked(now, results)
+		// Probes the full send queue refused last time go first, until
+		// their timeout: their targets said nothing yet.
+		for _, p := range e.unsent {
+			if p.t.unsent && p.t.outstanding && p.t.seq == p.seq && !p.t.removed {
+				p.t.unsent, p.t.sentAt = false, now
+				sends = append(sends, p)
+			}
+		}
+		clear(e.unsent)
+		e.unsent = e.unsent[:0]
 		slack := slackFor(cfg.Interval)
 		e.ring.due(now, cfg.Interval, slack, func(t *target, slot time.Time, send bool) {
 			if t.outstanding { // reply neither came nor timed out before the next slot: lost
 				t.outstanding = false
-				results = append(results, Result{Addr: t.addr, At: now, Seq: t.seq, Sent: t.sentAt})
+				r := Result{Addr: t.addr, At: now, Seq: t.seq, Sent: t.sentAt}
+				if t.unsent {
+					t.unsent, r.Err = false, errQueueFull
+				}
+				results = append(results, r)
 			}
 			if !send {
 				e.skipped.Add(1)
@@ -293,10 +310,19 @@ func (e *Engine) schedule(ctx context.Context) {
 		if len(e.pending) > 0 && e.pending[0].deadline.Before(at) {
 			at = e.pending[0].deadline
 		}
+		if len(e.unsent) > 0 { // room in the queue comes within a tick
+			at = now
+		}
 		e.mu.Unlock()
-		sleep := max(at.Sub(now), tickFor(cfg.Interval))
-		planned = now.Add(sleep)
-		timer.Reset(sleep)
+		// At most one wake a tick, counted from this wake's start, not
+		// from the end of its work: with many targets the work takes most
+		// of a tick, and a full tick's sleep after it would let every
+		// cycle's slots fall later, until they miss their slack.
+		planned = now.Add(tickFor(cfg.Interval))
+		if at.After(planned) {
+			planned = at
+		}
+		timer.Reset(max(time.Until(planned), 0))
 	}
 }
 
@@ -307,7 +333,12 @@ func (e *Engine) expireLocked(now time.Time, results []Result) []Result {
 		p := e.pending[i]
 		if p.t.outstanding && p.t.seq == p.seq && !p.t.removed {
 			p.t.outstanding = false
-			results = append(results, Result{Addr: p.t.addr, At: now, Seq: p.seq, Sent: p.t.sentAt})
+			r := Result{Addr: p.t.addr, At: now, Seq: p.seq, Sent: p.t.sentAt}
+			if p.t.unsent { // never left this host: say so, it is not the target's silence
+				p.t.unsent = false
+				r.Err = errQueueFull
+			}
+			results = append(results, r)
 		}
 	}
 	if i > 0 {
@@ -397,16 +428,27 @@ func (e *Engine) matchLocked(from netip.Addr, seq uint16, at time.Time) (Result,
 	return Result{Addr: from, At: at, OK: true, RTT: rtt, Seq: seq, Sent: t.sentAt}, true
 }
 
+// errQueueFull is the evidence of a probe that never left this host.
+const errQueueFull = "not sent: this host's send queue stayed full until the probe's timeout"
+
 // send writes one echo request per probe, in batches per socket. A send
 // that fails (no route, say) is a lost probe at once, with the error as
-// evidence.
+// evidence. A send refused only because this host's send queue is full
+// waits for the next wake, up to its timeout.
 func (e *Engine) send(ps []probe, now time.Time, results []Result) []Result {
 	for _, s := range e.sockets() {
-		failed := s.writeBatch(ps, e.id, e.token, now)
-		if len(failed) == 0 {
+		failed, unsent := s.writeBatch(ps, e.id, e.token, now)
+		if len(failed) == 0 && len(unsent) == 0 {
 			continue
 		}
 		e.mu.Lock()
+		if len(unsent) > 0 {
+			e.deferred.Add(int64(len(unsent)))
+			for _, p := range unsent {
+				p.t.unsent = true
+			}
+			e.unsent = append(e.unsent, unsent...)
+		}
 		for _, f := range failed {
 			t := f.p.t
 			if t.seq == f.p.seq && t.outstanding {

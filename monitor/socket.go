@@ -69,10 +69,24 @@ type failedSend struct {
 	err error
 }
 
+// queueFull reports whether a send failed only because this host's own
+// send queue or socket buffer was full (ENOBUFS, EAGAIN, ENOMEM): that says
+// nothing about the target, so the probe waits for the queue instead of
+// counting as lost.
+func queueFull(err error) bool {
+	return errors.Is(err, syscall.ENOBUFS) || errors.Is(err, syscall.EAGAIN) || errors.Is(err, syscall.ENOMEM)
+}
+
 // recvBuffer is the receive buffer asked for: a burst of replies from
 // thousands of targets must not overflow it (the original goavail's default
 // 212,992-byte buffer did).
 const recvBuffer = 8 << 20
+
+// sendBuffer is the send buffer asked for. Requests waiting in the
+// interface's queue count against it, and with the default (212,992 bytes,
+// a few hundred requests) a raw socket refuses a tick's batch at 100,000
+// targets with ENOBUFS.
+const sendBuffer = 4 << 20
 
 // errNoICMP explains the three ways to let goavail send ICMP.
 var errNoICMP = errors.New("cannot open an ICMP socket: run goavail as root, or give the binary CAP_NET_RAW " +
@@ -244,9 +258,9 @@ func checksum(b []byte) uint16 {
 }
 
 // writeBatch sends the echo requests of the probes on this socket and
-// returns those the kernel refused.
-func (s *socket) writeBatch(ps []probe, id uint16, token [8]byte, now time.Time) []failedSend {
-	var failed []failedSend
+// returns those the kernel refused, and, once this host's send queue is
+// full (queueFull), the rest unsent, to try again at the next wake.
+func (s *socket) writeBatch(ps []probe, id uint16, token [8]byte, now time.Time) (failed []failedSend, unsent []probe) {
 	for len(ps) > 0 {
 		var batch []probe
 		k := 0
@@ -263,14 +277,22 @@ func (s *socket) writeBatch(ps []probe, id uint16, token [8]byte, now time.Time)
 		}
 		for sent := 0; sent < k; {
 			n, err := s.batch.WriteBatch(s.wmsgs[sent:k], 0)
-			if err != nil && n <= 0 { // the first of the rest failed: note it, go on
-				failed = append(failed, failedSend{batch[sent], err})
+			if err != nil && n <= 0 {
+				if queueFull(err) { // the queue is full: keep the rest for the next wake
+					for _, p := range ps {
+						if p.t.sock == s {
+							batch = append(batch, p)
+						}
+					}
+					return failed, append(unsent, batch[sent:]...)
+				}
+				failed = append(failed, failedSend{batch[sent], err}) // the first of the rest failed: note it, go on
 				n = 1
 			}
 			sent += n
 		}
 	}
-	return failed
+	return failed, unsent
 }
 
 func openDgram(v6 bool) (*socket, error) {
@@ -283,7 +305,7 @@ func openDgram(v6 bool) (*socket, error) {
 	if err != nil {
 		return nil, err
 	}
-	setRecvBuffer(fd)
+	setBuffers(fd)
 	if err := syscall.Bind(fd, sa); err != nil {
 		syscall.Close(fd)
 		return nil, err
@@ -308,7 +330,7 @@ func openRaw(v6 bool) (*socket, error) {
 	}
 	ipc := pc.(*net.IPConn)
 	if rc, err := ipc.SyscallConn(); err == nil {
-		rc.Control(func(fd uintptr) { setRecvBuffer(int(fd)) })
+		rc.Control(func(fd uintptr) { setBuffers(int(fd)) })
 	}
 	// Let only echo replies through to this socket; every raw ICMP socket
 	// otherwise gets a copy of every ICMP packet the host receives.
@@ -328,11 +350,15 @@ func openRaw(v6 bool) (*socket, error) {
 	return &socket{pc: pc, v6: v6, privileged: true}, nil
 }
 
-// setRecvBuffer asks for a large receive buffer, beyond net.core.rmem_max
-// where the process may (SO_RCVBUFFORCE needs CAP_NET_ADMIN).
-func setRecvBuffer(fd int) {
+// setBuffers asks for large receive and send buffers, beyond
+// net.core.rmem_max and wmem_max where the process may (SO_RCVBUFFORCE and
+// SO_SNDBUFFORCE need CAP_NET_ADMIN).
+func setBuffers(fd int) {
 	if syscall.SetsockoptInt(fd, syscall.SOL_SOCKET, syscall.SO_RCVBUFFORCE, recvBuffer) != nil {
 		syscall.SetsockoptInt(fd, syscall.SOL_SOCKET, syscall.SO_RCVBUF, recvBuffer)
+	}
+	if syscall.SetsockoptInt(fd, syscall.SOL_SOCKET, syscall.SO_SNDBUFFORCE, sendBuffer) != nil {
+		syscall.SetsockoptInt(fd, syscall.SOL_SOCKET, syscall.SO_SNDBUF, sendBuffer)
 	}
 }
 

@@ -341,7 +341,12 @@ func benchTargets() []int {
 // goavail runs alone. GOAVAIL_BENCH_PROFILE=dir saves a CPU profile of
 // each measured window there (the agent's /debug/pprof, --pprof);
 // GOAVAIL_BENCH_BINARY runs another build instead (to compare with an
-// older one); GOAVAIL_BENCH_NO_FPING=1 leaves fping out.
+// older one); GOAVAIL_BENCH_NO_FPING=1 leaves fping out;
+// GOAVAIL_BENCH_DEBUG=file appends the lab's drop counters there (see
+// labDump). The lab host answers in its own kernel thread (RemoteWork), as
+// a remote host would, and its CPU is reported apart (lab-cpu-s/min);
+// GOAVAIL_BENCH_INLINE_LAB=1 leaves that out, so the lab's work is charged
+// to whoever sends, as in benchmarks before it.
 func BenchmarkAgentVsFping(b *testing.B) {
 	fping, err := exec.LookPath("fping")
 	if err != nil {
@@ -354,16 +359,21 @@ func BenchmarkAgentVsFping(b *testing.B) {
 	for _, n := range benchTargets() {
 		b.Run(fmt.Sprintf("targets=%d", n), func(b *testing.B) {
 			lab := netlab.New(b, 91)
-			_, addrs := lab.AddBulk(n)
+			host, addrs := lab.AddBulk(n)
+			if os.Getenv("GOAVAIL_BENCH_INLINE_LAB") == "" {
+				host.RemoteWork()
+			} else {
+				host = nil // the lab's work is charged to whoever sends
+			}
 			d := benchDuration()
 			for i := 0; i < b.N; i++ {
-				agentVsFping(b, bin, fping, addrs, d)
+				agentVsFping(b, bin, fping, host, addrs, d)
 			}
 		})
 	}
 }
 
-func agentVsFping(b *testing.B, bin, fping string, addrs []netip.Addr, d time.Duration) {
+func agentVsFping(b *testing.B, bin, fping string, host *netlab.Host, addrs []netip.Addr, d time.Duration) {
 	n := len(addrs)
 	httpAddr := freeAddrTB(b)
 	var args []string
@@ -377,6 +387,10 @@ func agentVsFping(b *testing.B, bin, fping string, addrs []netip.Addr, d time.Du
 	pid := ag.cmd.Process.Pid
 	m0 := ag.metrics(b)
 	a0 := procCPU(pid)
+	var lab0 time.Duration
+	if host != nil {
+		lab0 = host.LabCPU()
+	}
 	var fp []*exec.Cmd
 	var summaries []*strings.Builder
 	if n <= 10000 && os.Getenv("GOAVAIL_BENCH_NO_FPING") == "" {
@@ -408,12 +422,19 @@ func agentVsFping(b *testing.B, bin, fping string, addrs []netip.Addr, d time.Du
 	}
 	time.Sleep(d)
 	agentCPU := procCPU(pid) - a0
+	var labCPU time.Duration
+	if host != nil {
+		labCPU = host.LabCPU() - lab0
+	}
 	m1 := ag.metrics(b)
 	var fpingCPU time.Duration
 	for _, c := range fp {
 		fpingCPU += procCPU(c.Process.Pid)
 	}
 	load1 := loadAvg()
+	if path := os.Getenv("GOAVAIL_BENCH_DEBUG"); path != "" {
+		labDump(b, path, host, ag.logs.matching("paused"))
+	}
 	peak, rss := procStatusKiB(pid, "VmHWM"), procStatusKiB(pid, "VmRSS")
 	if profDir != "" {
 		if err := fetch(fmt.Sprintf("http://%s/debug/pprof/heap", httpAddr), filepath.Join(profDir, fmt.Sprintf("agent-%d.heap", n))); err != nil {
@@ -439,6 +460,9 @@ func agentVsFping(b *testing.B, bin, fping string, addrs []netip.Addr, d time.Du
 	lost := m1[`goavail_probes_total{result="lost"}`] - m0[`goavail_probes_total{result="lost"}`]
 	perMin := func(c time.Duration) float64 { return c.Seconds() * 60 / d.Seconds() }
 	b.ReportMetric(perMin(agentCPU), "agent-cpu-s/min")
+	if host != nil {
+		b.ReportMetric(perMin(labCPU), "lab-cpu-s/min")
+	}
 	b.ReportMetric(agentCPU.Seconds()*1e6/probes, "agent-µs/probe")
 	b.ReportMetric(probes/float64(n)/d.Seconds(), "agent-probes/target/s")
 	b.ReportMetric(lost, "agent-lost-probes")
@@ -455,8 +479,37 @@ func agentVsFping(b *testing.B, bin, fping string, addrs []netip.Addr, d time.Du
 		b.ReportMetric(agentCPU.Seconds()/fpingCPU.Seconds(), "agent/fping")
 	}
 	b.Logf("%d targets, %s: load average %s at the start, %s at the end", n, d, load0, load1)
-	for _, l := range downs {
+	for i, l := range downs {
+		if i == 5 {
+			b.Logf("and %d more false downs", len(downs)-i)
+			break
+		}
 		b.Logf("false down: %s", l)
+	}
+}
+
+// labDump appends to path what tells where probes went missing: the
+// agent's pause lines, and the lab's interface, socket, SNMP and queue
+// counters on both sides.
+func labDump(b *testing.B, path string, host *netlab.Host, lines []string) {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	if err != nil {
+		b.Errorf("debug dump: %v", err)
+		return
+	}
+	defer f.Close()
+	for _, l := range lines {
+		fmt.Fprintln(f, l)
+	}
+	cmds := [][]string{{"ip", "-s", "link"}, {"cat", "/proc/net/raw", "/proc/net/raw6"}, {"nstat", "-az"}, {"tc", "-s", "qdisc"}}
+	for _, c := range cmds {
+		out, _ := exec.Command(c[0], c[1:]...).CombinedOutput()
+		fmt.Fprintf(f, "%v:\n%s\n", c, out)
+		if host != nil {
+			in := append([]string{"ip", "netns", "exec", host.NS}, c...)
+			out, _ := exec.Command(in[0], in[1:]...).CombinedOutput()
+			fmt.Fprintf(f, "%v:\n%s\n", in, out)
+		}
 	}
 }
 

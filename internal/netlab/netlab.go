@@ -15,6 +15,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 )
 
 // Lab is one bridge and the hosts on it.
@@ -95,6 +96,58 @@ func (l *Lab) AddHost() *Host {
 	l.must("ip", "-n", h.NS, "link", "set", "eth0", "up")
 	l.must("ip", "-n", h.NS, "route", "add", "default", "via", l.Gateway().String())
 	return h
+}
+
+// RemoteWork moves the host's work out of the sender's system calls. A
+// plain veth runs the receiver's whole stack inline in the sender's
+// sendmsg: here, answering every echo request and delivering the reply.
+// With GRO on, the host's end receives through NAPI, and threaded NAPI
+// polls in a kernel thread of its own ("napi/eth0-N"), which then also
+// carries the reply back up to the sender's socket. A benchmark then
+// charges a prober for its own work only, as with a remote host, and
+// LabCPU tells the lab's part. It needs ethtool (make bench installs it).
+func (h *Host) RemoteWork() {
+	h.lab.t.Helper()
+	// A veth hands a packet to NAPI only if the sending end has no TSO:
+	// veth_skb_is_eligible_for_gro.
+	h.lab.must("ethtool", "-K", h.link, "tso", "off")
+	h.lab.must("ip", "netns", "exec", h.NS, "ethtool", "-K", "eth0", "gro", "on")
+	h.lab.must("ip", "netns", "exec", h.NS, "sh", "-c", "echo 1 > /sys/class/net/eth0/threaded")
+	// The NAPI ring holds 256 packets. With a queue in front of it, a
+	// full ring stops the sender's queue (Linux 6.17 on) rather than
+	// dropping, as a real NIC's would.
+	h.lab.must("tc", "qdisc", "replace", "dev", h.link, "root", "pfifo", "limit", "100000")
+}
+
+// LabCPU is the CPU time the kernel threads of RemoteWork's NAPI have used
+// so far, for both ends of the host's veth.
+func (h *Host) LabCPU() time.Duration {
+	var total time.Duration
+	dirs, _ := os.ReadDir("/proc")
+	for _, d := range dirs {
+		comm, err := os.ReadFile("/proc/" + d.Name() + "/comm")
+		if err != nil || !strings.HasPrefix(string(comm), "napi/") {
+			continue
+		}
+		name := strings.TrimSpace(strings.TrimPrefix(string(comm), "napi/"))
+		if i := strings.LastIndexByte(name, '-'); i > 0 {
+			name = name[:i]
+		}
+		if name != "eth0" { // the host's end, in its namespace (one host at a time: benchmarks)
+			continue
+		}
+		stat, err := os.ReadFile("/proc/" + d.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		f := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+2:]))
+		if len(f) > 12 {
+			u, _ := strconv.ParseInt(f[11], 10, 64)
+			s, _ := strconv.ParseInt(f[12], 10, 64)
+			total += time.Duration(u+s) * time.Second / 100 // USER_HZ
+		}
+	}
+	return total
 }
 
 // SetLink takes the host's link down or brings it back up.
