@@ -119,14 +119,22 @@ func Types(groups []Group) []string {
 // hostname's managed addresses, are never touched.
 func Plan(zone string, groups []Group, health Health, actual []Record) ZonePlan {
 	p := ZonePlan{Zone: zone}
-	byName := map[string][]Record{}
+	// Indices, not copies: at 100,000 records the copies were most of a
+	// pass's memory.
+	byName := map[string][]int32{}
+	for i, r := range actual {
+		name := strings.ToLower(r.Name)
+		byName[name] = append(byName[name], int32(i))
+	}
 	// Reused from hostname to hostname: a pass at 100,000 addresses made
 	// two maps per hostname.
-	present := map[netip.Addr][]Record{} // managed records on this name
-	want := map[netip.Addr]bool{}
-	for _, r := range actual {
-		byName[strings.ToLower(r.Name)] = append(byName[strings.ToLower(r.Name)], r)
+	type managed struct {
+		addr netip.Addr
+		i    int32
 	}
+	var mine []managed              // managed records on this name
+	present := map[netip.Addr]int{} // how many of them each address has
+	want := map[netip.Addr]bool{}
 	for _, g := range groups {
 		if g.Zone != zone {
 			continue
@@ -134,13 +142,16 @@ func Plan(zone string, groups []Group, health Health, actual []Record) ZonePlan 
 		for _, host := range g.Hostnames {
 			clear(present)
 			clear(want)
+			mine = mine[:0]
 			known := false
-			for _, r := range byName[host] {
+			for _, i := range byName[host] {
+				r := &actual[i]
 				a, err := netip.ParseAddr(r.Content)
 				if err != nil || RecordType(a) != r.Type || !slices.Contains(g.Addrs, a.Unmap()) {
 					continue
 				}
-				present[a.Unmap()] = append(present[a.Unmap()], r)
+				mine = append(mine, managed{a.Unmap(), i})
+				present[a.Unmap()]++
 			}
 			for _, a := range g.Addrs {
 				if slices.Contains(g.Drained, a) {
@@ -148,7 +159,7 @@ func Plan(zone string, groups []Group, health Health, actual []Record) ZonePlan 
 				}
 				up, ok := health[a]
 				known = known || ok
-				if (ok && up) || (!ok && len(present[a]) > 0) {
+				if (ok && up) || (!ok && present[a] > 0) {
 					want[a] = true
 				}
 			}
@@ -159,17 +170,21 @@ func Plan(zone string, groups []Group, health Health, actual []Record) ZonePlan 
 					if slices.Contains(g.Drained, a) {
 						continue
 					}
-					if (ok && !g.FailStatic) || len(present[a]) > 0 {
+					if (ok && !g.FailStatic) || present[a] > 0 {
 						want[a] = true // known addresses, never an unknown one with no record; fail-static: only those there
 					}
 				}
 			}
 			for _, a := range g.Addrs {
 				switch {
-				case want[a] && len(present[a]) == 0:
+				case want[a] && present[a] == 0:
 					p.Creates = append(p.Creates, Record{Name: host, Type: RecordType(a), Content: a.String(), TTL: g.TTL, Proxied: g.Proxied, Comment: g.Comment})
-				case !want[a]:
-					p.Deletes = append(p.Deletes, present[a]...)
+				case !want[a] && present[a] > 0:
+					for _, m := range mine {
+						if m.addr == a {
+							p.Deletes = append(p.Deletes, actual[m.i])
+						}
+					}
 				}
 			}
 		}

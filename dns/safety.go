@@ -63,16 +63,23 @@ func (d *damper) apply(now time.Time, h Health) (Health, []dampEvent) {
 	if d.cfg.HalfLife <= 0 {
 		return h, nil
 	}
-	out := make(Health, len(h))
+	// Penalties exist only for addresses that have flapped: at 100,000
+	// addresses one for each was a tenth of the agent's heap.
 	var events []dampEvent
+	suppressed := 0
 	for a, up := range h {
 		p := d.pen[a]
+		was, ok := d.last[a]
+		flap := ok && was && !up
 		if p == nil {
+			if !flap {
+				continue
+			}
 			p = &penalty{at: now}
 			d.pen[a] = p
 		}
 		p.value, p.at = d.decayed(p, now), now
-		if was, ok := d.last[a]; ok && was && !up {
+		if flap {
 			p.value = min(p.value+1, d.cfg.Reuse*maxHoldFactor)
 		}
 		switch {
@@ -83,14 +90,24 @@ func (d *damper) apply(now time.Time, h Health) (Health, []dampEvent) {
 			p.suppressed = false
 			events = append(events, dampEvent{Addr: a, Penalty: p.value})
 		}
-		out[a] = up && !p.suppressed
+		if p.suppressed {
+			suppressed++
+		}
 	}
-	for a := range d.pen {
-		if _, ok := h[a]; !ok && d.decayed(d.pen[a], now) < d.cfg.Reuse/16 {
+	for a, p := range d.pen {
+		if _, ok := h[a]; !ok && d.decayed(p, now) < d.cfg.Reuse/16 {
 			delete(d.pen, a) // long quiet and no longer known: forget
 		}
 	}
 	d.last = h
+	if suppressed == 0 {
+		return h, events // nothing held out: the caller's map as it is
+	}
+	out := make(Health, len(h))
+	for a, up := range h {
+		p := d.pen[a]
+		out[a] = up && (p == nil || !p.suppressed)
+	}
 	return out, events
 }
 
