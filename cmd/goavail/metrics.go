@@ -135,28 +135,29 @@ type stateCollector struct {
 }
 
 var (
-	descState = prometheus.NewDesc("goavail_target_state", "1 for the state this agent sees a target in (up, down, unknown).", []string{"address", "state"}, nil)
-	descUp    = prometheus.NewDesc("goavail_target_up", "1 if this agent sees the target up, 0 if down; absent while unknown.", []string{"address"}, nil)
-	descRTT   = prometheus.NewDesc("goavail_target_rtt_seconds", "Latest round-trip time of the target.", []string{"address"}, nil)
-	descLoss  = prometheus.NewDesc("goavail_target_loss_ratio", "Lost probes over the last 64 to the target.", []string{"address"}, nil)
-	descAgree = prometheus.NewDesc("goavail_agreed_up", "1 if the cluster agreed the target is up, 0 if down; absent until agreed. DNS follows this.", []string{"address"}, nil)
-	descMemb  = prometheus.NewDesc("goavail_cluster_members", "Live cluster members, this agent included.", nil, nil)
-	descVote  = prometheus.NewDesc("goavail_cluster_voters", "Agents whose views count now, this one included.", nil, nil)
-	descQuor  = prometheus.NewDesc("goavail_cluster_quorate", "1 if enough agents vote to change DNS (min_peers_agree + 1).", nil, nil)
-	descWrite = prometheus.NewDesc("goavail_cluster_writer", "1 for the agent that writes DNS, as this agent sees it; absent while no agent can write (no quorum).", []string{"node"}, nil)
-	descIsW   = prometheus.NewDesc("goavail_cluster_is_writer", "1 if this agent writes DNS.", nil, nil)
-	descConf  = prometheus.NewDesc("goavail_cluster_name_conflicts", "Node names two agents use at once (1 per name; local=\"true\" for this agent's own, which then neither votes nor writes).", []string{"node_name", "local"}, nil)
-	descTerm  = prometheus.NewDesc("goavail_cluster_writer_term", "The highest writer-lease term this agent knows; it grows with each hand-over.", nil, nil)
-	descIsol  = prometheus.NewDesc("goavail_cluster_isolated", "1 if this agent abstains because it sees nearly every target down.", nil, nil)
-	descDrop  = prometheus.NewDesc("goavail_cluster_dropped_messages_total", "Peer messages dropped, by reason.", []string{"reason"}, nil)
-	descNDrop = prometheus.NewDesc("goavail_notifications_dropped_total", "Notifications dropped because a hook's or webhook's queue was full.", nil, nil)
-	descNFail = prometheus.NewDesc("goavail_notifications_failed_total", "Notifications that failed for good (hook error or timeout, webhook retries spent).", nil, nil)
-	descDry   = prometheus.NewDesc("goavail_dry_run", "1 if goavail only logs the changes it would make.", nil, nil)
-	descBuild = prometheus.NewDesc("goavail_build_info", "Always 1; the labels name the build.", []string{"version", "revision", "goversion"}, nil)
+	descState  = prometheus.NewDesc("goavail_target_state", "1 for the state this agent sees a target in (up, down, unknown).", []string{"address", "state"}, nil)
+	descUp     = prometheus.NewDesc("goavail_target_up", "1 if this agent sees the target up, 0 if down; absent while unknown.", []string{"address"}, nil)
+	descRTT    = prometheus.NewDesc("goavail_target_rtt_seconds", "Latest round-trip time of the target.", []string{"address"}, nil)
+	descLoss   = prometheus.NewDesc("goavail_target_loss_ratio", "Lost probes over the last 64 to the target.", []string{"address"}, nil)
+	descAgree  = prometheus.NewDesc("goavail_agreed_up", "1 if the cluster agreed the target is up, 0 if down; absent until agreed. DNS follows this.", []string{"address"}, nil)
+	descAgreed = prometheus.NewDesc("goavail_agreed_targets", "Above 10,000 targets, in place of goavail_agreed_up: how many targets the cluster agreed are up, and down.", []string{"state"}, nil)
+	descMemb   = prometheus.NewDesc("goavail_cluster_members", "Live cluster members, this agent included.", nil, nil)
+	descVote   = prometheus.NewDesc("goavail_cluster_voters", "Agents whose views count now, this one included.", nil, nil)
+	descQuor   = prometheus.NewDesc("goavail_cluster_quorate", "1 if enough agents vote to change DNS (min_peers_agree + 1).", nil, nil)
+	descWrite  = prometheus.NewDesc("goavail_cluster_writer", "1 for the agent that writes DNS, as this agent sees it; absent while no agent can write (no quorum).", []string{"node"}, nil)
+	descIsW    = prometheus.NewDesc("goavail_cluster_is_writer", "1 if this agent writes DNS.", nil, nil)
+	descConf   = prometheus.NewDesc("goavail_cluster_name_conflicts", "Node names two agents use at once (1 per name; local=\"true\" for this agent's own, which then neither votes nor writes).", []string{"node_name", "local"}, nil)
+	descTerm   = prometheus.NewDesc("goavail_cluster_writer_term", "The highest writer-lease term this agent knows; it grows with each hand-over.", nil, nil)
+	descIsol   = prometheus.NewDesc("goavail_cluster_isolated", "1 if this agent abstains because it sees nearly every target down.", nil, nil)
+	descDrop   = prometheus.NewDesc("goavail_cluster_dropped_messages_total", "Peer messages dropped, by reason.", []string{"reason"}, nil)
+	descNDrop  = prometheus.NewDesc("goavail_notifications_dropped_total", "Notifications dropped because a hook's or webhook's queue was full.", nil, nil)
+	descNFail  = prometheus.NewDesc("goavail_notifications_failed_total", "Notifications that failed for good (hook error or timeout, webhook retries spent).", nil, nil)
+	descDry    = prometheus.NewDesc("goavail_dry_run", "1 if goavail only logs the changes it would make.", nil, nil)
+	descBuild  = prometheus.NewDesc("goavail_build_info", "Always 1; the labels name the build.", []string{"version", "revision", "goversion"}, nil)
 )
 
 func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descState, descUp, descRTT, descLoss, descAgree, descMemb, descVote, descQuor, descWrite, descIsW, descConf, descTerm, descIsol, descDrop, descNDrop, descNFail, descDry, descBuild} {
+	for _, d := range []*prometheus.Desc{descState, descUp, descRTT, descLoss, descAgree, descAgreed, descMemb, descVote, descQuor, descWrite, descIsW, descConf, descTerm, descIsol, descDrop, descNDrop, descNFail, descDry, descBuild} {
 		ch <- d
 	}
 }
@@ -172,7 +173,8 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 		return 0
 	}
 	var snap []monitor.Status // above perTargetLimit, goavail_targets has the counts
-	if perTarget(c.tracker) {
+	per := perTarget(c.tracker)
+	if per {
 		snap = c.tracker.Snapshot()
 	}
 	for _, s := range snap {
@@ -189,9 +191,21 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 		gauge(descLoss, s.Evidence.Loss(), a)
 	}
 	d := c.clu.Decision()
-	for addr, st := range d.States {
-		if st != monitor.Unknown {
-			gauge(descAgree, bit(st == monitor.Up), addr.String())
+	if per {
+		for addr, st := range d.States {
+			if st != monitor.Unknown {
+				gauge(descAgree, bit(st == monitor.Up), addr.String())
+			}
+		}
+	} else { // above perTargetLimit: counts (this series alone was 100,000 a scrape)
+		n := map[monitor.State]int{monitor.Up: 0, monitor.Down: 0}
+		for _, st := range d.States {
+			if st != monitor.Unknown {
+				n[st]++
+			}
+		}
+		for st, k := range n {
+			gauge(descAgreed, float64(k), st.String())
 		}
 	}
 	isWriter, writer := c.clu.IsWriter()
