@@ -100,7 +100,7 @@ type deltaLog struct {
 	refused map[string]Echo  // by sender: its latest message whose delta this agent refused
 	heard   map[string]heard // by peer: what its latest message said of ours
 
-	writers sync.Pool // of *flate.Writer
+	writers sync.Pool        // of *flate.Writer
 	sentBy  [2]atomic.Uint64 // messages sent, by transport
 
 	decided  time.Time   // the latest agreement round (Run's goroutine only)

@@ -61,7 +61,7 @@ func routeHold(viewInterval time.Duration) time.Duration {
 
 // route is the choice of transport for one peer (one sender goroutine).
 type route struct {
-	pending  []sentAt // our messages sent by UDP and not yet echoed, oldest first
+	pending  []sentAt  // our messages sent by UDP and not yet echoed, oldest first
 	tcpUntil time.Time // every message goes by TCP until then
 }
 
