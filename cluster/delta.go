@@ -42,10 +42,11 @@ import (
 // once and not until the echo comes back, the last message a TCP stream
 // delivered to the peer (a chain). A message sent in a UDP packet (see
 // route.go) is never a base: it may be lost, so its changes go again in
-// every message until the peer echoes it or a stream delivers a later one. A peer that refuses a delta says so in its next messages
-// (Refused[us]: our latest message it refused); a refusal of a message sent
-// since the chain was last restarted restarts it on the peer's echo (whole
-// view if none), as does a new incarnation of the peer. Echoes keep their
+// every message until the peer echoes it or a stream delivers a later one.
+// A peer that refuses a delta says so in its next messages (Refused[us]:
+// our latest message it refused); a refusal of a message sent since the
+// chain was last restarted restarts it on the peer's echo (whole view if
+// none), as does a new incarnation of the peer. Echoes keep their
 // meaning for the writer lease: the latest view of ours the peer holds.
 
 const (

@@ -17,9 +17,10 @@ import "time"
 // Invariant: a message sent by UDP that the peer has not echoed within
 // lag (one view interval and two send gaps: the peer stages a view at
 // least once per view interval, and sends it within a send gap) makes the
-// next message go by TCP, and every message for hold after it; so one-way
-// UDP loss delays a peer's copy of our view by at most lag (plus a send
-// gap), once per hold. A message too big for one packet always goes by TCP.
+// next message go by TCP, and every message for hold after it (doubled
+// after each hold with no packet echoed); so one-way UDP loss delays a
+// peer's copy of our view by at most lag (plus a send gap), once per hold.
+// A message too big for one packet always goes by TCP.
 
 // transport is how one message goes to a peer.
 type transport int
@@ -45,6 +46,9 @@ const (
 	// udpHoldMin is the least time a peer whose echo lagged gets every
 	// message by TCP before UDP is tried again.
 	udpHoldMin = 30 * time.Second
+	// maxStrikes bounds the doublings of the hold for a path whose packets
+	// are never echoed: 30 s becomes at most 16 min.
+	maxStrikes = 5
 )
 
 // routeLag is how long a message sent by UDP may stay unechoed before the
@@ -63,6 +67,7 @@ func routeHold(viewInterval time.Duration) time.Duration {
 type route struct {
 	pending  []sentAt  // our messages sent by UDP and not yet echoed, oldest first
 	tcpUntil time.Time // every message goes by TCP until then
+	strikes  int       // holds since a packet was last echoed
 }
 
 // sentAt is one message sent by UDP.
@@ -72,11 +77,16 @@ type sentAt struct {
 }
 
 // ack notes the peer's echo (a sequence of our incarnation; 0 for none):
-// the messages up to it need no more watching.
+// the messages up to it need no more watching. An echo of a pending
+// message proves a packet got through (a stream's delivery empties the
+// pending list, so nothing after them went by TCP).
 func (r *route) ack(echo uint64) {
 	i := 0
 	for i < len(r.pending) && r.pending[i].seq <= echo {
 		i++
+	}
+	if i > 0 {
+		r.strikes = 0
 	}
 	r.pending = r.pending[i:]
 }
@@ -97,11 +107,14 @@ func (r *route) due(lag time.Duration) time.Time {
 }
 
 // pick returns the transport for a sealed message of size bytes at now,
-// given the peer's echo.
+// given the peer's echo. Each hold after another with no packet echoed in
+// between is twice as long, up to maxStrikes doublings: a path that drops
+// every packet costs a lag once per hold, and ever more rarely.
 func (r *route) pick(now time.Time, size int, echo uint64, lag, hold time.Duration) transport {
 	r.ack(echo)
 	if r.overdue(now, lag) {
-		r.tcpUntil, r.pending = now.Add(hold), nil
+		r.tcpUntil, r.pending = now.Add(hold<<min(r.strikes, maxStrikes)), nil
+		r.strikes++
 	}
 	if size > maxUDPMessage || now.Before(r.tcpUntil) {
 		return viaTCP

@@ -53,6 +53,18 @@ func TestRoute(t *testing.T) {
 			{1900, 300, 1, 3, viaUDP, false}, // 1 echoed; 2 is pending since 100
 			{2100, 300, 1, 4, viaTCP, false}, // 2 unechoed for 2 s: overdue though the peer echoes 1
 		}},
+		{"holds double while no packet is echoed, and reset when one is", []step{
+			{0, 300, 0, 1, viaUDP, false},
+			{2000, 300, 0, 2, viaTCP, false}, // hold 30 s
+			{32000, 300, 2, 3, viaUDP, false},
+			{34000, 300, 2, 4, viaTCP, false}, // hold 60 s
+			{93999, 300, 4, 5, viaTCP, false},
+			{94000, 300, 5, 6, viaUDP, false},
+			{94500, 300, 6, 7, viaUDP, false}, // 6 echoed: a packet got through
+			{96500, 300, 6, 8, viaTCP, false}, // 7 overdue: hold 30 s again
+			{126499, 300, 8, 9, viaTCP, false},
+			{126500, 300, 9, 10, viaUDP, false},
+		}},
 		{"a failed send is not watched", []step{
 			{0, 300, 0, 1, viaUDP, true},
 			{2500, 300, 0, 2, viaUDP, false},
