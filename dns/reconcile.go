@@ -100,8 +100,12 @@ type Reconciler struct {
 	period    time.Duration
 	failures  int
 	holdUntil time.Time
-	logged    map[string]string // zone -> last plan logged in dry-run
-	failOpen  map[string]bool   // hostnames held by fail-open, last pass
+	paceUntil time.Time           // no pass before it: see maxPace
+	groupsGen uint64              // grows at every SetGroups
+	assumedAt uint64              // the groupsGen of assumedBy
+	assumedBy map[string][]Record // dry-run without a provider: each zone's records as assumed (read only)
+	logged    map[string]string   // zone -> last plan logged in dry-run
+	failOpen  map[string]bool     // hostnames held by fail-open, last pass
 	last      PassReport
 	damper    *damper
 	budget    budget
@@ -112,6 +116,9 @@ type Reconciler struct {
 type PassReport struct {
 	At       time.Time
 	Duration time.Duration
+	// Work is the part of Duration spent computing (health, damping,
+	// plans) rather than waiting for the API; Run paces passes by it.
+	Work time.Duration
 	// Mode is how the plans were treated: ModeApplied, ModeDryRun or
 	// ModeStandby (this agent is not the cluster's writer).
 	Mode  string
@@ -171,6 +178,7 @@ func (r *Reconciler) SetGroups(groups []Group, period time.Duration) {
 	r.mu.Lock()
 	changed := !slices.EqualFunc(r.groups, groups, sameGroup)
 	r.groups, r.period = slices.Clone(groups), period
+	r.groupsGen++
 	n := 0
 	if changed {
 		n = r.quar.clearZone("")
@@ -222,10 +230,10 @@ func (r *Reconciler) Run(ctx context.Context) error {
 		case <-r.kick:
 		}
 		r.mu.Lock()
-		wait := r.holdUntil.Sub(r.cfg.Now())
+		wait := max(r.holdUntil.Sub(r.cfg.Now()), r.paceUntil.Sub(r.cfg.Now()))
 		period := r.period
 		r.mu.Unlock()
-		if wait > 0 { // backing off or rate limited: the timer ends the hold,
+		if wait > 0 { // backing off, rate limited or paced: the timer ends the hold,
 			timer.Reset(wait) // and a kick during it runs the pass then
 			continue
 		}
@@ -239,6 +247,9 @@ func (r *Reconciler) Run(ctx context.Context) error {
 		report := r.Pass(pctx)
 		stopping()
 		cancel()
+		r.mu.Lock()
+		r.paceUntil = r.cfg.Now().Add(min(report.Work, maxPace))
+		r.mu.Unlock()
 		if ctx.Err() != nil {
 			return nil
 		}
@@ -250,6 +261,14 @@ func (r *Reconciler) Run(ctx context.Context) error {
 		timer.Reset(next)
 	}
 }
+
+// maxPace bounds the pause after a pass: as long as the pass's own work
+// (report.Work), so that passes kicked back to back (a mass event at
+// 100,000 targets kicks one per agreement round) take at most half of a
+// core and the garbage of one is collected before the next, yet a
+// transition waits at most one pass's work more. Waiting for the API does
+// not count: it costs no CPU, and the writer must not slow down for it.
+const maxPace = time.Second
 
 // Retry pacing after transient failures (5xx, timeouts, refused
 // connections). Cloudflare allows 1,200 requests per 5 minutes per user,
@@ -309,13 +328,14 @@ func (r *Reconciler) backoff(err error) time.Duration {
 // returned report's Err joins every zone's error.
 func (r *Reconciler) Pass(ctx context.Context) PassReport {
 	r.mu.Lock()
-	groups := r.groups
+	groups, gen := r.groups, r.groupsGen
 	r.mu.Unlock()
 	report := PassReport{At: r.cfg.Now(), Mode: ModeApplied}
 	raw := r.cfg.Health()
 	r.mu.Lock()
 	health, damped := r.damper.apply(report.At, raw)
 	r.mu.Unlock()
+	report.Work = r.cfg.Now().Sub(report.At)
 	for _, e := range damped {
 		if e.Suppressed {
 			r.cfg.Log.Warn("flap damping: this address keeps going down; holding it out of DNS until it has been quiet", "addr", e.Addr, "penalty", fmt.Sprintf("%.2f", e.Penalty), "earliest_release", e.Until.Round(time.Second))
@@ -335,7 +355,7 @@ func (r *Reconciler) Pass(ctx context.Context) PassReport {
 	}
 	var errs []error
 	for _, zone := range zonesOf(groups) {
-		p, err := r.passZone(ctx, zone, groups, health, report.Mode, writer)
+		p, err := r.passZone(ctx, zone, groups, gen, health, report.Mode, writer, &report.Work)
 		report.Plans = append(report.Plans, p)
 		if err != nil {
 			errs = append(errs, err)
@@ -359,7 +379,9 @@ func (r *Reconciler) Pass(ctx context.Context) PassReport {
 	return report
 }
 
-func (r *Reconciler) passZone(ctx context.Context, zone string, groups []Group, health Health, mode, writer string) (ZonePlan, error) {
+// passZone plans one zone and applies the plan; work grows by the time it
+// spends computing.
+func (r *Reconciler) passZone(ctx context.Context, zone string, groups []Group, gen uint64, health Health, mode, writer string, work *time.Duration) (ZonePlan, error) {
 	var zg []Group
 	for _, g := range groups {
 		if g.Zone == zone {
@@ -375,7 +397,9 @@ func (r *Reconciler) passZone(ctx context.Context, zone string, groups []Group, 
 	var actual []Record
 	types := Types(zg)
 	if r.cfg.Provider == nil {
-		actual = assumed(zg)
+		t := r.cfg.Now()
+		actual = r.assumedRecords(zone, zg, gen)
+		*work += r.cfg.Now().Sub(t)
 	} else {
 		r.mu.Lock()
 		if len(r.quar.list(zone)) > 0 {
@@ -387,7 +411,9 @@ func (r *Reconciler) passZone(ctx context.Context, zone string, groups []Group, 
 			return ZonePlan{Zone: zone}, err
 		}
 	}
+	t := r.cfg.Now()
 	p := Plan(zone, zg, health, actual)
+	*work += r.cfg.Now().Sub(t)
 	r.noteFailOpen(zone, zg, p.FailOpen)
 	switch mode {
 	case ModeDryRun:
@@ -717,6 +743,24 @@ func transientIn(err error) bool {
 		}
 	}
 	return false
+}
+
+// assumedRecords is assumed(zg) for zone, kept until the groups change
+// (gen): a dry run without a provider plans against the same records at
+// every pass, and making them anew was most of a pass's garbage at 100,000
+// addresses.
+func (r *Reconciler) assumedRecords(zone string, zg []Group, gen uint64) []Record {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.assumedAt != gen || r.assumedBy == nil {
+		r.assumedAt, r.assumedBy = gen, map[string][]Record{}
+	}
+	recs, ok := r.assumedBy[zone]
+	if !ok {
+		recs = assumed(zg)
+		r.assumedBy[zone] = recs
+	}
+	return recs
 }
 
 // assumed is the zone as the config describes it, for dry-run without

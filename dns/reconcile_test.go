@@ -395,3 +395,53 @@ func TestReconciler_FenceBeforeEveryApply(t *testing.T) {
 		t.Fatalf("lease held: %d applies after %d fences", p.applies, fences)
 	}
 }
+
+// slowProvider is a memProvider whose listing takes apiWait on the clock.
+type slowProvider struct {
+	*memProvider
+	clock   *fakeClock
+	apiWait time.Duration
+}
+
+func (s *slowProvider) Records(ctx context.Context, zone string, types []string) ([]Record, error) {
+	s.clock.Advance(s.apiWait)
+	return s.memProvider.Records(ctx, zone, types)
+}
+
+// TestReconciler_PacesPassesByTheirWork: a pass that computes for 400 ms
+// (health, plans) is followed by at least 400 ms without one, however
+// often it is kicked, and a kick meanwhile runs the pass the moment the
+// pause ends; the 2 s it waits for the API do not count.
+func TestReconciler_PacesPassesByTheirWork(t *testing.T) {
+	clock := newFakeClock()
+	mp := &memProvider{records: []Record{rec("1", "www.example.com", "A", "192.0.2.1"), rec("2", "www.example.com", "A", "192.0.2.2")}, clock: clock}
+	p := &slowProvider{memProvider: mp, clock: clock, apiWait: 2 * time.Second}
+	h := &health{h: Health{ip1: true, ip2: true}}
+	work := func() Health { clock.Advance(400 * time.Millisecond); return h.get() }
+	r := NewReconciler(ReconcilerConfig{Provider: p, Health: work, Log: discard(), Clock: clock})
+	r.SetGroups([]Group{small}, time.Hour)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- r.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	waitFor(t, "the first pass", func() bool { return mp.listCount() == 1 && r.Last().Work > 0 })
+	if w := r.Last().Work; w != 400*time.Millisecond {
+		t.Fatalf("Work = %s, want 400ms (the API's 2 s excluded)", w)
+	}
+	end := clock.Now()
+	h.set(ip1, false)
+	for range 20 {
+		r.Kick()
+	}
+	waitFor(t, "the kicks held until the pause ends", func() bool {
+		at, ok := clock.Deadline()
+		return ok && at.Equal(end.Add(400*time.Millisecond)) && len(r.kick) == 0
+	})
+	clock.Advance(399 * time.Millisecond)
+	time.Sleep(20 * time.Millisecond) // a pass would have to start now; none may
+	if n := mp.listCount(); n != 1 {
+		t.Fatalf("%d passes inside the pause, want 1", n)
+	}
+	clock.Advance(time.Millisecond)
+	waitFor(t, "the transition applied when the pause ends", func() bool { return mp.contents("www.example.com") == "192.0.2.2" })
+}

@@ -37,8 +37,9 @@ type socket struct {
 	replies []reply
 	peek    []ipv4.Message
 
-	wmsgs []ipv4.Message
-	wbufs [][]byte
+	wmsgs  []ipv4.Message
+	wbufs  [][]byte
+	wbatch []probe // the probes behind wmsgs (only the scheduler writes)
 }
 
 // batchIO is what ipv4.PacketConn and ipv6.PacketConn share: sendmmsg and
@@ -262,7 +263,7 @@ func checksum(b []byte) uint16 {
 // full (queueFull), the rest unsent, to try again at the next wake.
 func (s *socket) writeBatch(ps []probe, id uint16, token [8]byte, now time.Time) (failed []failedSend, unsent []probe) {
 	for len(ps) > 0 {
-		var batch []probe
+		batch := s.wbatch[:0]
 		k := 0
 		for len(ps) > 0 && k < batchSize {
 			p := ps[0]
@@ -279,18 +280,21 @@ func (s *socket) writeBatch(ps []probe, id uint16, token [8]byte, now time.Time)
 			n, err := s.batch.WriteBatch(s.wmsgs[sent:k], 0)
 			if err != nil && n <= 0 {
 				if queueFull(err) { // the queue is full: keep the rest for the next wake
+					unsent = append(unsent, batch[sent:]...)
 					for _, p := range ps {
 						if p.t.sock == s {
-							batch = append(batch, p)
+							unsent = append(unsent, p)
 						}
 					}
-					return failed, append(unsent, batch[sent:]...)
+					s.wbatch = batch[:0]
+					return failed, unsent
 				}
 				failed = append(failed, failedSend{batch[sent], err}) // the first of the rest failed: note it, go on
 				n = 1
 			}
 			sent += n
 		}
+		s.wbatch = batch[:0]
 	}
 	return failed, unsent
 }

@@ -194,6 +194,7 @@ func monitorCmd(ctx context.Context, o monitorOptions, logw io.Writer, getenv fu
 	if err != nil {
 		return &exitError{exitConfig, err}
 	}
+	tuneGC(getenv)
 	cfg, keys, err := loadConfig(o.configPath, getenv)
 	if err != nil {
 		return &exitError{exitConfig, err}
