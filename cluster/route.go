@@ -20,7 +20,9 @@ import "time"
 // next message go by TCP, and every message for hold after it (doubled
 // after each hold with no packet echoed); so one-way UDP loss delays a
 // peer's copy of our view by at most lag (plus a send gap), once per hold.
-// A message too big for one packet always goes by TCP.
+// A message too big for one packet always goes by TCP. Loss one way sends
+// both ways by TCP: the echoes of the other direction ride the lost
+// packets.
 
 // transport is how one message goes to a peer.
 type transport int
