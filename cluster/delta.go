@@ -334,7 +334,7 @@ func (c *Cluster) send(name string, ob chan struct{}) {
 		if rt.tcpUntil != held {
 			c.cfg.Log.Debug("views go by TCP: a packet was not echoed in time (is UDP lost on the way?)", "peer", name, "lag", routeLag(vi), "for", rt.tcpUntil.Sub(last).Round(time.Second))
 		}
-		if via == viaUDP {
+		if via == viaUDP && (c.cfg.losePacket == nil || !c.cfg.losePacket(name)) {
 			if err := c.ml.SendBestEffort(&node, msg); err != nil {
 				c.cfg.Log.Debug("send view", "peer", name, "via", via, "err", err)
 				via = viaTCP // one packet could not go: the stream may

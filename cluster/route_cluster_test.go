@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -77,5 +78,54 @@ func TestGossip_OneWayUDPLossStillDeliversViews(t *testing.T) {
 		if d := n.Dropped()[DropDeltaBase]; d != 0 {
 			t.Errorf("%s refused %d deltas: a delta was built on a base it does not hold", n.cfg.NodeName, d)
 		}
+	}
+}
+
+// TestGossip_OneWayUDPLossQuietCluster: with a long view interval (a quiet
+// cluster, no tick for seconds) and only n1's view packets to n2 lost (so
+// memberlist's probes, and the rounds its events cause, carry on as
+// usual), a change sent in a lost packet still reaches n2 about lag after
+// it was sent, not at a later tick: the sender checks the echo when it is
+// due and sends a fresh view by TCP.
+func TestGossip_OneWayUDPLossQuietCluster(t *testing.T) {
+	const vi = 3 * time.Second
+	rules := Rules{MinPeersAgree: 1, StaleAfter: MinLease(vi) + time.Second, IsolationThreshold: 0.9}
+	var lose atomic.Bool
+	start := func(name string, peers []string, losePacket func(string) bool) *node {
+		n := &node{states: allUp(), done: make(chan error, 1)}
+		c, err := New(Config{
+			NodeName: name, BindAddr: "127.0.0.1", AdvertiseAddr: "127.0.0.1", Peers: peers, Keys: [][]byte{keyA},
+			Fingerprint: fp, Rules: rules, ViewInterval: vi, Local: n.local, Log: testLogger(t),
+			tune: fastTimers, anyVoter: true, losePacket: losePacket,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		n.Cluster = c
+		startRun(t, n)
+		return n
+	}
+	n1 := start("n1", []string{"127.0.0.1:1"}, func(peer string) bool { return peer == "n2" && lose.Load() })
+	n2 := start("n2", []string{n1.Addr()}, nil)
+	n3 := start("n3", []string{n1.Addr(), n2.Addr()}, nil)
+	for _, n := range []*node{n1, n2, n3} {
+		eventually(t, n.cfg.NodeName+" holds both peers' views", func() bool { return len(n.PeerViews()) == 2 })
+	}
+	n1.set(ipB, D) // a first change by UDP, echoed at n2's next tick
+	eventually(t, "n2 holds n1's first change", func() bool { return n2.PeerViews()["n1"].States()[ipB] == D })
+	time.Sleep(vi + 2*sendGap) // n2's echo of it comes back
+	lose.Store(true)
+	at := time.Now()
+	n1.set(ipA, D)
+	for deadline := at.Add(3 * vi); n2.PeerViews()["n1"].States()[ipA] != D; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("n2 never got n1's change behind lost packets")
+		}
+	}
+	took := time.Since(at)
+	lag := routeLag(vi)
+	t.Logf("the change reached n2 in %s (lag %s, view interval %s)", took.Round(time.Millisecond), lag, vi)
+	if bound := lag + sendGap + time.Second; took > bound {
+		t.Errorf("the change reached n2 behind lost packets in %s, more than %s: it waited for a tick", took, bound)
 	}
 }
