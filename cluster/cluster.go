@@ -60,6 +60,7 @@ type Config struct {
 	tune        func(*memberlist.Config) // tests shorten memberlist's timers
 	rejoinEvery time.Duration            // tests: how often missing peers are re-joined
 	anyVoter    bool                     // tests: every member votes, as if each agent listed all the others
+	losePacket  func(peer string) bool   // tests: a view packet to peer is lost (memberlist's own pass)
 }
 
 // Reasons a peer message is dropped, as counted by Dropped.

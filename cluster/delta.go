@@ -39,18 +39,23 @@ import (
 // cannot apply leaves its copy and its echo as they were.
 //
 // The base is the position the peer echoed, or, so that a change is sent
-// once and not until the echo comes back, the last message delivered to the
-// peer (a chain). A peer that refuses a delta says so in its next messages
-// (Refused[us]: our latest message it refused); a refusal of a message sent
-// since the chain was last restarted restarts it on the peer's echo (whole
-// view if none), as does a new incarnation of the peer. Echoes keep their
+// once and not until the echo comes back, the last message a TCP stream
+// delivered to the peer (a chain). A message sent in a UDP packet (see
+// route.go) is never a base: it may be lost, so its changes go again in
+// every message until the peer echoes it or a stream delivers a later one.
+// A peer that refuses a delta says so in its next messages (Refused[us]:
+// our latest message it refused); a refusal of a message sent since the
+// chain was last restarted restarts it on the peer's echo (whole view if
+// none), as does a new incarnation of the peer. Echoes keep their
 // meaning for the writer lease: the latest view of ours the peer holds.
 
 const (
 	// sendGap is the least time between two messages to one peer: a burst of
 	// changes goes out as one delta. A message costs about 150 bytes besides
-	// its changes (memberlist's stream, the seal, the header): at 100 ms, 4
-	// peers and a change in every window that alone would be 6 KB/s.
+	// its changes (memberlist's framing and encryption, the seal, the header;
+	// a TCP stream adds about 450 bytes of packet headers, a UDP packet 28):
+	// at 100 ms, 4 peers and a change in every window that alone would be
+	// 6 KB/s.
 	sendGap = 150 * time.Millisecond
 	// maxTombstones bounds the removed addresses remembered for deltas; a
 	// peer whose base is older than the oldest forgotten one gets the whole
@@ -98,7 +103,8 @@ type deltaLog struct {
 	refused map[string]Echo  // by sender: its latest message whose delta this agent refused
 	heard   map[string]heard // by peer: what its latest message said of ours
 
-	writers sync.Pool // of *flate.Writer
+	writers sync.Pool        // of *flate.Writer
+	sentBy  [2]atomic.Uint64 // messages sent, by transport
 
 	decided  time.Time   // the latest agreement round (Run's goroutine only)
 	deferred atomic.Bool // a round is due at the end of decideGap
@@ -269,14 +275,36 @@ func (c *Cluster) stage(seq uint64, mine View) {
 	}
 }
 
-// send delivers this agent's latest view to one peer over memberlist's
-// encrypted TCP stream, so a slow or unreachable peer delays no one else,
-// at most once every sendGap: what changed meanwhile goes in one delta.
+// send delivers this agent's latest view to one peer, so a slow or
+// unreachable peer delays no one else, at most once every sendGap: what
+// changed meanwhile goes in one delta. A small message goes in one UDP
+// packet, a big one (or any while the peer's echo lags) over memberlist's
+// encrypted TCP stream (see route.go); both are sealed.
 func (c *Cluster) send(name string, ob chan struct{}) {
 	defer c.senders.Done()
 	var last time.Time
-	var sent uint64 // the sequence last delivered
-	for range ob {
+	var sent uint64 // the sequence last sent
+	var rt route
+	overdue := time.NewTimer(time.Hour)
+	overdue.Stop()
+	defer overdue.Stop()
+	for {
+		select {
+		case _, open := <-ob:
+			if !open {
+				return
+			}
+		case <-overdue.C:
+			// A message sent by UDP is still unechoed: a fresh view goes to
+			// the peer by TCP (and to the others as usual).
+			rt.ack(c.out.echoOf(name, c.inc))
+			if _, _, vi := c.settings(); rt.overdue(time.Now(), routeLag(vi)) {
+				c.LocalChanged()
+			} else if d := rt.due(routeLag(vi)); !d.IsZero() {
+				overdue.Reset(time.Until(d))
+			}
+			continue
+		}
 		if wait := sendGap - time.Since(last); wait > 0 {
 			time.Sleep(wait)
 			select { // a request made while waiting is served by this send
@@ -296,16 +324,54 @@ func (c *Cluster) send(name string, ob chan struct{}) {
 		switch {
 		case err != nil:
 			c.cfg.Log.Error("encode view", "peer", name, "err", err)
-		case seq == sent: // already delivered: the peer would drop it as a replay
-		default:
-			if err := c.ml.SendReliable(&node, msg); err != nil {
-				c.cfg.Log.Debug("send view", "peer", name, "err", err)
-			} else {
-				sent = seq
-				delivered()
+			continue
+		case seq == sent: // already sent: the peer would drop it as a replay
+			continue
+		}
+		_, _, vi := c.settings()
+		held := rt.tcpUntil
+		via := rt.pick(last, len(msg), c.out.echoOf(name, c.inc), routeLag(vi), routeHold(vi))
+		if rt.tcpUntil != held {
+			c.cfg.Log.Debug("views go by TCP: a packet was not echoed in time (is UDP lost on the way?)", "peer", name, "lag", routeLag(vi), "for", rt.tcpUntil.Sub(last).Round(time.Second))
+		}
+		if via == viaUDP && (c.cfg.losePacket == nil || !c.cfg.losePacket(name)) {
+			if err := c.ml.SendBestEffort(&node, msg); err != nil {
+				c.cfg.Log.Debug("send view", "peer", name, "via", via, "err", err)
+				via = viaTCP // one packet could not go: the stream may
 			}
 		}
+		if via == viaTCP {
+			if err := c.ml.SendReliable(&node, msg); err != nil {
+				c.cfg.Log.Debug("send view", "peer", name, "via", via, "err", err)
+				continue
+			}
+			delivered() // only a stream's delivery makes a delta base
+		}
+		sent = seq
+		rt.sent(via, seq, last)
+		c.out.sentBy[via].Add(1)
+		if d := rt.due(routeLag(vi)); !d.IsZero() && via == viaUDP && len(rt.pending) == 1 {
+			overdue.Stop()
+			overdue.Reset(time.Until(d))
+		}
 	}
+}
+
+// SentViews returns how many view messages this agent has sent to its
+// peers, in UDP packets and over TCP streams.
+func (c *Cluster) SentViews() (udp, tcp uint64) {
+	return c.out.sentBy[viaUDP].Load(), c.out.sentBy[viaTCP].Load()
+}
+
+// echoOf returns the latest position of our view (incarnation inc) that
+// peer echoed, 0 for none.
+func (l *deltaLog) echoOf(peer string, inc uint64) uint64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if e := l.heard[peer].echo; e.Inc == inc {
+		return e.Seq
+	}
+	return 0
 }
 
 // messageFor seals the staged view for peer (see forPeer) and returns its

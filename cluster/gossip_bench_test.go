@@ -27,6 +27,7 @@ type countingTransport struct {
 	*memberlist.NetTransport
 	sent    atomic.Int64
 	dials   atomic.Int64
+	packets atomic.Int64
 	streams chan net.Conn
 	done    chan struct{}
 }
@@ -62,6 +63,7 @@ func (t *countingTransport) WriteTo(b []byte, addr string) (time.Time, error) {
 
 func (t *countingTransport) WriteToAddress(b []byte, a memberlist.Address) (time.Time, error) {
 	t.sent.Add(int64(len(b)))
+	t.packets.Add(1)
 	return t.NetTransport.WriteToAddress(b, a)
 }
 
@@ -350,10 +352,10 @@ func BenchmarkGossip(b *testing.B) {
 	b.ResetTimer()
 	lo0, wire := loTxBytes()
 	s0, t0 := sent(), time.Now()
-	d0 := nodes[0].tr.dials.Load()
+	d0, p0 := nodes[0].tr.dials.Load(), nodes[0].tr.packets.Load()
 	time.Sleep(steady)
 	s1 := sent()
-	b.Logf("agent-0: %.1f streams/s, %.0f B each", float64(nodes[0].tr.dials.Load()-d0)/time.Since(t0).Seconds(), float64(s1[0]-s0[0])/float64(nodes[0].tr.dials.Load()-d0))
+	b.Logf("agent-0: %.1f streams/s, %.1f packets/s (memberlist's own included), %.0f B/s", float64(nodes[0].tr.dials.Load()-d0)/time.Since(t0).Seconds(), float64(nodes[0].tr.packets.Load()-p0)/time.Since(t0).Seconds(), float64(s1[0]-s0[0])/time.Since(t0).Seconds())
 	steadyMean, steadyMax := rates(s0, s1, time.Since(t0))
 	b.Logf("steady state: %.0f B/s per agent (max %.0f) over %s", steadyMean, steadyMax, steady)
 	lo1, _ := loTxBytes()
@@ -401,6 +403,10 @@ func BenchmarkGossip(b *testing.B) {
 	time.Sleep(time.Until(event.Add(massWindow))) // the window: 5 s, or until agreement if longer
 	s2 := sent()
 	window := time.Since(event)
+	if lo2, ok := loTxBytes(); ok && wire {
+		b.Logf("mass event on the wire: %.0f B/s per agent over %s", float64(lo2-lo1)/float64(agents)/window.Seconds(), window.Round(time.Millisecond))
+		b.ReportMetric(float64(lo2-lo1)/float64(agents)/window.Seconds(), "mass_wire_B/s/agent")
+	}
 	massMean, massMax := rates(s1, s2, window)
 	b.StopTimer()
 	slowest := time.Duration(0)

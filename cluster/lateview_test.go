@@ -4,6 +4,7 @@ import (
 	"io"
 	"log"
 	"net"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -11,14 +12,38 @@ import (
 	"github.com/hashicorp/memberlist"
 )
 
-// holdTransport records streams to held addresses instead of sending
-// them, as a network (or a SIGSTOP of the sender after it wrote) that
-// delivers them late. next sends one recorded stream for real.
+// holdTransport records streams and packets to held addresses instead of
+// sending them, as a network (or a SIGSTOP of the sender after it wrote)
+// that delivers them late. next sends one recorded stream or packet for
+// real.
 type holdTransport struct {
 	*memberlist.NetTransport
 	mu   sync.Mutex
 	hold map[string]bool
-	kept map[string][][]byte
+	kept map[string][]heldMsg
+}
+
+// heldMsg is one stream's bytes, or one packet.
+type heldMsg struct {
+	b      []byte
+	packet bool
+}
+
+func (h *holdTransport) WriteToAddress(b []byte, a memberlist.Address) (time.Time, error) {
+	h.mu.Lock()
+	held := h.hold[a.Addr]
+	if held {
+		h.kept[a.Addr] = append(h.kept[a.Addr], heldMsg{slices.Clone(b), true})
+	}
+	h.mu.Unlock()
+	if held {
+		return time.Now(), nil
+	}
+	return h.NetTransport.WriteToAddress(b, a)
+}
+
+func (h *holdTransport) WriteTo(b []byte, addr string) (time.Time, error) {
+	return h.WriteToAddress(b, memberlist.Address{Addr: addr})
 }
 
 type recConn struct {
@@ -37,7 +62,7 @@ func (c *recConn) RemoteAddr() net.Addr             { a, _ := net.ResolveTCPAddr
 func (c *recConn) LocalAddr() net.Addr              { return &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)} }
 func (c *recConn) Close() error {
 	c.t.mu.Lock()
-	c.t.kept[c.addr] = append(c.t.kept[c.addr], c.buf)
+	c.t.kept[c.addr] = append(c.t.kept[c.addr], heldMsg{c.buf, false})
 	c.t.mu.Unlock()
 	return nil
 }
@@ -56,21 +81,27 @@ func (h *holdTransport) DialAddressTimeout(a memberlist.Address, d time.Duration
 	return h.DialTimeout(a.Addr, d)
 }
 
-// next delivers the oldest recorded stream to addr for real.
+// next delivers the oldest recorded stream or packet to addr for real.
 func (h *holdTransport) next(t *testing.T, addr string) bool {
 	h.mu.Lock()
 	if len(h.kept[addr]) == 0 {
 		h.mu.Unlock()
 		return false
 	}
-	b := h.kept[addr][0]
+	m := h.kept[addr][0]
 	h.kept[addr] = h.kept[addr][1:]
 	h.mu.Unlock()
+	if m.packet {
+		if _, err := h.NetTransport.WriteToAddress(m.b, memberlist.Address{Addr: addr}); err != nil {
+			t.Fatal(err)
+		}
+		return true
+	}
 	c, err := h.NetTransport.DialTimeout(addr, time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
-	c.Write(b)
+	c.Write(m.b)
 	c.Close()
 	return true
 }
@@ -93,7 +124,7 @@ func TestAgreement_LateViewDoesNotVote(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ht := &holdTransport{NetTransport: nt, hold: map[string]bool{}, kept: map[string][][]byte{}}
+	ht := &holdTransport{NetTransport: nt, hold: map[string]bool{}, kept: map[string][]heldMsg{}}
 	n2 := &node{states: allUp(), done: make(chan error, 1)}
 	c, err := New(Config{
 		NodeName: "n2", BindAddr: "127.0.0.1", AdvertiseAddr: "127.0.0.1", Peers: []string{n1.Addr()}, Keys: [][]byte{keyA},
