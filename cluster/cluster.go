@@ -290,6 +290,26 @@ func (c *Cluster) Run(ctx context.Context) error {
 			c.decide(mine)
 		}
 	}
+	// Rounds asked for by local changes are paced by their own cost: the
+	// next waits as long as the last took (at most a send gap, which no
+	// message to a peer beats anyway), and then runs once for every change
+	// meanwhile. At 100,000 targets a round takes tens of milliseconds, and
+	// a start or a mass event asks for one per transition: back to back
+	// they held a core and most of the agent's memory. A small view's
+	// round takes microseconds, so the pause costs it nothing.
+	var paceUntil time.Time
+	pace := time.NewTimer(time.Hour)
+	pace.Stop()
+	defer pace.Stop()
+	localRound := func() {
+		if wait := time.Until(paceUntil); wait > 0 {
+			pace.Reset(wait)
+			return
+		}
+		start := time.Now()
+		round()
+		paceUntil = time.Now().Add(min(time.Since(start), sendGap))
+	}
 	round()
 	saved := c.afterBlackout()
 	defer saved.Stop()
@@ -303,7 +323,9 @@ func (c *Cluster) Run(ctx context.Context) error {
 				c.decide(View{Entries: c.cfg.Local()})
 			}
 		case <-c.local:
-			round()
+			localRound()
+		case <-pace.C:
+			localRound()
 		case <-c.poke:
 			round() // a joiner gets our view now, not at the next tick
 		case <-tick.C:

@@ -149,6 +149,7 @@ var (
 	descConf   = prometheus.NewDesc("goavail_cluster_name_conflicts", "Node names two agents use at once (1 per name; local=\"true\" for this agent's own, which then neither votes nor writes).", []string{"node_name", "local"}, nil)
 	descTerm   = prometheus.NewDesc("goavail_cluster_writer_term", "The highest writer-lease term this agent knows; it grows with each hand-over.", nil, nil)
 	descIsol   = prometheus.NewDesc("goavail_cluster_isolated", "1 if this agent abstains because it sees nearly every target down.", nil, nil)
+	descViews  = prometheus.NewDesc("goavail_cluster_view_messages_total", "View messages sent to peers, by transport: udp (one packet, small deltas) or tcp (a stream: whole views, big deltas, and every message to a peer whose echo lagged).", []string{"transport"}, nil)
 	descDrop   = prometheus.NewDesc("goavail_cluster_dropped_messages_total", "Peer messages dropped, by reason.", []string{"reason"}, nil)
 	descNDrop  = prometheus.NewDesc("goavail_notifications_dropped_total", "Notifications dropped because a hook's or webhook's queue was full.", nil, nil)
 	descNFail  = prometheus.NewDesc("goavail_notifications_failed_total", "Notifications that failed for good (hook error or timeout, webhook retries spent).", nil, nil)
@@ -157,7 +158,7 @@ var (
 )
 
 func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descState, descUp, descRTT, descLoss, descAgree, descAgreed, descMemb, descVote, descQuor, descWrite, descIsW, descConf, descTerm, descIsol, descDrop, descNDrop, descNFail, descDry, descBuild} {
+	for _, d := range []*prometheus.Desc{descState, descUp, descRTT, descLoss, descAgree, descAgreed, descMemb, descVote, descQuor, descWrite, descIsW, descConf, descTerm, descIsol, descViews, descDrop, descNDrop, descNFail, descDry, descBuild} {
 		ch <- d
 	}
 }
@@ -221,6 +222,9 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 	gauge(descTerm, float64(c.clu.Term()))
 	gauge(descIsW, bit(isWriter))
 	gauge(descIsol, bit(d.LocalIsolated))
+	udp, tcp := c.clu.SentViews()
+	ch <- prometheus.MustNewConstMetric(descViews, prometheus.CounterValue, float64(udp), "udp")
+	ch <- prometheus.MustNewConstMetric(descViews, prometheus.CounterValue, float64(tcp), "tcp")
 	for reason, n := range c.clu.Dropped() {
 		ch <- prometheus.MustNewConstMetric(descDrop, prometheus.CounterValue, float64(n), reason)
 	}
