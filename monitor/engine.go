@@ -44,11 +44,10 @@ type Engine struct {
 	ring    ring // the targets in phase order
 	index   map[netip.Addr]*target
 	pending []probe // outstanding probes, oldest first (deadlines grow)
-	unsent  []probe // probes this host's full send queue refused: sent at the next wake
 
-	pauses, skipped, deferred atomic.Int64
-	paused                    atomic.Int64 // nanoseconds
-	drained                   atomic.Int64 // when the scheduler last drained the sockets (Unix ns)
+	pauses, skipped, refused atomic.Int64
+	paused                   atomic.Int64 // nanoseconds
+	drained                  atomic.Int64 // when the scheduler last drained the sockets (Unix ns)
 }
 
 type target struct {
@@ -60,7 +59,8 @@ type target struct {
 	sentAt      time.Time
 	next        time.Time // its next slot
 	skippedLast bool      // its last slot was skipped (see ring.due)
-	unsent      bool      // its probe waits for room in the send queue
+	deadline    time.Time // its outstanding probe's
+	respread    bool      // its probe was out when the schedule was spread anew
 	removed     bool
 }
 
@@ -76,7 +76,7 @@ type EngineStats struct {
 	Pauses       int64         // times the agent found it had been stopped for more than an interval
 	Paused       time.Duration // their total length
 	SkippedSlots int64         // probes not sent because their slot was missed by more than the slack
-	Deferred     int64         // sends put off to the next wake because this host's send queue was full
+	NotSent      int64         // probes not sent because this host's send queue was full (no evidence either way)
 }
 
 // NewEngine opens the ICMP sockets and returns an engine with no targets.
@@ -103,7 +103,7 @@ func NewEngine(cfg EngineConfig, log *slog.Logger, onResult func(Result)) (*Engi
 
 // Stats returns the pauses and skipped slots counted so far.
 func (e *Engine) Stats() EngineStats {
-	return EngineStats{Pauses: e.pauses.Load(), Paused: time.Duration(e.paused.Load()), SkippedSlots: e.skipped.Load(), Deferred: e.deferred.Load()}
+	return EngineStats{Pauses: e.pauses.Load(), Paused: time.Duration(e.paused.Load()), SkippedSlots: e.skipped.Load(), NotSent: e.refused.Load()}
 }
 
 // SetConfig changes interval and timeout; a new interval spreads the
@@ -221,6 +221,8 @@ func (e *Engine) schedule(ctx context.Context) {
 	var sends []probe
 	var active []*socket // sockets with targets: the others need no draining
 	planned := time.Now()
+	var warnedRefused int64 // refused sends already in a warning
+	warnedAt := planned
 	for {
 		select {
 		case <-ctx.Done():
@@ -257,32 +259,28 @@ func (e *Engine) schedule(ctx context.Context) {
 		e.drained.Store(now.UnixNano())
 		e.mu.Lock()
 		results = e.expireLocked(now, results)
-		// Probes the full send queue refused last time go first, until
-		// their timeout: their targets said nothing yet.
-		for _, p := range e.unsent {
-			if p.t.unsent && p.t.outstanding && p.t.seq == p.seq && !p.t.removed {
-				p.t.unsent, p.t.sentAt = false, now
-				sends = append(sends, p)
-			}
-		}
-		clear(e.unsent)
-		e.unsent = e.unsent[:0]
 		slack := slackFor(cfg.Interval)
 		e.ring.due(now, cfg.Interval, slack, func(t *target, slot time.Time, send bool) {
+			if t.outstanding && t.respread && t.deadline.After(now) {
+				// The schedule was spread anew (a reload) while this probe
+				// was out: its first new slot may come at once, and the
+				// probe has its whole timeout. Skip the slot instead of
+				// counting the probe lost and sending another.
+				t.respread = false
+				e.skipped.Add(1)
+				return
+			}
+			t.respread = false
 			if t.outstanding { // reply neither came nor timed out before the next slot: lost
 				t.outstanding = false
-				r := Result{Addr: t.addr, At: now, Seq: t.seq, Sent: t.sentAt}
-				if t.unsent {
-					t.unsent, r.Err = false, errQueueFull
-				}
-				results = append(results, r)
+				results = append(results, Result{Addr: t.addr, At: now, Seq: t.seq, Sent: t.sentAt})
 			}
 			if !send {
 				e.skipped.Add(1)
 				return
 			}
 			t.seq++
-			t.outstanding, t.sentAt = true, now
+			t.outstanding, t.sentAt, t.deadline = true, now, now.Add(cfg.Timeout)
 			e.pending = append(e.pending, probe{t: t, seq: t.seq, slot: slot, deadline: now.Add(cfg.Timeout)})
 			sends = append(sends, e.pending[len(e.pending)-1])
 		})
@@ -301,6 +299,11 @@ func (e *Engine) schedule(ctx context.Context) {
 		for _, r := range results {
 			e.onResult(r)
 		}
+		if n := e.refused.Load(); n > warnedRefused && now.Sub(warnedAt) >= refusedWarnEvery {
+			e.log.Warn("this host's send queue is full (ENOBUFS): probes not sent; their targets keep their state and wait for their next slot",
+				"not_sent", n-warnedRefused, "since", warnedAt.Format(time.RFC3339))
+			warnedRefused, warnedAt = n, now
+		}
 
 		e.mu.Lock()
 		at := now.Add(cfg.Interval)
@@ -309,9 +312,6 @@ func (e *Engine) schedule(ctx context.Context) {
 		}
 		if len(e.pending) > 0 && e.pending[0].deadline.Before(at) {
 			at = e.pending[0].deadline
-		}
-		if len(e.unsent) > 0 { // room in the queue comes within a tick
-			at = now
 		}
 		e.mu.Unlock()
 		// At most one wake a tick, counted from this wake's start, not
@@ -333,12 +333,7 @@ func (e *Engine) expireLocked(now time.Time, results []Result) []Result {
 		p := e.pending[i]
 		if p.t.outstanding && p.t.seq == p.seq && !p.t.removed {
 			p.t.outstanding = false
-			r := Result{Addr: p.t.addr, At: now, Seq: p.seq, Sent: p.t.sentAt}
-			if p.t.unsent { // never left this host: say so, it is not the target's silence
-				p.t.unsent = false
-				r.Err = errQueueFull
-			}
-			results = append(results, r)
+			results = append(results, Result{Addr: p.t.addr, At: now, Seq: p.seq, Sent: p.t.sentAt})
 		}
 	}
 	if i > 0 {
@@ -428,13 +423,15 @@ func (e *Engine) matchLocked(from netip.Addr, seq uint16, at time.Time) (Result,
 	return Result{Addr: from, At: at, OK: true, RTT: rtt, Seq: seq, Sent: t.sentAt}, true
 }
 
-// errQueueFull is the evidence of a probe that never left this host.
-const errQueueFull = "not sent: this host's send queue stayed full until the probe's timeout"
+// refusedWarnEvery spaces the warnings about a full send queue.
+const refusedWarnEvery = 10 * time.Second
 
 // send writes one echo request per probe, in batches per socket. A send
 // that fails (no route, say) is a lost probe at once, with the error as
-// evidence. A send refused only because this host's send queue is full
-// waits for the next wake, up to its timeout.
+// evidence. A probe refused only because this host's send queue is full
+// (queueFull) is not sent at all: it is no evidence either way, like a
+// skipped slot, and its target waits for its next slot, so nothing is sent
+// late or twice and nothing bursts when the queue drains.
 func (e *Engine) send(ps []probe, now time.Time, results []Result) []Result {
 	for _, s := range e.sockets() {
 		failed, unsent := s.writeBatch(ps, e.id, e.token, now)
@@ -442,16 +439,15 @@ func (e *Engine) send(ps []probe, now time.Time, results []Result) []Result {
 			continue
 		}
 		e.mu.Lock()
-		if len(unsent) > 0 {
-			e.deferred.Add(int64(len(unsent)))
-			for _, p := range unsent {
-				p.t.unsent = true
+		for _, p := range unsent {
+			if p.t.seq == p.seq && p.t.outstanding {
+				p.t.outstanding = false // its pending entry expires with no result
+				e.refused.Add(1)
 			}
-			e.unsent = append(e.unsent, unsent...)
 		}
 		for _, f := range failed {
 			t := f.p.t
-			if t.seq == f.p.seq && t.outstanding {
+			if t.seq == f.p.seq && t.outstanding && !t.removed {
 				t.outstanding = false
 				results = append(results, Result{Addr: t.addr, At: now, Err: f.err.Error(), Seq: f.p.seq, Sent: now})
 			}

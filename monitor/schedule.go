@@ -76,10 +76,12 @@ type ring struct {
 	cursor  int
 }
 
-// spread gives target i its first slot at now + i·interval/n.
+// spread gives target i its first slot at now + i·interval/n. A target
+// whose probe is still out is marked respread: see Engine.schedule.
 func (r *ring) spread(now time.Time, interval time.Duration) {
 	for i, t := range r.targets {
 		t.next = phaseSlot(now, i, len(r.targets), interval)
+		t.respread = t.outstanding
 	}
 	r.cursor = 0
 }

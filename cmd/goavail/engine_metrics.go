@@ -7,11 +7,11 @@ import (
 )
 
 var (
-	descPauses   = prometheus.NewDesc("goavail_agent_pauses_total", "Times goavail found it had been stopped (SIGSTOP, a frozen VM, CPU starvation) for more than an interval; each is logged with its length.", nil, nil)
-	descPaused   = prometheus.NewDesc("goavail_agent_paused_seconds_total", "Total length of those pauses.", nil, nil)
-	descSkipped  = prometheus.NewDesc("goavail_probe_slots_skipped_total", "Probes not sent because goavail reached their slot too late (after a pause, or starved of CPU); the target waits for its next slot.", nil, nil)
-	descDeferred = prometheus.NewDesc("goavail_probe_sends_deferred_total", "Probe sends put off to the next wake because this host's send queue was full (ENOBUFS): such a probe never counts against its target unless it is still unsent at its timeout.", nil, nil)
-	descTargets  = prometheus.NewDesc("goavail_targets", "Watched targets by the state this agent sees them in (up, down, unknown).", []string{"state"}, nil)
+	descPauses  = prometheus.NewDesc("goavail_agent_pauses_total", "Times goavail found it had been stopped (SIGSTOP, a frozen VM, CPU starvation) for more than an interval; each is logged with its length.", nil, nil)
+	descPaused  = prometheus.NewDesc("goavail_agent_paused_seconds_total", "Total length of those pauses.", nil, nil)
+	descSkipped = prometheus.NewDesc("goavail_probe_slots_skipped_total", "Probes not sent because goavail reached their slot too late (after a pause, or starved of CPU); the target waits for its next slot.", nil, nil)
+	descNotSent = prometheus.NewDesc("goavail_probes_not_sent_total", "Probes not sent because this host's send queue was full (ENOBUFS): no evidence either way; the target keeps its state and waits for its next slot.", nil, nil)
+	descTargets = prometheus.NewDesc("goavail_targets", "Watched targets by the state this agent sees them in (up, down, unknown).", []string{"state"}, nil)
 )
 
 // perTargetLimit is the most targets for which goavail exports series per
@@ -34,7 +34,7 @@ func (c engineCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- descPauses
 	ch <- descPaused
 	ch <- descSkipped
-	ch <- descDeferred
+	ch <- descNotSent
 	ch <- descTargets
 }
 
@@ -44,7 +44,7 @@ func (c engineCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(descPauses, prometheus.CounterValue, float64(s.Pauses))
 		ch <- prometheus.MustNewConstMetric(descPaused, prometheus.CounterValue, s.Paused.Seconds())
 		ch <- prometheus.MustNewConstMetric(descSkipped, prometheus.CounterValue, float64(s.SkippedSlots))
-		ch <- prometheus.MustNewConstMetric(descDeferred, prometheus.CounterValue, float64(s.Deferred))
+		ch <- prometheus.MustNewConstMetric(descNotSent, prometheus.CounterValue, float64(s.NotSent))
 	}
 	for st, n := range c.tracker.Counts() {
 		ch <- prometheus.MustNewConstMetric(descTargets, prometheus.GaugeValue, float64(n), st.String())

@@ -1,0 +1,501 @@
+package monitor
+
+// Adversarial tests of probes refused by a full send queue (ENOBUFS) and of
+// the scheduler around them, from a review of a first design that retried
+// refused probes until their timeout (it sent targets twice, late, in
+// bursts, and reported refusals as losses). Each test states the invariant
+// it attacks and the schedule of faults that broke the first design; a
+// refused probe is now not sent at all and reports nothing.
+
+import (
+	"context"
+	"encoding/binary"
+	"log/slog"
+	"net"
+	"net/netip"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/net/ipv4"
+)
+
+// sentEcho is one echo request the fake accepted.
+type sentEcho struct {
+	addr netip.Addr
+	seq  uint16
+	slot time.Time // from the payload
+	at   time.Time
+}
+
+// reviewLoop is a socket's batch I/O that refuses writes with ENOBUFS while
+// full(call) says so (call counts WriteBatch calls from 1), or with err(call)
+// when that is not nil, records every
+// write call it accepts, and answers each accepted request after delay.
+type reviewLoop struct {
+	mu     sync.Mutex
+	full   func(call int) bool
+	err    func(call int) error
+	delay  time.Duration
+	calls  int
+	writes [][]sentEcho // one entry per accepted WriteBatch call
+	queue  []pendingAnswer
+}
+
+type pendingAnswer struct {
+	ready time.Time
+	b     []byte
+	from  net.Addr
+}
+
+func (q *reviewLoop) WriteBatch(ms []ipv4.Message, _ int) (int, error) {
+	q.mu.Lock()
+	q.calls++
+	call := q.calls
+	q.mu.Unlock()
+	if q.full(call) { // outside the lock: full may call back into the engine
+		return 0, syscall.ENOBUFS
+	}
+	if q.err != nil {
+		if err := q.err(call); err != nil {
+			return 0, err
+		}
+	}
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	now := time.Now()
+	var w []sentEcho
+	for _, m := range ms {
+		b := append([]byte(nil), m.Buffers[0]...)
+		w = append(w, sentEcho{addr: source(m.Addr), seq: binary.BigEndian.Uint16(b[6:]), slot: time.Unix(0, int64(binary.BigEndian.Uint64(b[16:]))), at: now})
+		b[0] = byte(ipv4.ICMPTypeEchoReply)
+		q.queue = append(q.queue, pendingAnswer{ready: now.Add(q.delay), b: b, from: m.Addr})
+	}
+	q.writes = append(q.writes, w)
+	return len(ms), nil
+}
+
+func (q *reviewLoop) ReadBatch(ms []ipv4.Message, _ int) (int, error) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	now := time.Now()
+	n := 0
+	for n < len(ms) && len(q.queue) > 0 && !q.queue[0].ready.After(now) {
+		ms[n].N = copy(ms[n].Buffers[0], q.queue[0].b)
+		ms[n].NN, ms[n].Addr = 0, q.queue[0].from
+		q.queue = q.queue[1:]
+		n++
+	}
+	if n == 0 {
+		return 0, syscall.EAGAIN
+	}
+	return n, nil
+}
+
+func (q *reviewLoop) snapshot() [][]sentEcho {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return append([][]sentEcho(nil), q.writes...)
+}
+
+// reviewEngine is an engine on one unprivileged IPv4 socket whose I/O is q.
+func reviewEngine(q *reviewLoop, cfg EngineConfig, onResult func(Result)) *Engine {
+	s := &socket{batch: q, drain: q}
+	s.rmsgs = make([]ipv4.Message, batchSize)
+	for i := range s.rmsgs {
+		s.rmsgs[i].Buffers = [][]byte{make([]byte, 1500)}
+	}
+	s.wmsgs = make([]ipv4.Message, batchSize)
+	s.wbufs = make([][]byte, batchSize)
+	for i := range s.wbufs {
+		s.wbufs[i] = make([]byte, 8+payloadLen)
+		s.wmsgs[i].Buffers = [][]byte{s.wbufs[i]}
+	}
+	return &Engine{log: slog.New(slog.DiscardHandler), onResult: onResult, cfg: cfg, index: map[netip.Addr]*target{}, wake: make(chan struct{}, 1), v4: s}
+}
+
+// results collects an engine's results.
+type results struct {
+	mu sync.Mutex
+	rs []Result
+}
+
+func (r *results) add(x Result) { r.mu.Lock(); r.rs = append(r.rs, x); r.mu.Unlock() }
+func (r *results) all() []Result {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]Result(nil), r.rs...)
+}
+
+func reviewAddr(i int) netip.Addr { return netip.AddrFrom4([4]byte{198, 18, 210, byte(i + 1)}) }
+
+// checkNoDoubleSend fails for every write call that carries two requests to
+// one target, and for every target sent twice within less than interval
+// minus two ticks (its phase kept, no target is sent twice in one
+// interval).
+func checkNoDoubleSend(t *testing.T, writes [][]sentEcho, interval time.Duration) {
+	t.Helper()
+	last := map[netip.Addr]sentEcho{}
+	for i, w := range writes {
+		for _, s := range w {
+			if p, ok := last[s.addr]; ok && s.at.Sub(p.at) < interval-2*tickFor(interval) {
+				t.Errorf("write %d: %s sent probe %d %s after probe %d: twice in one interval", i, s.addr, s.seq, s.at.Sub(p.at), p.seq)
+			}
+			last[s.addr] = s
+		}
+	}
+}
+
+// Invariant: a probe that never left this host never counts as the
+// target's silence.
+//
+// Schedule: the send queue stays full (ENOBUFS) for Fall intervals; the
+// target itself answers every request that leaves.
+//
+// (Found by review: refused probes were reported with an error, and any
+// result that is not OK counts as lost in Machine.Observe, so a healthy
+// target went Down. A refused probe now reports nothing.)
+func TestEngine_RefusedProbesNeverMakeATargetDown(t *testing.T) {
+	q := &reviewLoop{full: func(int) bool { return true }}
+	var rs results
+	e := reviewEngine(q, EngineConfig{Interval: 50 * time.Millisecond, Timeout: 40 * time.Millisecond}, rs.add)
+	if err := e.SetTargets([]netip.Addr{reviewAddr(0)}); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 400*time.Millisecond)
+	defer cancel()
+	e.schedule(ctx)
+	if n := e.Stats().NotSent; n < 3 {
+		t.Fatalf("only %d refused sends: the schedule did not run long enough", n)
+	}
+	var m Machine
+	th := Thresholds{Fall: 3, Rise: 2}
+	for _, r := range rs.all() {
+		if !r.OK {
+			t.Errorf("result %+v: a probe that never left this host is no evidence", r)
+		}
+		if tr, ok := m.Observe(r, th); ok && tr.To == Down {
+			t.Fatalf("target went Down on probes that never left this host (evidence %+v)", tr.Evidence)
+		}
+	}
+}
+
+// Invariant: a SetConfig/SetTargets during deferral loses nothing and sends
+// nothing twice; a probe that never left this host never counts as the
+// target's silence.
+//
+// Schedule: one target A; its first request is refused (ENOBUFS) and,
+// while the queue is full, a config reload adds target B (SetTargets). The
+// queue has room from then on and A answers every request at once.
+//
+// SetTargets respreads the ring, so A's next slot is now. At the next wake
+// the deferred probe s is put in the send batch and its unsent mark
+// cleared; ring.due then finds A still outstanding and reports s lost with
+// no error (before s has even been written), and adds probe s+1: A gets
+// two requests in one sendmmsg, and a false plain loss.
+func TestEngine_ReloadWhileQueueFullSendsOnceAndLosesNothing(t *testing.T) {
+	cfg := EngineConfig{Interval: 400 * time.Millisecond, Timeout: 300 * time.Millisecond}
+	triggers := map[string]func(e *Engine) error{
+		// a config reload adds target B
+		"SetTargets": func(e *Engine) error { return e.SetTargets([]netip.Addr{reviewAddr(0), reviewAddr(1)}) },
+		// a config reload changes the interval (the schedule is spread anew)
+		"SetConfig": func(e *Engine) error {
+			return e.SetConfig(EngineConfig{Interval: 500 * time.Millisecond, Timeout: cfg.Timeout})
+		},
+	}
+	for name, trigger := range triggers {
+		t.Run(name, func(t *testing.T) {
+			var e *Engine
+			q := &reviewLoop{}
+			q.full = func(call int) bool {
+				if call == 1 { // the queue is full at A's first send; meanwhile the reload
+					if err := trigger(e); err != nil {
+						t.Error(err)
+					}
+					return true
+				}
+				return false
+			}
+			var rs results
+			e = reviewEngine(q, cfg, rs.add)
+			if err := e.SetTargets([]netip.Addr{reviewAddr(0)}); err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+			defer cancel()
+			e.schedule(ctx)
+
+			writes := q.snapshot()
+			if len(writes) == 0 {
+				t.Fatal("nothing was ever sent")
+			}
+			checkNoDoubleSend(t, writes, cfg.Interval)
+			for _, r := range rs.all() {
+				if !r.OK {
+					t.Errorf("%s probe %d reported lost (err %q, sent %s, at %s): every request that left was answered at once",
+						r.Addr, r.Seq, r.Err, r.Sent.Format("15:04:05.000"), r.At.Format("15:04:05.000"))
+				}
+			}
+		})
+	}
+}
+
+// Invariant: a deferred probe is never sent after its target's next slot;
+// no target is sent twice in one interval; a probe that never left this
+// host never counts as the target's silence.
+//
+// Schedule: the default probe timeout equals the interval (config: timeout
+// = min(interval, 1s)). A's first send goes out late in its slot (within
+// the slack) and is refused; the queue stays full until A's next slot.
+//
+// The probe's deadline (first attempt + timeout) is after A's next slot, so
+// at the first wake past that slot it is still outstanding and unsent: the
+// resend loop clears its unsent mark and batches it, then ring.due reports
+// it lost without errQueueFull although it has not left yet, and batches
+// the next probe too: two requests to A in one sendmmsg.
+func TestEngine_RefusedProbeNeverSentAtTheNextSlot(t *testing.T) {
+	cfg := EngineConfig{Interval: time.Second, Timeout: time.Second}
+	var slot time.Time
+	var mu sync.Mutex
+	q := &reviewLoop{}
+	q.full = func(int) bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return time.Now().Before(slot.Add(cfg.Interval))
+	}
+	var rs results
+	e := reviewEngine(q, cfg, rs.add)
+	if err := e.SetTargets([]netip.Addr{reviewAddr(0)}); err != nil {
+		t.Fatal(err)
+	}
+	// A's first slot was 70 ms ago: within the slack (80 ms at 1 s), so it
+	// is sent, late, as a busy scheduler does.
+	e.mu.Lock()
+	mu.Lock()
+	slot = time.Now().Add(-70 * time.Millisecond)
+	e.ring.targets[0].next = slot
+	mu.Unlock()
+	e.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), 1200*time.Millisecond)
+	defer cancel()
+	e.schedule(ctx)
+
+	writes := q.snapshot()
+	if len(writes) == 0 {
+		t.Fatal("nothing was ever sent")
+	}
+	checkNoDoubleSend(t, writes, cfg.Interval)
+	for _, r := range rs.all() {
+		if !r.OK {
+			t.Errorf("%s probe %d reported as the target's silence (sent %s, given up %s): it had not left this host",
+				r.Addr, r.Seq, r.Sent.Format("15:04:05.000"), r.At.Format("15:04:05.000"))
+		}
+	}
+}
+
+// Invariant: a probe that never left this host never counts as the
+// target's silence — and so a probe that left late must get its whole
+// timeout before it counts as lost.
+//
+// Schedule: timeout 500 ms; the queue is full for A's first 300 ms; A
+// answers every request after 300 ms (under the timeout).
+//
+// The deferred probe is sent at the next wake with room (sentAt reset) but
+// keeps the deadline of its first attempt, so it is given up 200 ms after
+// it left, with no error: a healthy target reported lost.
+func TestEngine_ProbeAfterAFullQueueGetsItsWholeTimeout(t *testing.T) {
+	cfg := EngineConfig{Interval: time.Second, Timeout: 500 * time.Millisecond}
+	start := time.Now()
+	q := &reviewLoop{delay: 300 * time.Millisecond, full: func(int) bool { return time.Since(start) < 300*time.Millisecond }}
+	var rs results
+	e := reviewEngine(q, cfg, rs.add)
+	if err := e.SetTargets([]netip.Addr{reviewAddr(0)}); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2200*time.Millisecond) // the next slot, and its reply read at the deadline wake
+	defer cancel()
+	e.schedule(ctx)
+
+	got := rs.all()
+	if len(got) == 0 {
+		t.Fatal("no result")
+	}
+	for _, r := range got {
+		if !r.OK && r.Err == "" && r.At.Sub(r.Sent) < cfg.Timeout {
+			t.Errorf("%s probe %d reported lost %s after it left, less than its %s timeout: the target answers in 300 ms",
+				r.Addr, r.Seq, r.At.Sub(r.Sent).Round(time.Millisecond), cfg.Timeout)
+		}
+	}
+}
+
+// Invariant: no burst after a stall: a target is sent at most the slack
+// after its slot (schedule.go), and a stall makes targets skip slots, never
+// share a send.
+//
+// Schedule: 25 targets at 1 s (default timeout = interval); this host's
+// send queue is full for 600 ms, then has room.
+//
+// Every probe refused meanwhile is kept until its timeout and sent at the
+// first wake with room, whatever its lateness: about 15 targets' requests
+// go in one sendmmsg up to 600 ms after their slots (slack 80 ms), the
+// very burst that refills a full queue.
+func TestEngine_NoBurstAfterAFullQueue(t *testing.T) {
+	cfg := EngineConfig{Interval: time.Second, Timeout: time.Second}
+	start := time.Now()
+	q := &reviewLoop{full: func(int) bool { return time.Since(start) < 600*time.Millisecond }}
+	var rs results
+	e := reviewEngine(q, cfg, rs.add)
+	addrs := make([]netip.Addr, 25)
+	for i := range addrs {
+		addrs[i] = reviewAddr(i)
+	}
+	if err := e.SetTargets(addrs); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 900*time.Millisecond)
+	defer cancel()
+	e.schedule(ctx)
+
+	writes := q.snapshot()
+	if len(writes) == 0 {
+		t.Fatal("nothing was ever sent")
+	}
+	slack := slackFor(cfg.Interval)
+	late := 0
+	for _, w := range writes {
+		for _, s := range w {
+			if s.at.Sub(s.slot) > slack {
+				late++
+			}
+		}
+	}
+	if late > 0 {
+		t.Errorf("%d requests sent more than the %s slack after their slots", late, slack)
+	}
+	if n := len(writes[0]); n > 2 {
+		t.Errorf("the first send after the stall carries %d requests at once (a burst): at most the targets whose slots are within the slack may go", n)
+	}
+}
+
+// Invariant: a target removed by SetTargets is never reported after its
+// removal.
+//
+// Schedule: target A's send fails for good (EHOSTUNREACH: no route); a
+// config reload removes A while the scheduler is in the sendmmsg (it holds
+// no engine lock there).
+//
+// send() reports the failure of every failed probe whose target's seq
+// still matches, without checking removed: A's failure is delivered after
+// SetTargets returned without A.
+func TestEngine_RemovedTargetNeverReported(t *testing.T) {
+	var e *Engine
+	var removed sync.Once
+	var removedAt time.Time
+	var mu sync.Mutex
+	q := &reviewLoop{full: func(int) bool { return false }}
+	q.err = func(int) error {
+		removed.Do(func() {
+			if err := e.SetTargets([]netip.Addr{reviewAddr(1)}); err != nil {
+				t.Error(err)
+			}
+			mu.Lock()
+			removedAt = time.Now()
+			mu.Unlock()
+		})
+		return syscall.EHOSTUNREACH
+	}
+	var bad []Result
+	e = reviewEngine(q, EngineConfig{Interval: 200 * time.Millisecond, Timeout: 100 * time.Millisecond}, func(r Result) {
+		mu.Lock()
+		defer mu.Unlock()
+		if r.Addr == reviewAddr(0) && !removedAt.IsZero() {
+			bad = append(bad, r)
+		}
+	})
+	if err := e.SetTargets([]netip.Addr{reviewAddr(0)}); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	e.schedule(ctx)
+	mu.Lock()
+	defer mu.Unlock()
+	if removedAt.IsZero() {
+		t.Fatal("A was never removed: the test tests nothing")
+	}
+	for _, r := range bad {
+		t.Errorf("%s reported after its removal: %+v", r.Addr, r)
+	}
+}
+
+// Invariant: the scheduler never busy-loops (a wake at most once per tick)
+// when sends fail.
+//
+// Schedule: the send queue is full for good, 50 targets at 100 ms.
+func TestEngine_FullQueueWakesAtMostOncePerTick(t *testing.T) {
+	cfg := EngineConfig{Interval: 100 * time.Millisecond, Timeout: 100 * time.Millisecond}
+	q := &reviewLoop{full: func(int) bool { return true }}
+	e := reviewEngine(q, cfg, func(Result) {})
+	addrs := make([]netip.Addr, 50)
+	for i := range addrs {
+		addrs[i] = reviewAddr(i)
+	}
+	if err := e.SetTargets(addrs); err != nil {
+		t.Fatal(err)
+	}
+	const d = 500 * time.Millisecond
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	e.schedule(ctx)
+	q.mu.Lock()
+	calls := q.calls
+	q.mu.Unlock()
+	if max := int(d/tickFor(cfg.Interval)) + 2; calls > max {
+		t.Errorf("%d sendmmsg calls in %s, want at most %d (one wake a tick)", calls, d, max)
+	}
+	if calls < 10 {
+		t.Errorf("%d sendmmsg calls in %s: the targets are not probed at their slots", calls, d)
+	}
+}
+
+// Invariant: every target keeps its phase (no target is sent twice in one
+// interval) across SetTargets, and a probe counts as lost only when its
+// timeout has passed.
+//
+// Schedule: A answers every request after 50 ms (timeout 300 ms); a config
+// reload adds target B right after A's first request left. No send fails.
+//
+// SetTargets respreads every target from now, whatever it has outstanding:
+// A's next slot is now, so at the wake it kicks ring.due reports A's probe
+// lost 0 ms after it left (a false loss at every reload) and sends A again
+// at once. This predates the deferral; the deferral only adds the case
+// where the probe has not even left.
+func TestEngine_ReloadNeverCountsAnOutstandingProbeLost(t *testing.T) {
+	q := &reviewLoop{delay: 50 * time.Millisecond, full: func(int) bool { return false }}
+	var rs results
+	cfg := EngineConfig{Interval: 400 * time.Millisecond, Timeout: 300 * time.Millisecond}
+	e := reviewEngine(q, cfg, rs.add)
+	if err := e.SetTargets([]netip.Addr{reviewAddr(0)}); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 350*time.Millisecond)
+	defer cancel()
+	go func() { // the reload: once A's first request is out
+		for len(q.snapshot()) == 0 {
+			time.Sleep(time.Millisecond)
+		}
+		if err := e.SetTargets([]netip.Addr{reviewAddr(0), reviewAddr(1)}); err != nil {
+			t.Error(err)
+		}
+	}()
+	e.schedule(ctx)
+
+	checkNoDoubleSend(t, q.snapshot(), cfg.Interval)
+	for _, r := range rs.all() {
+		if !r.OK {
+			t.Errorf("%s probe %d reported lost %s after it left (timeout %s): it was answered in 50 ms",
+				r.Addr, r.Seq, r.At.Sub(r.Sent).Round(time.Millisecond), cfg.Timeout)
+		}
+	}
+}
