@@ -472,6 +472,7 @@ func agentVsFping(b *testing.B, bin, fping string, host *netlab.Host, addrs []ne
 	b.ReportMetric(float64(len(downs)), "false-downs")
 	b.ReportMetric(pauses, "pauses")
 	b.ReportMetric(m1["goavail_probe_slots_skipped_total"]-m0["goavail_probe_slots_skipped_total"], "skipped-slots")
+	b.ReportMetric(m1["goavail_probes_not_sent_total"]-m0["goavail_probes_not_sent_total"], "not-sent-queue-full")
 	if len(fp) > 0 {
 		b.ReportMetric(perMin(fpingCPU), "fping-cpu-s/min")
 		b.ReportMetric(fpingCPU.Seconds()*1e6/float64(fpingSent), "fping-µs/probe")
