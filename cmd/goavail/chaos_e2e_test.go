@@ -139,7 +139,7 @@ func TestE2E_Chaos(t *testing.T) {
 
 	kinds := []string{"oneway-udp", "oneway-tcp", "oneway-both", "partition", "kill", "kill-writer-mid-batch", "sigstop-writer", "duplicate-name", "clock-behind"}
 	deadline := time.Now().Add(time.Duration(seconds) * time.Second)
-	for i := 0; time.Now().Before(deadline); i++ {
+	for i := 0; time.Now().Before(deadline) || (seconds >= 100 && i < len(kinds)); i++ { // every kind once, even past the deadline
 		kind := kinds[c.r.IntN(len(kinds))]
 		if i < len(kinds) && seconds >= 100 { // a run long enough sees every kind once first
 			kind = kinds[(int(seed)+i)%len(kinds)]
@@ -480,8 +480,21 @@ func (c *chaosRun) phase(kind string) {
 		}
 	}
 	c.heals = append(c.heals, hl)
+	if kind == "duplicate-name" {
+		// The name stays quarantined (neither votes nor endorses) for the
+		// cluster's ConflictHold after memberlist's last report of the
+		// conflict, by design: the fault lasts that long. A next fault
+		// that takes another agent out meanwhile would leave too few
+		// voters, and its convergence would be the hold's, not a flaw
+		// (seed 354644: 48 s against the 45 s bound).
+		time.Sleep(time.Until(healed.Add(conflictHold)))
+	}
 	time.Sleep(time.Duration(1000+c.r.IntN(2000)) * time.Millisecond)
 }
+
+// conflictHold is the cluster's default ConflictHold: how long a node name
+// conflict keeps that name from voting after its last report.
+const conflictHold = time.Minute
 
 // noteHandover records how long after at (the writer's death or stop) the
 // next agent took the lease, from the agents' logs.
