@@ -436,7 +436,11 @@ func parseStatus(s string) (StatusRange, error) {
 // its health. An address in several groups must get the same checks and
 // match from each (validate refuses anything else).
 func (c *Config) AddrChecks() map[netip.Addr]AddrChecks {
-	out := map[netip.Addr]AddrChecks{}
+	n := 0
+	for _, g := range c.Groups {
+		n += len(g.Addrs)
+	}
+	out := make(map[netip.Addr]AddrChecks, n)
 	for _, g := range c.Groups {
 		for _, a := range g.Addrs {
 			if _, ok := out[a]; ok {

@@ -299,6 +299,9 @@ func (e *Engine) schedule(ctx context.Context) {
 		for _, r := range results {
 			e.onResult(r)
 		}
+		if cap(results) > keepResults { // a burst (a start, a mass event) need not stay allocated
+			results = nil
+		}
 		if n := e.refused.Load(); n > warnedRefused && now.Sub(warnedAt) >= refusedWarnEvery {
 			e.log.Warn("this host's send queue is full (ENOBUFS): probes not sent; their targets keep their state and wait for their next slot",
 				"not_sent", n-warnedRefused, "since", warnedAt.Format(time.RFC3339))
@@ -373,6 +376,9 @@ func (e *Engine) read(ctx context.Context, s *socket) error {
 			e.onResult(r)
 		}
 		s.readMu.Unlock()
+		if cap(results) > keepResults {
+			results = nil
+		}
 		select { // let replies gather: one batch read per tick, not one wake per reply
 		case <-ctx.Done():
 			return nil
@@ -422,6 +428,10 @@ func (e *Engine) matchLocked(from netip.Addr, seq uint16, at time.Time) (Result,
 	}
 	return Result{Addr: from, At: at, OK: true, RTT: rtt, Seq: seq, Sent: t.sentAt}, true
 }
+
+// keepResults is the most results a loop keeps room for between wakes:
+// four times what one wake at 100,000 targets delivers.
+const keepResults = 16384
 
 // refusedWarnEvery spaces the warnings about a full send queue.
 const refusedWarnEvery = 10 * time.Second
