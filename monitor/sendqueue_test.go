@@ -29,7 +29,7 @@ type sentEcho struct {
 	at   time.Time
 }
 
-// reviewLoop is a socket's batch I/O that refuses writes with ENOBUFS while
+// reviewLoop (the tests of this file and of queue_test.go) is a socket's batch I/O that refuses writes with ENOBUFS while
 // full(call) says so (call counts WriteBatch calls from 1), or with err(call)
 // when that is not nil, records every
 // write call it accepts, and answers each accepted request after delay.
