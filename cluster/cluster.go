@@ -79,17 +79,19 @@ const (
 	DropTooManyPeers = "too_many_senders"
 )
 
+// DefaultConflictHold is ConflictHold when none is set.
+const DefaultConflictHold = time.Minute
+
 const (
-	inboxSize           = 256
-	dropLogEvery        = 10 * time.Second
-	defaultSkew         = 30 * time.Second
-	defaultConflictHold = time.Minute
-	tcpTimeout          = 3 * time.Second
-	leaveTimeout        = time.Second
-	joinRetryMin        = time.Second
-	joinRetryMax        = 30 * time.Second
-	joinCheckEvery      = 10 * time.Second
-	deadNodeReclaim     = 10 * time.Second
+	inboxSize       = 256
+	dropLogEvery    = 10 * time.Second
+	defaultSkew     = 30 * time.Second
+	tcpTimeout      = 3 * time.Second
+	leaveTimeout    = time.Second
+	joinRetryMin    = time.Second
+	joinRetryMax    = 30 * time.Second
+	joinCheckEvery  = 10 * time.Second
+	deadNodeReclaim = 10 * time.Second
 )
 
 // Cluster gossips this agent's view, collects the peers' and runs the
@@ -144,7 +146,7 @@ func New(cfg Config) (*Cluster, error) {
 		cfg.MaxClockSkew = defaultSkew
 	}
 	if cfg.ConflictHold <= 0 {
-		cfg.ConflictHold = defaultConflictHold
+		cfg.ConflictHold = DefaultConflictHold
 	}
 	if cfg.rejoinEvery <= 0 {
 		cfg.rejoinEvery = joinCheckEvery

@@ -1,7 +1,6 @@
 package monitor
 
 import (
-	"context"
 	"net/netip"
 	"sync"
 	"testing"
@@ -26,9 +25,7 @@ func runQueue(t *testing.T, q *reviewLoop, n int, d time.Duration) (*Engine, []R
 	if err := e.SetTargets(addrs); err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), d)
-	defer cancel()
-	e.schedule(ctx)
+	scheduleFor(e, d)
 	mu.Lock()
 	defer mu.Unlock()
 	return e, results

@@ -130,6 +130,24 @@ func (r *results) all() []Result {
 
 func reviewAddr(i int) netip.Addr { return netip.AddrFrom4([4]byte{198, 18, 210, byte(i + 1)}) }
 
+// scheduleFor runs e's scheduler (alone: no reader) for d.
+func scheduleFor(e *Engine, d time.Duration) {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	e.schedule(ctx)
+}
+
+// sentOnce fails unless q accepted a request and no target was sent twice
+// in one interval (checkNoDoubleSend).
+func sentOnce(t *testing.T, q *reviewLoop, interval time.Duration) {
+	t.Helper()
+	writes := q.snapshot()
+	if len(writes) == 0 {
+		t.Fatal("nothing was ever sent")
+	}
+	checkNoDoubleSend(t, writes, interval)
+}
+
 // checkNoDoubleSend fails for every write call that carries two requests to
 // one target, and for every target sent twice within less than interval
 // minus two ticks (its phase kept, no target is sent twice in one
@@ -163,9 +181,7 @@ func TestEngine_RefusedProbesNeverMakeATargetDown(t *testing.T) {
 	if err := e.SetTargets([]netip.Addr{reviewAddr(0)}); err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 400*time.Millisecond)
-	defer cancel()
-	e.schedule(ctx)
+	scheduleFor(e, 400*time.Millisecond)
 	if n := e.Stats().NotSent; n < 3 {
 		t.Fatalf("only %d refused sends: the schedule did not run long enough", n)
 	}
@@ -222,15 +238,9 @@ func TestEngine_ReloadWhileQueueFullSendsOnceAndLosesNothing(t *testing.T) {
 			if err := e.SetTargets([]netip.Addr{reviewAddr(0)}); err != nil {
 				t.Fatal(err)
 			}
-			ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
-			defer cancel()
-			e.schedule(ctx)
+			scheduleFor(e, 300*time.Millisecond)
 
-			writes := q.snapshot()
-			if len(writes) == 0 {
-				t.Fatal("nothing was ever sent")
-			}
-			checkNoDoubleSend(t, writes, cfg.Interval)
+			sentOnce(t, q, cfg.Interval)
 			for _, r := range rs.all() {
 				if !r.OK {
 					t.Errorf("%s probe %d reported lost (err %q, sent %s, at %s): every request that left was answered at once",
@@ -277,15 +287,9 @@ func TestEngine_RefusedProbeNeverSentAtTheNextSlot(t *testing.T) {
 	e.ring.targets[0].next = slot
 	mu.Unlock()
 	e.mu.Unlock()
-	ctx, cancel := context.WithTimeout(context.Background(), 1200*time.Millisecond)
-	defer cancel()
-	e.schedule(ctx)
+	scheduleFor(e, 1200*time.Millisecond)
 
-	writes := q.snapshot()
-	if len(writes) == 0 {
-		t.Fatal("nothing was ever sent")
-	}
-	checkNoDoubleSend(t, writes, cfg.Interval)
+	sentOnce(t, q, cfg.Interval)
 	for _, r := range rs.all() {
 		if !r.OK {
 			t.Errorf("%s probe %d reported as the target's silence (sent %s, given up %s): it had not left this host",
@@ -313,9 +317,7 @@ func TestEngine_ProbeAfterAFullQueueGetsItsWholeTimeout(t *testing.T) {
 	if err := e.SetTargets([]netip.Addr{reviewAddr(0)}); err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2200*time.Millisecond) // the next slot, and its reply read at the deadline wake
-	defer cancel()
-	e.schedule(ctx)
+	scheduleFor(e, 2200*time.Millisecond) // the next slot, and its reply read at the deadline wake
 
 	got := rs.all()
 	if len(got) == 0 {
@@ -353,9 +355,7 @@ func TestEngine_NoBurstAfterAFullQueue(t *testing.T) {
 	if err := e.SetTargets(addrs); err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 900*time.Millisecond)
-	defer cancel()
-	e.schedule(ctx)
+	scheduleFor(e, 900*time.Millisecond)
 
 	writes := q.snapshot()
 	if len(writes) == 0 {
@@ -416,9 +416,7 @@ func TestEngine_RemovedTargetNeverReported(t *testing.T) {
 	if err := e.SetTargets([]netip.Addr{reviewAddr(0)}); err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
-	defer cancel()
-	e.schedule(ctx)
+	scheduleFor(e, 100*time.Millisecond)
 	mu.Lock()
 	defer mu.Unlock()
 	if removedAt.IsZero() {
@@ -445,9 +443,7 @@ func TestEngine_FullQueueWakesAtMostOncePerTick(t *testing.T) {
 		t.Fatal(err)
 	}
 	const d = 500 * time.Millisecond
-	ctx, cancel := context.WithTimeout(context.Background(), d)
-	defer cancel()
-	e.schedule(ctx)
+	scheduleFor(e, d)
 	q.mu.Lock()
 	calls := q.calls
 	q.mu.Unlock()

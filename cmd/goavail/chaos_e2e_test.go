@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/goavail/goavail/cluster"
 	"github.com/goavail/goavail/crypto"
 	"github.com/goavail/goavail/internal/cfemu"
 	"github.com/goavail/goavail/internal/chaos"
@@ -487,14 +488,10 @@ func (c *chaosRun) phase(kind string) {
 		// that takes another agent out meanwhile would leave too few
 		// voters, and its convergence would be the hold's, not a flaw
 		// (seed 354644: 48 s against the 45 s bound).
-		time.Sleep(time.Until(healed.Add(conflictHold)))
+		time.Sleep(time.Until(healed.Add(cluster.DefaultConflictHold)))
 	}
 	time.Sleep(time.Duration(1000+c.r.IntN(2000)) * time.Millisecond)
 }
-
-// conflictHold is the cluster's default ConflictHold: how long a node name
-// conflict keeps that name from voting after its last report.
-const conflictHold = time.Minute
 
 // noteHandover records how long after at (the writer's death or stop) the
 // next agent took the lease, from the agents' logs.

@@ -3,12 +3,14 @@ package main
 import (
 	"bytes"
 	"context"
+	"log/slog"
 	"net/netip"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/goavail/goavail/cluster"
 	"github.com/goavail/goavail/config"
 	"github.com/goavail/goavail/monitor"
 	"github.com/goavail/goavail/notify"
@@ -26,6 +28,22 @@ func (l *lockedBuffer) Write(p []byte) (int, error) {
 	return l.b.Write(p)
 }
 func (l *lockedBuffer) String() string { l.mu.Lock(); defer l.mu.Unlock(); return l.b.String() }
+
+// runLoneCluster runs the cluster of cfg (no peers) with local as this
+// agent's view until the test ends, and asks for a first round.
+func runLoneCluster(t *testing.T, cfg *config.Config, local []monitor.Status, log *slog.Logger) *cluster.Cluster {
+	t.Helper()
+	clu, err := newCluster(cfg, nil, func() []monitor.Status { return local }, nil, func(string) string { return "" }, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- clu.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	clu.LocalChanged()
+	return clu
+}
 
 // TestLoneAgent_DescribesItselfOneWay: a lone agent that sees every target
 // down abstains, and its log, /status and /metrics all say that no agent
@@ -48,15 +66,7 @@ ip_addresses = ["192.0.2.1", "192.0.2.2", "192.0.2.3"]
 	}
 	logs := &lockedBuffer{}
 	log, _ := newLogger("info", "text", logs)
-	clu, err := newCluster(cfg, nil, func() []monitor.Status { return down }, nil, func(string) string { return "" }, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- clu.Run(ctx) }()
-	defer func() { cancel(); <-done }()
-	clu.LocalChanged()
+	clu := runLoneCluster(t, cfg, down, log)
 	deadline := time.Now().Add(20 * time.Second)
 	for !clu.Decision().LocalIsolated {
 		if time.Now().After(deadline) {

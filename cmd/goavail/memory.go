@@ -10,14 +10,9 @@ import "runtime/debug"
 // measurably), while the resident size drops by about a fifth.
 const gcPercent = 50
 
-// tuneGC applies gcPercent unless GOGC is set (an operator's choice wins)
-// and returns the target in effect.
-func tuneGC(getenv func(string) string) int {
-	if getenv("GOGC") != "" {
-		old := debug.SetGCPercent(100)
-		debug.SetGCPercent(old)
-		return old
+// tuneGC applies gcPercent unless GOGC is set: an operator's choice wins.
+func tuneGC(getenv func(string) string) {
+	if getenv("GOGC") == "" {
+		debug.SetGCPercent(gcPercent)
 	}
-	debug.SetGCPercent(gcPercent)
-	return gcPercent
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"strings"
 	"testing"
@@ -39,15 +38,7 @@ func TestMetrics_PerTargetLimit(t *testing.T) {
 				up = append(up, monitor.Status{Addr: a, State: monitor.Up})
 			}
 			log, _ := newLogger("error", "text", &lockedBuffer{})
-			clu, err := newCluster(cfg, nil, func() []monitor.Status { return up }, nil, func(string) string { return "" }, log)
-			if err != nil {
-				t.Fatal(err)
-			}
-			ctx, cancel := context.WithCancel(context.Background())
-			done := make(chan error, 1)
-			go func() { done <- clu.Run(ctx) }()
-			defer func() { cancel(); <-done }()
-			clu.LocalChanged()
+			clu := runLoneCluster(t, cfg, up, log)
 			for deadline := time.Now().Add(20 * time.Second); len(clu.Decision().States) < n; time.Sleep(10 * time.Millisecond) {
 				if time.Now().After(deadline) {
 					t.Fatalf("agreed on %d of %d targets", len(clu.Decision().States), n)
