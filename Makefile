@@ -99,7 +99,7 @@ bench: test-deps
 	@command -v fping >/dev/null 2>&1 || { apt-get update -q && apt-get install -y -q fping; }
 	@command -v ethtool >/dev/null 2>&1 || { apt-get update -q && apt-get install -y -q ethtool; }
 	@command -v curl >/dev/null 2>&1 || { apt-get update -q && apt-get install -y -q curl; }
-	GOAVAIL_BENCH_SECONDS=60 go test -run '^$$' -bench . -benchtime 1x -timeout 30m ./monitor ./dns ./cmd/goavail
+	GOAVAIL_BENCH_SECONDS=60 go test -run '^$$' -bench . -benchtime 1x -timeout 30m ./monitor ./dns/... ./cmd/goavail
 	# the gossip bench in a network namespace of its own, so lo's counter is its bytes on the wire
 	unshare -n sh -c 'ip link set lo up && GOAVAIL_BENCH_NETNS=1 GOAVAIL_BENCH_SECONDS=60 go test -run "^$$" -bench Gossip -benchtime 1x -timeout 10m ./cluster'
 

@@ -804,7 +804,7 @@ func (r *Reconciler) logChange(zone, action string, c Record, result string, err
 		}
 	case "failed":
 		msg, level = "dns change failed; retrying", slog.LevelWarn
-		attrs = append(attrs, "code", errorCode(err), "err", err)
+		attrs = append(attrs, "code", ErrorCode(err), "err", err)
 	default:
 		msg, level = "dns change "+result, slog.LevelWarn
 		attrs = append(attrs, "reason", err)
@@ -812,19 +812,20 @@ func (r *Reconciler) logChange(zone, action string, c Record, result string, err
 	r.cfg.Log.Log(context.Background(), level, msg, attrs...)
 }
 
-// errorCode is the Cloudflare error code, or the HTTP status, or "network"
-// for an error with neither.
-func errorCode(err error) string {
+// ErrorCode is the provider's error code, or the HTTP status, or "network"
+// for an error with neither. A provider's error may say its own code with
+// an ErrorCode() string method.
+func ErrorCode(err error) string {
 	var rej *RejectedError
 	var stale *StaleError
-	var na *nonAPIAnswer
+	var na interface{ ErrorCode() string }
 	switch {
 	case errors.As(err, &rej):
 		return strconv.FormatInt(rej.Code, 10)
 	case errors.As(err, &stale):
 		return strconv.FormatInt(stale.Code, 10)
 	case errors.As(err, &na):
-		return "http_" + strconv.Itoa(na.status)
+		return na.ErrorCode()
 	}
 	msg := err.Error()
 	if i := strings.Index(msg, "HTTP "); i >= 0 && len(msg) >= i+8 {

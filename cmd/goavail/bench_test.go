@@ -22,6 +22,7 @@ import (
 
 	"github.com/goavail/goavail/cluster"
 	"github.com/goavail/goavail/dns"
+	"github.com/goavail/goavail/dns/cloudflare"
 	"github.com/goavail/goavail/internal/cfemu"
 	"github.com/goavail/goavail/internal/netlab"
 	"github.com/goavail/goavail/monitor"
@@ -49,7 +50,7 @@ func BenchmarkDetectionOverhead(b *testing.B) {
 	emu := cfemu.New()
 	defer emu.Close()
 	emu.AddZone("example.com")
-	cf, err := dns.NewCloudflare(dns.CloudflareOptions{BaseURL: emu.BaseURL(), Credentials: dns.Credentials{Token: emu.Token}, BatchSize: 200, RequestTimeout: 5 * time.Second})
+	cf, err := cloudflare.New(cloudflare.Options{BaseURL: emu.BaseURL(), Credentials: cloudflare.Credentials{Token: emu.Token}, BatchSize: 200, RequestTimeout: 5 * time.Second})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -201,7 +202,7 @@ func BenchmarkClusterOverhead(b *testing.B) {
 	emu.AddZone("example.com")
 	emu.Seed("example.com", cfemu.Record{Name: "www.example.com", Type: "A", Content: x.String(), TTL: 60})
 	emu.Seed("example.com", cfemu.Record{Name: "www.example.com", Type: "A", Content: y.String(), TTL: 60})
-	cf, err := dns.NewCloudflare(dns.CloudflareOptions{BaseURL: emu.BaseURL(), Credentials: dns.Credentials{Token: emu.Token}, BatchSize: 200, RequestTimeout: 5 * time.Second})
+	cf, err := cloudflare.New(cloudflare.Options{BaseURL: emu.BaseURL(), Credentials: cloudflare.Credentials{Token: emu.Token}, BatchSize: 200, RequestTimeout: 5 * time.Second})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -22,6 +22,7 @@ import (
 	"github.com/goavail/goavail/config"
 	"github.com/goavail/goavail/crypto"
 	"github.com/goavail/goavail/dns"
+	"github.com/goavail/goavail/dns/cloudflare"
 	"github.com/goavail/goavail/monitor"
 	"github.com/goavail/goavail/notify"
 )
@@ -150,17 +151,17 @@ func durationText(_ []string, a slog.Attr) slog.Attr {
 // credentials reads the API credentials from the environment: a token
 // first, then the global key with its email, then the original goavail's
 // CF_API_KEY and CF_API_EMAIL.
-func credentials(getenv func(string) string) dns.Credentials {
+func credentials(getenv func(string) string) cloudflare.Credentials {
 	if t := getenv("CLOUDFLARE_API_TOKEN"); t != "" {
-		return dns.Credentials{Token: t}
+		return cloudflare.Credentials{Token: t}
 	}
 	if b, err := readCredential(getenv, "cloudflare_api_token"); err == nil && len(strings.TrimSpace(string(b))) > 0 { // systemd LoadCredential=
-		return dns.Credentials{Token: strings.TrimSpace(string(b))}
+		return cloudflare.Credentials{Token: strings.TrimSpace(string(b))}
 	}
 	if k := getenv("CLOUDFLARE_API_KEY"); k != "" {
-		return dns.Credentials{Key: k, Email: getenv("CLOUDFLARE_EMAIL")}
+		return cloudflare.Credentials{Key: k, Email: getenv("CLOUDFLARE_EMAIL")}
 	}
-	return dns.Credentials{Key: getenv("CF_API_KEY"), Email: getenv("CF_API_EMAIL")}
+	return cloudflare.Credentials{Key: getenv("CF_API_KEY"), Email: getenv("CF_API_EMAIL")}
 }
 
 // dnsGroups converts the config's groups to the planner's.
@@ -398,7 +399,7 @@ func newProvider(cfg *config.Config, dryRun bool, getenv func(string) string, lo
 	if env := getenv("CLOUDFLARE_BASE_URL"); env != "" {
 		base = env
 	}
-	cf, err := dns.NewCloudflare(dns.CloudflareOptions{BaseURL: base, Credentials: creds, BatchSize: cfg.Cloudflare.BatchSize, RequestTimeout: cfg.Cloudflare.RequestTimeout.D(),
+	cf, err := cloudflare.New(cloudflare.Options{BaseURL: base, Credentials: creds, BatchSize: cfg.Cloudflare.BatchSize, RequestTimeout: cfg.Cloudflare.RequestTimeout.D(),
 		AccountID: cfg.Cloudflare.AccountID, Observe: observe})
 	if err != nil {
 		return nil, err

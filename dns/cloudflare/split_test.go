@@ -1,4 +1,4 @@
-package dns
+package cloudflare
 
 import (
 	"bytes"
@@ -11,18 +11,19 @@ import (
 	"testing"
 	"time"
 
+	"github.com/goavail/goavail/dns"
 	"github.com/goavail/goavail/internal/cfemu"
 )
 
 // raceProvider is the Cloudflare adapter with a hook run between the
 // listing and the batch: someone else edits the zone meanwhile.
 type raceProvider struct {
-	*Cloudflare
+	*Adapter
 	afterList func()
 }
 
-func (p *raceProvider) Records(ctx context.Context, zone string, types []string) ([]Record, error) {
-	recs, err := p.Cloudflare.Records(ctx, zone, types)
+func (p *raceProvider) Records(ctx context.Context, zone string, types []string) ([]dns.Record, error) {
+	recs, err := p.Adapter.Records(ctx, zone, types)
 	if p.afterList != nil {
 		p.afterList()
 		p.afterList = nil
@@ -42,7 +43,7 @@ func TestReconciler_BadChangeNeverBlocksAGoodOne(t *testing.T) {
 	long := strings.Repeat("c", 150)
 	for _, tc := range []struct {
 		name      string
-		groups    []Group
+		groups    []dns.Group
 		seed      func(emu *cfemu.Server)
 		race      func(emu *cfemu.Server) func()
 		code      int64 // the quarantined change's code; 0: none quarantined
@@ -51,7 +52,7 @@ func TestReconciler_BadChangeNeverBlocksAGoodOne(t *testing.T) {
 	}{
 		{
 			name:   "CNAME conflict",
-			groups: []Group{{Zone: "example.com", Hostnames: []string{"www.example.com", "cdn.example.com"}, Addrs: []netip.Addr{ip1, ip2}, TTL: 60}},
+			groups: []dns.Group{{Zone: "example.com", Hostnames: []string{"www.example.com", "cdn.example.com"}, Addrs: []netip.Addr{ip1, ip2}, TTL: 60}},
 			seed: func(emu *cfemu.Server) {
 				// cdn became a CNAME while 192.0.2.2 was out: restoring it is refused
 				emu.Seed("example.com", cfemu.Record{Name: "cdn.example.com", Type: "CNAME", Content: "cdn.example.net"})
@@ -63,7 +64,7 @@ func TestReconciler_BadChangeNeverBlocksAGoodOne(t *testing.T) {
 		},
 		{
 			name: "comment over the plan's limit",
-			groups: []Group{
+			groups: []dns.Group{
 				{Zone: "example.com", Hostnames: []string{"www.example.com"}, Addrs: []netip.Addr{ip1, ip2}, TTL: 60},
 				{Zone: "example.com", Hostnames: []string{"api.example.com"}, Addrs: []netip.Addr{ip2}, TTL: 60, Comment: long},
 			},
@@ -73,7 +74,7 @@ func TestReconciler_BadChangeNeverBlocksAGoodOne(t *testing.T) {
 		},
 		{
 			name: "record already there",
-			groups: []Group{
+			groups: []dns.Group{
 				{Zone: "example.com", Hostnames: []string{"www.example.com"}, Addrs: []netip.Addr{ip1, ip2}, TTL: 60},
 				{Zone: "example.com", Hostnames: []string{"api.example.com"}, Addrs: []netip.Addr{ip2}, TTL: 60},
 			},
@@ -93,12 +94,12 @@ func TestReconciler_BadChangeNeverBlocksAGoodOne(t *testing.T) {
 			if tc.seed != nil {
 				tc.seed(emu)
 			}
-			p := &raceProvider{Cloudflare: cf}
+			p := &raceProvider{Adapter: cf}
 			if tc.race != nil {
 				p.afterList = tc.race(emu)
 			}
 			var logs bytes.Buffer
-			r := NewReconciler(ReconcilerConfig{Provider: p, Health: func() Health { return Health{ip1: false, ip2: true} },
+			r := dns.NewReconciler(dns.ReconcilerConfig{Provider: p, Health: func() dns.Health { return dns.Health{ip1: false, ip2: true} },
 				Log: slog.New(slog.NewTextHandler(&logs, nil))})
 			r.SetGroups(tc.groups, time.Minute)
 			emu.ResetRequests()
@@ -122,7 +123,7 @@ func TestReconciler_BadChangeNeverBlocksAGoodOne(t *testing.T) {
 				}
 				return
 			}
-			if len(q) != 1 || q[0].Code != tc.code || q[0].Action != ActionCreate || q[0].Message == "" {
+			if len(q) != 1 || q[0].Code != tc.code || q[0].Action != dns.ActionCreate || q[0].Message == "" {
 				t.Fatalf("quarantine = %+v, want one create with code %d", q, tc.code)
 			}
 			if pq := rep.Plans[0].Quarantined; len(pq) != 1 || !pq[0].New {
@@ -151,9 +152,9 @@ func TestReconciler_QuarantinedRestoreKeepsTheLastRecord(t *testing.T) {
 	emu, cf := newEmu(t)
 	emu.Seed("example.com", cfemu.Record{Name: "www.example.com", Type: "A", Content: "192.0.2.1", TTL: 60})
 	clock := newFakeClock()
-	g := Group{Zone: "example.com", Hostnames: []string{"www.example.com"}, Addrs: []netip.Addr{ip1, ip2}, TTL: 60, Comment: strings.Repeat("c", 150)}
-	r := NewReconciler(ReconcilerConfig{Provider: cf, Health: func() Health { return Health{ip1: false, ip2: true} }, Log: discard(), Clock: clock})
-	r.SetGroups([]Group{g}, time.Minute)
+	g := dns.Group{Zone: "example.com", Hostnames: []string{"www.example.com"}, Addrs: []netip.Addr{ip1, ip2}, TTL: 60, Comment: strings.Repeat("c", 150)}
+	r := dns.NewReconciler(dns.ReconcilerConfig{Provider: cf, Health: func() dns.Health { return dns.Health{ip1: false, ip2: true} }, Log: discard(), Clock: clock})
+	r.SetGroups([]dns.Group{g}, time.Minute)
 	rep := r.Pass(context.Background())
 	if got := aRecords(emu); got != "www.example.com A 192.0.2.1" {
 		t.Fatalf("the name's last record went: %s", got)
@@ -164,7 +165,7 @@ func TestReconciler_QuarantinedRestoreKeepsTheLastRecord(t *testing.T) {
 	// The operator fixes the comment: the config change releases the
 	// quarantine, and the restore and the removal go in the next pass.
 	g.Comment = "fixed"
-	r.SetGroups([]Group{g}, time.Minute)
+	r.SetGroups([]dns.Group{g}, time.Minute)
 	if q := r.Quarantined(); len(q) != 0 {
 		t.Fatalf("a config change did not release the quarantine: %+v", q)
 	}
@@ -177,16 +178,16 @@ func TestReconciler_QuarantinedRestoreKeepsTheLastRecord(t *testing.T) {
 }
 
 // TestReconciler_QuarantineRetriesSlowlyAndOnZoneChange: a quarantined
-// change is not sent again before QuarantineRetry, unless the zone changes
+// change is not sent again before dns.QuarantineRetry, unless the zone changes
 // (the operator removes the CNAME), and then it is made.
 func TestReconciler_QuarantineRetriesSlowlyAndOnZoneChange(t *testing.T) {
 	emu, cf := newEmu(t)
 	emu.Seed("example.com", cfemu.Record{Name: "www.example.com", Type: "A", Content: "192.0.2.1", TTL: 60})
 	cname := emu.Seed("example.com", cfemu.Record{Name: "cdn.example.com", Type: "CNAME", Content: "cdn.example.net"})
 	clock := newFakeClock()
-	g := Group{Zone: "example.com", Hostnames: []string{"www.example.com", "cdn.example.com"}, Addrs: []netip.Addr{ip1}, TTL: 60}
-	r := NewReconciler(ReconcilerConfig{Provider: cf, Health: func() Health { return Health{ip1: true} }, Log: discard(), Clock: clock})
-	r.SetGroups([]Group{g}, time.Minute)
+	g := dns.Group{Zone: "example.com", Hostnames: []string{"www.example.com", "cdn.example.com"}, Addrs: []netip.Addr{ip1}, TTL: 60}
+	r := dns.NewReconciler(dns.ReconcilerConfig{Provider: cf, Health: func() dns.Health { return dns.Health{ip1: true} }, Log: discard(), Clock: clock})
+	r.SetGroups([]dns.Group{g}, time.Minute)
 	r.Pass(context.Background())
 	if q := r.Quarantined(); len(q) != 1 || q[0].Code != 81053 {
 		t.Fatalf("quarantine = %+v", q)
@@ -199,7 +200,7 @@ func TestReconciler_QuarantineRetriesSlowlyAndOnZoneChange(t *testing.T) {
 			t.Fatalf("pass %d: the quarantined change was sent again before its retry time", i)
 		}
 	}
-	clock.Advance(QuarantineRetry)
+	clock.Advance(dns.QuarantineRetry)
 	emu.ResetRequests()
 	r.Pass(context.Background())
 	if n := countBatches(emu); n != 1 || len(r.Quarantined()) != 1 {
@@ -219,12 +220,12 @@ func TestReconciler_QuarantineRetriesSlowlyAndOnZoneChange(t *testing.T) {
 func TestReconciler_LostAnswerThenStale(t *testing.T) {
 	emu, cf := newEmu(t)
 	emu.Seed("example.com", cfemu.Record{Name: "www.example.com", Type: "A", Content: "192.0.2.1", TTL: 60})
-	p := &staleProvider{Cloudflare: cf}
-	r := NewReconciler(ReconcilerConfig{Provider: p, Health: func() Health { return Health{ip1: false, ip2: true} }, Log: discard()})
-	r.SetGroups([]Group{small}, time.Minute)
+	p := &staleProvider{Adapter: cf}
+	r := dns.NewReconciler(dns.ReconcilerConfig{Provider: p, Health: func() dns.Health { return dns.Health{ip1: false, ip2: true} }, Log: discard()})
+	r.SetGroups([]dns.Group{small}, time.Minute)
 	emu.Inject(cfemu.Fault{Method: http.MethodPost, PathSuffix: "/batch", LoseAnswer: true, Count: 1})
 	rep := r.Pass(context.Background())
-	if rep.Err == nil || Unsent(rep.Err) {
+	if rep.Err == nil || dns.Unsent(rep.Err) {
 		t.Fatalf("lost answer: err %v, want a transient error that may hide an applied request", rep.Err)
 	}
 	if got := aRecords(emu); got != "www.example.com A 192.0.2.2" {
@@ -242,15 +243,15 @@ func TestReconciler_LostAnswerThenStale(t *testing.T) {
 // staleProvider lists the zone once and then keeps returning that listing,
 // as a pass that raced its own lost answer would see it.
 type staleProvider struct {
-	*Cloudflare
-	first []Record
+	*Adapter
+	first []dns.Record
 }
 
-func (p *staleProvider) Records(ctx context.Context, zone string, types []string) ([]Record, error) {
+func (p *staleProvider) Records(ctx context.Context, zone string, types []string) ([]dns.Record, error) {
 	if p.first != nil {
 		return p.first, nil
 	}
-	recs, err := p.Cloudflare.Records(ctx, zone, types)
+	recs, err := p.Adapter.Records(ctx, zone, types)
 	p.first = recs
 	return recs, err
 }
@@ -260,8 +261,8 @@ func (p *staleProvider) Records(ctx context.Context, zone string, types []string
 func TestReconciler_SplitsABatchOverThePlansLimit(t *testing.T) {
 	emu, cf := newEmu(t)
 	emu.SetMaxBatch(2)
-	r := NewReconciler(ReconcilerConfig{Provider: cf, BatchSize: 5, Health: func() Health { return Health{ip1: true, ip2: true, ip3: true, ip4: true} }, Log: discard()})
-	r.SetGroups([]Group{{Zone: "example.com", Hostnames: []string{"www.example.com"}, Addrs: []netip.Addr{ip1, ip2, ip3, ip4}, TTL: 60}}, time.Minute)
+	r := dns.NewReconciler(dns.ReconcilerConfig{Provider: cf, BatchSize: 5, Health: func() dns.Health { return dns.Health{ip1: true, ip2: true, ip3: true, ip4: true} }, Log: discard()})
+	r.SetGroups([]dns.Group{{Zone: "example.com", Hostnames: []string{"www.example.com"}, Addrs: []netip.Addr{ip1, ip2, ip3, ip4}, TTL: 60}}, time.Minute)
 	if rep := r.Pass(context.Background()); rep.Err != nil || len(r.Quarantined()) != 0 {
 		t.Fatalf("%v, quarantine %+v", rep.Err, r.Quarantined())
 	}
@@ -300,9 +301,9 @@ func TestReconciler_RemovalBudgetCountsALostAnswer(t *testing.T) {
 		emu.Seed("example.com", cfemu.Record{Name: "www.example.com", Type: "A", Content: c, TTL: 60})
 	}
 	clock := newFakeClock()
-	r := NewReconciler(ReconcilerConfig{Provider: cf, Health: func() Health { return Health{ip1: false, ip2: false, ip3: true} }, Log: discard(), Clock: clock,
-		Safety: Safety{MaxRemovals: 1, RemovalWindow: 10 * time.Minute}})
-	r.SetGroups([]Group{{Zone: "example.com", Hostnames: []string{"www.example.com"}, Addrs: []netip.Addr{ip1, ip2, ip3}, TTL: 60}}, time.Minute)
+	r := dns.NewReconciler(dns.ReconcilerConfig{Provider: cf, Health: func() dns.Health { return dns.Health{ip1: false, ip2: false, ip3: true} }, Log: discard(), Clock: clock,
+		Safety: dns.Safety{MaxRemovals: 1, RemovalWindow: 10 * time.Minute}})
+	r.SetGroups([]dns.Group{{Zone: "example.com", Hostnames: []string{"www.example.com"}, Addrs: []netip.Addr{ip1, ip2, ip3}, TTL: 60}}, time.Minute)
 	emu.Inject(cfemu.Fault{Method: http.MethodPost, PathSuffix: "/batch", LoseAnswer: true, Count: 1})
 	if rep := r.Pass(context.Background()); rep.Err == nil || len(rep.Plans[0].Deferred) != 1 {
 		t.Fatalf("first pass: %+v", rep)

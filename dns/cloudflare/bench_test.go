@@ -1,4 +1,4 @@
-package dns
+package cloudflare
 
 import (
 	"context"
@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/goavail/goavail/dns"
 	"github.com/goavail/goavail/internal/cfemu"
 )
 
@@ -21,11 +22,11 @@ func BenchmarkMassOutage_APICalls(b *testing.B) {
 			for i := 0; i < b.N; i++ {
 				emu := cfemu.New()
 				emu.AddZone("example.com")
-				g := Group{Zone: "example.com", TTL: 60}
+				g := dns.Group{Zone: "example.com", TTL: 60}
 				for h := 0; h < 50; h++ {
 					g.Hostnames = append(g.Hostnames, fmt.Sprintf("h%d.example.com", h))
 				}
-				health := Health{}
+				health := dns.Health{}
 				for a := 0; a < 101; a++ {
 					addr := netip.AddrFrom4([4]byte{198, 18, byte(a / 250), byte(a%250 + 1)})
 					g.Addrs = append(g.Addrs, addr)
@@ -34,11 +35,11 @@ func BenchmarkMassOutage_APICalls(b *testing.B) {
 						emu.Seed("example.com", cfemu.Record{Name: h, Type: "A", Content: addr.String(), TTL: 60})
 					}
 				}
-				cf, _ := NewCloudflare(CloudflareOptions{BaseURL: emu.BaseURL(), Credentials: Credentials{Token: emu.Token}, BatchSize: batch, RequestTimeout: 30 * time.Second})
+				cf, _ := New(Options{BaseURL: emu.BaseURL(), Credentials: Credentials{Token: emu.Token}, BatchSize: batch, RequestTimeout: 30 * time.Second})
 				cf.zoneID(context.Background(), "example.com")
 				emu.ResetRequests()
-				r := NewReconciler(ReconcilerConfig{Provider: cf, Health: func() Health { return health }, Log: discard()})
-				r.SetGroups([]Group{g}, time.Minute)
+				r := dns.NewReconciler(dns.ReconcilerConfig{Provider: cf, Health: func() dns.Health { return health }, Log: discard()})
+				r.SetGroups([]dns.Group{g}, time.Minute)
 				rep := r.Pass(context.Background())
 				if rep.Err != nil {
 					b.Fatal(rep.Err)

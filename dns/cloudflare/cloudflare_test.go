@@ -1,23 +1,25 @@
-package dns
+package cloudflare
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/goavail/goavail/dns"
 	"github.com/goavail/goavail/internal/cfemu"
 )
 
-func newEmu(t *testing.T) (*cfemu.Server, *Cloudflare) {
+func newEmu(t *testing.T) (*cfemu.Server, *Adapter) {
 	t.Helper()
 	emu := cfemu.New()
 	t.Cleanup(emu.Close)
 	emu.AddZone("example.com")
 	emu.AddZone("example.net")
-	cf, err := NewCloudflare(CloudflareOptions{BaseURL: emu.BaseURL(), Credentials: Credentials{Token: emu.Token}, BatchSize: 200, RequestTimeout: 5 * time.Second})
+	cf, err := New(Options{BaseURL: emu.BaseURL(), Credentials: Credentials{Token: emu.Token}, BatchSize: 200, RequestTimeout: 5 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,11 +85,11 @@ func TestCloudflare_ApplyBatchesCreatesAndDeletes(t *testing.T) {
 	keep := emu.Seed("example.com", cfemu.Record{Name: "www.example.com", Type: "TXT", Content: "keep me"})
 	gone := emu.Seed("example.com", cfemu.Record{Name: "www.example.com", Type: "A", Content: "192.0.2.9"})
 	emu.ResetRequests()
-	creates := []Record{
+	creates := []dns.Record{
 		{Name: "www.example.com", Type: "A", Content: "192.0.2.1", TTL: 60, Comment: "managed by goavail"},
 		{Name: "www.example.com", Type: "AAAA", Content: "2001:db8::1", TTL: 1, Proxied: true, Comment: "managed by goavail"},
 	}
-	if err := cf.Apply(context.Background(), "example.com", creates, []Record{{ID: gone.ID}}); err != nil {
+	if err := cf.Apply(context.Background(), "example.com", creates, []dns.Record{{ID: gone.ID}}); err != nil {
 		t.Fatal(err)
 	}
 	got := emu.Records("example.com")
@@ -122,13 +124,13 @@ func TestCloudflare_ApplyBatchesCreatesAndDeletes(t *testing.T) {
 func TestCloudflare_ApplyChunksByBatchSize(t *testing.T) {
 	emu, cf := newEmu(t)
 	cf.batchSize = 3
-	var creates []Record
+	var creates []dns.Record
 	for i := 0; i < 7; i++ {
-		creates = append(creates, Record{Name: "www.example.com", Type: "A", Content: fmt.Sprintf("192.0.2.%d", i+1), TTL: 60})
+		creates = append(creates, dns.Record{Name: "www.example.com", Type: "A", Content: fmt.Sprintf("192.0.2.%d", i+1), TTL: 60})
 	}
 	old := emu.Seed("example.com", cfemu.Record{Name: "www.example.com", Type: "A", Content: "192.0.2.99"})
 	emu.ResetRequests()
-	if err := cf.Apply(context.Background(), "example.com", creates, []Record{{ID: old.ID}}); err != nil {
+	if err := cf.Apply(context.Background(), "example.com", creates, []dns.Record{{ID: old.ID}}); err != nil {
 		t.Fatal(err)
 	}
 	if n := len(emu.Records("example.com")); n != 7 {
@@ -149,16 +151,16 @@ func TestCloudflare_Errors(t *testing.T) {
 	ctx := context.Background()
 	t.Run("bad token is permanent", func(t *testing.T) {
 		emu, _ := newEmu(t)
-		cf, _ := NewCloudflare(CloudflareOptions{BaseURL: emu.BaseURL(), Credentials: Credentials{Token: "wrong"}, RequestTimeout: 5 * time.Second})
+		cf, _ := New(Options{BaseURL: emu.BaseURL(), Credentials: Credentials{Token: "wrong"}, RequestTimeout: 5 * time.Second})
 		_, err := cf.Records(ctx, "example.com", []string{"A"})
-		var perm *PermanentError
+		var perm *dns.PermanentError
 		if !errors.As(err, &perm) || !strings.Contains(err.Error(), "9109") {
-			t.Errorf("err = %v, want a PermanentError with code 9109", err)
+			t.Errorf("err = %v, want a dns.PermanentError with code 9109", err)
 		}
 	})
 	t.Run("legacy key and email work", func(t *testing.T) {
 		emu, _ := newEmu(t)
-		cf, _ := NewCloudflare(CloudflareOptions{BaseURL: emu.BaseURL(), Credentials: Credentials{Key: emu.Key, Email: emu.Email}, RequestTimeout: 5 * time.Second})
+		cf, _ := New(Options{BaseURL: emu.BaseURL(), Credentials: Credentials{Key: emu.Key, Email: emu.Email}, RequestTimeout: 5 * time.Second})
 		if _, err := cf.Records(ctx, "example.com", []string{"A"}); err != nil {
 			t.Error(err)
 		}
@@ -166,7 +168,7 @@ func TestCloudflare_Errors(t *testing.T) {
 	t.Run("unknown zone says what to check", func(t *testing.T) {
 		_, cf := newEmu(t)
 		_, err := cf.Records(ctx, "example.org", []string{"A"})
-		var perm *PermanentError
+		var perm *dns.PermanentError
 		if !errors.As(err, &perm) || !strings.Contains(err.Error(), "no active zone example.org") {
 			t.Errorf("err = %v", err)
 		}
@@ -175,9 +177,9 @@ func TestCloudflare_Errors(t *testing.T) {
 		emu, cf := newEmu(t)
 		emu.Inject(cfemu.Fault{Status: 429, RetryAfter: 7 * time.Second, Count: 1})
 		_, err := cf.Records(ctx, "example.com", []string{"A"})
-		var ra *RetryAfterError
+		var ra *dns.RetryAfterError
 		if !errors.As(err, &ra) || ra.Wait != 7*time.Second {
-			t.Fatalf("err = %v, want RetryAfterError of 7s", err)
+			t.Fatalf("err = %v, want dns.RetryAfterError of 7s", err)
 		}
 		if n := len(emu.Requests()); n != 1 {
 			t.Errorf("SDK retried on its own: %d requests", n)
@@ -187,7 +189,7 @@ func TestCloudflare_Errors(t *testing.T) {
 		emu, cf := newEmu(t)
 		emu.Inject(cfemu.Fault{Status: 502, Count: 1})
 		_, err := cf.Records(ctx, "example.com", []string{"A"})
-		var perm *PermanentError
+		var perm *dns.PermanentError
 		if err == nil || errors.As(err, &perm) || !strings.Contains(err.Error(), "502") {
 			t.Errorf("err = %v, want a transient 502", err)
 		}
@@ -195,13 +197,13 @@ func TestCloudflare_Errors(t *testing.T) {
 	t.Run("identical record is stale, batch is all or nothing", func(t *testing.T) {
 		emu, cf := newEmu(t)
 		emu.Seed("example.com", cfemu.Record{Name: "www.example.com", Type: "A", Content: "192.0.2.1"})
-		err := cf.Apply(ctx, "example.com", []Record{
+		err := cf.Apply(ctx, "example.com", []dns.Record{
 			{Name: "www.example.com", Type: "A", Content: "192.0.2.2", TTL: 60},
 			{Name: "www.example.com", Type: "A", Content: "192.0.2.1", TTL: 60},
 		}, nil)
-		var stale *StaleError
+		var stale *dns.StaleError
 		if !errors.As(err, &stale) || !strings.Contains(err.Error(), "81058") {
-			t.Errorf("err = %v, want StaleError 81058", err)
+			t.Errorf("err = %v, want dns.StaleError 81058", err)
 		}
 		if n := len(emu.Records("example.com")); n != 1 {
 			t.Errorf("failed batch left %d records, want 1", n)
@@ -209,14 +211,14 @@ func TestCloudflare_Errors(t *testing.T) {
 	})
 	t.Run("invalid content is rejected", func(t *testing.T) {
 		_, cf := newEmu(t)
-		err := cf.Apply(ctx, "example.com", []Record{{Name: "www.example.com", Type: "A", Content: "2001:db8::1", TTL: 60}}, nil)
-		var rej *RejectedError
+		err := cf.Apply(ctx, "example.com", []dns.Record{{Name: "www.example.com", Type: "A", Content: "2001:db8::1", TTL: 60}}, nil)
+		var rej *dns.RejectedError
 		if !errors.As(err, &rej) || rej.Code != 9005 {
 			t.Errorf("err = %v", err)
 		}
 	})
 	t.Run("no credentials", func(t *testing.T) {
-		if _, err := NewCloudflare(CloudflareOptions{}); err == nil || !strings.Contains(err.Error(), "CLOUDFLARE_API_TOKEN") {
+		if _, err := New(Options{}); err == nil || !strings.Contains(err.Error(), "CLOUDFLARE_API_TOKEN") {
 			t.Errorf("err = %v", err)
 		}
 	})
@@ -263,8 +265,8 @@ func TestCloudflare_ZoneLookup(t *testing.T) {
 	emu.AddZoneWith("example.com", cfemu.ZoneOptions{Status: "moved", Account: acct("b")})
 	live := emu.AddZoneWith("example.com", cfemu.ZoneOptions{Account: acct("c")})
 	emu.Seed("example.com", cfemu.Record{Name: "www.example.com", Type: "A", Content: "192.0.2.1"})
-	open := func(account string) *Cloudflare {
-		cf, err := NewCloudflare(CloudflareOptions{BaseURL: emu.BaseURL(), Credentials: Credentials{Token: emu.Token}, AccountID: account, RequestTimeout: 5 * time.Second})
+	open := func(account string) *Adapter {
+		cf, err := New(Options{BaseURL: emu.BaseURL(), Credentials: Credentials{Token: emu.Token}, AccountID: account, RequestTimeout: 5 * time.Second})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -282,7 +284,7 @@ func TestCloudflare_ZoneLookup(t *testing.T) {
 	}
 	other := emu.AddZoneWith("example.com", cfemu.ZoneOptions{Account: acct("d")})
 	_, err := open("").zoneID(ctx, "example.com")
-	var perm *PermanentError
+	var perm *dns.PermanentError
 	if !errors.As(err, &perm) || !strings.Contains(err.Error(), strings.Repeat("c", 32)) || !strings.Contains(err.Error(), strings.Repeat("d", 32)) || !strings.Contains(err.Error(), "account_id") {
 		t.Errorf("two active zones: %v, want an error naming both accounts and account_id", err)
 	}
@@ -296,9 +298,9 @@ func TestCloudflare_ZoneLookup(t *testing.T) {
 	emu.DeleteZone(live)
 	again := emu.AddZoneWith("example.com", cfemu.ZoneOptions{Account: acct("c")})
 	_, err = cf.Records(ctx, "example.com", []string{"A"})
-	var zerr *ZoneError
+	var zerr *dns.ZoneError
 	if !errors.As(err, &zerr) {
-		t.Fatalf("request on a deleted zone's id: %v, want a ZoneError", err)
+		t.Fatalf("request on a deleted zone's id: %v, want a dns.ZoneError", err)
 	}
 	if _, err := cf.Records(ctx, "example.com", []string{"A"}); err != nil {
 		t.Fatalf("after the zone came back: %v", err)
@@ -314,9 +316,9 @@ func TestCloudflare_AnswersAsCloudflareGivesThem(t *testing.T) {
 	ctx := context.Background()
 	t.Run("token without permission is permanent", func(t *testing.T) {
 		emu, _ := newEmu(t)
-		cf, _ := NewCloudflare(CloudflareOptions{BaseURL: emu.BaseURL(), Credentials: Credentials{Token: emu.NoPermToken}, RequestTimeout: 5 * time.Second})
+		cf, _ := New(Options{BaseURL: emu.BaseURL(), Credentials: Credentials{Token: emu.NoPermToken}, RequestTimeout: 5 * time.Second})
 		_, err := cf.Records(ctx, "example.com", []string{"A"})
-		var perm *PermanentError
+		var perm *dns.PermanentError
 		if !errors.As(err, &perm) || !strings.Contains(err.Error(), "10000") || !strings.Contains(err.Error(), "permissions") {
 			t.Errorf("err = %v", err)
 		}
@@ -329,7 +331,7 @@ func TestCloudflare_AnswersAsCloudflareGivesThem(t *testing.T) {
 			emu, cf := newEmu(t)
 			emu.Inject(cfemu.Fault{Status: 429, RetryAfter: tc.wait, RetryAfterForm: tc.form, Count: 1})
 			_, err := cf.Records(ctx, "example.com", []string{"A"})
-			var ra *RetryAfterError
+			var ra *dns.RetryAfterError
 			// An HTTP date counts from the answer's own Date header, so the
 			// wait is exact whatever the clocks say.
 			if !errors.As(err, &ra) || ra.Wait != tc.wait {
@@ -341,27 +343,27 @@ func TestCloudflare_AnswersAsCloudflareGivesThem(t *testing.T) {
 		emu, cf := newEmu(t)
 		emu.Inject(cfemu.Fault{Status: 502, HTML: true, Count: 1})
 		_, err := cf.Records(ctx, "example.com", []string{"A"})
-		var perm *PermanentError
-		var rej *RejectedError
+		var perm *dns.PermanentError
+		var rej *dns.RejectedError
 		if err == nil || errors.As(err, &perm) || errors.As(err, &rej) || !strings.Contains(err.Error(), "HTML page: 502 Bad Gateway") {
 			t.Errorf("err = %v, want a transient error naming the page", err)
 		}
-		if c := errorCode(err); c != "http_502" {
+		if c := dns.ErrorCode(err); c != "http_502" {
 			t.Errorf("code %q, want http_502", c)
 		}
 	})
 	t.Run("lost answer may hide an applied batch", func(t *testing.T) {
 		emu, cf := newEmu(t)
 		emu.Inject(cfemu.Fault{Method: "POST", PathSuffix: "/batch", LoseAnswer: true, Count: 1})
-		err := cf.Apply(ctx, "example.com", []Record{{Name: "www.example.com", Type: "A", Content: "192.0.2.1", TTL: 60}}, nil)
-		if err == nil || Unsent(err) {
+		err := cf.Apply(ctx, "example.com", []dns.Record{{Name: "www.example.com", Type: "A", Content: "192.0.2.1", TTL: 60}}, nil)
+		if err == nil || dns.Unsent(err) {
 			t.Errorf("err = %v, want an error that does not prove the batch unsent", err)
 		}
 		if n := len(emu.Records("example.com")); n != 1 {
 			t.Errorf("the batch was not committed: %d records", n)
 		}
-		err = cf.Apply(ctx, "example.com", []Record{{Name: "www.example.com", Type: "A", Content: "192.0.2.1", TTL: 60}}, nil)
-		var stale *StaleError
+		err = cf.Apply(ctx, "example.com", []dns.Record{{Name: "www.example.com", Type: "A", Content: "192.0.2.1", TTL: 60}}, nil)
+		var stale *dns.StaleError
 		if !errors.As(err, &stale) || stale.Code != 81058 {
 			t.Errorf("the retry: %v, want 81058", err)
 		}
@@ -370,7 +372,7 @@ func TestCloudflare_AnswersAsCloudflareGivesThem(t *testing.T) {
 		emu, cf := newEmu(t)
 		emu.Stop()
 		_, err := cf.Records(ctx, "example.com", []string{"A"})
-		if err == nil || !Unsent(err) {
+		if err == nil || !dns.Unsent(err) {
 			t.Errorf("err = %v, want one that proves nothing was sent", err)
 		}
 	})
@@ -410,11 +412,11 @@ func TestClassifyAnswer(t *testing.T) {
 			a.msgs = append(a.msgs, "m")
 		}
 		err := classifyAnswer("x", a)
-		var ra *RetryAfterError
-		var perm *PermanentError
-		var rej *RejectedError
-		var stale *StaleError
-		var zerr *ZoneError
+		var ra *dns.RetryAfterError
+		var perm *dns.PermanentError
+		var rej *dns.RejectedError
+		var stale *dns.StaleError
+		var zerr *dns.ZoneError
 		got := "transient"
 		switch {
 		case errors.As(err, &ra):
@@ -433,3 +435,5 @@ func TestClassifyAnswer(t *testing.T) {
 		}
 	}
 }
+
+func discard() *slog.Logger { return slog.New(slog.DiscardHandler) }

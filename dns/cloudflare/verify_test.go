@@ -1,4 +1,4 @@
-package dns
+package cloudflare
 
 import (
 	"bytes"
@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/goavail/goavail/dns"
 	"github.com/goavail/goavail/internal/cfemu"
 )
 
@@ -26,22 +27,22 @@ func TestPropagation_VerifiedOnTheZonesNameservers(t *testing.T) {
 	emu.SetPropagationDelay(300 * time.Millisecond)
 	outage := time.Now().Add(-5 * time.Second)
 	var mu sync.Mutex
-	var verified, late []Propagation
+	var verified, late []dns.Propagation
 	var logs syncBuf
-	pc := NewPropagationChecker(PropagationConfig{
+	pc := dns.NewPropagationChecker(dns.PropagationConfig{
 		NameServers: cf.NameServers, Bound: 3 * time.Second, Poll: 20 * time.Millisecond,
 		FirstLost:  func(a netip.Addr) time.Time { return map[netip.Addr]time.Time{ip1: outage}[a] },
-		OnVerified: func(p Propagation) { mu.Lock(); verified = append(verified, p); mu.Unlock() },
-		OnLate:     func(p Propagation) { mu.Lock(); late = append(late, p); mu.Unlock() },
+		OnVerified: func(p dns.Propagation) { mu.Lock(); verified = append(verified, p); mu.Unlock() },
+		OnLate:     func(p dns.Propagation) { mu.Lock(); late = append(late, p); mu.Unlock() },
 		Log:        slog.New(slog.NewTextHandler(&logs, nil)),
 	})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- pc.Run(ctx) }()
 	defer func() { cancel(); <-done }()
-	h := &health{h: Health{ip1: false, ip2: true}}
-	r := NewReconciler(ReconcilerConfig{Provider: cf, Health: h.get, Log: discard(), Verifier: pc})
-	r.SetGroups([]Group{small}, time.Minute)
+	h := &health{h: dns.Health{ip1: false, ip2: true}}
+	r := dns.NewReconciler(dns.ReconcilerConfig{Provider: cf, Health: h.get, Log: discard(), Verifier: pc})
+	r.SetGroups([]dns.Group{small}, time.Minute)
 	passStart := time.Now()
 	if rep := r.Pass(ctx); rep.Err != nil {
 		t.Fatal(rep.Err)
@@ -54,7 +55,7 @@ func TestPropagation_VerifiedOnTheZonesNameservers(t *testing.T) {
 	mu.Lock()
 	v := verified[0]
 	mu.Unlock()
-	if v.Action != ActionDelete || v.Propagation < minProp || v.Propagation > 3*time.Second ||
+	if v.Action != dns.ActionDelete || v.Propagation < minProp || v.Propagation > 3*time.Second ||
 		v.OutageToDNS < 5*time.Second || len(v.NameServers) != 1 || v.NameServers[0] != emu.DNSAddr() {
 		t.Errorf("removal: %+v; want propagation in [%s, 3s], outage to DNS >= 5s, the emulator's nameserver", v, minProp)
 	}
@@ -71,12 +72,12 @@ func TestPropagation_VerifiedOnTheZonesNameservers(t *testing.T) {
 	waitFor(t, "the restore reported late", func() bool {
 		mu.Lock()
 		defer mu.Unlock()
-		return len(late) > 0 && late[len(late)-1].Action == ActionCreate
+		return len(late) > 0 && late[len(late)-1].Action == dns.ActionCreate
 	})
 	if !strings.Contains(logs.String(), "result=unverified") {
 		t.Errorf("no late warning:\n%s", logs.String())
 	}
-	if _, waiting := pc.Recent(); len(waiting) != 1 || !waiting[0].Late || waiting[0].Action != ActionCreate {
+	if _, waiting := pc.Recent(); len(waiting) != 1 || !waiting[0].Late || waiting[0].Action != dns.ActionCreate {
 		t.Errorf("waiting = %+v, want the late restore", waiting)
 	}
 	waitFor(t, "the late restore verified at a recheck", func() bool {
@@ -88,7 +89,7 @@ func TestPropagation_VerifiedOnTheZonesNameservers(t *testing.T) {
 	mu.Lock()
 	v = verified[1]
 	mu.Unlock()
-	if v.Action != ActionCreate || !v.Late || v.Propagation < 3*time.Second {
+	if v.Action != dns.ActionCreate || !v.Late || v.Propagation < 3*time.Second {
 		t.Errorf("restore: %+v", v)
 	}
 }

@@ -1,4 +1,4 @@
-package dns
+package cloudflare
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/goavail/goavail/dns"
 	"github.com/goavail/goavail/internal/cfemu"
 )
 
@@ -78,13 +79,13 @@ func TestFaults_ConvergeAfterEachFault(t *testing.T) {
 			emu.Seed("example.com", cfemu.Record{Name: "www.example.com", Type: "A", Content: "192.0.2.1", TTL: 60})
 			emu.Seed("example.com", cfemu.Record{Name: "www.example.com", Type: "A", Content: "192.0.2.2", TTL: 60})
 			txt := emu.Seed("example.com", cfemu.Record{Name: "www.example.com", Type: "TXT", Content: "keep me"})
-			cf, err := NewCloudflare(CloudflareOptions{BaseURL: emu.BaseURL(), Credentials: Credentials{Token: emu.Token}, BatchSize: 200, RequestTimeout: time.Second})
+			cf, err := New(Options{BaseURL: emu.BaseURL(), Credentials: Credentials{Token: emu.Token}, BatchSize: 200, RequestTimeout: time.Second})
 			if err != nil {
 				t.Fatal(err)
 			}
-			health := Health{ip1: false, ip2: true, ip3: true}
-			r := NewReconciler(ReconcilerConfig{Provider: cf, Health: func() Health { return health }, Log: slog.New(slog.DiscardHandler)})
-			r.SetGroups([]Group{{Zone: "example.com", Hostnames: []string{"www.example.com"}, Addrs: []netip.Addr{ip1, ip2, ip3}, TTL: 60}}, 2*time.Second)
+			health := dns.Health{ip1: false, ip2: true, ip3: true}
+			r := dns.NewReconciler(dns.ReconcilerConfig{Provider: cf, Health: func() dns.Health { return health }, Log: slog.New(slog.DiscardHandler)})
+			r.SetGroups([]dns.Group{{Zone: "example.com", Hostnames: []string{"www.example.com"}, Addrs: []netip.Addr{ip1, ip2, ip3}, TTL: 60}}, 2*time.Second)
 			tc.inject(emu)
 			ctx, cancel := context.WithCancel(context.Background())
 			done := make(chan error, 1)

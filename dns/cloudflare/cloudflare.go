@@ -1,4 +1,4 @@
-package dns
+package cloudflare
 
 import (
 	"context"
@@ -8,6 +8,7 @@ import (
 	"mime"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -15,6 +16,7 @@ import (
 	cfdns "github.com/cloudflare/cloudflare-go/v6/dns"
 	"github.com/cloudflare/cloudflare-go/v6/option"
 	"github.com/cloudflare/cloudflare-go/v6/zones"
+	"github.com/goavail/goavail/dns"
 )
 
 // DefaultBaseURL is Cloudflare's v4 API.
@@ -35,8 +37,8 @@ type Credentials struct {
 // Empty reports whether no credential is set.
 func (c Credentials) Empty() bool { return c.Token == "" && c.Key == "" }
 
-// CloudflareOptions configure the adapter.
-type CloudflareOptions struct {
+// Options configure the adapter.
+type Options struct {
 	BaseURL        string // DefaultBaseURL when empty
 	Credentials    Credentials
 	BatchSize      int           // most changes per batch request
@@ -51,10 +53,10 @@ type CloudflareOptions struct {
 	Observe func(op string, err error, took time.Duration)
 }
 
-// Cloudflare is the Provider on the Cloudflare v4 API (cloudflare-go/v6).
+// Adapter is the dns.Provider on the Cloudflare v4 API (cloudflare-go/v6).
 // The SDK's own retries are off: the Reconciler decides when to try again,
 // so a Retry-After is honoured across the whole agent, not inside one call.
-type Cloudflare struct {
+type Adapter struct {
 	records   *cfdns.RecordService
 	zones     *zones.ZoneService
 	batchSize int
@@ -65,8 +67,8 @@ type Cloudflare struct {
 	zoneIDs map[string]zoneInfo
 }
 
-// NewCloudflare returns the adapter. It makes no request.
-func NewCloudflare(o CloudflareOptions) (*Cloudflare, error) {
+// New returns the adapter. It makes no request.
+func New(o Options) (*Adapter, error) {
 	if o.Credentials.Empty() {
 		return nil, errors.New("no Cloudflare credentials: set CLOUDFLARE_API_TOKEN (or CLOUDFLARE_API_KEY and CLOUDFLARE_EMAIL)")
 	}
@@ -97,7 +99,7 @@ func NewCloudflare(o CloudflareOptions) (*Cloudflare, error) {
 	if observe == nil {
 		observe = func(string, error, time.Duration) {}
 	}
-	return &Cloudflare{records: cfdns.NewRecordService(opts...), zones: zones.NewZoneService(opts...), batchSize: o.BatchSize,
+	return &Adapter{records: cfdns.NewRecordService(opts...), zones: zones.NewZoneService(opts...), batchSize: o.BatchSize,
 		accountID: o.AccountID, zoneIDs: map[string]zoneInfo{}, observe: observe}, nil
 }
 
@@ -111,7 +113,7 @@ type zoneInfo struct {
 // account when set), and caches it. Two active zones of that name is an
 // error that names both accounts: the token spans accounts, and
 // account_id must say which.
-func (c *Cloudflare) zone(ctx context.Context, zone string) (zoneInfo, error) {
+func (c *Adapter) zone(ctx context.Context, zone string) (zoneInfo, error) {
 	c.mu.Lock()
 	z, ok := c.zoneIDs[zone]
 	c.mu.Unlock()
@@ -148,14 +150,14 @@ func (c *Cloudflare) zone(ctx context.Context, zone string) (zoneInfo, error) {
 		if c.accountID != "" {
 			where = "account " + c.accountID
 		}
-		return zoneInfo{}, &PermanentError{Err: fmt.Errorf("no active zone %s in %s: check dns_domain, account_id and that the API token can read this zone (Zone:Read, DNS:Edit)", zone, where)}
+		return zoneInfo{}, &dns.PermanentError{Err: fmt.Errorf("no active zone %s in %s: check dns_domain, account_id and that the API token can read this zone (Zone:Read, DNS:Edit)", zone, where)}
 	case 1:
 	default:
 		var accts []string
 		for _, z := range found {
 			accts = append(accts, fmt.Sprintf("%s (%s, zone %s)", z.Account.ID, z.Account.Name, z.ID))
 		}
-		return zoneInfo{}, &PermanentError{Err: fmt.Errorf("%d active zones named %s, in accounts %s: set account_id in [Cloudflare] to the one goavail manages", len(found), zone, strings.Join(accts, " and "))}
+		return zoneInfo{}, &dns.PermanentError{Err: fmt.Errorf("%d active zones named %s, in accounts %s: set account_id in [Cloudflare] to the one goavail manages", len(found), zone, strings.Join(accts, " and "))}
 	}
 	info := zoneInfo{id: found[0].ID, nameServers: slices.Clone(found[0].NameServers)}
 	c.mu.Lock()
@@ -165,14 +167,14 @@ func (c *Cloudflare) zone(ctx context.Context, zone string) (zoneInfo, error) {
 }
 
 // zoneID is the cached id of zone.
-func (c *Cloudflare) zoneID(ctx context.Context, zone string) (string, error) {
+func (c *Adapter) zoneID(ctx context.Context, zone string) (string, error) {
 	z, err := c.zone(ctx, zone)
 	return z.id, err
 }
 
 // forget drops a zone's cached id after the API said it is no longer valid.
-func (c *Cloudflare) forget(zone string, err error) error {
-	var zerr *ZoneError
+func (c *Adapter) forget(zone string, err error) error {
+	var zerr *dns.ZoneError
 	if errors.As(err, &zerr) {
 		c.mu.Lock()
 		delete(c.zoneIDs, zone)
@@ -183,19 +185,19 @@ func (c *Cloudflare) forget(zone string, err error) error {
 
 // NameServers returns the authoritative nameservers the zone object lists
 // (name_servers), to verify that a change reached them.
-func (c *Cloudflare) NameServers(ctx context.Context, zone string) ([]string, error) {
+func (c *Adapter) NameServers(ctx context.Context, zone string) ([]string, error) {
 	z, err := c.zone(ctx, zone)
 	return slices.Clone(z.nameServers), err
 }
 
 // Records lists the zone's records of the given types, one request per
 // type unless the zone is larger than a page.
-func (c *Cloudflare) Records(ctx context.Context, zone string, types []string) ([]Record, error) {
+func (c *Adapter) Records(ctx context.Context, zone string, types []string) ([]dns.Record, error) {
 	id, err := c.zoneID(ctx, zone)
 	if err != nil {
 		return nil, err
 	}
-	var out []Record
+	var out []dns.Record
 	for _, typ := range types {
 		for page := 1; ; page++ {
 			var q cfdns.RecordListParams
@@ -212,7 +214,7 @@ func (c *Cloudflare) Records(ctx context.Context, zone string, types []string) (
 			}
 			c.observe("list", nil, time.Since(start))
 			for _, r := range res.Result {
-				out = append(out, Record{ID: r.ID, Name: strings.ToLower(r.Name), Type: string(r.Type), Content: r.Content,
+				out = append(out, dns.Record{ID: r.ID, Name: strings.ToLower(r.Name), Type: string(r.Type), Content: r.Content,
 					TTL: int(r.TTL), Proxied: r.Proxied, Comment: r.Comment, Tags: tags(r.Tags)})
 			}
 			perPage := int(res.ResultInfo.PerPage)
@@ -246,7 +248,7 @@ func tags(v any) []string {
 // all or nothing. The Reconciler never sends more than BatchSize changes at
 // once; a larger set is still cut into batches of BatchSize (creates in
 // the earlier ones), which are then not atomic together.
-func (c *Cloudflare) Apply(ctx context.Context, zone string, creates, deletes []Record) error {
+func (c *Adapter) Apply(ctx context.Context, zone string, creates, deletes []dns.Record) error {
 	id, err := c.zoneID(ctx, zone)
 	if err != nil {
 		return err
@@ -305,6 +307,9 @@ type nonAPIAnswer struct {
 	body   string
 }
 
+// ErrorCode is the answer's HTTP status, as the reconciler logs it.
+func (e *nonAPIAnswer) ErrorCode() string { return "http_" + strconv.Itoa(e.status) }
+
 func (e *nonAPIAnswer) Error() string {
 	return fmt.Sprintf("HTTP %d: %s", e.status, bodyHint(e.body))
 }
@@ -328,7 +333,7 @@ func keepNonAPIAnswers(req *http.Request, next option.MiddlewareNext) (*http.Res
 // batchParams builds one batch request. The SDK's field helper F lives in
 // its root package, which would compile every Cloudflare service, so the
 // fields are set directly.
-func batchParams(zoneID string, creates, deletes []Record) cfdns.RecordBatchParams {
+func batchParams(zoneID string, creates, deletes []dns.Record) cfdns.RecordBatchParams {
 	var p cfdns.RecordBatchParams
 	p.ZoneID.Value, p.ZoneID.Present = zoneID, true
 	if len(creates) > 0 {
@@ -359,4 +364,4 @@ func batchParams(zoneID string, creates, deletes []Record) cfdns.RecordBatchPara
 }
 
 // BatchSize is the most changes the adapter sends in one batch request.
-func (c *Cloudflare) BatchSize() int { return c.batchSize }
+func (c *Adapter) BatchSize() int { return c.batchSize }
