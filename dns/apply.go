@@ -1,0 +1,213 @@
+package dns
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+)
+
+// change is one record to create or delete.
+type change struct {
+	action string
+	rec    Record
+}
+
+// applied is what apply made of a zone's changes.
+type applied struct {
+	created, deleted []Record
+	failed           []FailedChange
+	blocked          []Record
+	fresh            []string  // keys of the changes newly quarantined
+	at               time.Time // when the last successful batch was answered
+}
+
+// apply sends the changes in batches of at most BatchSize, creates first,
+// so that if a later batch fails no hostname has fewer records than the
+// plan leaves it. A batch the API refuses for what it contains (a
+// RejectedError or StaleError) is split in two and each half sent, until
+// the change to blame is alone: a refused change is quarantined, a stale
+// one (the record already exists, or is already gone) counts as made, and
+// every other change of the zone is applied in the same pass. Removals are
+// charged to the budget before they are sent, and refunded only when the
+// API definitely did not apply them. A transient error ends the zone's
+// pass: the changes not yet made are returned as failed, with the error.
+func (r *Reconciler) apply(ctx context.Context, zone string, creates, deletes, actual []Record) (applied, error) {
+	var res applied
+	left := serving(actual) // A/AAAA records of each name, as the batches go
+	pending := map[string]int{}
+	var all []change
+	for _, c := range creates {
+		all = append(all, change{ActionCreate, c})
+		pending[c.Name]++
+	}
+	for _, d := range deletes {
+		all = append(all, change{ActionDelete, d})
+	}
+	var queue [][]change
+	for len(all) > 0 {
+		n := min(len(all), r.cfg.BatchSize)
+		queue, all = append(queue, all[:n]), all[n:]
+	}
+	for len(queue) > 0 {
+		b := queue[0]
+		queue = queue[1:]
+		// Never send a removal that, with the restores that failed or were
+		// quarantined so far, would leave its name empty.
+		b = slices.DeleteFunc(b, func(c change) bool {
+			if c.action != ActionDelete {
+				return false
+			}
+			if left[c.rec.Name]+pending[c.rec.Name] > 1 {
+				left[c.rec.Name]--
+				return false
+			}
+			res.blocked = append(res.blocked, c.rec)
+			r.logChange(zone, ActionDelete, c.rec, "blocked", errors.New("its name's restore was not made: removing it would leave the name with no record"))
+			return true
+		})
+		if len(b) == 0 {
+			continue
+		}
+		// The last check, before every batch, that this agent may still
+		// write (fence.go).
+		ids := deleteIDs(b)
+		r.mu.Lock()
+		r.budget.charge(r.cfg.Now(), ids)
+		r.mu.Unlock()
+		bctx, bcancel, err := r.fenceBatch(ctx)
+		if err == nil {
+			err = r.send(bctx, zone, b)
+			defer bcancel()
+			ctx = bctx // the next batch chains on this fence
+		} else {
+			r.refund(ids) // not sent
+		}
+		var rej *RejectedError
+		var stale *StaleError
+		switch {
+		case err == nil:
+			res.at = r.cfg.Now()
+			for _, c := range b {
+				r.made(zone, c, &res, pending, left, "applied", nil)
+			}
+			continue
+		case errors.As(err, &rej) || errors.As(err, &stale):
+			r.refund(ids)
+			if len(b) > 1 {
+				for _, c := range b { // the halves are guarded again
+					if c.action == ActionDelete {
+						left[c.rec.Name]++
+					}
+				}
+				queue = append([][]change{b[:len(b)/2], b[len(b)/2:]}, queue...)
+				continue
+			}
+			c := b[0]
+			if stale != nil {
+				res.at = r.cfg.Now()
+				r.made(zone, c, &res, pending, left, "applied", fmt.Errorf("already in effect (code %d)", stale.Code))
+				continue
+			}
+			r.undo(c, pending, left)
+			r.mu.Lock()
+			q, fresh := r.quar.add(r.cfg.Now(), zone, c.action, c.rec, rej.Code, rej.Message)
+			r.mu.Unlock()
+			if fresh {
+				res.fresh = append(res.fresh, q.key())
+			}
+			if fresh {
+				r.cfg.Log.Warn("dns change quarantined: Cloudflare refuses it; the zone's other changes go on, and it is retried slowly",
+					"zone", zone, "action", c.action, "name", c.rec.Name, "type", c.rec.Type, "content", c.rec.Content,
+					"result", "quarantined", "code", q.Code, "message", q.Message, "retry_at", q.NextTry.Round(time.Second))
+			}
+			continue
+		}
+		// Transient, or not about the changes: this zone waits for the
+		// next pass (the Reconciler backs off).
+		if Unsent(err) {
+			r.refund(ids)
+		}
+		for _, bb := range append([][]change{b}, queue...) {
+			for _, c := range bb {
+				res.failed = append(res.failed, FailedChange{Action: c.action, Record: c.rec, Err: err.Error()})
+				r.logChange(zone, c.action, c.rec, "failed", err)
+			}
+		}
+		return res, err
+	}
+	return res, nil
+}
+
+// made records a change as made.
+func (r *Reconciler) made(zone string, c change, res *applied, pending, left map[string]int, result string, note error) {
+	if c.action == ActionCreate {
+		res.created = append(res.created, c.rec)
+		pending[c.rec.Name]--
+		left[c.rec.Name]++
+	} else {
+		res.deleted = append(res.deleted, c.rec)
+	}
+	r.mu.Lock()
+	r.quar.release(zone, c.action, c.rec)
+	r.mu.Unlock()
+	r.logChange(zone, c.action, c.rec, result, note)
+}
+
+// undo gives back what the removal guard counted for a change not made.
+func (r *Reconciler) undo(c change, pending, left map[string]int) {
+	if c.action == ActionCreate {
+		pending[c.rec.Name]--
+	} else {
+		left[c.rec.Name]++
+	}
+}
+
+func (r *Reconciler) refund(ids []string) {
+	if len(ids) == 0 {
+		return
+	}
+	r.mu.Lock()
+	r.budget.refund(ids)
+	r.mu.Unlock()
+}
+
+func deleteIDs(b []change) []string {
+	var ids []string
+	for _, c := range b {
+		if c.action == ActionDelete {
+			ids = append(ids, c.rec.ID)
+		}
+	}
+	return ids
+}
+
+// send makes one batch request.
+func (r *Reconciler) send(ctx context.Context, zone string, b []change) error {
+	var cs, ds []Record
+	for _, c := range b {
+		if c.action == ActionCreate {
+			cs = append(cs, c.rec)
+		} else {
+			ds = append(ds, c.rec)
+		}
+	}
+	return r.cfg.Provider.Apply(ctx, zone, cs, ds)
+}
+
+// transientIn reports whether a joined error holds an error that is not
+// permanent.
+func transientIn(err error) bool {
+	errs := []error{err}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		errs = j.Unwrap()
+	}
+	for _, e := range errs {
+		var perm *PermanentError
+		if !errors.As(e, &perm) {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,228 @@
+package dns
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"slices"
+	"time"
+)
+
+// Pass lists every zone, plans and (unless dry-run) applies, once. A rate
+// limit stops the pass at once; other errors skip to the next zone. The
+// returned report's Err joins every zone's error.
+func (r *Reconciler) Pass(ctx context.Context) PassReport {
+	r.mu.Lock()
+	groups, gen := r.groups, r.groupsGen
+	r.mu.Unlock()
+	report := PassReport{At: r.cfg.Now(), Mode: ModeApplied}
+	raw := r.cfg.Health()
+	r.mu.Lock()
+	health, damped := r.damper.apply(report.At, raw)
+	r.mu.Unlock()
+	report.Work = r.cfg.Now().Sub(report.At)
+	for _, e := range damped {
+		if e.Suppressed {
+			r.cfg.Log.Warn("flap damping: this address keeps going down; holding it out of DNS until it has been quiet", "addr", e.Addr, "penalty", fmt.Sprintf("%.2f", e.Penalty), "earliest_release", e.Until.Round(time.Second))
+		} else {
+			r.cfg.Log.Info("flap damping over: the address may return to DNS", "addr", e.Addr)
+		}
+	}
+	writer := ""
+	switch {
+	case r.cfg.DryRun:
+		report.Mode = ModeDryRun
+	case r.cfg.Writer != nil:
+		var me bool
+		if me, writer = r.cfg.Writer(); !me {
+			report.Mode = ModeStandby
+		}
+	}
+	var errs []error
+	for _, zone := range zonesOf(groups) {
+		p, err := r.passZone(ctx, zone, groups, gen, health, report.Mode, writer, &report.Work)
+		report.Plans = append(report.Plans, p)
+		if err != nil {
+			errs = append(errs, err)
+			var ra *RetryAfterError
+			if errors.As(err, &ra) || ctx.Err() != nil {
+				break
+			}
+		}
+	}
+	report.Err = errors.Join(errs...)
+	report.Duration = r.cfg.Now().Sub(report.At)
+	r.mu.Lock()
+	if report.Err == nil {
+		r.failures = 0
+	}
+	r.last = report
+	r.mu.Unlock()
+	if r.cfg.OnPass != nil {
+		r.cfg.OnPass(report)
+	}
+	return report
+}
+
+// passZone plans one zone and applies the plan; work grows by the time it
+// spends computing.
+func (r *Reconciler) passZone(ctx context.Context, zone string, groups []Group, gen uint64, health Health, mode, writer string, work *time.Duration) (ZonePlan, error) {
+	var zg []Group
+	for _, g := range groups {
+		if g.Zone == zone {
+			zg = append(zg, g)
+		}
+	}
+	// Fenced before the listing: see fence.go.
+	fctx, fcancel, ferr := r.fenceZone(ctx, mode)
+	defer fcancel()
+	if ferr == nil {
+		ctx = fctx
+	}
+	var actual []Record
+	types := Types(zg)
+	if r.cfg.Provider == nil {
+		t := r.cfg.Now()
+		actual = r.assumedRecords(zone, zg, gen)
+		*work += r.cfg.Now().Sub(t)
+	} else {
+		r.mu.Lock()
+		if len(r.quar.list(zone)) > 0 {
+			types = append(types, "CNAME") // so that removing a conflicting CNAME is seen
+		}
+		r.mu.Unlock()
+		var err error
+		if actual, err = r.cfg.Provider.Records(ctx, zone, types); err != nil {
+			return ZonePlan{Zone: zone}, err
+		}
+	}
+	t := r.cfg.Now()
+	p := Plan(zone, zg, health, actual)
+	*work += r.cfg.Now().Sub(t)
+	r.noteFailOpen(zone, zg, p.FailOpen)
+	switch mode {
+	case ModeDryRun:
+		r.logPlan(p, "dry-run")
+		return p, nil
+	case ModeStandby:
+		r.logPlan(p, "standby (writer "+writer+")")
+		return p, nil
+	}
+	now := r.cfg.Now()
+	r.mu.Lock()
+	if n := r.quar.seen(zone, types, unmanaged(zg, actual)); n > 0 {
+		r.cfg.Log.Info("the zone changed: retrying its quarantined dns changes", "zone", zone, "changes", n)
+	}
+	r.quar.prune(zone, p.Creates, p.Deletes)
+	p.Creates = r.unquarantined(now, zone, ActionCreate, p.Creates)
+	p.Deletes = r.unquarantined(now, zone, ActionDelete, p.Deletes)
+	p.Deletes, p.Deferred = r.budget.split(now, p.Deletes)
+	limit, window := r.budget.max, r.budget.window
+	r.mu.Unlock()
+	if len(p.Deferred) > 0 {
+		r.cfg.Log.Warn("removal limit reached: some removals wait for the window to slide", "zone", zone, "deferred", len(p.Deferred),
+			"max_removals", limit, "window", window)
+	}
+	if p.Empty() {
+		p.Applied = true
+		p.Quarantined = r.quarantinedIn(zone, nil)
+		return p, nil
+	}
+	if r.cfg.Fence != nil {
+		err := ferr
+		if err == nil && ctx.Err() != nil {
+			err = fmt.Errorf("%w (%w)", ErrLeaseEnded, ctx.Err())
+		}
+		if err != nil {
+			r.cfg.Log.Warn("batch not sent: this agent may no longer write DNS", "zone", zone, "err", err)
+			for _, c := range p.Creates {
+				p.Failed = append(p.Failed, FailedChange{Action: ActionCreate, Record: c, Err: "not sent: " + err.Error()})
+			}
+			for _, d := range p.Deletes {
+				p.Failed = append(p.Failed, FailedChange{Action: ActionDelete, Record: d, Err: "not sent: " + err.Error()})
+			}
+			p.Creates, p.Deletes = nil, nil
+			p.Quarantined = r.quarantinedIn(zone, nil)
+			return p, nil
+		}
+	}
+	// Restored records come back as they were (comment and tags; ttl and
+	// proxied as configured now); removed ones are remembered first, so a
+	// crash between the two loses nothing.
+	p.Creates = r.cfg.Memory.Restore(zone, p.Creates)
+	if err := r.cfg.Memory.Remember(zone, p.Deletes); err != nil {
+		r.cfg.Log.Warn("could not save the state file; removed records are remembered until a restart only", "err", err)
+	}
+	for _, c := range p.Creates {
+		r.logChange(zone, ActionCreate, c, "planned", nil)
+	}
+	for _, d := range p.Deletes {
+		r.logChange(zone, ActionDelete, d, "planned", nil)
+	}
+	res, err := r.apply(ctx, zone, p.Creates, p.Deletes, actual)
+	p.Creates, p.Deletes, p.Failed = res.created, res.deleted, res.failed
+	p.Blocked = append(p.Blocked, res.blocked...)
+	p.Applied = len(p.Failed) == 0
+	p.Quarantined = r.quarantinedIn(zone, res.fresh)
+	if len(res.created) > 0 {
+		if err := r.cfg.Memory.Forget(zone, res.created); err != nil {
+			r.cfg.Log.Warn("could not save the state file", "err", err)
+		}
+	}
+	if r.cfg.Verifier != nil && len(res.created)+len(res.deleted) > 0 {
+		r.cfg.Verifier.Applied(zone, res.created, res.deleted, res.at)
+	}
+	return p, err
+}
+
+// quarantinedIn lists the zone's quarantined changes, marking those
+// quarantined this pass (by key) as new.
+func (r *Reconciler) quarantinedIn(zone string, fresh []string) []Quarantined {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := r.quar.list(zone)
+	for i := range out {
+		out[i].New = slices.Contains(fresh, out[i].key())
+	}
+	return out
+}
+
+// unmanaged are the listed records goavail never changes: another name,
+// another address or another type than its groups'.
+func unmanaged(groups []Group, actual []Record) []Record {
+	var out []Record
+	for _, rec := range actual {
+		mine := false
+		for _, g := range groups {
+			if slices.Contains(g.Hostnames, rec.Name) && slices.ContainsFunc(g.Addrs, func(a netip.Addr) bool {
+				c, err := netip.ParseAddr(rec.Content)
+				return err == nil && RecordType(a) == rec.Type && c.Unmap() == a
+			}) {
+				mine = true
+				break
+			}
+		}
+		if !mine {
+			out = append(out, rec)
+		}
+	}
+	return out
+}
+
+// unquarantined drops the changes the quarantine holds this pass. Called
+// with r.mu held.
+func (r *Reconciler) unquarantined(now time.Time, zone, action string, recs []Record) []Record {
+	return slices.DeleteFunc(slices.Clone(recs), func(c Record) bool { return r.quar.holds(now, zone, action, c) })
+}
+
+// serving counts the A and AAAA records of each name.
+func serving(actual []Record) map[string]int {
+	out := map[string]int{}
+	for _, r := range actual {
+		if r.Type == "A" || r.Type == "AAAA" {
+			out[r.Name]++
+		}
+	}
+	return out
+}
