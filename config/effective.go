@@ -1,0 +1,115 @@
+package config
+
+import (
+	"crypto/sha256"
+	"net/netip"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/BurntSushi/toml"
+)
+
+// Effective renders the configuration as goavail uses it, defaults filled
+// in and hostnames qualified, as TOML. Secrets are replaced by "<redacted>".
+func (c *Config) Effective() string {
+	type group struct {
+		DNSDomain   string           `toml:"dns_domain"`
+		Hostnames   []string         `toml:"hostnames"`
+		IPAddresses []string         `toml:"ip_addresses"`
+		DNSProxied  bool             `toml:"dns_proxied"`
+		TTL         int              `toml:"ttl"`
+		Comment     string           `toml:"comment"`
+		AllDown     string           `toml:"all_down"`
+		Drain       []string         `toml:"drain,omitempty"`
+		Match       string           `toml:"match"`
+		Checks      []effectiveCheck `toml:"Checks,omitempty"`
+	}
+	type api struct {
+		APIBaseURL     string   `toml:"api_base_url,omitempty"`
+		BatchSize      int      `toml:"batch_size"`
+		RequestTimeout Duration `toml:"request_timeout"`
+		DNSChanges
+	}
+	out := struct {
+		FailureThreshold int             `toml:"failure_threshold"`
+		RiseThreshold    int             `toml:"rise_threshold"`
+		Interval         Duration        `toml:"interval"`
+		ProbeTimeout     Duration        `toml:"probe_timeout"`
+		ReconcilePeriod  Duration        `toml:"reconcile_period"`
+		NodeName         string          `toml:"node_name"`
+		FlapHalfLife     Duration        `toml:"flap_half_life"`
+		FlapSuppress     float64         `toml:"flap_suppress"`
+		FlapReuse        float64         `toml:"flap_reuse"`
+		MaxRemovals      int             `toml:"max_removals"`
+		RemovalWindow    Duration        `toml:"removal_window"`
+		StateFile        string          `toml:"state_file,omitempty"`
+		HTTPListen       string          `toml:"http_listen"`
+		Members          Members         `toml:"Members"`
+		Cloudflare       api             `toml:"Cloudflare"`
+		Records          []group         `toml:"Records"`
+		Hooks            []HookConfig    `toml:"Hooks,omitempty"`
+		Webhooks         []WebhookConfig `toml:"Webhooks,omitempty"`
+	}{c.FailureThreshold, c.RiseThreshold, c.Interval, c.ProbeTimeout, c.ReconcilePeriod, c.NodeName, c.FlapHalfLife, c.FlapSuppress, c.FlapReuse, c.MaxRemovals, c.RemovalWindow, c.StateFile, c.HTTPListen, c.Members,
+		api{c.Cloudflare.APIBaseURL, c.Cloudflare.BatchSize, c.Cloudflare.RequestTimeout, c.Cloudflare.DNSChanges}, nil, c.Hooks, nil}
+	for _, w := range c.Webhooks {
+		if !strings.HasPrefix(w.URL, "env:") { // the path and query may be a token
+			host := "redacted.invalid"
+			if u, err := url.Parse(w.URL); err == nil && u.Host != "" {
+				host = u.Host
+			}
+			w.URL = strings.SplitN(w.URL, ":", 2)[0] + "://" + host + "/redacted"
+		}
+		out.Webhooks = append(out.Webhooks, w)
+	}
+	out.Members.CryptoKey = nil
+	for range c.Members.CryptoKey {
+		out.Members.CryptoKey = append(out.Members.CryptoKey, "<redacted>")
+	}
+	for _, g := range c.Groups {
+		ips := make([]string, len(g.Addrs))
+		for i, a := range g.Addrs {
+			ips[i] = a.String()
+		}
+		policy := "fail-open"
+		if g.FailStatic {
+			policy = "fail-static"
+		}
+		var drain []string
+		for _, a := range g.Drained {
+			drain = append(drain, a.String())
+		}
+		out.Records = append(out.Records, group{g.Zone, g.Hostnames, ips, g.Proxied, g.TTL, g.Comment, policy, drain, g.match(), g.effectiveChecks()})
+	}
+	var b strings.Builder
+	if err := toml.NewEncoder(&b).Encode(out); err != nil {
+		return "# cannot render configuration: " + err.Error()
+	}
+	return b.String()
+}
+
+// Fingerprint identifies what the agents decide about and how: every
+// group's zone, hostnames, addresses, all_down policy and checks, in a
+// canonical order, and the agreement keys of [Members] (see decisionKeys).
+// Agents whose fingerprints differ would decide differently, so they ignore
+// each other's views.
+func (c *Config) Fingerprint() [8]byte {
+	lines := make([]string, 0, len(c.Groups))
+	for _, g := range c.Groups {
+		hosts := slices.Sorted(slices.Values(g.Hostnames))
+		addrs := slices.Clone(g.Addrs)
+		slices.SortFunc(addrs, netip.Addr.Compare)
+		strs := make([]string, len(addrs))
+		for i, a := range addrs {
+			strs[i] = a.String()
+		}
+		lines = append(lines, g.Zone+"|"+strings.Join(hosts, ",")+"|"+strings.Join(strs, ",")+"|"+strconv.FormatBool(g.FailStatic)+g.checksFingerprint())
+	}
+	slices.Sort(lines)
+	lines = append(lines, c.Members.decisionKeys())
+	sum := sha256.Sum256([]byte(strings.Join(lines, "\n")))
+	var fp [8]byte
+	copy(fp[:], sum[:])
+	return fp
+}
