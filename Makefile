@@ -83,9 +83,9 @@ fuzz:
 	go test -run '^$$' -fuzz FuzzApplyDelta -fuzztime $(FUZZTIME) ./cluster
 	go test -run '^$$' -fuzz FuzzLoadMemory -fuzztime $(FUZZTIME) ./dns
 	go test -run '^$$' -fuzz FuzzImportMemory -fuzztime $(FUZZTIME) ./dns
-	go test -run '^$$' -fuzz FuzzDecodeAnnex -fuzztime $(FUZZTIME) ./cmd/goavail
-	go test -run '^$$' -fuzz FuzzUnpackRemoved -fuzztime $(FUZZTIME) ./cmd/goavail
-	go test -run '^$$' -fuzz FuzzDecodeDrains -fuzztime $(FUZZTIME) ./cmd/goavail
+	go test -run '^$$' -fuzz FuzzDecodeAnnex -fuzztime $(FUZZTIME) ./agent
+	go test -run '^$$' -fuzz FuzzUnpackRemoved -fuzztime $(FUZZTIME) ./agent
+	go test -run '^$$' -fuzz FuzzDecodeDrains -fuzztime $(FUZZTIME) ./agent
 
 # Benchmarks: the whole agent's CPU (the built binary) and the probe
 # engine's beside fping (and pro-bing) on the same lab targets, detection

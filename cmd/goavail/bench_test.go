@@ -20,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/goavail/goavail/agent"
 	"github.com/goavail/goavail/cluster"
 	"github.com/goavail/goavail/dns"
 	"github.com/goavail/goavail/dns/cloudflare"
@@ -73,7 +74,7 @@ func BenchmarkDetectionOverhead(b *testing.B) {
 		}
 		tr.Observe(r)
 	}
-	rec = dns.NewReconciler(dns.ReconcilerConfig{Provider: cf, Health: health(clu), Writer: clu.IsWriter, Log: slog.New(slog.DiscardHandler)})
+	rec = dns.NewReconciler(dns.ReconcilerConfig{Provider: cf, Health: agent.AgreedHealth(clu), Writer: clu.IsWriter, Log: slog.New(slog.DiscardHandler)})
 	rec.SetGroups([]dns.Group{{Zone: "example.com", Hostnames: []string{"www.example.com"}, Addrs: addrs, TTL: 60}}, time.Hour)
 	eng, err := monitor.NewEngine(monitor.EngineConfig{Interval: interval, Timeout: timeout}, slog.New(slog.DiscardHandler), observe)
 	if err != nil {
@@ -249,7 +250,7 @@ func BenchmarkClusterOverhead(b *testing.B) {
 		views[i] = v
 	}
 	writer := views[0].clu
-	rec = dns.NewReconciler(dns.ReconcilerConfig{Provider: cf, Health: health(writer), Writer: writer.IsWriter, Fence: writer.Fence, Log: slog.New(slog.DiscardHandler)})
+	rec = dns.NewReconciler(dns.ReconcilerConfig{Provider: cf, Health: agent.AgreedHealth(writer), Writer: writer.IsWriter, Fence: writer.Fence, Log: slog.New(slog.DiscardHandler)})
 	rec.SetGroups([]dns.Group{{Zone: "example.com", Hostnames: []string{"www.example.com"}, Addrs: []netip.Addr{x, y}, TTL: 60}}, time.Hour)
 	for _, run := range []func(context.Context) error{rec.Run, views[0].clu.Run, views[1].clu.Run, views[2].clu.Run} {
 		wg.Add(1)

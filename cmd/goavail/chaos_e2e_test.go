@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/goavail/goavail/agent"
 	"github.com/goavail/goavail/cluster"
 	"github.com/goavail/goavail/crypto"
 	"github.com/goavail/goavail/internal/cfemu"
@@ -52,10 +53,10 @@ type chaosAgent struct {
 	name  string
 	host  *netlab.Host
 	cfg   string
-	runs  []*agent
+	runs  []*proc
 	start []time.Time
-	live  *agent // nil while killed
-	held  bool   // SIGSTOPped
+	live  *proc // nil while killed
+	held  bool  // SIGSTOPped
 }
 
 func (c *chaosAgent) id() string { return c.host.V4.String() }
@@ -233,7 +234,7 @@ ip_addresses = [%s]
 // launch starts a run of a, in its namespace, with its host name set in a
 // UTS namespace of its own; offset is the test-only clock offset.
 func (c *chaosRun) launch(a *chaosAgent, offset string) {
-	prefix := []string{"ip", "netns", "exec", a.host.NS, "unshare", "--uts", "env", testClockOffsetEnv + "=" + offset,
+	prefix := []string{"ip", "netns", "exec", a.host.NS, "unshare", "--uts", "env", agent.TestClockOffsetEnv + "=" + offset,
 		"sh", "-c", `echo "$0" > /proc/sys/kernel/hostname && exec "$@"`, a.name}
 	run := launch(c.t, prefix, c.bin, c.emu, a.cfg, "--no-dry-run")
 	a.runs, a.start, a.live, a.held = append(a.runs, run), append(a.start, time.Now()), run, false
@@ -636,7 +637,7 @@ ip_addresses = [%q, %q]
 	a1 := launch(t, named(h1, "lb-1"), bin, emu, original(h1, h2), "--no-dry-run")
 	a2 := launch(t, named(h2, "lb-2"), bin, emu, original(h2, h1), "--no-dry-run")
 	logs := lazy(func() string { return "--- 1\n" + a1.logs.String() + "--- 2\n" + a2.logs.String() })
-	for _, a := range []*agent{a1, a2} {
+	for _, a := range []*proc{a1, a2} {
 		eventually(t, "cluster formed on members_port with a warning about the ports", func() bool {
 			l := a.logs.String()
 			return strings.Contains(l, "HTTP update listener") && strings.Contains(l, ":7947") && strings.Contains(l, `voters="[lb-1 lb-2]"`)

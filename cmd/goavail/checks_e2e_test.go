@@ -109,7 +109,7 @@ interval = "500ms"
 
 // downFor waits for web's record to go with a transition line that gives
 // reason, then for it to come back once fix has run.
-func downFor(t *testing.T, ag *agent, l *checkLab, reason string, fix func()) {
+func downFor(t *testing.T, ag *proc, l *checkLab, reason string, fix func()) {
 	t.Helper()
 	line := saw(l.web, "up", "down") + ` reason="`
 	eventually(t, "web down because "+reason, func() bool {
@@ -315,7 +315,7 @@ port = %d
 type = "http"
 port = %d
 `, lab.Gateway(), port, port)), 0o644)
-	a := &agent{logs: &syncBuffer{}}
+	a := &proc{logs: &syncBuffer{}}
 	a.cmd = exec.Command("ip", "netns", "exec", h.NS, setpriv, "--reuid=65534", "--regid=65534", "--clear-groups", bin, "monitor", "--config-file", cfg)
 	a.cmd.Stdout, a.cmd.Stderr = a.logs, a.logs
 	if err := a.cmd.Start(); err != nil {

@@ -12,7 +12,7 @@ import (
 )
 
 // startAgentIn runs goavail inside a host's network namespace.
-func startAgentIn(t *testing.T, h *netlab.Host, bin string, emu *cfemu.Server, config string, args ...string) *agent {
+func startAgentIn(t *testing.T, h *netlab.Host, bin string, emu *cfemu.Server, config string, args ...string) *proc {
 	t.Helper()
 	return launch(t, []string{"ip", "netns", "exec", h.NS}, bin, emu, config, args...)
 }
@@ -90,7 +90,7 @@ func TestE2E_ClusterAgreement(t *testing.T) {
 	emu.Seed("example.com", cfemu.Record{Name: "www.example.com", Type: "A", Content: other.V4.String(), TTL: 60})
 
 	key := crypto.GenerateKey()
-	var agents []*agent
+	var agents []*proc
 	for i, h := range hosts {
 		var peers []*netlab.Host
 		for _, p := range hosts {

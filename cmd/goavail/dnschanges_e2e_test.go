@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/goavail/goavail/agent"
 	"github.com/goavail/goavail/crypto"
 	"github.com/goavail/goavail/internal/cfemu"
 	"github.com/goavail/goavail/internal/netlab"
@@ -45,7 +46,7 @@ func TestE2E_PropagationReported(t *testing.T) {
 	}
 	t.Logf("FIGURE removal: propagation %s, outage to DNS %s (failure_threshold 2, interval 200ms, delay 700ms)", prop, outage)
 
-	var doc statusDoc
+	var doc agent.StatusDoc
 	if err := json.Unmarshal([]byte(get(t, "http://"+httpAddr+"/status")), &doc); err != nil {
 		t.Fatal(err)
 	}
@@ -96,7 +97,7 @@ func TestE2E_WriterMemorySurvivesHandOver(t *testing.T) {
 	emu.Seed("example.com", cfemu.Record{Name: "www.example.com", Type: "A", Content: other.V4.String(), TTL: 60})
 	key := crypto.GenerateKey()
 	state := filepath.Join(t.TempDir(), "agent-2.json")
-	var agents []*agent
+	var agents []*proc
 	for i, h := range hosts {
 		var peers []*netlab.Host
 		for _, p := range hosts {
@@ -167,7 +168,7 @@ func TestE2E_QuarantineKeepsTheZoneMoving(t *testing.T) {
 	a.IgnoreEcho(true)
 	eventually(t, "a's record removed from www all the same", func() bool { return !has(emu, "www.example.com", "A", a.V4.String()) }, ag.logs)
 
-	var doc statusDoc
+	var doc agent.StatusDoc
 	if err := json.Unmarshal([]byte(get(t, "http://"+httpAddr+"/status")), &doc); err != nil {
 		t.Fatal(err)
 	}

@@ -5,6 +5,7 @@ import (
 	"os/exec"
 	"testing"
 
+	"github.com/goavail/goavail/agent"
 	"github.com/goavail/goavail/crypto"
 	"github.com/goavail/goavail/internal/cfemu"
 	"github.com/goavail/goavail/internal/netlab"
@@ -46,9 +47,9 @@ func TestE2E_DrainReachesEveryAgent(t *testing.T) {
 	agA := startAgentIn(t, a, bin, emu, clusterConfig("agent-1", a, []*netlab.Host{b}, key, t1, t2), "--no-dry-run")
 	agB := startAgentIn(t, b, bin, emu, clusterConfig("agent-2", b, []*netlab.Host{a}, key, t1, t2), "--no-dry-run")
 	logs := lazy(func() string { return "--- agent-1\n" + agA.logs.String() + "--- agent-2\n" + agB.logs.String() })
-	status := func(h *netlab.Host) statusDoc {
+	status := func(h *netlab.Host) agent.StatusDoc {
 		out, _ := cliIn(t, h, bin, "status", "--addr", "127.0.0.1:9800", "--json")
-		var doc statusDoc
+		var doc agent.StatusDoc
 		json.Unmarshal([]byte(out), &doc)
 		return doc
 	}

@@ -5,69 +5,19 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"net"
 	"net/http"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/goavail/goavail/agent"
 	"github.com/goavail/goavail/config"
 )
-
-// apiToken finds the bearer token of the drain API: GOAVAIL_API_TOKEN,
-// else the file GOAVAIL_API_TOKEN_FILE names, else the systemd credential
-// api_token ($CREDENTIALS_DIRECTORY/api_token). It returns "" when none is
-// set; a named file that cannot be read is an error.
-func apiToken(getenv func(string) string) (string, error) {
-	if t := strings.TrimSpace(getenv("GOAVAIL_API_TOKEN")); t != "" {
-		return t, nil
-	}
-	if p := getenv("GOAVAIL_API_TOKEN_FILE"); p != "" {
-		b, err := os.ReadFile(p)
-		if err != nil {
-			return "", fmt.Errorf("GOAVAIL_API_TOKEN_FILE: %w", err)
-		}
-		return strings.TrimSpace(string(b)), nil
-	}
-	b, err := readCredential(getenv, "api_token")
-	if err == nil {
-		return strings.TrimSpace(string(b)), nil
-	}
-	if !errors.Is(err, fs.ErrNotExist) {
-		return "", fmt.Errorf("credential api_token: %w", err)
-	}
-	return "", nil
-}
-
-// credentialsSource is where the packaged unit's credentials come from;
-// goavail reads them there itself when it runs outside the unit (validate,
-// drain, or monitor started by hand as root).
-const credentialsSource = "/etc/goavail/credentials"
-
-// credentialsDir is $CREDENTIALS_DIRECTORY under systemd, else
-// credentialsSource.
-func credentialsDir(getenv func(string) string) string {
-	return cmp.Or(getenv("CREDENTIALS_DIRECTORY"), credentialsSource)
-}
-
-// readCredential reads the systemd credential name from credentialsDir:
-// the file name, or goavail_name as the packaged unit
-// (LoadCredential=goavail:/etc/goavail/credentials) calls it.
-func readCredential(getenv func(string) string, name string) ([]byte, error) {
-	dir := credentialsDir(getenv)
-	b, err := os.ReadFile(filepath.Join(dir, name))
-	if errors.Is(err, fs.ErrNotExist) {
-		b, err = os.ReadFile(filepath.Join(dir, "goavail_"+name))
-	}
-	return b, err
-}
 
 // agentTarget is where a command finds a running agent, and the node name
 // it expects to answer (empty: any).
@@ -163,7 +113,7 @@ func drainCommand(configFlag cli.Flag, stdout io.Writer) *cli.Command {
 			&cli.StringFlag{Name: "reason", Usage: "why, for the logs, /status and notifications"},
 			&cli.BoolFlag{Name: "force", Usage: "drain even if a hostname is left with no address in DNS"}),
 		Action: func(c *cli.Context) error {
-			return drainAction(c, stdout, "drain", drainRequest{Reason: c.String("reason"), Force: c.Bool("force")})
+			return drainAction(c, stdout, "drain", agent.DrainRequest{Reason: c.String("reason"), Force: c.Bool("force")})
 		},
 	}
 }
@@ -175,11 +125,11 @@ func undrainCommand(configFlag cli.Flag, stdout io.Writer) *cli.Command {
 		ArgsUsage:   "ADDRESS",
 		Description: drainHelp,
 		Flags:       drainFlags(configFlag),
-		Action:      func(c *cli.Context) error { return drainAction(c, stdout, "undrain", drainRequest{}) },
+		Action:      func(c *cli.Context) error { return drainAction(c, stdout, "undrain", agent.DrainRequest{}) },
 	}
 }
 
-func drainAction(c *cli.Context, stdout io.Writer, action string, req drainRequest) error {
+func drainAction(c *cli.Context, stdout io.Writer, action string, req agent.DrainRequest) error {
 	if c.NArg() != 1 {
 		return usageError("%s takes one address, got %d arguments %q (flags go before the address)", action, c.NArg(), c.Args().Slice())
 	}
@@ -201,7 +151,7 @@ func drainAction(c *cli.Context, stdout io.Writer, action string, req drainReque
 			return os.Getenv(k)
 		}
 	}
-	token, err := apiToken(getenv)
+	token, err := agent.APIToken(getenv)
 	if err != nil {
 		return &exitError{exitConfig, err}
 	}
@@ -257,29 +207,29 @@ func checkAgent(ctx context.Context, t agentTarget) error {
 	return t.checkNode(doc.Node)
 }
 
-func postDrain(ctx context.Context, base, token, action string, req drainRequest) (drainEntry, error) {
+func postDrain(ctx context.Context, base, token, action string, req agent.DrainRequest) (agent.DrainEntry, error) {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	b, _ := json.Marshal(req)
 	url := base + "/-/" + action
 	r, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(b))
 	if err != nil {
-		return drainEntry{}, usageError("--addr: %v", err)
+		return agent.DrainEntry{}, usageError("--addr: %v", err)
 	}
 	r.Header.Set("Authorization", "Bearer "+token)
 	r.Header.Set("Content-Type", "application/json")
 	res, err := http.DefaultClient.Do(r)
 	if err != nil {
-		return drainEntry{}, &exitError{exitRuntime, fmt.Errorf("no goavail answering at %s (is http_listen set, and the agent running?): %w", base, err)}
+		return agent.DrainEntry{}, &exitError{exitRuntime, fmt.Errorf("no goavail answering at %s (is http_listen set, and the agent running?): %w", base, err)}
 	}
 	defer res.Body.Close()
 	body, _ := io.ReadAll(io.LimitReader(res.Body, 1<<20))
 	if res.StatusCode != http.StatusOK {
-		return drainEntry{}, &exitError{exitRuntime, fmt.Errorf("%s refused: %s", action, strings.TrimSpace(string(body)))}
+		return agent.DrainEntry{}, &exitError{exitRuntime, fmt.Errorf("%s refused: %s", action, strings.TrimSpace(string(body)))}
 	}
-	var e drainEntry
+	var e agent.DrainEntry
 	if err := json.Unmarshal(body, &e); err != nil {
-		return drainEntry{}, &exitError{exitRuntime, fmt.Errorf("%s: unexpected answer: %w", url, err)}
+		return agent.DrainEntry{}, &exitError{exitRuntime, fmt.Errorf("%s: unexpected answer: %w", url, err)}
 	}
 	return e, nil
 }

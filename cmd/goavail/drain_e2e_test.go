@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/goavail/goavail/agent"
 )
 
 // runCLI runs the built binary with args and extra environment.
@@ -57,7 +59,7 @@ func TestE2E_DrainUndrain(t *testing.T) {
 	eventually(t, "both hosts up", bothUp(ag, a, b), ag.logs)
 	eventually(t, "both agreed up", func() bool {
 		js, _ := runCLI(t, bin, nil, "status", "-f", cfgPath, "--json")
-		var doc statusDoc
+		var doc agent.StatusDoc
 		json.Unmarshal([]byte(js), &doc)
 		up := 0
 		for _, tg := range doc.Targets {
@@ -93,7 +95,7 @@ func TestE2E_DrainUndrain(t *testing.T) {
 		t.Errorf("status does not show the drain:\n%s", status)
 	}
 	js, _ := runCLI(t, bin, nil, "status", "-f", cfgPath, "--json")
-	var doc statusDoc
+	var doc agent.StatusDoc
 	if err := json.Unmarshal([]byte(js), &doc); err != nil || len(doc.Drains) != 1 || doc.Drains[0].Reason != "kernel upgrade" {
 		t.Errorf("status --json drains: %v %+v", err, doc.Drains)
 	}

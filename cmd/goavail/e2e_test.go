@@ -85,27 +85,27 @@ func eventually(t *testing.T, what string, cond func() bool, logs fmt.Stringer) 
 	t.Fatalf("timed out waiting for: %s\nlogs:\n%s", what, logs)
 }
 
-type agent struct {
+type proc struct {
 	cmd  *exec.Cmd
 	logs *syncBuffer
 	cfg  string
 }
 
 // startAgent runs goavail monitor on config against the emulator.
-func startAgent(t *testing.T, bin string, emu *cfemu.Server, config string, args ...string) *agent {
+func startAgent(t *testing.T, bin string, emu *cfemu.Server, config string, args ...string) *proc {
 	t.Helper()
 	return launch(t, nil, bin, emu, config, args...)
 }
 
 // launch writes config and starts bin monitor, behind prefix (e.g. ip netns
 // exec NS) when given.
-func launch(t *testing.T, prefix []string, bin string, emu *cfemu.Server, config string, args ...string) *agent {
+func launch(t *testing.T, prefix []string, bin string, emu *cfemu.Server, config string, args ...string) *proc {
 	t.Helper()
 	cfg := filepath.Join(t.TempDir(), "goavail.toml")
 	if err := os.WriteFile(cfg, []byte(config), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	a := &agent{logs: &syncBuffer{}, cfg: cfg}
+	a := &proc{logs: &syncBuffer{}, cfg: cfg}
 	argv := append(append(slices.Clone(prefix), bin, "monitor", "--config-file", cfg), args...)
 	a.cmd = exec.Command(argv[0], argv[1:]...)
 	a.cmd.Env = append(os.Environ(), "CLOUDFLARE_BASE_URL="+emu.BaseURL(), "CLOUDFLARE_API_TOKEN="+emu.Token)
@@ -118,7 +118,7 @@ func launch(t *testing.T, prefix []string, bin string, emu *cfemu.Server, config
 }
 
 // stop sends SIGTERM and checks for a clean exit.
-func (a *agent) stop(t *testing.T) {
+func (a *proc) stop(t *testing.T) {
 	t.Helper()
 	a.cmd.Process.Signal(syscall.SIGTERM)
 	done := make(chan error, 1)
@@ -303,7 +303,7 @@ func labZone(t *testing.T, subnet int) (a, b *netlab.Host, emu *cfemu.Server) {
 
 // bothUp reports when the agent has seen both hosts come up (its own
 // transitions; the agreement logs the same words as well).
-func bothUp(ag *agent, a, b *netlab.Host) func() bool {
+func bothUp(ag *proc, a, b *netlab.Host) func() bool {
 	return func() bool {
 		l := ag.logs.String()
 		return strings.Contains(l, saw(a, "unknown", "up")) && strings.Contains(l, saw(b, "unknown", "up"))

@@ -3,8 +3,6 @@ package main
 import (
 	"bytes"
 	"encoding/json"
-	"log/slog"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -12,46 +10,16 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
+
+	"github.com/goavail/goavail/agent"
 )
-
-// TestLogger_JSONDurationsAsText: JSON logs print durations as "1.5s",
-// not nanoseconds.
-func TestLogger_JSONDurationsAsText(t *testing.T) {
-	var b bytes.Buffer
-	log, err := newLogger("info", "json", &b)
-	if err != nil {
-		t.Fatal(err)
-	}
-	log.Info("x", "interval", 1500*time.Millisecond, slog.Group("g", "d", time.Minute))
-	var got struct {
-		Interval string
-		G        struct{ D string }
-	}
-	if err := json.Unmarshal(b.Bytes(), &got); err != nil || got.Interval != "1.5s" || got.G.D != "1m0s" {
-		t.Errorf("log line %s: %+v, %v", b.String(), got, err)
-	}
-}
-
-// TestHTTPListen_PortTaken names the fix when the port is in use.
-func TestHTTPListen_PortTaken(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	_, err = newHTTPServer(ln.Addr().String(), nil, nil, nil, slog.New(slog.DiscardHandler))
-	if err == nil || !strings.Contains(err.Error(), "the port is taken") || !strings.Contains(err.Error(), `http_listen to a free port, or to ""`) {
-		t.Errorf("listen on a taken port: %v", err)
-	}
-}
 
 // TestHTTPListen_WarnsBeyondLoopback: every interface gets a warning,
 // loopback none.
 func TestHTTPListen_WarnsBeyondLoopback(t *testing.T) {
 	for addr, warn := range map[string]bool{":9800": true, "0.0.0.0:9800": true, "[::]:9800": true, "192.0.2.1:9800": true,
 		"127.0.0.1:9800": false, "[::1]:9800": false, "localhost:9800": false} {
-		if got := exposedWarning(addr) != ""; got != warn {
+		if got := agent.ExposedWarning(addr) != ""; got != warn {
 			t.Errorf("%s: warning %v, want %v", addr, got, warn)
 		}
 	}
@@ -65,7 +33,7 @@ func TestHTTPListen_WarnsBeyondLoopback(t *testing.T) {
 // port), and reads http_listen from the config.
 func TestStatus_RefusesAnotherAgent(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		json.NewEncoder(w).Encode(statusDoc{Node: "other", Version: "v1"})
+		json.NewEncoder(w).Encode(agent.StatusDoc{Node: "other", Version: "v1"})
 	}))
 	defer srv.Close()
 	cfg := filepath.Join(t.TempDir(), "goavail.toml")

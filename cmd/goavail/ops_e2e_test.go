@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
+	"github.com/goavail/goavail/agent"
 	"github.com/goavail/goavail/internal/netlab"
 )
 
@@ -183,7 +184,7 @@ func TestE2E_MetricsStatusReloadAndSecrets(t *testing.T) {
 	}
 
 	status := get(t, base+"/status")
-	var doc statusDoc
+	var doc agent.StatusDoc
 	if err := json.Unmarshal([]byte(status), &doc); err != nil {
 		t.Fatalf("/status: %v\n%s", err, status)
 	}
@@ -242,12 +243,12 @@ dns_domain = "example.com"
 hostnames = ["www"]
 ip_addresses = ["`+lab.Gateway().String()+`"]
 `), 0o644)
-	run := func(caps bool) (*agent, *exec.Cmd) {
+	run := func(caps bool) (*proc, *exec.Cmd) {
 		args := []string{"netns", "exec", h.NS, setpriv, "--reuid=65534", "--regid=65534", "--clear-groups"}
 		if caps {
 			args = append(args, "--inh-caps=+net_raw", "--ambient-caps=+net_raw")
 		}
-		a := &agent{logs: &syncBuffer{}}
+		a := &proc{logs: &syncBuffer{}}
 		a.cmd = exec.Command("ip", append(args, bin, "monitor", "--config-file", cfg)...)
 		a.cmd.Stdout, a.cmd.Stderr = a.logs, a.logs
 		if err := a.cmd.Start(); err != nil {

@@ -33,7 +33,7 @@ hostnames = ["www"]
 ip_addresses = ["`+lab.Gateway().String()+`"]
 `), 0o644)
 	// Another goavail (as root) holds the port inside the host's namespace.
-	holder := &agent{logs: &syncBuffer{}}
+	holder := &proc{logs: &syncBuffer{}}
 	holder.cmd = exec.Command("ip", "netns", "exec", h.NS, bin, "monitor", cfg)
 	holder.cmd.Stdout, holder.cmd.Stderr = holder.logs, holder.logs
 	if err := holder.cmd.Start(); err != nil {

@@ -6,147 +6,13 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/netip"
 	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
 
-	"github.com/goavail/goavail/cluster"
-	"github.com/goavail/goavail/dns"
-	"github.com/goavail/goavail/monitor"
+	"github.com/goavail/goavail/agent"
 )
-
-// statusDoc is what /status serves and goavail status renders. It holds
-// no secret: no key, token or credential is ever part of it.
-type statusDoc struct {
-	Node     string            `json:"node"`
-	Version  string            `json:"version"`
-	DryRun   bool              `json:"dry_run"`
-	Members  []string          `json:"members"`
-	Writer   string            `json:"writer"`
-	IsWriter bool              `json:"is_writer"`
-	Quorate  bool              `json:"quorate"`
-	Voters   []string          `json:"voters"`
-	Isolated bool              `json:"isolated"`
-	Dropped  map[string]uint64 `json:"dropped_messages,omitempty"`
-	Targets  []targetDoc       `json:"targets"`
-	Drains   []drainEntry      `json:"drains,omitempty"` // drained addresses: by whom, when, why
-	Pass     *passDoc          `json:"last_pass,omitempty"`
-
-	// WriterTerm is the highest writer-lease term this agent knows.
-	WriterTerm uint64 `json:"writer_term,omitempty"`
-	// NameConflicts are node names two agents use at once; while one is
-	// this agent's own, it neither votes nor writes.
-	NameConflicts []conflictDoc `json:"name_conflicts,omitempty"`
-	// DNS is the quarantine and propagation part (dnschanges.go).
-	DNS *dnsStatus `json:"dns,omitempty"`
-}
-
-type conflictDoc struct {
-	NodeName  string   `json:"node_name"`
-	Addresses []string `json:"addresses"`
-	ThisAgent bool     `json:"this_agent"`
-	Error     string   `json:"error"`
-}
-
-type targetDoc struct {
-	Addr   string            `json:"address"`
-	State  string            `json:"state"`
-	Since  time.Time         `json:"since,omitzero"`
-	Agreed string            `json:"agreed"`
-	RTT    time.Duration     `json:"rtt_ns,omitempty"`
-	Loss   float64           `json:"loss"`
-	Ev     monitor.Evidence  `json:"evidence"`
-	Peers  map[string]string `json:"peers,omitempty"` // node -> state in its latest view
-	// Drained: an operator or the config took the address out of DNS.
-	Drained bool       `json:"drained,omitempty"`
-	Checks  []checkDoc `json:"checks,omitempty"`
-}
-
-type passDoc struct {
-	At       time.Time `json:"at"`
-	Duration string    `json:"duration"`
-	Mode     string    `json:"mode"`
-	Error    string    `json:"error,omitempty"`
-	Plans    []planDoc `json:"plans"`
-}
-
-type planDoc struct {
-	Zone     string   `json:"zone"`
-	Creates  []string `json:"creates,omitempty"`
-	Deletes  []string `json:"deletes,omitempty"`
-	FailOpen []string `json:"fail_open,omitempty"`
-	Deferred []string `json:"deferred,omitempty"` // removals held back by max_removals
-	Failed   []string `json:"failed,omitempty"`   // not made this pass (API error); retried
-	Blocked  []string `json:"blocked,omitempty"`  // removals held: the name's restore was not made
-	Applied  bool     `json:"applied"`
-}
-
-func buildStatus(node string, dryRun bool, tracker *monitor.Health, clu *cluster.Cluster, rec *dns.Reconciler, drains map[netip.Addr]drainEntry) statusDoc {
-	d := clu.Decision()
-	isWriter, writer := clu.IsWriter()
-	ver, _ := buildVersion()
-	doc := statusDoc{Node: node, Version: ver, DryRun: dryRun, Members: clu.Members(), Writer: writerName(d, writer), IsWriter: isWriter,
-		Quorate: d.Quorate, Voters: d.Voters, Isolated: d.LocalIsolated, Dropped: clu.Dropped(), WriterTerm: clu.Term()}
-	for _, k := range clu.Conflicts() {
-		doc.NameConflicts = append(doc.NameConflicts, conflictDoc{NodeName: k.Name, Addresses: k.Addrs, ThisAgent: k.Local,
-			Error: fmt.Sprintf("two agents use node_name %q (at %s): give each agent its own node_name", k.Name, strings.Join(k.Addrs, " and "))})
-	}
-	for _, e := range drains {
-		doc.Drains = append(doc.Drains, e)
-	}
-	slices.SortFunc(doc.Drains, func(a, b drainEntry) int { return a.Addr.Compare(b.Addr) })
-	peers := map[string]map[netip.Addr]monitor.State{}
-	for name, v := range clu.PeerViews() {
-		peers[name] = v.States()
-	}
-	for _, s := range tracker.Snapshot() {
-		_, drained := drains[s.Addr]
-		t := targetDoc{Addr: s.Addr.String(), State: s.State.String(), Since: s.Since, Agreed: d.States[s.Addr].String(), Loss: s.Evidence.Loss(), Ev: s.Evidence, Drained: drained}
-		if n := len(s.Evidence.RTTs); n > 0 {
-			t.RTT = s.Evidence.RTTs[n-1]
-		}
-		for name, states := range peers {
-			if st, ok := states[s.Addr]; ok {
-				if t.Peers == nil {
-					t.Peers = map[string]string{}
-				}
-				t.Peers[name] = st.String()
-			}
-		}
-		doc.Targets = append(doc.Targets, t)
-	}
-	slices.SortFunc(doc.Targets, func(a, b targetDoc) int { return strings.Compare(a.Addr, b.Addr) })
-	attachChecks(&doc, tracker)
-	if last := rec.Last(); !last.At.IsZero() {
-		p := &passDoc{At: last.At, Duration: last.Duration.Round(time.Microsecond).String(), Mode: last.Mode}
-		if last.Err != nil {
-			p.Error = last.Err.Error()
-		}
-		for _, zp := range last.Plans {
-			pd := planDoc{Zone: zp.Zone, FailOpen: zp.FailOpen, Applied: zp.Applied}
-			for _, c := range zp.Creates {
-				pd.Creates = append(pd.Creates, c.Name+" "+c.Type+" "+c.Content)
-			}
-			for _, r := range zp.Deletes {
-				pd.Deletes = append(pd.Deletes, r.Name+" "+r.Type+" "+r.Content)
-			}
-			for _, r := range zp.Deferred {
-				pd.Deferred = append(pd.Deferred, r.Name+" "+r.Type+" "+r.Content)
-			}
-			for _, f := range zp.Failed {
-				pd.Failed = append(pd.Failed, f.Action+" "+f.Record.String()+": "+f.Err)
-			}
-			for _, r := range zp.Blocked {
-				pd.Blocked = append(pd.Blocked, r.String())
-			}
-			p.Plans = append(p.Plans, pd)
-		}
-		doc.Pass = p
-	}
-	return doc
-}
 
 // statusCmd fetches /status from a running agent and prints it.
 func statusCmd(ctx context.Context, t agentTarget, asJSON bool, stdout io.Writer) error {
@@ -155,7 +21,7 @@ func statusCmd(ctx context.Context, t agentTarget, asJSON bool, stdout io.Writer
 	if err != nil {
 		return err
 	}
-	var doc statusDoc
+	var doc agent.StatusDoc
 	if err := json.Unmarshal(body, &doc); err != nil {
 		return &exitError{exitRuntime, fmt.Errorf("%s: not a goavail status document: %w", url, err)}
 	}
@@ -191,7 +57,7 @@ func getAgent(ctx context.Context, url string) ([]byte, error) {
 }
 
 // renderStatus prints the document as tables.
-func renderStatus(w io.Writer, doc statusDoc) {
+func renderStatus(w io.Writer, doc agent.StatusDoc) {
 	role := "standby"
 	switch {
 	case doc.IsWriter:
@@ -311,13 +177,53 @@ func orNone(s []string) string {
 	return strings.Join(s, " ")
 }
 
-// writerName says who writes DNS, in the same words everywhere (/status,
-// goavail status, the writer metric): the writer's name only while it can
-// write (a quorum of voting agents); otherwise "none" and why. fromCluster
-// is what cluster.IsWriter says.
-func writerName(d cluster.Decision, fromCluster string) string {
-	if !d.Quorate && d.LocalIsolated && len(d.Voters) == 0 {
-		return "none: this agent abstains (isolation guard)"
+// renderReasons prints, under the targets table, why each failing check
+// of a target fails.
+func renderReasons(w io.Writer, doc agent.StatusDoc) {
+	first := true
+	for _, t := range doc.Targets {
+		for _, c := range t.Checks {
+			if c.Reason == "" && c.Warning == "" {
+				continue
+			}
+			if first {
+				fmt.Fprintln(w, "\nfailing checks, and warnings:")
+				first = false
+			}
+			if c.Reason != "" {
+				fmt.Fprintf(w, "  %s %s (%s): %s\n", t.Addr, c.Check, c.State, c.Reason)
+			} else {
+				fmt.Fprintf(w, "  %s %s (%s): warning: %s\n", t.Addr, c.Check, c.State, c.Warning)
+			}
+		}
 	}
-	return fromCluster
+}
+
+// renderDNS prints the quarantine and propagation parts of the status.
+func renderDNS(w io.Writer, d *agent.DNSStatus) {
+	if d == nil {
+		return
+	}
+	for _, q := range d.Quarantined {
+		fmt.Fprintf(w, "  %s: %s %s quarantined since %s: code %d %s (retry %s)\n", q.Zone, q.Action, q.Record, q.Since.UTC().Format(time.RFC3339),
+			q.Code, q.Message, q.NextTry.UTC().Format(time.RFC3339))
+	}
+	for _, p := range d.Unverified {
+		state := "waiting for the nameservers"
+		if p.Late {
+			state = "LATE: not on the nameservers yet"
+		}
+		fmt.Fprintf(w, "  %s: %s %s applied %s, %s\n", p.Zone, p.Action, p.Record, p.AppliedAt.UTC().Format(time.RFC3339), state)
+	}
+	if n := len(d.Propagation); n > 0 {
+		p := d.Propagation[n-1]
+		line := fmt.Sprintf("last verified: %s %s %s on %s in %s", p.Zone, p.Action, p.Record, strings.Join(p.NameServers, ","), p.Propagation.Round(time.Millisecond))
+		if p.OutageToDNS > 0 {
+			line += fmt.Sprintf(" (outage to DNS %s)", p.OutageToDNS.Round(time.Millisecond))
+		}
+		if !p.Verified() {
+			line = fmt.Sprintf("last late: %s %s %s", p.Zone, p.Action, p.Record)
+		}
+		fmt.Fprintln(w, "  "+line)
+	}
 }

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/goavail/goavail/agent"
 	"github.com/goavail/goavail/config"
 	"github.com/goavail/goavail/monitor"
 	"github.com/goavail/goavail/notify"
@@ -21,10 +22,10 @@ var update = flag.Bool("update", false, "rewrite golden files")
 // (go test -run RenderStatus ./cmd/goavail -args -update rewrites it).
 func TestRenderStatus_Golden(t *testing.T) {
 	at := time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC)
-	doc := statusDoc{
+	doc := agent.StatusDoc{
 		Node: "fra-1", Version: "v1.0.0", Members: []string{"fra-1", "nyc-1", "sin-1"}, Writer: "fra-1", IsWriter: true, Quorate: true,
 		Voters: []string{"fra-1", "nyc-1", "sin-1"},
-		Targets: []targetDoc{
+		Targets: []agent.TargetDoc{
 			{Addr: "192.0.2.10", State: "up", Since: at, Agreed: "up", RTT: 1234 * time.Microsecond, Loss: 0,
 				Peers: map[string]string{"nyc-1": "up", "sin-1": "up"}},
 			{Addr: "198.51.100.20", State: "down", Since: at.Add(time.Minute), Agreed: "down", Loss: 0.25,
@@ -32,8 +33,8 @@ func TestRenderStatus_Golden(t *testing.T) {
 			{Addr: "2001:db8::30", State: "unknown", Agreed: "unknown"},
 			{Addr: "203.0.113.40", State: "up", Since: at, Agreed: "unknown", Drained: true},
 		},
-		Drains: []drainEntry{{Addr: netip.MustParseAddr("203.0.113.40"), Drained: true, At: at.Add(30 * time.Second), By: "alice@ops", Reason: "kernel upgrade", Node: "fra-1"}},
-		Pass: &passDoc{At: at.Add(2 * time.Minute), Duration: "12.5ms", Mode: "applied", Plans: []planDoc{
+		Drains: []agent.DrainEntry{{Addr: netip.MustParseAddr("203.0.113.40"), Drained: true, At: at.Add(30 * time.Second), By: "alice@ops", Reason: "kernel upgrade", Node: "fra-1"}},
+		Pass: &agent.PassDoc{At: at.Add(2 * time.Minute), Duration: "12.5ms", Mode: "applied", Plans: []agent.PlanDoc{
 			{Zone: "example.com", Deletes: []string{"www.example.com A 198.51.100.20"}, Applied: true},
 			{Zone: "example.net", FailOpen: []string{"api.example.net"}},
 		}},

@@ -1,9 +1,8 @@
-package main
+package agent
 
 import (
 	"crypto/x509"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/netip"
 	"sync"
@@ -163,7 +162,7 @@ type warner struct {
 }
 
 // attach adds the current warnings to the status document's checks.
-func (w *warner) attach(doc statusDoc) statusDoc {
+func (w *warner) attach(doc StatusDoc) StatusDoc {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if len(w.last) == 0 {
@@ -200,8 +199,8 @@ func logCheckTransition(log *slog.Logger) func(monitor.CheckTransition) {
 	}
 }
 
-// checkDoc is one check of a target in /status.
-type checkDoc struct {
+// CheckDoc is one check of a target in /status.
+type CheckDoc struct {
 	Check  string        `json:"check"`
 	Type   string        `json:"type"`
 	State  string        `json:"state"`
@@ -214,10 +213,10 @@ type checkDoc struct {
 }
 
 // attachChecks adds each target's checks to the status document.
-func attachChecks(doc *statusDoc, h *monitor.Health) {
-	by := map[string][]checkDoc{}
+func attachChecks(doc *StatusDoc, h *monitor.Health) {
+	by := map[string][]CheckDoc{}
 	for _, c := range h.Checks() {
-		d := checkDoc{Check: c.Check, Type: c.Kind, State: c.State.String(), Since: c.Since, Reason: c.Evidence.LastError}
+		d := CheckDoc{Check: c.Check, Type: c.Kind, State: c.State.String(), Since: c.Since, Reason: c.Evidence.LastError}
 		if n := len(c.Evidence.RTTs); n > 0 {
 			d.Took = c.Evidence.RTTs[n-1]
 		}
@@ -225,28 +224,6 @@ func attachChecks(doc *statusDoc, h *monitor.Health) {
 	}
 	for i := range doc.Targets {
 		doc.Targets[i].Checks = by[doc.Targets[i].Addr]
-	}
-}
-
-// renderReasons prints, under the targets table, why each failing check
-// of a target fails.
-func renderReasons(w io.Writer, doc statusDoc) {
-	first := true
-	for _, t := range doc.Targets {
-		for _, c := range t.Checks {
-			if c.Reason == "" && c.Warning == "" {
-				continue
-			}
-			if first {
-				fmt.Fprintln(w, "\nfailing checks, and warnings:")
-				first = false
-			}
-			if c.Reason != "" {
-				fmt.Fprintf(w, "  %s %s (%s): %s\n", t.Addr, c.Check, c.State, c.Reason)
-			} else {
-				fmt.Fprintf(w, "  %s %s (%s): warning: %s\n", t.Addr, c.Check, c.State, c.Warning)
-			}
-		}
 	}
 }
 

@@ -1,4 +1,4 @@
-package main
+package agent
 
 import (
 	"bytes"
@@ -15,12 +15,12 @@ import (
 	"time"
 )
 
-// drainEntry is the latest word on one address: drained or not, when, by
+// DrainEntry is the latest word on one address: drained or not, when, by
 // whom and why, and which agent took the command. Agents exchange their
 // entries and keep the newest per address (last writer wins), so a drain
 // or an undrain sent to any agent reaches every agent; an undrain is an
 // entry with Drained false, kept so that an older drain cannot come back.
-type drainEntry struct {
+type DrainEntry struct {
 	Addr    netip.Addr `json:"address"`
 	Drained bool       `json:"drained"`
 	At      time.Time  `json:"at"`
@@ -34,7 +34,7 @@ type drainEntry struct {
 // newer reports whether e supersedes o: later first; at the same instant,
 // the higher node name, then a drain over an undrain. Every agent orders
 // two entries the same way, so all converge on one.
-func (e drainEntry) newer(o drainEntry) bool {
+func (e DrainEntry) newer(o DrainEntry) bool {
 	if !e.At.Equal(o.At) {
 		return e.At.After(o.At)
 	}
@@ -53,8 +53,8 @@ const (
 // decodeDrains reads a list of entries (annex part or state file),
 // strictly: unknown fields, bad addresses, oversized text and duplicate
 // addresses are refused.
-func decodeDrains(b []byte) ([]drainEntry, error) {
-	var out []drainEntry
+func decodeDrains(b []byte) ([]DrainEntry, error) {
+	var out []DrainEntry
 	d := json.NewDecoder(bytes.NewReader(b))
 	d.DisallowUnknownFields()
 	if err := d.Decode(&out); err != nil {
@@ -86,7 +86,7 @@ type drainStore struct {
 	path string // "" keeps them until a restart only
 
 	mu      sync.Mutex
-	entries map[netip.Addr]drainEntry
+	entries map[netip.Addr]DrainEntry
 }
 
 // drainsPath is where drains are kept: beside the state file
@@ -102,7 +102,7 @@ func drainsPath(stateFile string) string {
 // loadDrainStore reads path. A missing file is an empty store; an unusable
 // one is reported, and the store starts empty (config drains still hold).
 func loadDrainStore(path string) (*drainStore, error) {
-	s := &drainStore{path: path, entries: map[netip.Addr]drainEntry{}}
+	s := &drainStore{path: path, entries: map[netip.Addr]DrainEntry{}}
 	if path == "" {
 		return s, nil
 	}
@@ -125,7 +125,7 @@ func loadDrainStore(path string) (*drainStore, error) {
 
 // put records e if it is newer than what the store has, and reports
 // whether it was.
-func (s *drainStore) put(e drainEntry) bool {
+func (s *drainStore) put(e DrainEntry) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if old, ok := s.entries[e.Addr]; ok && !e.newer(old) {
@@ -136,8 +136,8 @@ func (s *drainStore) put(e drainEntry) bool {
 }
 
 // merge records every entry newer than the store's and returns those.
-func (s *drainStore) merge(list []drainEntry) []drainEntry {
-	var learned []drainEntry
+func (s *drainStore) merge(list []DrainEntry) []DrainEntry {
+	var learned []DrainEntry
 	for _, e := range list {
 		if s.put(e) {
 			learned = append(learned, e)
@@ -147,7 +147,7 @@ func (s *drainStore) merge(list []drainEntry) []drainEntry {
 }
 
 // get returns the entry for a, if any.
-func (s *drainStore) get(a netip.Addr) (drainEntry, bool) {
+func (s *drainStore) get(a netip.Addr) (DrainEntry, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	e, ok := s.entries[a]
@@ -155,14 +155,14 @@ func (s *drainStore) get(a netip.Addr) (drainEntry, bool) {
 }
 
 // list returns every entry, undrains included, sorted by address.
-func (s *drainStore) list() []drainEntry {
+func (s *drainStore) list() []DrainEntry {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := make([]drainEntry, 0, len(s.entries))
+	out := make([]DrainEntry, 0, len(s.entries))
 	for _, e := range s.entries {
 		out = append(out, e)
 	}
-	slices.SortFunc(out, func(a, b drainEntry) int { return a.Addr.Compare(b.Addr) })
+	slices.SortFunc(out, func(a, b DrainEntry) int { return a.Addr.Compare(b.Addr) })
 	return out
 }
 

@@ -1,4 +1,4 @@
-package main
+package agent
 
 import (
 	"net/netip"
@@ -53,27 +53,5 @@ port = 5432
 	h := targets[a2].Checks[1].HTTP
 	if h.Host != "www.example.com" || !h.TLSVerify || len(h.StatusCodes) != 1 || h.StatusCodes[0] != [2]int{200, 299} {
 		t.Errorf("https options = %+v", h)
-	}
-}
-
-// TestRenderReasons: goavail status lists every failing check with its
-// reason, and every warning, under the targets, and nothing when all pass.
-func TestRenderReasons(t *testing.T) {
-	doc := statusDoc{Targets: []targetDoc{
-		{Addr: "192.0.2.1", Checks: []checkDoc{{Check: "icmp", State: "up"}, {Check: "https:443/", State: "down", Reason: "status 503 (Service Unavailable), want 2xx"}}},
-		{Addr: "192.0.2.2", Checks: []checkDoc{{Check: "tcp:5432", State: "up", Reason: "connect: connection refused"}}},
-		{Addr: "192.0.2.3", Checks: []checkDoc{{Check: "https:443/", State: "up", Warning: "tls: certificate expires in 20.0 days"}}},
-	}}
-	var b strings.Builder
-	renderReasons(&b, doc)
-	want := "\nfailing checks, and warnings:\n  192.0.2.1 https:443/ (down): status 503 (Service Unavailable), want 2xx\n  192.0.2.2 tcp:5432 (up): connect: connection refused\n" +
-		"  192.0.2.3 https:443/ (up): warning: tls: certificate expires in 20.0 days\n"
-	if b.String() != want {
-		t.Errorf("got %q\nwant %q", b.String(), want)
-	}
-	b.Reset()
-	renderReasons(&b, statusDoc{Targets: []targetDoc{{Addr: "192.0.2.1", Checks: []checkDoc{{Check: "icmp", State: "up"}}}}})
-	if b.String() != "" {
-		t.Errorf("all passing, yet %q", b.String())
 	}
 }

@@ -1,4 +1,4 @@
-package main
+package agent
 
 import (
 	"bytes"
@@ -277,46 +277,17 @@ func (s *sharedMemory) run(ctx context.Context, every time.Duration) error {
 	}
 }
 
-// dnsStatus is the part of /status about changes that did not go through
+// DNSStatus is the part of /status about changes that did not go through
 // at once, and about propagation.
-type dnsStatus struct {
+type DNSStatus struct {
 	Quarantined []dns.Quarantined `json:"quarantined,omitempty"`
 	Propagation []dns.Propagation `json:"propagation,omitempty"` // latest outcomes, newest last
 	Unverified  []dns.Propagation `json:"unverified,omitempty"`  // applied, not yet seen on the nameservers
 }
 
-func addDNSStatus(doc *statusDoc, rec *dns.Reconciler, pc *dns.PropagationChecker) {
-	doc.DNS = &dnsStatus{Quarantined: rec.Quarantined()}
+func addDNSStatus(doc *StatusDoc, rec *dns.Reconciler, pc *dns.PropagationChecker) {
+	doc.DNS = &DNSStatus{Quarantined: rec.Quarantined()}
 	if pc != nil {
 		doc.DNS.Propagation, doc.DNS.Unverified = pc.Recent()
-	}
-}
-
-// renderDNS prints the quarantine and propagation parts of the status.
-func renderDNS(w io.Writer, d *dnsStatus) {
-	if d == nil {
-		return
-	}
-	for _, q := range d.Quarantined {
-		fmt.Fprintf(w, "  %s: %s %s quarantined since %s: code %d %s (retry %s)\n", q.Zone, q.Action, q.Record, q.Since.UTC().Format(time.RFC3339),
-			q.Code, q.Message, q.NextTry.UTC().Format(time.RFC3339))
-	}
-	for _, p := range d.Unverified {
-		state := "waiting for the nameservers"
-		if p.Late {
-			state = "LATE: not on the nameservers yet"
-		}
-		fmt.Fprintf(w, "  %s: %s %s applied %s, %s\n", p.Zone, p.Action, p.Record, p.AppliedAt.UTC().Format(time.RFC3339), state)
-	}
-	if n := len(d.Propagation); n > 0 {
-		p := d.Propagation[n-1]
-		line := fmt.Sprintf("last verified: %s %s %s on %s in %s", p.Zone, p.Action, p.Record, strings.Join(p.NameServers, ","), p.Propagation.Round(time.Millisecond))
-		if p.OutageToDNS > 0 {
-			line += fmt.Sprintf(" (outage to DNS %s)", p.OutageToDNS.Round(time.Millisecond))
-		}
-		if !p.Verified() {
-			line = fmt.Sprintf("last late: %s %s %s", p.Zone, p.Action, p.Record)
-		}
-		fmt.Fprintln(w, "  "+line)
 	}
 }

@@ -1,4 +1,4 @@
-package main
+package agent
 
 import (
 	"bytes"
@@ -65,7 +65,7 @@ ip_addresses = ["192.0.2.1", "192.0.2.2", "192.0.2.3"]
 		down = append(down, monitor.Status{Addr: a, State: monitor.Down})
 	}
 	logs := &lockedBuffer{}
-	log, _ := newLogger("info", "text", logs)
+	log, _ := NewLogger("info", "text", logs)
 	clu := runLoneCluster(t, cfg, down, log)
 	deadline := time.Now().Add(20 * time.Second)
 	for !clu.Decision().LocalIsolated {
@@ -78,11 +78,11 @@ ip_addresses = ["192.0.2.1", "192.0.2.2", "192.0.2.3"]
 	tracker := monitor.NewHealth(nil, nil)
 	targets, _ := checkTargets(cfg)
 	tracker.SetTargets(targets, time.Now())
-	doc := buildStatus("vm", true, tracker, clu, newTestReconciler(clu), map[netip.Addr]drainEntry{})
+	doc := buildStatus("vm", "dev", true, tracker, clu, newTestReconciler(clu), map[netip.Addr]DrainEntry{})
 	if doc.Writer != "none: this agent abstains (isolation guard)" || doc.IsWriter || !doc.Isolated {
 		t.Errorf("/status: writer %q, is_writer %v, isolated %v", doc.Writer, doc.IsWriter, doc.Isolated)
 	}
-	m := newMetrics(tracker, clu, notify.New(log), true)
+	m := newMetrics(tracker, clu, notify.New(log), true, Build{Version: "dev", Revision: "unknown"})
 	fams, err := m.reg.Gather()
 	if err != nil {
 		t.Fatal(err)

@@ -1,4 +1,4 @@
-package main
+package agent
 
 import (
 	"errors"
@@ -35,7 +35,7 @@ type metrics struct {
 	lastSuccess                  prometheus.Gauge
 }
 
-func newMetrics(tracker *monitor.Health, clu *cluster.Cluster, notifier *notify.Notifier, dryRun bool) *metrics {
+func newMetrics(tracker *monitor.Health, clu *cluster.Cluster, notifier *notify.Notifier, dryRun bool, build Build) *metrics {
 	m := &metrics{
 		reg: prometheus.NewRegistry(), tracker: tracker,
 		probes: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "goavail_probes_total",
@@ -61,7 +61,7 @@ func newMetrics(tracker *monitor.Health, clu *cluster.Cluster, notifier *notify.
 	m.probeOK, m.probeLost, m.probeErr = m.probes.WithLabelValues("ok"), m.probes.WithLabelValues("lost"), m.probes.WithLabelValues("error")
 	m.reg.MustRegister(m.probes, m.rtt, m.transitions, m.apiRequests, m.apiDuration, m.changes, m.passes, m.passDuration, m.lastSuccess,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		&stateCollector{tracker: tracker, clu: clu, notifier: notifier, dryRun: dryRun})
+		&stateCollector{tracker: tracker, clu: clu, notifier: notifier, dryRun: dryRun, build: build})
 	return m
 }
 
@@ -132,6 +132,7 @@ type stateCollector struct {
 	clu      *cluster.Cluster
 	notifier *notify.Notifier
 	dryRun   bool
+	build    Build
 }
 
 var (
@@ -231,6 +232,5 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(descNDrop, prometheus.CounterValue, float64(c.notifier.Dropped()))
 	ch <- prometheus.MustNewConstMetric(descNFail, prometheus.CounterValue, float64(c.notifier.Failed()))
 	gauge(descDry, bit(c.dryRun))
-	ver, rev := buildVersion()
-	gauge(descBuild, 1, ver, rev, runtime.Version())
+	gauge(descBuild, 1, c.build.Version, c.build.Revision, runtime.Version())
 }

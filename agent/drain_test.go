@@ -1,4 +1,4 @@
-package main
+package agent
 
 import (
 	"bytes"
@@ -32,10 +32,10 @@ var (
 // undrain in, both end with the newest, and an older entry never
 // overwrites a newer one.
 func TestDrainStore_Converges(t *testing.T) {
-	drain := drainEntry{Addr: d1, Drained: true, At: t0, By: "alice", Node: "a"}
-	undrain := drainEntry{Addr: d1, Drained: false, At: t0.Add(time.Minute), By: "bob", Node: "b"}
-	tie := drainEntry{Addr: d1, Drained: true, At: t0.Add(time.Minute), By: "carol", Node: "c"} // same instant, higher node
-	for _, order := range [][]drainEntry{{drain, undrain, tie}, {tie, undrain, drain}, {undrain, tie, drain}} {
+	drain := DrainEntry{Addr: d1, Drained: true, At: t0, By: "alice", Node: "a"}
+	undrain := DrainEntry{Addr: d1, Drained: false, At: t0.Add(time.Minute), By: "bob", Node: "b"}
+	tie := DrainEntry{Addr: d1, Drained: true, At: t0.Add(time.Minute), By: "carol", Node: "c"} // same instant, higher node
+	for _, order := range [][]DrainEntry{{drain, undrain, tie}, {tie, undrain, drain}, {undrain, tie, drain}} {
 		s, _ := loadDrainStore("")
 		s.merge(order)
 		if got, _ := s.get(d1); got != tie {
@@ -60,7 +60,7 @@ func TestDrainStore_SurvivesRestart(t *testing.T) {
 	if err != nil || len(s.list()) != 0 {
 		t.Fatalf("missing file: %v, %v", err, s.list())
 	}
-	want := []drainEntry{{Addr: d1, Drained: true, At: t0, By: "alice@ops", Reason: "kernel", Node: "a"}, {Addr: d2, At: t0, By: "bob", Node: "b"}}
+	want := []DrainEntry{{Addr: d1, Drained: true, At: t0, By: "alice@ops", Reason: "kernel", Node: "a"}, {Addr: d2, At: t0, By: "bob", Node: "b"}}
 	s.merge(want)
 	if err := s.save(); err != nil {
 		t.Fatal(err)
@@ -141,9 +141,9 @@ func TestLastRecord(t *testing.T) {
 		{"the other is down", d3, nil, []string{"api.example.net"}},
 		{"the other is unknown", d3, nil, []string{"api.example.net"}},
 	} {
-		dr := map[netip.Addr]drainEntry{}
+		dr := map[netip.Addr]DrainEntry{}
 		for _, a := range tc.drained {
-			dr[a] = drainEntry{Addr: a, Drained: true}
+			dr[a] = DrainEntry{Addr: a, Drained: true}
 		}
 		states := up
 		if tc.name == "the other is unknown" {
@@ -160,9 +160,9 @@ func TestLastRecord(t *testing.T) {
 // view holds only the addresses not drained.
 func TestDrained_NeverCountTowardsIsolation(t *testing.T) {
 	cfg := drainCfg(t, "")
-	d := &drainer{store: &drainStore{entries: map[netip.Addr]drainEntry{}}, cfg: cfg}
+	d := &drainer{store: &drainStore{entries: map[netip.Addr]DrainEntry{}}, cfg: cfg}
 	for _, a := range []netip.Addr{d1, d2, d3} {
-		d.store.put(drainEntry{Addr: a, Drained: true, At: t0, Force: true}) // forced: group 0 is drained whole
+		d.store.put(DrainEntry{Addr: a, Drained: true, At: t0, Force: true}) // forced: group 0 is drained whole
 	}
 	local := []monitor.Status{{Addr: d1, State: monitor.Down}, {Addr: d2, State: monitor.Down}, {Addr: d3, State: monitor.Down}, {Addr: d4, State: monitor.Up}}
 	all := cluster.PeerView{States: map[netip.Addr]monitor.State{}}
@@ -221,7 +221,7 @@ func TestDrainAPI(t *testing.T) {
 		return w.Code, w.Body.String()
 	}
 	body := func(addr string, force bool) string {
-		b, _ := json.Marshal(drainRequest{Address: addr, By: "alice", Reason: "maintenance", Force: force})
+		b, _ := json.Marshal(DrainRequest{Address: addr, By: "alice", Reason: "maintenance", Force: force})
 		return string(b)
 	}
 	for _, c := range []struct {
@@ -291,7 +291,7 @@ func TestDrainer_MergesPeers(t *testing.T) {
 
 // newTestReconciler is a dry-run reconciler without a provider.
 func newTestReconciler(clu *cluster.Cluster) *dns.Reconciler {
-	return dns.NewReconciler(dns.ReconcilerConfig{DryRun: true, Health: health(clu), Writer: clu.IsWriter, Log: slog.New(slog.DiscardHandler)})
+	return dns.NewReconciler(dns.ReconcilerConfig{DryRun: true, Health: AgreedHealth(clu), Writer: clu.IsWriter, Log: slog.New(slog.DiscardHandler)})
 }
 
 // TestDrainer_UndrainBeforeTheDrainArrives: an undrain sent to an agent
@@ -324,14 +324,14 @@ func TestDrainer_UndrainBeforeTheDrainArrives(t *testing.T) {
 func TestDrainer_NeverEmptiesAGroupUnforced(t *testing.T) {
 	cfg := drainCfg(t, "")
 	d := newTestDrainer(t, cfg)
-	d.store.merge([]drainEntry{
+	d.store.merge([]DrainEntry{
 		{Addr: d3, Drained: true, At: t0, By: "alice", Node: "a"},
 		{Addr: d4, Drained: true, At: t0.Add(time.Second), By: "bob", Node: "b"},
 	})
 	if got := d.groups(cfg)[1].Drained; !slices.Equal(got, []netip.Addr{d3}) {
 		t.Errorf("unforced: drained %v, want only %s (the one drained last stays)", got, d3)
 	}
-	d.store.put(drainEntry{Addr: d4, Drained: true, At: t0.Add(2 * time.Second), By: "bob", Node: "b", Force: true})
+	d.store.put(DrainEntry{Addr: d4, Drained: true, At: t0.Add(2 * time.Second), By: "bob", Node: "b", Force: true})
 	if got := d.groups(cfg)[1].Drained; !slices.Equal(got, []netip.Addr{d3, d4}) {
 		t.Errorf("forced: drained %v, want both", got)
 	}

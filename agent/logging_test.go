@@ -1,4 +1,4 @@
-package main
+package agent
 
 import (
 	"bytes"
@@ -13,7 +13,7 @@ import (
 func TestLogger_OneLinePerRecord(t *testing.T) {
 	for _, format := range []string{"text", "json"} {
 		var b bytes.Buffer
-		log, _ := newLogger("info", format, &b)
+		log, _ := NewLogger("info", format, &b)
 		err := errors.New("1 error occurred:\n\t* Failed to join 192.0.2.7:7946: connection refused\n\n")
 		log.With("component", "cluster").Warn("[WARN] memberlist: Failed to resolve\nsecond line", "err", err, slog.Group("g", "s", "a\nb"))
 		out := b.String()
@@ -32,7 +32,7 @@ func TestLogger_OneLinePerRecord(t *testing.T) {
 func TestClusterLogger_AloneAgreedIsDebug(t *testing.T) {
 	for _, alone := range []bool{true, false} {
 		var b bytes.Buffer
-		log, _ := newLogger("info", "text", &b)
+		log, _ := NewLogger("info", "text", &b)
 		cl := clusterLogger(log, alone)
 		cl.Info("agreed", "addr", "192.0.2.1", "from", "unknown", "to", "up")
 		cl.Info("dns writer", "writer", "vm")
@@ -44,7 +44,7 @@ func TestClusterLogger_AloneAgreedIsDebug(t *testing.T) {
 		}
 	}
 	var b bytes.Buffer
-	log, _ := newLogger("debug", "text", &b)
+	log, _ := NewLogger("debug", "text", &b)
 	clusterLogger(log, true).Info("agreed", "addr", "192.0.2.1")
 	if !strings.Contains(b.String(), "level=DEBUG msg=agreed") {
 		t.Errorf("at debug the demoted line shows: %s", b.String())

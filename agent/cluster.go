@@ -1,4 +1,4 @@
-package main
+package agent
 
 import (
 	"fmt"
@@ -9,15 +9,16 @@ import (
 
 	"github.com/goavail/goavail/cluster"
 	"github.com/goavail/goavail/config"
+	"github.com/goavail/goavail/dns"
 	"github.com/goavail/goavail/monitor"
 )
 
-// testClockOffsetEnv shifts the wall clock the cluster reads (its start
+// TestClockOffsetEnv (tests only) shifts the wall clock the cluster reads (its start
 // time, the incarnation, and message timestamps) by a Go duration, e.g.
 // "-10m". It is for tests only: the chaos suite restarts an agent with its
 // clock behind, as after an NTP step. Leases use the monotonic clock and
 // are not shifted.
-const testClockOffsetEnv = "GOAVAIL_TEST_CLOCK_OFFSET"
+const TestClockOffsetEnv = "GOAVAIL_TEST_CLOCK_OFFSET"
 
 // newCluster builds the cluster (or, with no peers, the lone agent's
 // agreement) from the config.
@@ -27,10 +28,10 @@ func newCluster(cfg *config.Config, keys [][]byte, local func() []monitor.Status
 		log.Warn(w)
 	}
 	now := time.Now
-	if s := getenv(testClockOffsetEnv); s != "" {
+	if s := getenv(TestClockOffsetEnv); s != "" {
 		off, err := time.ParseDuration(s)
 		if err != nil {
-			return nil, fmt.Errorf("%s = %q: %w", testClockOffsetEnv, s, err)
+			return nil, fmt.Errorf("%s = %q: %w", TestClockOffsetEnv, s, err)
 		}
 		log.Warn("test-only clock offset in effect", "offset", off)
 		now = func() time.Time { return time.Now().Add(off) }
@@ -55,4 +56,21 @@ func incarnationFile(cfg *config.Config, getenv func(string) string) string {
 		return ""
 	}
 	return filepath.Join(filepath.Dir(path), "incarnation")
+}
+
+// AgreedHealth turns the agreed states into what the planner reads: an address
+// nobody has agreed on yet is absent, and its records stay as they are.
+func AgreedHealth(clu *cluster.Cluster) func() dns.Health {
+	return func() dns.Health {
+		out := dns.Health{}
+		for a, s := range clu.Decision().States {
+			switch s {
+			case monitor.Up:
+				out[a] = true
+			case monitor.Down:
+				out[a] = false
+			}
+		}
+		return out
+	}
 }

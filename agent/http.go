@@ -1,4 +1,4 @@
-package main
+package agent
 
 import (
 	"context"
@@ -24,7 +24,7 @@ type httpServer struct {
 
 // newHTTPServer listens on addr at once, so a port in use is a startup
 // error, not a log line later. routes add more endpoints.
-func newHTTPServer(addr string, m *metrics, status func() statusDoc, reload func() error, log *slog.Logger, routes ...func(*http.ServeMux)) (*httpServer, error) {
+func newHTTPServer(addr string, m *metrics, status func() StatusDoc, reload func() error, log *slog.Logger, routes ...func(*http.ServeMux)) (*httpServer, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, listenError(addr, err)
@@ -93,10 +93,10 @@ func portOf(addr string) string {
 	return p
 }
 
-// exposedWarning words the risk of HTTP endpoints beyond loopback:
+// ExposedWarning words the risk of HTTP endpoints beyond loopback:
 // /-/reload is unauthenticated, and /status shows every target. Empty on
 // loopback.
-func exposedWarning(addr string) string {
+func ExposedWarning(addr string) string {
 	host, _, err := net.SplitHostPort(addr)
 	if err != nil || host == "localhost" {
 		return ""
@@ -107,9 +107,9 @@ func exposedWarning(addr string) string {
 	return fmt.Sprintf("http_listen = %q is reachable from other machines: anyone who can connect can read /status and /metrics and trigger POST /-/reload; keep it on 127.0.0.1 or firewall it", addr)
 }
 
-// warnExposed logs exposedWarning at start.
+// warnExposed logs ExposedWarning at start.
 func warnExposed(addr, token string, log *slog.Logger) {
-	if w := exposedWarning(addr); w != "" {
+	if w := ExposedWarning(addr); w != "" {
 		drain := "off (no API token)"
 		if token != "" {
 			drain = "on, behind the API token"

@@ -1,4 +1,4 @@
-package main
+package agent
 
 import (
 	"os"
@@ -18,22 +18,22 @@ func TestCredentials_FromSystemd(t *testing.T) {
 	if c := credentials(getenv); c.Token != "cf-token" {
 		t.Errorf("Cloudflare token from credentials = %+v", c)
 	}
-	if tok, err := apiToken(getenv); err != nil || tok != "api-token" {
+	if tok, err := APIToken(getenv); err != nil || tok != "api-token" {
 		t.Errorf("API token from credentials = %q, %v", tok, err)
 	}
 	env["CLOUDFLARE_API_TOKEN"], env["GOAVAIL_API_TOKEN"] = "from-env", "env-api"
 	if c := credentials(getenv); c.Token != "from-env" {
 		t.Errorf("environment should win: %+v", c)
 	}
-	if tok, _ := apiToken(getenv); tok != "env-api" {
+	if tok, _ := APIToken(getenv); tok != "env-api" {
 		t.Errorf("environment should win: %q", tok)
 	}
 	delete(env, "GOAVAIL_API_TOKEN")
 	env["GOAVAIL_API_TOKEN_FILE"] = filepath.Join(dir, "missing")
-	if _, err := apiToken(getenv); err == nil {
+	if _, err := APIToken(getenv); err == nil {
 		t.Error("an unreadable GOAVAIL_API_TOKEN_FILE was ignored")
 	}
-	if tok, err := apiToken(func(string) string { return "" }); tok != "" || err != nil {
+	if tok, err := APIToken(func(string) string { return "" }); tok != "" || err != nil {
 		t.Errorf("no token anywhere = %q, %v", tok, err)
 	}
 }

@@ -1,7 +1,9 @@
-package main
+package agent
 
 import (
 	"context"
+	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"strings"
@@ -27,7 +29,7 @@ func (h tidyHandler) Handle(ctx context.Context, r slog.Record) error {
 	if !h.next.Enabled(ctx, r.Level) {
 		return nil
 	}
-	out := slog.NewRecord(r.Time, r.Level, oneLine(r.Message), r.PC)
+	out := slog.NewRecord(r.Time, r.Level, OneLine(r.Message), r.PC)
 	r.Attrs(func(a slog.Attr) bool {
 		out.AddAttrs(tidyAttr(a))
 		return true
@@ -51,7 +53,7 @@ func tidyAttr(a slog.Attr) slog.Attr {
 	v := a.Value.Resolve()
 	switch v.Kind() {
 	case slog.KindString:
-		return slog.String(a.Key, oneLine(v.String()))
+		return slog.String(a.Key, OneLine(v.String()))
 	case slog.KindGroup:
 		g := v.Group()
 		out := make([]any, len(g))
@@ -61,15 +63,15 @@ func tidyAttr(a slog.Attr) slog.Attr {
 		return slog.Group(a.Key, out...)
 	case slog.KindAny:
 		if err, ok := v.Any().(error); ok {
-			return slog.String(a.Key, oneLine(err.Error()))
+			return slog.String(a.Key, OneLine(err.Error()))
 		}
 	}
 	return a
 }
 
-// oneLine joins the lines of s with "; ", dropping blank lines and the
+// OneLine joins the lines of s with "; ", dropping blank lines and the
 // leading tabs of indented ones.
-func oneLine(s string) string {
+func OneLine(s string) string {
 	if !strings.ContainsAny(s, "\n\r") {
 		return s
 	}
@@ -100,4 +102,28 @@ func hostPort(s string) string {
 		return s
 	}
 	return net.JoinHostPort(s[:i], s[i+1:])
+}
+
+func NewLogger(level, format string, w io.Writer) (*slog.Logger, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level %q: use debug, info, warn or error", level)
+	}
+	opts := &slog.HandlerOptions{Level: l, ReplaceAttr: durationText}
+	switch format {
+	case "text":
+		return slog.New(tidyHandler{next: slog.NewTextHandler(w, opts)}), nil
+	case "json":
+		return slog.New(tidyHandler{next: slog.NewJSONHandler(w, opts)}), nil
+	}
+	return nil, fmt.Errorf("--log-format %q: use text or json", format)
+}
+
+// durationText renders durations as text ("1.5s"), not nanoseconds, in
+// JSON logs too.
+func durationText(_ []string, a slog.Attr) slog.Attr {
+	if a.Value.Kind() == slog.KindDuration {
+		return slog.String(a.Key, a.Value.Duration().String())
+	}
+	return a
 }

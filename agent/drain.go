@@ -1,4 +1,4 @@
-package main
+package agent
 
 import (
 	"cmp"
@@ -66,11 +66,11 @@ func newDrainer(cfg *config.Config, getenv func(string) string, ev *events, log 
 
 // drained returns every drained address, and by what: the config's drain
 // keys and the store's active entries.
-func (d *drainer) drained() map[netip.Addr]drainEntry {
+func (d *drainer) drained() map[netip.Addr]DrainEntry {
 	d.mu.Lock()
 	cfg := d.cfg
 	d.mu.Unlock()
-	out := map[netip.Addr]drainEntry{}
+	out := map[netip.Addr]DrainEntry{}
 	for _, e := range d.store.list() {
 		if e.Drained {
 			out[e.Addr] = e
@@ -92,18 +92,18 @@ func (d *drainer) drained() map[netip.Addr]drainEntry {
 }
 
 // configEntry is a drain by the drain key of a group in zone.
-func configEntry(a netip.Addr, zone string) drainEntry {
-	return drainEntry{Addr: a, Drained: true, By: "config", Reason: "drain key of the group of " + zone}
+func configEntry(a netip.Addr, zone string) DrainEntry {
+	return DrainEntry{Addr: a, Drained: true, By: "config", Reason: "drain key of the group of " + zone}
 }
 
 // configDrain reports whether the config file drains a, and where.
-func configDrain(cfg *config.Config, a netip.Addr) (drainEntry, bool) {
+func configDrain(cfg *config.Config, a netip.Addr) (DrainEntry, bool) {
 	for _, g := range cfg.Groups {
 		if slices.Contains(g.Drained, a) {
 			return configEntry(a, g.Zone), true
 		}
 	}
-	return drainEntry{}, false
+	return DrainEntry{}, false
 }
 
 // filter drops drained addresses from this agent's view (what the cluster
@@ -191,12 +191,12 @@ func (e *errDrain) Error() string { return e.msg }
 // drain takes addr out of DNS. It refuses an address that is not
 // configured, and, unless force, one whose removal would leave a hostname
 // with no address in DNS (every other one down or drained).
-func (d *drainer) drain(addr netip.Addr, by, reason string, force bool) (drainEntry, error) {
+func (d *drainer) drain(addr netip.Addr, by, reason string, force bool) (DrainEntry, error) {
 	d.mu.Lock()
 	cfg := d.cfg
 	d.mu.Unlock()
 	if !slices.Contains(cfg.Addrs(), addr) {
-		return drainEntry{}, &errDrain{http.StatusNotFound, fmt.Sprintf("%s is not a configured address", addr)}
+		return DrainEntry{}, &errDrain{http.StatusNotFound, fmt.Sprintf("%s is not a configured address", addr)}
 	}
 	dr := d.drained()
 	if e, ok := dr[addr]; ok {
@@ -204,26 +204,26 @@ func (d *drainer) drain(addr netip.Addr, by, reason string, force bool) (drainEn
 	}
 	if !force {
 		if hosts := lastRecord(cfg, addr, dr, d.clu.Decision().States); len(hosts) > 0 {
-			return drainEntry{}, &errDrain{http.StatusConflict, fmt.Sprintf(
+			return DrainEntry{}, &errDrain{http.StatusConflict, fmt.Sprintf(
 				"draining %s would leave %s with no address in DNS (every other one is down, unknown or drained); use --force to drain it anyway",
 				addr, strings.Join(hosts, ", "))}
 		}
 	}
-	e := drainEntry{Addr: addr, Drained: true, At: d.now().UTC(), By: by, Reason: reason, Node: d.node, Force: force}
+	e := DrainEntry{Addr: addr, Drained: true, At: d.now().UTC(), By: by, Reason: reason, Node: d.node, Force: force}
 	d.commit(e)
 	return e, nil
 }
 
 // undrain puts addr back. An address drained by the config file stays
 // until the file changes.
-func (d *drainer) undrain(addr netip.Addr, by string) (drainEntry, error) {
+func (d *drainer) undrain(addr netip.Addr, by string) (DrainEntry, error) {
 	d.mu.Lock()
 	cfg := d.cfg
 	d.mu.Unlock()
 	if c, ok := configDrain(cfg, addr); ok {
-		return drainEntry{}, &errDrain{http.StatusConflict, fmt.Sprintf("%s is drained by the config file (%s): remove it from drain there and reload", addr, c.Reason)}
+		return DrainEntry{}, &errDrain{http.StatusConflict, fmt.Sprintf("%s is drained by the config file (%s): remove it from drain there and reload", addr, c.Reason)}
 	}
-	e := drainEntry{Addr: addr, Drained: false, At: d.now().UTC(), By: by, Node: d.node}
+	e := DrainEntry{Addr: addr, Drained: false, At: d.now().UTC(), By: by, Node: d.node}
 	cur, ok := d.store.get(addr)
 	if !ok || !cur.Drained {
 		// Not drained as far as this agent knows. A drain sent to a peer a
@@ -235,7 +235,7 @@ func (d *drainer) undrain(addr netip.Addr, by string) (drainEntry, error) {
 			}
 			d.annex.setDrains(d.store.encode())
 		}
-		return drainEntry{Addr: addr}, nil
+		return DrainEntry{Addr: addr}, nil
 	}
 	if !e.newer(cur) { // a clock behind the drain's: still supersede it
 		e.At = cur.At.Add(time.Millisecond)
@@ -245,7 +245,7 @@ func (d *drainer) undrain(addr netip.Addr, by string) (drainEntry, error) {
 }
 
 // commit stores, saves, logs, notifies and applies an operator's entry.
-func (d *drainer) commit(e drainEntry) {
+func (d *drainer) commit(e DrainEntry) {
 	d.store.put(e)
 	if err := d.store.save(); err != nil {
 		d.log.Warn("could not save drains; they hold until a restart only", "err", err)
@@ -259,7 +259,7 @@ func (d *drainer) commit(e drainEntry) {
 // lastRecord names the hostnames that draining addr would leave with no
 // address in DNS: none of their other addresses is agreed up and not
 // drained.
-func lastRecord(cfg *config.Config, addr netip.Addr, dr map[netip.Addr]drainEntry, agreed map[netip.Addr]monitor.State) []string {
+func lastRecord(cfg *config.Config, addr netip.Addr, dr map[netip.Addr]DrainEntry, agreed map[netip.Addr]monitor.State) []string {
 	var out []string
 	for _, g := range cfg.Groups {
 		if !slices.Contains(g.Addrs, addr) {
@@ -295,16 +295,16 @@ func (d *drainer) sync(ctx context.Context, every time.Duration) error {
 
 // mergePeers learns newer drain entries from the peers' annexes.
 func (d *drainer) mergePeers() {
-	var learned []drainEntry
+	var learned []DrainEntry
 	for name, v := range d.clu.PeerViews() {
 		a, err := decodeAnnex(v.Annex)
 		if err == nil && len(a.Drains) > 0 {
-			var list []drainEntry
+			var list []DrainEntry
 			if list, err = decodeDrains(a.Drains); err == nil {
 				d.mu.Lock()
 				addrs := d.cfg.Addrs()
 				d.mu.Unlock()
-				list = slices.DeleteFunc(list, func(e drainEntry) bool { return !slices.Contains(addrs, e.Addr) })
+				list = slices.DeleteFunc(list, func(e DrainEntry) bool { return !slices.Contains(addrs, e.Addr) })
 				learned = append(learned, d.store.merge(list)...)
 			}
 		}
@@ -324,8 +324,8 @@ func (d *drainer) mergePeers() {
 	d.apply()
 }
 
-// drainRequest is the body of POST /-/drain and /-/undrain.
-type drainRequest struct {
+// DrainRequest is the body of POST /-/drain and /-/undrain.
+type DrainRequest struct {
 	Address string `json:"address"`
 	Reason  string `json:"reason,omitempty"`
 	By      string `json:"by,omitempty"`
@@ -348,7 +348,7 @@ func drainRoutes(d *drainer, token string) func(*http.ServeMux) {
 					http.Error(w, "wrong or missing API token", http.StatusUnauthorized)
 					return
 				}
-				var req drainRequest
+				var req DrainRequest
 				dec := json.NewDecoder(io.LimitReader(r.Body, 64<<10))
 				dec.DisallowUnknownFields()
 				if err := dec.Decode(&req); err != nil {
@@ -365,7 +365,7 @@ func drainRoutes(d *drainer, token string) func(*http.ServeMux) {
 					return
 				}
 				by := cmp.Or(req.By, "api")
-				var e drainEntry
+				var e DrainEntry
 				if undrain {
 					e, err = d.undrain(addr.Unmap(), by)
 				} else {

@@ -1,4 +1,4 @@
-package main
+package agent
 
 import (
 	"fmt"
@@ -37,7 +37,7 @@ func TestMetrics_PerTargetLimit(t *testing.T) {
 			for _, a := range cfg.Addrs() {
 				up = append(up, monitor.Status{Addr: a, State: monitor.Up})
 			}
-			log, _ := newLogger("error", "text", &lockedBuffer{})
+			log, _ := NewLogger("error", "text", &lockedBuffer{})
 			clu := runLoneCluster(t, cfg, up, log)
 			for deadline := time.Now().Add(20 * time.Second); len(clu.Decision().States) < n; time.Sleep(10 * time.Millisecond) {
 				if time.Now().After(deadline) {
@@ -47,7 +47,7 @@ func TestMetrics_PerTargetLimit(t *testing.T) {
 			tracker := monitor.NewHealth(nil, nil)
 			targets, _ := checkTargets(cfg)
 			tracker.SetTargets(targets, time.Now())
-			fams, err := newMetrics(tracker, clu, notify.New(log), true).reg.Gather()
+			fams, err := newMetrics(tracker, clu, notify.New(log), true, Build{Version: "dev", Revision: "unknown"}).reg.Gather()
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -1,42 +1,12 @@
-package main
+package agent
 
 import (
 	"bytes"
 	"fmt"
-	"os"
 	"testing"
-	"time"
 
 	"github.com/goavail/goavail/dns"
 )
-
-// TestRenderDNS_Golden renders the quarantine and propagation part of
-// goavail status and compares it with testdata/status_dns.golden
-// (-args -update rewrites it).
-func TestRenderDNS_Golden(t *testing.T) {
-	at := time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC)
-	rec := func(name, content string) dns.Record { return dns.Record{Name: name, Type: "A", Content: content} }
-	d := &dnsStatus{
-		Quarantined: []dns.Quarantined{{Zone: "example.com", Action: dns.ActionCreate, Record: rec("cdn.example.com", "192.0.2.10"), Code: 81053,
-			Message: "An A, AAAA, or CNAME record with that host already exists.", Since: at, NextTry: at.Add(dns.QuarantineRetry)}},
-		Unverified: []dns.Propagation{{Zone: "example.com", Action: dns.ActionCreate, Record: rec("www.example.com", "192.0.2.11"), AppliedAt: at, Late: true}},
-		Propagation: []dns.Propagation{{Zone: "example.com", Action: dns.ActionDelete, Record: rec("www.example.com", "198.51.100.20"), AppliedAt: at,
-			SeenAt: at.Add(1200 * time.Millisecond), Propagation: 1200 * time.Millisecond, OutageToDNS: 2500 * time.Millisecond, NameServers: []string{"192.0.2.53:53"}}},
-	}
-	var got bytes.Buffer
-	renderDNS(&got, d)
-	const golden = "testdata/status_dns.golden"
-	if *update {
-		os.WriteFile(golden, got.Bytes(), 0o644)
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(got.Bytes(), want) {
-		t.Errorf("differs from %s:\n--- got\n%s--- want\n%s", golden, got.String(), want)
-	}
-}
 
 // TestPackRemoved: a small memory travels as it is, a large one gzipped,
 // and both come back byte for byte.

@@ -1,4 +1,4 @@
-package main
+package agent
 
 import (
 	"fmt"
@@ -105,6 +105,6 @@ func (e *events) pass(r dns.PassReport) {
 }
 
 // drain notifies an operator's drain or undrain.
-func (e *events) drain(d drainEntry, action string) {
+func (e *events) drain(d DrainEntry, action string) {
 	e.n.Notify(notify.Event{Kind: notify.KindDrain, At: d.At, Node: e.node, Address: d.Addr.String(), Action: action, By: d.By, Reason: d.Reason})
 }

@@ -1,0 +1,279 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/goavail/goavail/cluster"
+	"github.com/goavail/goavail/config"
+	"github.com/goavail/goavail/dns"
+	"github.com/goavail/goavail/monitor"
+	"github.com/goavail/goavail/notify"
+)
+
+// shutdownBound is how long a stop may take before goavail gives up waiting.
+const shutdownBound = 10 * time.Second
+
+// Options are what the command line decides about a running agent; the
+// config file decides the rest.
+type Options struct {
+	// ConfigPath is the file a reload (SIGHUP, POST /-/reload) reads again.
+	ConfigPath string
+	// DryRun plans and logs every change and makes none.
+	DryRun bool
+	// Pprof serves Go's /debug/pprof/ on http_listen.
+	Pprof bool
+	// Build names this binary in the log, /status and goavail_build_info.
+	Build Build
+	// Getenv reads the environment (credentials, systemd's directories,
+	// test hooks); os.Getenv in the binary.
+	Getenv func(string) string
+	// Log receives every log line.
+	Log *slog.Logger
+}
+
+// Build is the version and the commit of the running binary.
+type Build struct{ Version, Revision string }
+
+// ConfigError is a problem with the configuration or the credentials
+// (exit code 2), as opposed to a failure while running (exit code 1).
+type ConfigError struct{ Err error }
+
+func (e *ConfigError) Error() string { return e.Err.Error() }
+func (e *ConfigError) Unwrap() error { return e.Err }
+
+// reloadReq is one reload asked for; done receives its outcome.
+type reloadReq struct{ done chan error }
+
+// Agent is one running goavail: the probes, the cluster, the reconciler,
+// drains, status, metrics, the HTTP server and notifications, built from
+// one config and run until the context ends.
+type Agent struct {
+	o   Options
+	log *slog.Logger
+
+	node string // node_name: it changes at a restart only
+
+	mu  sync.Mutex // guards cfg
+	cfg *config.Config
+
+	notifier    *notify.Notifier
+	health      *monitor.Health
+	clu         *cluster.Cluster
+	rec         *dns.Reconciler
+	drn         *drainer
+	shared      *sharedMemory
+	propagation *dns.PropagationChecker
+	probes      *probes
+	web         *httpServer
+	warn        *warner
+	reloads     chan reloadReq
+}
+
+// New builds an agent from cfg and the cluster keys LoadConfig resolved. It
+// opens the sockets (HTTP first, so a port in use stops the start at once,
+// then ICMP) but starts nothing: Run does. A *ConfigError means the
+// configuration or the credentials are at fault.
+func New(cfg *config.Config, keys [][]byte, o Options) (*Agent, error) {
+	log := o.Log
+	a := &Agent{o: o, log: log, cfg: cfg, node: cfg.NodeName, reloads: make(chan reloadReq), warn: &warner{log: log, last: map[string]string{}}}
+	getenv := o.Getenv
+	sinkList, err := sinks(cfg, getenv)
+	if err != nil {
+		return nil, &ConfigError{err}
+	}
+	a.notifier = notify.New(log.With("component", "notify"), sinkList...)
+	ev := newEvents(a.notifier, cfg.NodeName)
+
+	var m *metrics
+	provider, err := newProvider(cfg, o.DryRun, getenv, log, func(op string, err error, took time.Duration) { m.apiRequest(op, err, took.Seconds()) })
+	if err != nil {
+		return nil, &ConfigError{err}
+	}
+	token, err := APIToken(getenv)
+	if err != nil {
+		return nil, &ConfigError{err}
+	}
+
+	drn, err := newDrainer(cfg, getenv, ev, log)
+	if err != nil {
+		return nil, err
+	}
+	a.drn = drn
+	a.health = monitor.NewHealth(func(t monitor.Transition) {
+		log.Info("target state changed", "addr", t.Addr, "from", t.From, "to", t.To, "reason", t.Evidence.LastError,
+			"rtts", t.Evidence.RTTs, "lost", t.Evidence.Lost, "probes", t.Evidence.Probes)
+		m.transition(t)
+		ev.transition(t)
+		a.clu.LocalChanged()
+	}, logCheckTransition(log))
+	local := func() []monitor.Status { return drn.filter(a.health.Snapshot()) }
+	a.clu, err = newCluster(cfg, keys, local, func(d cluster.Decision) {
+		ev.decision(d)
+		a.rec.Kick()
+	}, getenv, log)
+	if err != nil {
+		return nil, err
+	}
+	m = newMetrics(a.health, a.clu, a.notifier, o.DryRun, o.Build)
+	cm := newCheckMetrics(m.reg)
+	m.reg.MustRegister(drainCollector{drn})
+	memory := loadMemory(cfg, getenv, log)
+	annexes := &annexBox{publish: a.clu.SetAnnex} // one annex, two parts: removed records (dns) and drains
+	a.shared = newSharedMemory(a.clu, annexes, memory, log.With("component", "dns"))
+	lost := newOutages()
+	var dm *dnsMetrics
+	a.propagation = newPropagation(cfg, provider, o.DryRun, lost, func() *dnsMetrics { return dm }, ev, log)
+	rcfg := dns.ReconcilerConfig{Provider: provider, Memory: memory, DryRun: o.DryRun, Health: AgreedHealth(a.clu), Writer: a.clu.IsWriter, Fence: a.clu.Fence, Log: log, Safety: safety(cfg), OnPass: func(r dns.PassReport) {
+		m.pass(r)
+		ev.pass(r)
+		a.shared.sync()
+		if a.propagation != nil {
+			a.propagation.Recheck()
+		}
+	}}
+	if a.propagation != nil {
+		rcfg.Verifier = a.propagation
+	}
+	a.rec = dns.NewReconciler(rcfg)
+	dm = m.registerDNS(a.rec)
+	drn.clu, drn.rec, drn.annex = a.clu, a.rec, annexes
+	drn.setConfig(cfg) // the groups, with every drain applied
+
+	// Reloads come from SIGHUP and POST /-/reload; Run applies them on one
+	// goroutine, so they never overlap. The HTTP listener opens before the
+	// ICMP sockets, so a port in use stops the start at once.
+	if cfg.HTTPListen != "" {
+		if a.web, err = newHTTPServer(cfg.HTTPListen, m, a.Status, a.askReload, log, drainRoutes(drn, token)); err != nil {
+			return nil, err
+		}
+		if o.Pprof {
+			a.web.srv.Handler = withPprof(a.web.srv.Handler)
+		}
+		warnExposed(cfg.HTTPListen, token, log)
+	}
+
+	engine, err := monitor.NewEngine(monitor.EngineConfig{Interval: cfg.Interval.D(), Timeout: cfg.ProbeTimeout.D()}, log, func(r monitor.Result) {
+		m.probe(r)
+		cm.icmp(r)
+		lost.observe(r) // the outage-to-DNS figure counts from ICMP losses
+		a.health.Observe(monitor.KindICMP, r)
+	})
+	if err != nil {
+		if len(cfg.ICMPAddrs()) > 0 {
+			return nil, err
+		}
+		log.Warn("no ICMP socket: running without ICMP, as no address has an icmp check; a reload that adds one is refused", "err", err)
+		engine = nil
+	}
+	checker := monitor.NewChecker(0, log, func(r monitor.CheckResult) {
+		cm.check(r)
+		a.warn.observe(r)
+		a.health.Observe(r.Check.Key, r.Result)
+	})
+	a.probes = &probes{engine: engine, checker: checker, health: a.health}
+	if err := a.probes.apply(cfg); err != nil {
+		return nil, err
+	}
+	m.reg.MustRegister(engineCollector{engine, a.health})
+	a.probes.register(m.reg)
+	for _, n := range cfg.Notices {
+		log.Info(n)
+	}
+
+	log.Info("goavail started", "version", o.Build.Version, "dry_run", o.DryRun, "targets", len(cfg.Addrs()), "groups", len(cfg.Groups),
+		"interval", cfg.Interval.D(), "failure_threshold", cfg.FailureThreshold, "rise_threshold", cfg.RiseThreshold,
+		"node", cfg.NodeName, "peers", len(cfg.Members.Peers), "min_peers_agree", cfg.Members.MinPeersAgree, "gossip", hostPort(a.clu.Addr()), "http", cfg.HTTPListen)
+	return a, nil
+}
+
+// Status is the document /status serves and goavail status renders.
+func (a *Agent) Status() StatusDoc {
+	doc := buildStatus(a.node, a.o.Build.Version, a.o.DryRun, a.health, a.clu, a.rec, a.drn.drained())
+	addDNSStatus(&doc, a.rec, a.propagation)
+	return a.warn.attach(doc)
+}
+
+// Reload re-reads the config file, as SIGHUP does. An invalid file changes
+// nothing and its errors are returned; a valid one is applied whole. It
+// waits for a running agent to apply it, and fails once the agent stops.
+func (a *Agent) Reload(ctx context.Context) error {
+	r := reloadReq{done: make(chan error, 1)}
+	select {
+	case a.reloads <- r:
+		return <-r.done
+	case <-ctx.Done():
+		return errors.New("stopping")
+	}
+}
+
+// askReload is Reload for the HTTP server, which has no context of its own.
+func (a *Agent) askReload() error { return a.Reload(context.Background()) }
+
+// Run runs every part until ctx ends, then stops them, waiting at most
+// shutdownBound. A failure of any part stops the others.
+func (a *Agent) Run(ctx context.Context) error {
+	g, gctx := errgroup.WithContext(ctx)
+	if a.probes.engine != nil {
+		g.Go(func() error { return a.probes.engine.Run(gctx) })
+	}
+	g.Go(func() error { return a.probes.checker.Run(gctx) })
+	g.Go(func() error { return a.clu.Run(gctx) })
+	g.Go(func() error { return a.rec.Run(gctx) })
+	g.Go(func() error { return a.notifier.Run(gctx) })
+	g.Go(func() error { return a.drn.sync(gctx, time.Second) })
+	a.mu.Lock()
+	viewInterval := a.cfg.Members.ViewInterval.D()
+	a.mu.Unlock()
+	g.Go(func() error { return a.shared.run(gctx, viewInterval) })
+	if a.propagation != nil {
+		g.Go(func() error { return a.propagation.Run(gctx) })
+	}
+	if a.web != nil {
+		g.Go(func() error { return a.web.Run(gctx) })
+	}
+	g.Go(func() error {
+		for {
+			select {
+			case <-gctx.Done():
+				return nil
+			case r := <-a.reloads:
+				r.done <- a.reload()
+			}
+		}
+	})
+
+	<-gctx.Done()
+	a.log.Info("stopping")
+	done := make(chan error, 1)
+	go func() { done <- g.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil && !errors.Is(err, context.Canceled) {
+			return err
+		}
+		a.log.Info("stopped")
+		return nil
+	case <-time.After(shutdownBound):
+		return fmt.Errorf("did not stop within %s", shutdownBound)
+	}
+}
+
+// reload applies the config file again (see reloadConfig); it runs on Run's
+// reload goroutine only.
+func (a *Agent) reload() error {
+	a.mu.Lock()
+	old := a.cfg
+	a.mu.Unlock()
+	next, err := reloadConfig(a.o.ConfigPath, old, a.o.Getenv, a.probes, a.clu, a.rec, a.drn, a.log)
+	a.mu.Lock()
+	a.cfg = next
+	a.mu.Unlock()
+	return err
+}
