@@ -86,14 +86,14 @@ func BenchmarkEngineVsFping(b *testing.B) {
 func engineRun(b *testing.B, addrs []netip.Addr, d time.Duration) (float64, int, float64) {
 	th := Thresholds{Fall: 3, Rise: 1}
 	var downs, probes atomic.Int64
-	tr := NewTracker(addrs, th, func(t Transition) {
+	tr := newICMPHealth(addrs, th, func(t Transition) {
 		if t.To == Down {
 			downs.Add(1)
 		}
 	})
 	eng, err := NewEngine(EngineConfig{Interval: time.Second, Timeout: time.Second}, slog.New(slog.DiscardHandler), func(r Result) {
 		probes.Add(1)
-		tr.Observe(r)
+		tr.ObserveICMP(r)
 	})
 	if err != nil {
 		b.Fatal(err)

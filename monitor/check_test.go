@@ -134,25 +134,30 @@ func TestHealth_ReloadKeepsStateAndRecombines(t *testing.T) {
 	}
 }
 
-// TestHealth_OneCheckIsTheTracker: an address with a single check goes
-// through exactly the transitions a Tracker gives it, for random results:
-// checks change nothing for a config that has none.
-func TestHealth_OneCheckIsTheTracker(t *testing.T) {
+// TestHealth_OneCheckIsTheMachine: an address with a single check goes
+// through exactly the transitions a lone Machine gives it, for random
+// results: checks change nothing for a config that has none.
+func TestHealth_OneCheckIsTheMachine(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	a := netip.MustParseAddr("192.0.2.1")
 	for round := range 50 {
 		th := Thresholds{Fall: 1 + rng.IntN(4), Rise: 1 + rng.IntN(4)}
-		var fromTracker, fromHealth []string
-		tr := NewTracker([]netip.Addr{a}, th, func(x Transition) { fromTracker = append(fromTracker, x.From.String()+">"+x.To.String()) })
+		var fromMachine, fromHealth []string
+		var m Machine
 		h := NewHealth(func(x Transition) { fromHealth = append(fromHealth, x.From.String()+">"+x.To.String()) }, nil)
-		h.SetTargets(map[netip.Addr]AddrChecks{a: {Checks: []*Check{{Kind: KindICMP, Key: KindICMP, Thresholds: th}}}}, time.Unix(0, 0))
+		h.SetTargets(ICMPOnly([]netip.Addr{a}, th), time.Unix(0, 0))
 		for i := range 200 {
 			r := Result{Addr: a, At: time.Unix(int64(i), 0), OK: rng.IntN(3) > 0}
-			tr.Observe(r)
-			h.Observe(KindICMP, r)
+			if x, changed := m.Observe(r, th); changed {
+				fromMachine = append(fromMachine, x.From.String()+">"+x.To.String())
+			}
+			h.ObserveICMP(r)
 		}
-		if strings.Join(fromTracker, ",") != strings.Join(fromHealth, ",") {
-			t.Fatalf("round %d (%+v): tracker %v, health %v", round, th, fromTracker, fromHealth)
+		if len(fromMachine) == 0 {
+			t.Fatalf("round %d: no transition at all; the test checks nothing", round)
+		}
+		if strings.Join(fromMachine, ",") != strings.Join(fromHealth, ",") {
+			t.Fatalf("round %d (%+v): machine %v, health %v", round, th, fromMachine, fromHealth)
 		}
 	}
 }

@@ -9,6 +9,6 @@
 // lives only as long as the probe. Machine is the pure fall/rise state
 // machine, fed with probe results and their timestamps. Health runs one
 // Machine per check of an address and combines them (Combine: all or any)
-// into the address's state; Tracker holds one Machine per address. Neither
-// knows the check kinds.
+// into the address's state; it knows no check kind. ICMPOnly and
+// ObserveICMP give the original goavail's ICMP-only watch.
 package monitor

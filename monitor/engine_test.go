@@ -15,7 +15,7 @@ import (
 
 // waitState polls the tracker until addr reaches want or the test's patience
 // (not a performance bound) runs out.
-func waitState(t *testing.T, tr *Tracker, addr netip.Addr, want State) {
+func waitState(t *testing.T, tr *Health, addr netip.Addr, want State) {
 	t.Helper()
 	deadline := time.Now().Add(15 * time.Second)
 	for time.Now().Before(deadline) {
@@ -38,13 +38,13 @@ func TestEngine_RealHosts(t *testing.T) {
 	var mu sync.Mutex
 	var transitions []Transition
 	th := Thresholds{Fall: 3, Rise: 2}
-	tr := NewTracker(nil, th, func(x Transition) { mu.Lock(); transitions = append(transitions, x); mu.Unlock() })
-	eng, err := NewEngine(EngineConfig{Interval: 100 * time.Millisecond, Timeout: 80 * time.Millisecond}, slog.New(slog.DiscardHandler), tr.Observe)
+	tr := newICMPHealth(nil, th, func(x Transition) { mu.Lock(); transitions = append(transitions, x); mu.Unlock() })
+	eng, err := NewEngine(EngineConfig{Interval: 100 * time.Millisecond, Timeout: 80 * time.Millisecond}, slog.New(slog.DiscardHandler), tr.ObserveICMP)
 	if err != nil {
 		t.Fatal(err)
 	}
 	addrs := []netip.Addr{a.V4, a.V6, b.V4, c.V4, never, outside}
-	tr.SetTargets(addrs, th)
+	tr.SetTargets(ICMPOnly(addrs, th), time.Now())
 	if err := eng.SetTargets(addrs); err != nil {
 		t.Fatal(err)
 	}
@@ -105,8 +105,8 @@ func TestEngine_SetTargetsKeepsRunning(t *testing.T) {
 	lab := netlab.New(t, 12)
 	a, b := lab.AddHost(), lab.AddHost()
 	th := Thresholds{Fall: 2, Rise: 2}
-	tr := NewTracker([]netip.Addr{a.V4}, th, nil)
-	eng, err := NewEngine(EngineConfig{Interval: 100 * time.Millisecond, Timeout: 50 * time.Millisecond}, slog.New(slog.DiscardHandler), tr.Observe)
+	tr := newICMPHealth([]netip.Addr{a.V4}, th, nil)
+	eng, err := NewEngine(EngineConfig{Interval: 100 * time.Millisecond, Timeout: 50 * time.Millisecond}, slog.New(slog.DiscardHandler), tr.ObserveICMP)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -118,7 +118,7 @@ func TestEngine_SetTargetsKeepsRunning(t *testing.T) {
 	go eng.Run(ctx)
 	waitState(t, tr, a.V4, Up)
 
-	tr.SetTargets([]netip.Addr{a.V4, b.V4}, th)
+	tr.SetTargets(ICMPOnly([]netip.Addr{a.V4, b.V4}, th), time.Now())
 	if err := eng.SetTargets([]netip.Addr{a.V4, b.V4}); err != nil {
 		t.Fatal(err)
 	}
@@ -129,7 +129,7 @@ func TestEngine_SetTargetsKeepsRunning(t *testing.T) {
 	if s := tr.States()[a.V4]; s != Up {
 		t.Errorf("kept target lost its state on reload: %v", s)
 	}
-	tr.SetTargets([]netip.Addr{b.V4}, th)
+	tr.SetTargets(ICMPOnly([]netip.Addr{b.V4}, th), time.Now())
 	if err := eng.SetTargets([]netip.Addr{b.V4}); err != nil {
 		t.Fatalf("drop a target: %v", err)
 	}
@@ -199,12 +199,12 @@ func TestEngine_BulkLab(t *testing.T) {
 	addrs = append(addrs, v6a, v6b)
 	var downs atomic.Int64
 	th := Thresholds{Fall: 2, Rise: 2}
-	tr := NewTracker(addrs, th, func(x Transition) {
+	tr := newICMPHealth(addrs, th, func(x Transition) {
 		if x.To == Down {
 			downs.Add(1)
 		}
 	})
-	eng, err := NewEngine(EngineConfig{Interval: 100 * time.Millisecond, Timeout: 100 * time.Millisecond}, slog.New(slog.DiscardHandler), tr.Observe)
+	eng, err := NewEngine(EngineConfig{Interval: 100 * time.Millisecond, Timeout: 100 * time.Millisecond}, slog.New(slog.DiscardHandler), tr.ObserveICMP)
 	if err != nil {
 		t.Fatal(err)
 	}

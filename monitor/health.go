@@ -31,7 +31,7 @@ type CheckStatus struct {
 }
 
 // Health runs one Machine per check of every address and combines their
-// states into the address's state (Combine). Like Tracker it knows nothing
+// states into the address's state (Combine). It knows nothing
 // of check kinds: results arrive keyed by the check's Key, from the ICMP
 // Engine and the Checker alike. It is safe for concurrent use.
 type Health struct {
@@ -264,3 +264,26 @@ func (h *Health) Counts() map[State]int {
 	}
 	return out
 }
+
+// Status is a snapshot of one address.
+type Status struct {
+	Addr     netip.Addr `json:"addr"`
+	State    State      `json:"state"`
+	Since    time.Time  `json:"since"`
+	Evidence Evidence   `json:"evidence"`
+}
+
+// ICMPOnly is the target set where every address has one check, ICMP echo
+// with thresholds th: how the original goavail watched its addresses.
+func ICMPOnly(addrs []netip.Addr, th Thresholds) map[netip.Addr]AddrChecks {
+	c := &Check{Kind: KindICMP, Key: KindICMP, Thresholds: th}
+	out := make(map[netip.Addr]AddrChecks, len(addrs))
+	for _, a := range addrs {
+		out[a] = AddrChecks{Checks: []*Check{c}, Match: MatchAll}
+	}
+	return out
+}
+
+// ObserveICMP feeds one ICMP echo result to its address's icmp check: the
+// Engine's result callback.
+func (h *Health) ObserveICMP(r Result) { h.Observe(KindICMP, r) }

@@ -93,3 +93,10 @@ func TestMachine_LossWindowIsBounded(t *testing.T) {
 		t.Errorf("window = %d lost of %d, want 32 of 64", ev.Lost, ev.Probes)
 	}
 }
+
+// newICMPHealth is a Health watching addrs with one ICMP check each.
+func newICMPHealth(addrs []netip.Addr, th Thresholds, notify func(Transition)) *Health {
+	h := NewHealth(notify, nil)
+	h.SetTargets(ICMPOnly(addrs, th), time.Now())
+	return h
+}

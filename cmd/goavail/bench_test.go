@@ -58,7 +58,8 @@ func BenchmarkDetectionOverhead(b *testing.B) {
 	addrs := []netip.Addr{h.V4, other.V4}
 	var rec *dns.Reconciler
 	var clu *cluster.Cluster
-	tr := monitor.NewTracker(addrs, monitor.Thresholds{Fall: fall, Rise: 1}, func(monitor.Transition) { clu.LocalChanged() })
+	tr := monitor.NewHealth(func(monitor.Transition) { clu.LocalChanged() }, nil)
+	tr.SetTargets(monitor.ICMPOnly(addrs, monitor.Thresholds{Fall: fall, Rise: 1}), time.Now())
 	clu, err = cluster.New(cluster.Config{NodeName: "bench", ViewInterval: time.Second, Rules: cluster.Rules{StaleAfter: 5 * time.Second},
 		Local: tr.Snapshot, OnChange: func(cluster.Decision) { rec.Kick() }, Log: slog.New(slog.DiscardHandler)})
 	if err != nil {
@@ -72,7 +73,7 @@ func BenchmarkDetectionOverhead(b *testing.B) {
 			results = append(results, r)
 			mu.Unlock()
 		}
-		tr.Observe(r)
+		tr.ObserveICMP(r)
 	}
 	rec = dns.NewReconciler(dns.ReconcilerConfig{Provider: cf, Health: agent.AgreedHealth(clu), Writer: clu.IsWriter, Log: slog.New(slog.DiscardHandler)})
 	rec.SetGroups([]dns.Group{{Zone: "example.com", Hostnames: []string{"www.example.com"}, Addrs: addrs, TTL: 60}}, time.Hour)
