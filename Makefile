@@ -10,7 +10,7 @@ build:
 	go build -ldflags "$(LDFLAGS)" -o bin/goavail ./cmd/goavail
 
 # Build and run the shipped example in dry-run (Ctrl-C stops it). Probing
-# needs root, CAP_NET_RAW or net.ipv4.ping_group_range; see README.md.
+# needs root, CAP_NET_RAW or net.ipv4.ping_group_range; see README.md, "Permissions".
 run: build
 	./bin/goavail monitor --config-file goavail.toml
 

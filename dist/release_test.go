@@ -79,6 +79,7 @@ func TestRelease_DebInstalls(t *testing.T) {
 	for path, mode := range map[string]os.FileMode{
 		"/usr/bin/goavail": 0o755, "/usr/lib/systemd/system/goavail.service": 0o644,
 		"/etc/goavail/goavail.toml": 0o644, "/etc/goavail/goavail.env": 0o600, "/etc/goavail/credentials": os.ModeDir | 0o700,
+		"/usr/share/doc/goavail/README.md": 0o644, "/usr/share/doc/goavail/docs/configuration.md": 0o644,
 	} {
 		fi, err := os.Stat(path)
 		if err != nil {

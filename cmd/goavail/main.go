@@ -143,7 +143,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			Description: "Put the same key in every agent's crypto_key, or keep it out of the file with\n" +
 				"crypto_key = \"cred:crypto_key\" (systemd LoadCredential=), \"env:GOAVAIL_CRYPTO_KEY\" or\n" +
 				"\"file:/etc/goavail/key\". To rotate, list the new key second everywhere, then first,\n" +
-				"then drop the old one; see README.md.",
+				"then drop the old one; see docs/cluster.md, \"Keys and rotation\".",
 			ArgsUsage: " ",
 			Action: func(c *cli.Context) error {
 				if err := noArgs(c); err != nil {

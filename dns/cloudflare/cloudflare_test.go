@@ -379,7 +379,7 @@ func TestCloudflare_AnswersAsCloudflareGivesThem(t *testing.T) {
 }
 
 // TestClassifyAnswer: each Cloudflare answer maps to the treatment the
-// README's table gives it.
+// table in docs/design.md gives it.
 func TestClassifyAnswer(t *testing.T) {
 	for _, tc := range []struct {
 		status int

@@ -11,9 +11,9 @@ import (
 	"github.com/goavail/goavail/dns"
 )
 
-// How an API error is treated, by Cloudflare error code. The README's
-// "Cloudflare error codes" table says the same for operators; keep them in
-// step.
+// How an API error is treated, by Cloudflare error code. The "Cloudflare
+// error codes" table in docs/design.md says the same for operators; keep
+// them in step.
 
 // changeCode: the code rejects a change for what it is; the same change is
 // refused on every retry until the zone or the config changes. A batch
