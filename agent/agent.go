@@ -130,7 +130,7 @@ func New(cfg *config.Config, keys [][]byte, o Options) (*Agent, error) {
 	lost := newOutages()
 	var dm *dnsMetrics
 	a.propagation = newPropagation(cfg, provider, o.DryRun, lost, func() *dnsMetrics { return dm }, ev, log)
-	rcfg := dns.ReconcilerConfig{Provider: provider, Memory: memory, DryRun: o.DryRun, Health: AgreedHealth(a.clu), Writer: a.clu.IsWriter, Fence: a.clu.Fence, Log: log, Safety: safety(cfg), OnPass: func(r dns.PassReport) {
+	rcfg := dns.ReconcilerConfig{Provider: provider, Memory: memory, DryRun: o.DryRun, Health: AgreedHealth(a.clu), Writer: a.clu.IsWriter, Fence: a.clu.Fence, Stamp: a.stamp, Log: log, Safety: safety(cfg), OnPass: func(r dns.PassReport) {
 		m.pass(r)
 		ev.pass(r)
 		a.shared.sync()
@@ -191,6 +191,14 @@ func New(cfg *config.Config, keys [][]byte, o Options) (*Agent, error) {
 		"interval", cfg.Interval.D(), "failure_threshold", cfg.FailureThreshold, "rise_threshold", cfg.RiseThreshold,
 		"node", cfg.NodeName, "peers", len(cfg.Members.Peers), "min_peers_agree", cfg.Members.MinPeersAgree, "gossip", hostPort(a.clu.Addr()), "http", cfg.HTTPListen)
 	return a, nil
+}
+
+// stamp is the zone fence's stamp of this agent's writes.
+func (a *Agent) stamp() dns.FenceStamp {
+	a.mu.Lock()
+	deployment := a.cfg.Deployment
+	a.mu.Unlock()
+	return dns.FenceStamp{Deployment: deployment, Writer: a.node, Term: a.clu.Term()}
 }
 
 // Status is the document /status serves and goavail status renders.

@@ -283,10 +283,17 @@ type DNSStatus struct {
 	Quarantined []dns.Quarantined `json:"quarantined,omitempty"`
 	Propagation []dns.Propagation `json:"propagation,omitempty"` // latest outcomes, newest last
 	Unverified  []dns.Propagation `json:"unverified,omitempty"`  // applied, not yet seen on the nameservers
+	// Foreign are the zones whose fence another deployment wrote last.
+	Foreign []dns.ForeignFence `json:"foreign_fences,omitempty"`
 }
 
 func addDNSStatus(doc *StatusDoc, rec *dns.Reconciler, pc *dns.PropagationChecker) {
 	doc.DNS = &DNSStatus{Quarantined: rec.Quarantined()}
+	for _, p := range rec.Last().Plans {
+		if p.Foreign != nil {
+			doc.DNS.Foreign = append(doc.DNS.Foreign, *p.Foreign)
+		}
+	}
 	if pc != nil {
 		doc.DNS.Propagation, doc.DNS.Unverified = pc.Recent()
 	}

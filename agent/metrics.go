@@ -33,6 +33,8 @@ type metrics struct {
 	passes                       *prometheus.CounterVec
 	passDuration                 prometheus.Histogram
 	lastSuccess                  prometheus.Gauge
+	fenceRefused                 *prometheus.CounterVec
+	foreign                      *prometheus.GaugeVec
 }
 
 func newMetrics(tracker *monitor.Health, clu *cluster.Cluster, notifier *notify.Notifier, dryRun bool, build Build) *metrics {
@@ -57,9 +59,13 @@ func newMetrics(tracker *monitor.Health, clu *cluster.Cluster, notifier *notify.
 			Help: "Time one reconcile pass took (list, plan, apply).", Buckets: prometheus.ExponentialBuckets(0.005, 2, 14)}),
 		lastSuccess: prometheus.NewGauge(prometheus.GaugeOpts{Name: "goavail_reconcile_last_success_timestamp_seconds",
 			Help: "When a reconcile pass last succeeded (Unix time)."}),
+		fenceRefused: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "goavail_dns_fence_refused_total",
+			Help: "Writes the DNS provider refused because the zone changed since it was listed (its fence moved); each was listed and planned again."}, []string{"zone"}),
+		foreign: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "goavail_dns_foreign_fence",
+			Help: "1 while a zone's fence was last written by another goavail deployment (config key deployment), by zone and that deployment."}, []string{"zone", "deployment"}),
 	}
 	m.probeOK, m.probeLost, m.probeErr = m.probes.WithLabelValues("ok"), m.probes.WithLabelValues("lost"), m.probes.WithLabelValues("error")
-	m.reg.MustRegister(m.probes, m.rtt, m.transitions, m.apiRequests, m.apiDuration, m.changes, m.passes, m.passDuration, m.lastSuccess,
+	m.reg.MustRegister(m.probes, m.rtt, m.transitions, m.apiRequests, m.apiDuration, m.changes, m.passes, m.passDuration, m.lastSuccess, m.fenceRefused, m.foreign,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		&stateCollector{tracker: tracker, clu: clu, notifier: notifier, dryRun: dryRun, build: build})
 	return m
@@ -114,7 +120,14 @@ func (m *metrics) pass(r dns.PassReport) {
 		m.passes.WithLabelValues("ok").Inc()
 		m.lastSuccess.Set(float64(r.At.Add(r.Duration).UnixNano()) / 1e9)
 	}
+	m.foreign.Reset()
 	for _, p := range r.Plans {
+		if p.FenceRefused > 0 {
+			m.fenceRefused.WithLabelValues(p.Zone).Add(float64(p.FenceRefused))
+		}
+		if p.Foreign != nil {
+			m.foreign.WithLabelValues(p.Zone, p.Foreign.Deployment).Set(1)
+		}
 		// In an applied pass Creates and Deletes are what was made, even
 		// when other changes failed.
 		if n := len(p.Creates); n > 0 {

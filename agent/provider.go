@@ -26,7 +26,7 @@ func newProvider(cfg *config.Config, dryRun bool, getenv func(string) string, lo
 		base = env
 	}
 	cf, err := cloudflare.New(cloudflare.Options{BaseURL: base, Credentials: creds, BatchSize: cfg.Cloudflare.BatchSize, RequestTimeout: cfg.Cloudflare.RequestTimeout.D(),
-		AccountID: cfg.Cloudflare.AccountID, Observe: observe})
+		AccountID: cfg.Cloudflare.AccountID, FenceLabel: cfg.FenceName, Observe: observe})
 	if err != nil {
 		return nil, err
 	}

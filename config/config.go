@@ -43,6 +43,16 @@ type Config struct {
 	// HTTPListen is where /metrics, /status, /healthz and POST /-/reload
 	// are served. Default 127.0.0.1:9800; "" turns the listener off.
 	HTTPListen string `toml:"http_listen"`
+	// Deployment names this cluster of agents in each zone's fence record,
+	// so that two deployments writing one zone see each other. Unlike the
+	// key or the peers, it stays the same for the deployment's life.
+	// Default "goavail".
+	Deployment string `toml:"deployment"`
+	// FenceName is the first label(s) of each zone's fence record: the TXT
+	// record every write replaces, so that a write planned on a stale
+	// listing is refused by the provider. Default "_goavail" (the record
+	// is _goavail.<zone>).
+	FenceName string `toml:"fence_name"`
 	// Ports is the original goavail's key: TCP checks on these ports for
 	// every address of a group that lists no checks of its own.
 	Ports []int `toml:"ports"`
@@ -198,6 +208,8 @@ const (
 	DefaultReconcilePeriod  = 60 * time.Second
 	DefaultMembersPort      = 7946
 	DefaultHTTPListen       = "127.0.0.1:9800"
+	DefaultDeployment       = "goavail"
+	DefaultFenceName        = "_goavail"
 	DefaultFlapHalfLife     = 5 * time.Minute
 	DefaultFlapSuppress     = 2.5
 	DefaultFlapReuse        = 0.75

@@ -29,6 +29,12 @@ func (c *Config) applyDefaults(md toml.MetaData) {
 	if c.NodeName == "" {
 		c.NodeName, _ = os.Hostname()
 	}
+	if c.Deployment == "" {
+		c.Deployment = DefaultDeployment
+	}
+	if c.FenceName == "" {
+		c.FenceName = DefaultFenceName
+	}
 	if !md.IsDefined("http_listen") {
 		c.HTTPListen = DefaultHTTPListen
 	}

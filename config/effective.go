@@ -46,12 +46,14 @@ func (c *Config) Effective() string {
 		RemovalWindow    Duration        `toml:"removal_window"`
 		StateFile        string          `toml:"state_file,omitempty"`
 		HTTPListen       string          `toml:"http_listen"`
+		Deployment       string          `toml:"deployment"`
+		FenceName        string          `toml:"fence_name"`
 		Members          Members         `toml:"Members"`
 		Cloudflare       api             `toml:"Cloudflare"`
 		Records          []group         `toml:"Records"`
 		Hooks            []HookConfig    `toml:"Hooks,omitempty"`
 		Webhooks         []WebhookConfig `toml:"Webhooks,omitempty"`
-	}{c.FailureThreshold, c.RiseThreshold, c.Interval, c.ProbeTimeout, c.ReconcilePeriod, c.NodeName, c.FlapHalfLife, c.FlapSuppress, c.FlapReuse, c.MaxRemovals, c.RemovalWindow, c.StateFile, c.HTTPListen, c.Members,
+	}{c.FailureThreshold, c.RiseThreshold, c.Interval, c.ProbeTimeout, c.ReconcilePeriod, c.NodeName, c.FlapHalfLife, c.FlapSuppress, c.FlapReuse, c.MaxRemovals, c.RemovalWindow, c.StateFile, c.HTTPListen, c.Deployment, c.FenceName, c.Members,
 		api{c.Cloudflare.APIBaseURL, c.Cloudflare.BatchSize, c.Cloudflare.RequestTimeout, c.Cloudflare.DNSChanges}, nil, c.Hooks, nil}
 	for _, w := range c.Webhooks {
 		if !strings.HasPrefix(w.URL, "env:") { // the path and query may be a token

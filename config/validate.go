@@ -34,6 +34,12 @@ func (c *Config) validate() []error {
 	if c.FlapHalfLife != 0 && !(c.FlapReuse > 0 && c.FlapSuppress > c.FlapReuse) {
 		bad("flap_suppress = %v, flap_reuse = %v: need flap_suppress > flap_reuse > 0", c.FlapSuppress, c.FlapReuse)
 	}
+	if !validDeployment(c.Deployment) {
+		bad("deployment = %q: use 1 to 63 letters, digits, '.', '_' or '-'", c.Deployment)
+	}
+	if err := checkDNSName(c.FenceName); err != nil || strings.Contains(c.FenceName, "*") {
+		bad("fence_name = %q: must be one or more DNS labels, such as \"_goavail\" (the fence record is <fence_name>.<zone>)", c.FenceName)
+	}
 	if c.MaxRemovals < 0 {
 		bad("max_removals = %d: must be 0 (no limit) or more", c.MaxRemovals)
 	}
@@ -120,4 +126,18 @@ func (c *Config) validateNotifications() []error {
 		events(where, w.Events)
 	}
 	return errs
+}
+
+// validDeployment: a deployment name goes into the fence record's TXT
+// content as one word.
+func validDeployment(s string) bool {
+	if len(s) < 1 || len(s) > 63 {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '_' || r == '-') {
+			return false
+		}
+	}
+	return true
 }

@@ -33,7 +33,12 @@ type applied struct {
 // charged to the budget before they are sent, and refunded only when the
 // API definitely did not apply them. A transient error ends the zone's
 // pass: the changes not yet made are returned as failed, with the error.
-func (r *Reconciler) apply(ctx context.Context, zone string, creates, deletes, actual []Record) (applied, error) {
+//
+// With a zone fence (zf, see zonefence.go) every batch is conditional on
+// it and moves it on; a batch refused for a moved fence ends the zone's
+// pass with a *FenceMovedError, its removals refunded (nothing of it was
+// applied), so that the zone is listed and planned again.
+func (r *Reconciler) apply(ctx context.Context, zone string, creates, deletes, actual []Record, zf *ZoneFence) (applied, error) {
 	var res applied
 	left := serving(actual) // A/AAAA records of each name, as the batches go
 	pending := map[string]int{}
@@ -45,9 +50,13 @@ func (r *Reconciler) apply(ctx context.Context, zone string, creates, deletes, a
 	for _, d := range deletes {
 		all = append(all, change{ActionDelete, d})
 	}
+	size := r.cfg.BatchSize
+	if zf != nil {
+		size = max(size-2, 1) // room for the fence's delete and post
+	}
 	var queue [][]change
 	for len(all) > 0 {
-		n := min(len(all), r.cfg.BatchSize)
+		n := min(len(all), size)
 		queue, all = append(queue, all[:n]), all[n:]
 	}
 	for len(queue) > 0 {
@@ -78,7 +87,7 @@ func (r *Reconciler) apply(ctx context.Context, zone string, creates, deletes, a
 		r.mu.Unlock()
 		bctx, bcancel, err := r.fenceBatch(ctx)
 		if err == nil {
-			err = r.send(bctx, zone, b)
+			err = r.send(bctx, zone, b, zf)
 			defer bcancel()
 			ctx = bctx // the next batch chains on this fence
 		} else {
@@ -86,7 +95,16 @@ func (r *Reconciler) apply(ctx context.Context, zone string, creates, deletes, a
 		}
 		var rej *RejectedError
 		var stale *StaleError
+		var moved *FenceMovedError
 		switch {
+		case errors.As(err, &moved):
+			r.refund(ids) // the whole batch was refused
+			for _, bb := range append([][]change{b}, queue...) {
+				for _, c := range bb {
+					res.failed = append(res.failed, FailedChange{Action: c.action, Record: c.rec, Err: "not sent: " + err.Error()})
+				}
+			}
+			return res, err
 		case err == nil:
 			res.at = r.cfg.Now()
 			for _, c := range b {
@@ -183,8 +201,9 @@ func deleteIDs(b []change) []string {
 	return ids
 }
 
-// send makes one batch request.
-func (r *Reconciler) send(ctx context.Context, zone string, b []change) error {
+// send makes one batch request: conditional on the zone fence zf when
+// there is one, which then moves on to the fence the batch left.
+func (r *Reconciler) send(ctx context.Context, zone string, b []change, zf *ZoneFence) error {
 	var cs, ds []Record
 	for _, c := range b {
 		if c.action == ActionCreate {
@@ -193,7 +212,24 @@ func (r *Reconciler) send(ctx context.Context, zone string, b []change) error {
 			ds = append(ds, c.rec)
 		}
 	}
-	return r.cfg.Provider.Apply(ctx, zone, cs, ds)
+	if zf == nil {
+		return r.cfg.Provider.Apply(ctx, zone, cs, ds)
+	}
+	next, err := r.cfg.Provider.(Fencer).ApplyFenced(ctx, zone, *zf, r.stamp(), cs, ds)
+	if err == nil {
+		*zf = next
+	}
+	return err
+}
+
+// stamp is the fence stamp of a write sent now.
+func (r *Reconciler) stamp() FenceStamp {
+	s := FenceStamp{Deployment: "goavail", Writer: "goavail"}
+	if r.cfg.Stamp != nil {
+		s = r.cfg.Stamp()
+	}
+	s.At = r.cfg.Now()
+	return s
 }
 
 // transientIn reports whether a joined error holds an error that is not

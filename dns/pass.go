@@ -65,9 +65,34 @@ func (r *Reconciler) Pass(ctx context.Context) PassReport {
 	return report
 }
 
+// maxFenceRelists bounds how often one pass lists a zone again after the
+// provider refused a write because the zone's fence moved; past it the
+// zone waits for the next pass (which comes at once: see Run).
+const maxFenceRelists = 2
+
 // passZone plans one zone and applies the plan; work grows by the time it
-// spends computing.
+// spends computing. A write the provider refused for a moved fence is never
+// retried as planned: the zone is listed and planned again.
 func (r *Reconciler) passZone(ctx context.Context, zone string, groups []Group, gen uint64, health Health, mode, writer string, work *time.Duration) (ZonePlan, error) {
+	refused := 0
+	for {
+		p, err := r.passZoneOnce(ctx, zone, groups, gen, health, mode, writer, work)
+		var moved *FenceMovedError
+		if !errors.As(err, &moved) {
+			p.FenceRefused = refused
+			return p, err
+		}
+		refused++
+		r.cfg.Log.Warn("dns write refused: the zone changed since it was listed; listing it again", "zone", zone, "err", moved.Err, "relists", refused)
+		if refused > maxFenceRelists || ctx.Err() != nil {
+			p.FenceRefused = refused
+			return p, err
+		}
+	}
+}
+
+// passZoneOnce lists, plans and applies one zone once.
+func (r *Reconciler) passZoneOnce(ctx context.Context, zone string, groups []Group, gen uint64, health Health, mode, writer string, work *time.Duration) (ZonePlan, error) {
 	var zg []Group
 	for _, g := range groups {
 		if g.Zone == zone {
@@ -82,6 +107,16 @@ func (r *Reconciler) passZone(ctx context.Context, zone string, groups []Group, 
 	}
 	var actual []Record
 	types := Types(zg)
+	// The zone's fence is read before the records, so that any write after
+	// the read moves it and refuses this pass's writes (zonefence.go).
+	var zf *ZoneFence
+	if fencer, ok := r.cfg.Provider.(Fencer); ok && mode == ModeApplied && ferr == nil {
+		f, err := fencer.ReadFence(ctx, zone)
+		if err != nil {
+			return ZonePlan{Zone: zone}, err
+		}
+		zf = &f
+	}
 	if r.cfg.Provider == nil {
 		t := r.cfg.Now()
 		actual = r.assumedRecords(zone, zg, gen)
@@ -103,11 +138,29 @@ func (r *Reconciler) passZone(ctx context.Context, zone string, groups []Group, 
 	r.noteFailOpen(zone, zg, p.FailOpen)
 	switch mode {
 	case ModeDryRun:
-		r.logPlan(p, "dry-run")
+		mode := "dry-run"
+		if f, ok := r.cfg.Provider.(Fencer); ok {
+			mode += " (the write would also replace the fence record " + f.FenceName(zone) + ")"
+		}
+		r.logPlan(p, mode)
 		return p, nil
 	case ModeStandby:
 		r.logPlan(p, "standby (writer "+writer+")")
 		return p, nil
+	}
+	if zf != nil {
+		if p.Foreign = r.foreignFence(zone, *zf, p); p.Foreign != nil && p.Foreign.Holding && !p.Empty() {
+			why := fmt.Sprintf("held: deployment %s wrote this zone (fence %s); this agent writes it from %s", p.Foreign.Deployment, zf.Name, p.Foreign.HoldUntil.Format(time.RFC3339))
+			r.logPlan(p, why)
+			for _, c := range p.Creates {
+				p.Failed = append(p.Failed, FailedChange{Action: ActionCreate, Record: c, Err: why})
+			}
+			for _, d := range p.Deletes {
+				p.Failed = append(p.Failed, FailedChange{Action: ActionDelete, Record: d, Err: why})
+			}
+			p.Creates, p.Deletes = nil, nil
+			return p, nil
+		}
 	}
 	now := r.cfg.Now()
 	r.mu.Lock()
@@ -160,7 +213,7 @@ func (r *Reconciler) passZone(ctx context.Context, zone string, groups []Group, 
 	for _, d := range p.Deletes {
 		r.logChange(zone, ActionDelete, d, "planned", nil)
 	}
-	res, err := r.apply(ctx, zone, p.Creates, p.Deletes, actual)
+	res, err := r.apply(ctx, zone, p.Creates, p.Deletes, actual, zf)
 	p.Creates, p.Deletes, p.Failed = res.created, res.deleted, res.failed
 	p.Blocked = append(p.Blocked, res.blocked...)
 	p.Applied = len(p.Failed) == 0

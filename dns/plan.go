@@ -65,6 +65,12 @@ type ZonePlan struct {
 	// Quarantined are the zone's changes that Cloudflare refuses for what
 	// they are; they are retried slowly (see Quarantine).
 	Quarantined []Quarantined `json:"quarantined,omitempty"`
+	// FenceRefused counts this pass's writes to the zone that the provider
+	// refused because the zone's fence had moved (zonefence.go).
+	FenceRefused int `json:"fence_refused,omitempty"`
+	// Foreign is set when the zone's fence was last written by another
+	// deployment (config key deployment).
+	Foreign *ForeignFence `json:"foreign,omitempty"`
 	// Blocked are removals held back because the hostname's restore failed
 	// or is quarantined: sending them would leave the name with no record.
 	Blocked []Record `json:"blocked,omitempty"`

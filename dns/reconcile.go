@@ -27,6 +27,10 @@ type ReconcilerConfig struct {
 	// sent; the listing and the requests run under the context the first
 	// returns (which ends when the writer's lease does). See fence.go.
 	Fence func(context.Context) (context.Context, context.CancelFunc, error)
+	// Stamp says who writes, for a Provider that is a Fencer
+	// (zonefence.go): every write replaces the zone's fence with it. Nil:
+	// deployment "goavail", writer "goavail", term 0.
+	Stamp func() FenceStamp
 	// Log receives one line per change and per failed pass.
 	Log *slog.Logger
 	// OnPass, if set, receives every pass's report. It must not block.
@@ -96,6 +100,7 @@ type Reconciler struct {
 	damper    *damper
 	budget    budget
 	quar      *quarantine
+	foreign   map[string]foreignSeen // zone -> another deployment's stamp, when first seen
 }
 
 // PassReport is the outcome of one pass.
@@ -110,6 +115,17 @@ type PassReport struct {
 	Mode  string
 	Plans []ZonePlan
 	Err   error
+}
+
+// FenceRefused is how many writes of the pass the provider refused because
+// the zone's fence had moved since the listing (each was listed and planned
+// again).
+func (p PassReport) FenceRefused() int {
+	n := 0
+	for _, z := range p.Plans {
+		n += z.FenceRefused
+	}
+	return n
 }
 
 // Pass modes.
@@ -144,6 +160,7 @@ func NewReconciler(cfg ReconcilerConfig) *Reconciler {
 	r.damper = newDamper(cfg.Safety.Damping)
 	r.budget = budget{max: cfg.Safety.MaxRemovals, window: cfg.Safety.RemovalWindow}
 	r.quar = newQuarantine()
+	r.foreign = map[string]foreignSeen{}
 	return r
 }
 

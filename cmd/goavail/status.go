@@ -208,6 +208,13 @@ func renderDNS(w io.Writer, d *agent.DNSStatus) {
 		fmt.Fprintf(w, "  %s: %s %s quarantined since %s: code %d %s (retry %s)\n", q.Zone, q.Action, q.Record, q.Since.UTC().Format(time.RFC3339),
 			q.Code, q.Message, q.NextTry.UTC().Format(time.RFC3339))
 	}
+	for _, f := range d.Foreign {
+		hold := "this agent writes it again"
+		if f.Holding {
+			hold = "this agent's writes wait until " + f.HoldUntil.UTC().Format(time.RFC3339)
+		}
+		fmt.Fprintf(w, "  %s: ANOTHER DEPLOYMENT writes this zone: %s (writer %s, %s); %s\n", f.Zone, f.Deployment, f.Writer, f.At.UTC().Format(time.RFC3339), hold)
+	}
 	for _, p := range d.Unverified {
 		state := "waiting for the nameservers"
 		if p.Late {

@@ -47,6 +47,9 @@ type Options struct {
 	// AccountID, when set, limits the zone lookup to that account, for
 	// tokens that span accounts holding zones of the same name.
 	AccountID string
+	// FenceLabel is the fence record's first label(s): the record is
+	// <FenceLabel>.<zone>. Default "_goavail".
+	FenceLabel string
 	// Observe, if set, is told about every API request: its operation
 	// ("zone_lookup", "list" or "batch"), its classified error (nil on
 	// success) and how long it took. It must not block.
@@ -57,11 +60,12 @@ type Options struct {
 // The SDK's own retries are off: the Reconciler decides when to try again,
 // so a Retry-After is honoured across the whole agent, not inside one call.
 type Adapter struct {
-	records   *cfdns.RecordService
-	zones     *zones.ZoneService
-	batchSize int
-	accountID string
-	observe   func(op string, err error, took time.Duration)
+	records    *cfdns.RecordService
+	zones      *zones.ZoneService
+	batchSize  int
+	accountID  string
+	fenceLabel string
+	observe    func(op string, err error, took time.Duration)
 
 	mu      sync.Mutex
 	zoneIDs map[string]zoneInfo
@@ -95,12 +99,15 @@ func New(o Options) (*Adapter, error) {
 	if o.BatchSize < 1 {
 		o.BatchSize = 200
 	}
+	if o.FenceLabel == "" {
+		o.FenceLabel = "_goavail"
+	}
 	observe := o.Observe
 	if observe == nil {
 		observe = func(string, error, time.Duration) {}
 	}
 	return &Adapter{records: cfdns.NewRecordService(opts...), zones: zones.NewZoneService(opts...), batchSize: o.BatchSize,
-		accountID: o.AccountID, zoneIDs: map[string]zoneInfo{}, observe: observe}, nil
+		accountID: o.AccountID, fenceLabel: o.FenceLabel, zoneIDs: map[string]zoneInfo{}, observe: observe}, nil
 }
 
 // zoneInfo is what the adapter caches of a zone.

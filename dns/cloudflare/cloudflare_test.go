@@ -437,3 +437,21 @@ func TestClassifyAnswer(t *testing.T) {
 }
 
 func discard() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+// newFencedEmu is newEmu with a fence in each zone, as an earlier write
+// of goavail's left it, so that a test's first batch is a change, not the
+// fence's creation.
+func newFencedEmu(t *testing.T) (*cfemu.Server, *Adapter) {
+	emu, cf := newEmu(t)
+	seedFence(emu, "example.com")
+	seedFence(emu, "example.net")
+	return emu, cf
+}
+
+// seedFence gives zone a fence as an earlier write of goavail's left it,
+// so that a test's first batch is a change, not the fence's creation.
+func seedFence(emu *cfemu.Server, zone string) {
+	name := "_goavail." + zone
+	emu.Seed(zone, cfemu.Record{Name: name, Type: "TXT", Content: dns.GenesisContent, TTL: 60})
+	emu.Seed(zone, cfemu.Record{Name: name, Type: "TXT", Content: dns.FenceStamp{Deployment: "goavail", Writer: "seed"}.Content(), TTL: 60})
+}

@@ -88,7 +88,7 @@ func TestReconciler_BadChangeNeverBlocksAGoodOne(t *testing.T) {
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			emu, cf := newEmu(t)
+			emu, cf := newFencedEmu(t)
 			emu.Seed("example.com", cfemu.Record{Name: "www.example.com", Type: "A", Content: "192.0.2.1", TTL: 60})
 			emu.Seed("example.com", cfemu.Record{Name: "www.example.com", Type: "A", Content: "192.0.2.2", TTL: 60})
 			if tc.seed != nil {
@@ -149,7 +149,7 @@ func TestReconciler_BadChangeNeverBlocksAGoodOne(t *testing.T) {
 // last record is held back (the name never goes empty), and made once the
 // restore is.
 func TestReconciler_QuarantinedRestoreKeepsTheLastRecord(t *testing.T) {
-	emu, cf := newEmu(t)
+	emu, cf := newFencedEmu(t)
 	emu.Seed("example.com", cfemu.Record{Name: "www.example.com", Type: "A", Content: "192.0.2.1", TTL: 60})
 	clock := newFakeClock()
 	g := dns.Group{Zone: "example.com", Hostnames: []string{"www.example.com"}, Addrs: []netip.Addr{ip1, ip2}, TTL: 60, Comment: strings.Repeat("c", 150)}
@@ -181,7 +181,7 @@ func TestReconciler_QuarantinedRestoreKeepsTheLastRecord(t *testing.T) {
 // change is not sent again before dns.QuarantineRetry, unless the zone changes
 // (the operator removes the CNAME), and then it is made.
 func TestReconciler_QuarantineRetriesSlowlyAndOnZoneChange(t *testing.T) {
-	emu, cf := newEmu(t)
+	emu, cf := newFencedEmu(t)
 	emu.Seed("example.com", cfemu.Record{Name: "www.example.com", Type: "A", Content: "192.0.2.1", TTL: 60})
 	cname := emu.Seed("example.com", cfemu.Record{Name: "cdn.example.com", Type: "CNAME", Content: "cdn.example.net"})
 	clock := newFakeClock()
@@ -218,9 +218,9 @@ func TestReconciler_QuarantineRetriesSlowlyAndOnZoneChange(t *testing.T) {
 // fails the pass; the retry is answered 81044 (already gone) and 81058
 // (already there), and both changes count as made.
 func TestReconciler_LostAnswerThenStale(t *testing.T) {
-	emu, cf := newEmu(t)
+	emu, cf := newFencedEmu(t)
 	emu.Seed("example.com", cfemu.Record{Name: "www.example.com", Type: "A", Content: "192.0.2.1", TTL: 60})
-	p := &staleProvider{Adapter: cf}
+	p := unfenced{&staleProvider{Adapter: cf}} // the path of a provider without conditional writes
 	r := dns.NewReconciler(dns.ReconcilerConfig{Provider: p, Health: func() dns.Health { return dns.Health{ip1: false, ip2: true} }, Log: discard()})
 	r.SetGroups([]dns.Group{small}, time.Minute)
 	emu.Inject(cfemu.Fault{Method: http.MethodPost, PathSuffix: "/batch", LoseAnswer: true, Count: 1})
@@ -239,6 +239,9 @@ func TestReconciler_LostAnswerThenStale(t *testing.T) {
 		t.Errorf("after the retry: %s", got)
 	}
 }
+
+// unfenced hides a provider's conditional writes (dns.Fencer).
+type unfenced struct{ dns.Provider }
 
 // staleProvider lists the zone once and then keeps returning that listing,
 // as a pass that raced its own lost answer would see it.
@@ -259,8 +262,8 @@ func (p *staleProvider) Records(ctx context.Context, zone string, types []string
 // TestReconciler_SplitsABatchOverThePlansLimit: a batch_size above what
 // the plan allows is refused whole; splitting gets every change through.
 func TestReconciler_SplitsABatchOverThePlansLimit(t *testing.T) {
-	emu, cf := newEmu(t)
-	emu.SetMaxBatch(2)
+	emu, cf := newFencedEmu(t)
+	emu.SetMaxBatch(4) // a batch of 3 changes and the fence's 2 is over it
 	r := dns.NewReconciler(dns.ReconcilerConfig{Provider: cf, BatchSize: 5, Health: func() dns.Health { return dns.Health{ip1: true, ip2: true, ip3: true, ip4: true} }, Log: discard()})
 	r.SetGroups([]dns.Group{{Zone: "example.com", Hostnames: []string{"www.example.com"}, Addrs: []netip.Addr{ip1, ip2, ip3, ip4}, TTL: 60}}, time.Minute)
 	if rep := r.Pass(context.Background()); rep.Err != nil || len(r.Quarantined()) != 0 {
@@ -296,7 +299,7 @@ func countBatches(emu *cfemu.Server) int {
 // so the next removal waits for the window (it would have gone if the
 // budget were charged only on success).
 func TestReconciler_RemovalBudgetCountsALostAnswer(t *testing.T) {
-	emu, cf := newEmu(t)
+	emu, cf := newFencedEmu(t)
 	for _, c := range []string{"192.0.2.1", "192.0.2.2", "192.0.2.3"} {
 		emu.Seed("example.com", cfemu.Record{Name: "www.example.com", Type: "A", Content: c, TTL: 60})
 	}
