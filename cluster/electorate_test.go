@@ -88,8 +88,9 @@ func TestLease_OnlyConfiguredPeersVote(t *testing.T) {
 	}
 	for _, n := range nodes {
 		eventually(t, n.cfg.NodeName+" sees four members", func() bool { return len(n.Members()) == 4 })
+		eventually(t, n.cfg.NodeName+" holds every other agent's view", func() bool { return len(n.PeerViews()) == 3 })
 	}
-	time.Sleep(500 * time.Millisecond)
+	roundsRun(t, nodes...) // each decides with every view in hand, listed or not
 	for _, n := range nodes[1:] {
 		if v := n.Decision().Voters; len(v) > 2 {
 			t.Errorf("%s counts voters %v: only itself and its one configured peer may vote", n.cfg.NodeName, v)
