@@ -49,10 +49,20 @@ func TestCluster_OneWayLoss(t *testing.T) {
 				if dir == "n2->n1" {
 					from, to = t2, t1
 				}
+				// Throughout the fault: at most one hand-over's gap
+				// (view_stale_after to see a view stale, the lease, a few view
+				// intervals), watched for longer than that.
+				handOver := rules1.StaleAfter + rules1.StaleAfter + 5*n1.cfg.ViewInterval
+				cut := bootClock()
 				from.setProto(to.addr(), proto, true)
-				seen := holders(t, nodes, 3*time.Second)
+				seen := holders(t, nodes, handOver+time.Second)
 				if len(seen) == 0 {
 					t.Errorf("no agent wrote during the fault")
+				}
+				gap := longestGap(nodes, cut, bootClock())
+				t.Logf("longest span without a writer during the fault: %s", gap)
+				if gap > handOver {
+					t.Errorf("no agent held the lease for %s during the fault, more than a hand-over (%s)", gap, handOver)
 				}
 				from.setProto(to.addr(), proto, false)
 				holders(t, nodes, time.Second)
