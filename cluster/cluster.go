@@ -112,6 +112,10 @@ type Cluster struct {
 	out       deltaLog // the staged view, for deltas
 	senders   sync.WaitGroup
 	crashed   atomic.Bool // tests: memberlist was shut down under Run, as in a crash
+	// rounds counts agreement rounds run, each counted with c.mu held as
+	// its decision is stored: a test waits on it for "a round ran with
+	// what I just gave it" instead of sleeping.
+	rounds atomic.Uint64
 
 	mu        sync.Mutex
 	members   map[string]memberlist.Node // live, this agent included; kept by events
@@ -131,6 +135,11 @@ type Cluster struct {
 	addrOf     map[string]string
 	warned     map[string]bool
 	blackout   time.Duration // after the start: see startBlackout
+	// onLease, nil in production, lets tests record every lease grant
+	// rather than sample Lease: it is called with c.mu held each time this
+	// agent finds that it holds the writer lease, with the Mono time now,
+	// from which it may write until l.Until. It must not block.
+	onLease func(l Lease, now time.Time)
 }
 
 // New checks cfg and, in cluster mode, starts memberlist listening. Call

@@ -33,6 +33,8 @@ type node struct {
 	changes int
 	cancel  context.CancelFunc
 	done    chan error
+	leases  leaseLog // every lease grant of this run (leaselog_test.go)
+	shifted bool     // its Mono clock is not the shared CLOCK_BOOTTIME
 }
 
 func (n *node) set(a netip.Addr, s monitor.State) {
@@ -106,6 +108,7 @@ func startNode(t *testing.T, name string, keys [][]byte, peers []string, rules R
 
 // startRun runs the node's cluster until the test ends.
 func startRun(t *testing.T, n *node) {
+	watchLeases(n, n.shifted)
 	ctx, cancel := context.WithCancel(context.Background())
 	n.cancel = cancel
 	go func() { n.done <- n.Run(ctx) }()
@@ -155,8 +158,10 @@ func TestCluster_AgreementAcrossNodes(t *testing.T) {
 		eventually(t, n.cfg.NodeName+" names n1 the writer", func() bool { w, name := n.IsWriter(); return w == (n == n1) && name == "n1" })
 	}
 	n3.set(ipA, D)
-	eventually(t, "n1 holds n3's view of ipA down", func() bool { return n1.PeerViews()["n3"].States()[ipA] == D })
-	time.Sleep(300 * time.Millisecond) // a view interval and more: a wrong change would show
+	for _, n := range []*node{n1, n2} {
+		eventually(t, n.cfg.NodeName+" holds n3's view of ipA down", func() bool { return n.PeerViews()["n3"].States()[ipA] == D })
+	}
+	roundsRun(t, nodes...) // every agent decides with that view in hand: a wrong change would show
 	for _, n := range nodes {
 		if s := n.Decision().States[ipA]; s != U {
 			t.Fatalf("%s: one agent seeing ipA down changed the agreement to %v", n.cfg.NodeName, s)
@@ -186,7 +191,7 @@ func TestCluster_WriterHandOver(t *testing.T) {
 	n3.stop(t, true)
 	eventually(t, "n2 alone", func() bool { return slices.Equal(n2.Members(), []string{"n2"}) })
 	n2.set(ipA, D)
-	time.Sleep(300 * time.Millisecond)
+	roundsRun(t, n2) // n2 decides on its own view of ipA down
 	if s := n2.Decision().States[ipA]; s != U {
 		t.Errorf("a lone agent with min_peers_agree = 1 changed ipA to %v", s)
 	}
@@ -204,8 +209,10 @@ func TestCluster_WrongKeyHasNoInfluence(t *testing.T) {
 	n1 := nodes[0]
 	nodes[1].set(ipA, D) // one honest agent sees ipA down: not enough alone
 	evil := startNode(t, "n0", [][]byte{keyB}, []string{n1.Addr()}, rules1, st(D, U, U))
-	eventually(t, "n1 counts the wrong-key traffic", func() bool { return n1.Dropped()[DropWrongKey] > 0 })
-	time.Sleep(500 * time.Millisecond)
+	// n0 retries its join (1 s, then longer): two refused attempts, and
+	// the rounds after them, are its chances to get in.
+	eventually(t, "n1 refuses two of n0's join attempts", func() bool { return n1.Dropped()[DropWrongKey] >= 2 })
+	roundsRun(t, n1, evil)
 	if m := n1.Members(); slices.Contains(m, "n0") {
 		t.Errorf("the wrong-key agent joined: %v", m)
 	}

@@ -38,7 +38,11 @@ func (c *Cluster) leaseLocked(now time.Time) Lease {
 	if c.elector == nil {
 		return Lease{Held: true, Until: now.Add(time.Hour), Endorsers: []string{c.cfg.NodeName}}
 	}
-	return c.elector.Lease(now, c.countsFor(now))
+	l := c.elector.Lease(now, c.countsFor(now))
+	if l.Held && c.onLease != nil {
+		c.onLease(l, now)
+	}
+	return l
 }
 
 // Lease returns this agent's writer lease as it stands now. Until is a
@@ -151,6 +155,7 @@ func (c *Cluster) decide(mine View) {
 	prev, prevLease := c.decision, c.lease
 	d := c.agreement.Decide(now, self, peers)
 	c.decision = d
+	c.rounds.Add(1)
 	lease := c.leaseLocked(mono)
 	c.lease = lease
 	c.mu.Unlock()

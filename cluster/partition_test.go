@@ -135,7 +135,7 @@ func TestCluster_PartitionAndHeal(t *testing.T) {
 	n3.set(ipA, D)
 	n1.set(ipA, D) // n1 sees it too, but alone it cannot decide
 	eventually(t, "the majority side agrees ipA down", agreed(n2, ipA, D))
-	time.Sleep(300 * time.Millisecond)
+	roundsRun(t, n1) // n1 decides on its own view of ipA down
 	if s := n1.Decision().States[ipA]; s != U {
 		t.Errorf("n1, cut off, changed ipA to %v on its own", s)
 	}

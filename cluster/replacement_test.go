@@ -32,16 +32,5 @@ func TestLease_ReplacementUnderAKnownNameIsAConflict(t *testing.T) {
 	t2.set(td.addr(), true)
 	eventually(t, "the replacement joins n3", func() bool { return len(n3.Members()) == 2 })
 	eventually(t, "n3 reports the name conflict", func() bool { return len(n3.Conflicts()) == 1 })
-	nodes := []*node{n1, n2, n3, dup}
-	for end := time.Now().Add(5 * time.Second); time.Now().Before(end); time.Sleep(5 * time.Millisecond) {
-		var held []string
-		for _, n := range nodes {
-			if n.Lease().Held {
-				held = append(held, n.cfg.NodeName+"@"+n.Addr())
-			}
-		}
-		if len(held) > 1 {
-			t.Fatalf("two writers at once: %v", held)
-		}
-	}
+	holders(t, []*node{n1, n2, n3, dup}, 5*time.Second) // every grant of the four, recorded, never two at once
 }

@@ -37,7 +37,7 @@ type CheckConfig struct {
 	FailIfBodyNotMatchesRegexp []string          `toml:"fail_if_body_not_matches_regexp"`
 	FailIfBodyMatchesRegexp    []string          `toml:"fail_if_body_matches_regexp"`
 	Headers                    map[string]string `toml:"headers"`
-	FollowRedirects            bool              `toml:"follow_redirects"`
+	FollowRedirects            bool              `toml:"follow_redirects"`  // default false, unlike blackbox: a redirect leads away from the checked address
 	TLSVerify                  *bool             `toml:"tls_verify"`        // default true
 	TLSMinDaysLeft             float64           `toml:"tls_min_days_left"` // 0: off
 	TLSCAFile                  string            `toml:"tls_ca_file"`       // default: the system roots

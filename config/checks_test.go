@@ -51,7 +51,8 @@ func TestChecks_DefaultsAndPerAddress(t *testing.T) {
 	}
 	h := g.Checks[0]
 	if h.Port != 443 || h.Method != "GET" || h.Host != "www.example.com" || h.Interval != 2*time.Second || h.Timeout != time.Second ||
-		h.Fall != 2 || h.Rise != 4 || !h.TLSVerify || h.TLSMinDaysLeft != 14 || h.Key() != "https:443/healthz" {
+		h.Fall != 2 || h.Rise != 4 || !h.TLSVerify || h.TLSMinDaysLeft != 14 || h.Key() != "https:443/healthz" ||
+		h.FollowRedirects { // unset means not followed, unlike blackbox_exporter (see README, Health checks)
 		t.Errorf("https check = %+v", h)
 	}
 	if got := slices.Collect(func(yield func(string) bool) {

@@ -1,7 +1,6 @@
 package monitor
 
 import (
-	"bufio"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -65,7 +64,7 @@ func newHTTPProber(c *Check) *httpProber {
 			return dialer.DialContext(ctx, network, address)
 		},
 		TLSClientConfig:        checkTLSConfig(o),
-		MaxResponseHeaderBytes: maxBody,
+		MaxResponseHeaderBytes: maxHeader,
 	}
 	client := &http.Client{Transport: tr, CheckRedirect: func(req *http.Request, via []*http.Request) error {
 		if !o.FollowRedirects {
@@ -198,7 +197,10 @@ func (p *httpProber) direct(ctx context.Context, addr netip.Addr) (*http.Respons
 	if _, err := conn.Write(p.request); err != nil {
 		return nil, nil, p.errReason(ctx, err, "first byte")
 	}
-	res, err := http.ReadResponse(bufio.NewReaderSize(conn, 4096), p.req)
+	res, why, err := readAnswer(conn, p.req)
+	if why != "" {
+		return nil, nil, why
+	}
 	if err != nil {
 		return nil, nil, p.errReason(ctx, err, "first byte")
 	}
@@ -235,6 +237,8 @@ func (p *httpProber) errReason(ctx context.Context, err error, phase string) str
 		return "tls: certificate signed by an unknown authority (set tls_ca_file, or tls_verify = false)"
 	case errors.As(err, &rec) || strings.Contains(err.Error(), "server gave HTTP response to HTTPS client"):
 		return "tls: the server did not answer with TLS (is it plain http?)"
+	case headerTooLarge(err):
+		return reasonHeaderTooLarge
 	}
 	var ue interface{ Unwrap() error }
 	if errors.As(err, &ue) { // *url.Error: drop the "Get \"https://...\":" prefix
@@ -248,15 +252,13 @@ func (p *httpProber) errReason(ctx context.Context, err error, phase string) str
 	return netReason(ctx, err, phase, p.c.Timeout)
 }
 
-// earliestExpiry is the first NotAfter in the verified chain (or, without
-// verification, among the certificates the server sent).
+// earliestExpiry is the first NotAfter among the certificates the server
+// sent, as blackbox_exporter reads it. The root that verified them is the
+// agent's own (tls_ca_file or the system's): its end is for its owner to
+// renew, and counting it would fail every target at once.
 func earliestExpiry(cs *tls.ConnectionState) time.Time {
-	certs := cs.PeerCertificates
-	if len(cs.VerifiedChains) > 0 {
-		certs = cs.VerifiedChains[0]
-	}
 	var first time.Time
-	for _, c := range certs {
+	for _, c := range cs.PeerCertificates {
 		if first.IsZero() || c.NotAfter.Before(first) {
 			first = c.NotAfter
 		}

@@ -326,11 +326,18 @@ func TestChecker_DropsFailuresOfAPausedAgent(t *testing.T) {
 			ctx, cancel := context.WithCancel(context.Background())
 			done := make(chan error)
 			go func() { done <- c.Run(ctx) }()
+			// The probe ends one way or the other: reported, or counted
+			// late and dropped. Wait for that, not for a quiet spell.
 			var reported bool
-			select {
-			case <-got:
-				reported = true
-			case <-time.After(3 * time.Second):
+			for deadline := time.Now().Add(20 * time.Second); !reported && c.Late() == 0; {
+				select {
+				case <-got:
+					reported = true
+				case <-time.After(5 * time.Millisecond):
+					if time.Now().After(deadline) {
+						t.Fatal("the probe neither reported nor counted late")
+					}
+				}
 			}
 			cancel()
 			<-done
