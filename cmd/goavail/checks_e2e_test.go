@@ -11,7 +11,6 @@ import (
 	"syscall"
 	"testing"
 
-	"github.com/goavail/goavail/internal/cfemu"
 	"github.com/goavail/goavail/internal/netlab"
 	"github.com/goavail/goavail/internal/testweb"
 )
@@ -20,21 +19,22 @@ import (
 // 80 and HTTPS on 8443 (its answer and certificate switchable) and TCP on
 // 9000; other answers ping only.
 type checkLab struct {
+	*e2eLab
 	web, other *netlab.Host
 	handler    *testweb.Handler
 	certs      testweb.Certs
 	cert       *testweb.CertSwitch
 	caFile     string
-	emu        *cfemu.Server
 	tcp        net.Listener
 }
 
 func newCheckLab(t *testing.T, subnet int) *checkLab {
 	t.Helper()
-	web, other, emu := labZone(t, subnet)
+	lab := newE2ELab(t, subnet, labOpts{seedTTL: 60})
+	web, other := lab.hosts[0], lab.hosts[1]
 	ca := testweb.NewCA(t)
-	l := &checkLab{web: web, other: other, handler: &testweb.Handler{}, certs: ca.StandardCerts(t, "www.example.com"),
-		cert: &testweb.CertSwitch{}, caFile: ca.WritePEM(t, t.TempDir()), emu: emu}
+	l := &checkLab{e2eLab: lab, web: web, other: other, handler: &testweb.Handler{}, certs: ca.StandardCerts(t, "www.example.com"),
+		cert: &testweb.CertSwitch{}, caFile: ca.WritePEM(t, t.TempDir())}
 	os.Chmod(l.caFile, 0o644)
 	l.cert.Set(l.certs.Valid)
 	ln, err := web.Listen("tcp", ":80")
@@ -136,9 +136,8 @@ func downFor(t *testing.T, ag *proc, l *checkLab, reason string, fix func()) {
 // tls_min_days_left (a warning first while above it).
 func TestE2E_ChecksEveryFailureKind(t *testing.T) {
 	l := newCheckLab(t, 111)
-	bin := buildBinary(t)
 	httpAddr := freeAddr(t)
-	ag := startAgent(t, bin, l.emu, checksConfig(httpAddr, l.web, l.other, "all", webChecks(l.web, l.caFile, 2)), "--no-dry-run")
+	ag := l.start(checksConfig(httpAddr, l.web, l.other, "all", webChecks(l.web, l.caFile, 2)), "--no-dry-run")
 	eventually(t, "both up", bothUp(ag, l.web, l.other), ag.logs)
 
 	l.tcp.Close()
@@ -202,7 +201,6 @@ func TestE2E_ChecksEveryFailureKind(t *testing.T) {
 // too it goes, both reasons in the line.
 func TestE2E_ChecksMixedAllAndAny(t *testing.T) {
 	l := newCheckLab(t, 112)
-	bin := buildBinary(t)
 	mixed := fmt.Sprintf(`
 [[Cloudflare.Checks]]
 type = "icmp"
@@ -221,7 +219,7 @@ interval = "500ms"
 	defer hooks.Close()
 	mixed += fmt.Sprintf("\n[[Webhooks]]\nurl = %q\nevents = [\"transition\"]\n", hooks.URL+"/hook")
 	http := freeAddr(t)
-	ag := startAgent(t, bin, l.emu, checksConfig(http, l.web, l.other, "all", mixed), "--no-dry-run")
+	ag := l.start(checksConfig(http, l.web, l.other, "all", mixed), "--no-dry-run")
 	eventually(t, "both up", bothUp(ag, l.web, l.other), ag.logs)
 
 	l.handler.Set(testweb.Status503)
@@ -263,12 +261,11 @@ func TestE2E_OriginalPortsKey(t *testing.T) {
 	}
 	testweb.AcceptAndClose(ln)
 	t.Cleanup(func() { ln.Close() })
-	bin := buildBinary(t)
 	// Timeouts with room for a loaded machine: a spurious timeout must not
 	// take the address down before the port refuses.
 	cfg := strings.NewReplacer(`interval = "200ms"`, `interval = "500ms"`, `probe_timeout = "150ms"`, `probe_timeout = "400ms"`,
 		"reconcile_period", "ports = [9000]\nflap_half_life = 0\nreconcile_period").Replace(labConfig(freeAddr(t), l.web, l.other))
-	ag := startAgent(t, bin, l.emu, cfg, "--no-dry-run")
+	ag := l.start(cfg, "--no-dry-run")
 	eventually(t, "both up", bothUp(ag, l.web, l.other), ag.logs)
 	if n := strings.Count(ag.logs.String(), "ports = [9000] (the original goavail's key)"); n != 1 {
 		t.Errorf("the ports notice appears %d times, want once", n)
@@ -287,8 +284,8 @@ func TestE2E_ChecksWithoutICMPPrivilege(t *testing.T) {
 	if err != nil {
 		t.Skip("setpriv is not installed (make test-deps installs util-linux); cannot drop privileges for this test")
 	}
-	lab := netlab.New(t, 115)
-	h := lab.AddHost()
+	l := newE2ELab(t, 115, labOpts{hosts: 1, noEmulator: true})
+	lab, h, bin := l.lab, l.hosts[0], l.bin
 	ln, err := net.Listen("tcp", lab.Gateway().String()+":0") // in the root namespace, reached from h's
 	if err != nil {
 		t.Fatal(err)
@@ -296,7 +293,6 @@ func TestE2E_ChecksWithoutICMPPrivilege(t *testing.T) {
 	defer ln.Close()
 	testweb.Serve(t, ln, nil, &testweb.Handler{})
 	port := ln.Addr().(*net.TCPAddr).Port
-	bin := buildBinary(t)
 	cfg := filepath.Join(t.TempDir(), "goavail.toml")
 	for _, dir := range []string{filepath.Dir(cfg), filepath.Dir(filepath.Dir(cfg))} {
 		os.Chmod(dir, 0o755)

@@ -75,19 +75,9 @@ func (l lazy) String() string { return l() }
 // though the writer still sees it up; when they see it again the record
 // returns; the wrong-key agent's view never counts.
 func TestE2E_ClusterAgreement(t *testing.T) {
-	lab := netlab.New(t, 23)
-	target, other := lab.AddHost(), lab.AddHost()
-	hosts := []*netlab.Host{lab.AddHost(), lab.AddHost(), lab.AddHost()}
-	evilHost := lab.AddHost()
-	bin := buildBinary(t)
-	emu, err := cfemu.NewOn(lab.Gateway().String() + ":0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer emu.Close()
-	emu.AddZone("example.com")
-	emu.Seed("example.com", cfemu.Record{Name: "www.example.com", Type: "A", Content: target.V4.String(), TTL: 60})
-	emu.Seed("example.com", cfemu.Record{Name: "www.example.com", Type: "A", Content: other.V4.String(), TTL: 60})
+	l := newE2ELab(t, 23, labOpts{hosts: 6, gateway: true})
+	target, other, hosts, evilHost, emu := l.hosts[0], l.hosts[1], l.hosts[2:5], l.hosts[5], l.emu
+	l.seed(cfemu.Record{TTL: 60}, target, other)
 
 	key := crypto.GenerateKey()
 	var agents []*proc
@@ -98,7 +88,7 @@ func TestE2E_ClusterAgreement(t *testing.T) {
 				peers = append(peers, p)
 			}
 		}
-		agents = append(agents, startAgentIn(t, h, bin, emu, clusterConfig(fmt.Sprintf("agent-%d", i+1), h, peers, key, target, other), "--no-dry-run"))
+		agents = append(agents, l.startIn(h, clusterConfig(fmt.Sprintf("agent-%d", i+1), h, peers, key, target, other), "--no-dry-run"))
 	}
 	all := func() fmt.Stringer {
 		return lazy(func() string {
@@ -158,7 +148,7 @@ func TestE2E_ClusterAgreement(t *testing.T) {
 	emu.ResetRequests()
 	// Four agents in its config: a majority is 3 (min_peers_agree = 2).
 	evilCfg := strings.Replace(clusterConfig("agent-0", evilHost, hosts, crypto.GenerateKey(), target, other), "min_peers_agree = 1", "min_peers_agree = 2", 1)
-	evil := startAgentIn(t, evilHost, bin, emu, evilCfg, "--no-dry-run")
+	evil := l.startIn(evilHost, evilCfg, "--no-dry-run")
 	evilHost.DropFrom(target.V4, true)
 	hosts[2].DropFrom(target.V4, true)
 	eventually(t, "agent-1 drops the wrong-key traffic", func() bool {

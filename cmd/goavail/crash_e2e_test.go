@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/goavail/goavail/internal/cfemu"
-	"github.com/goavail/goavail/internal/netlab"
 )
 
 // TestE2E_CrashAndStopDuringApply holds the batch request that removes a
@@ -23,14 +22,10 @@ import (
 //   - stops it with SIGTERM: the agent lets the batch finish (the zone is
 //     left as planned, not halfway), then exits cleanly.
 func TestE2E_CrashAndStopDuringApply(t *testing.T) {
-	lab := netlab.New(t, 26)
-	a, b := lab.AddHost(), lab.AddHost()
-	bin := buildBinary(t)
-	emu := cfemu.New()
-	defer emu.Close()
-	emu.AddZone("example.com")
-	emu.Seed("example.com", cfemu.Record{Name: "www.example.com", Type: "A", Content: a.V4.String(), TTL: 300, Comment: "hand-made"})
-	emu.Seed("example.com", cfemu.Record{Name: "www.example.com", Type: "A", Content: b.V4.String(), TTL: 60})
+	l := newE2ELab(t, 26, labOpts{})
+	a, b, emu := l.hosts[0], l.hosts[1], l.emu
+	l.seed(cfemu.Record{TTL: 300, Comment: "hand-made"}, a)
+	l.seed(cfemu.Record{TTL: 60}, b)
 	state := filepath.Join(t.TempDir(), "state.json")
 	// state_file must be a top-level key: put it before the first table.
 	top := func(c string) string {
@@ -49,7 +44,7 @@ func TestE2E_CrashAndStopDuringApply(t *testing.T) {
 
 	a.IgnoreEcho(true) // a is down from the start: the first pass removes it
 	emu.Inject(cfemu.Fault{Method: http.MethodPost, PathSuffix: "/batch", Delay: 3 * time.Second, Count: 1})
-	ag := startAgent(t, bin, emu, top(labConfig(freeAddr(t), a, b)), "--no-dry-run")
+	ag := l.start(top(labConfig(freeAddr(t), a, b)), "--no-dry-run")
 	eventually(t, "a seen down", func() bool { return strings.Contains(ag.logs.String(), "addr="+a.V4.String()+" from=unknown to=down") }, ag.logs)
 	eventually(t, "the emulator holding the batch", func() bool { return emu.Holding() == 1 }, ag.logs)
 	ag.cmd.Process.Signal(syscall.SIGKILL)
@@ -61,7 +56,7 @@ func TestE2E_CrashAndStopDuringApply(t *testing.T) {
 		t.Logf("the killed request was applied: %v", emu.Records("example.com"))
 	}
 
-	ag = startAgent(t, bin, emu, top(labConfig(freeAddr(t), a, b)), "--no-dry-run")
+	ag = l.start(top(labConfig(freeAddr(t), a, b)), "--no-dry-run")
 	eventually(t, "the restarted agent converges", func() bool { return !has(emu, "www.example.com", "A", a.V4.String()) }, ag.logs)
 	a.IgnoreEcho(false)
 	eventually(t, "a restored", func() bool { return has(emu, "www.example.com", "A", a.V4.String()) }, ag.logs)

@@ -26,12 +26,12 @@ import (
 // propagation_bound (3 s), the restore is reported late (warning), and
 // verified later.
 func TestE2E_PropagationReported(t *testing.T) {
-	a, b, emu := labZone(t, 84)
-	bin := buildBinary(t)
+	l := newE2ELab(t, 84, labOpts{seedTTL: 60})
+	a, b, emu := l.hosts[0], l.hosts[1], l.emu
 	emu.SetPropagationDelay(700 * time.Millisecond)
 	httpAddr := freeAddr(t)
 	cfg := strings.Replace(labConfig(httpAddr, a, b), "[Cloudflare]", "[Cloudflare]\npropagation_bound = \"3s\"", 1)
-	ag := startAgent(t, bin, emu, cfg, "--no-dry-run")
+	ag := l.start(cfg, "--no-dry-run")
 	eventually(t, "both hosts up", bothUp(ag, a, b), ag.logs)
 
 	a.IgnoreEcho(true)
@@ -83,18 +83,10 @@ func TestE2E_PropagationReported(t *testing.T) {
 // next agent, now the writer, restores the record with its comment and
 // tags when the host answers again, although it never removed it itself.
 func TestE2E_WriterMemorySurvivesHandOver(t *testing.T) {
-	lab := netlab.New(t, 85)
-	target, other := lab.AddHost(), lab.AddHost()
-	hosts := []*netlab.Host{lab.AddHost(), lab.AddHost(), lab.AddHost()}
-	bin := buildBinary(t)
-	emu, err := cfemu.NewOn(lab.Gateway().String() + ":0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer emu.Close()
-	emu.AddZone("example.com")
-	emu.Seed("example.com", cfemu.Record{Name: "www.example.com", Type: "A", Content: target.V4.String(), TTL: 60, Comment: "hand-made", Tags: []string{"team:web"}})
-	emu.Seed("example.com", cfemu.Record{Name: "www.example.com", Type: "A", Content: other.V4.String(), TTL: 60})
+	l := newE2ELab(t, 85, labOpts{hosts: 5, gateway: true})
+	target, other, hosts, emu := l.hosts[0], l.hosts[1], l.hosts[2:5], l.emu
+	l.seed(cfemu.Record{TTL: 60, Comment: "hand-made", Tags: []string{"team:web"}}, target)
+	l.seed(cfemu.Record{TTL: 60}, other)
 	key := crypto.GenerateKey()
 	state := filepath.Join(t.TempDir(), "agent-2.json")
 	var agents []*proc
@@ -109,7 +101,7 @@ func TestE2E_WriterMemorySurvivesHandOver(t *testing.T) {
 		if i == 1 {
 			cfg = fmt.Sprintf("state_file = %q\n", state) + cfg
 		}
-		agents = append(agents, startAgentIn(t, h, bin, emu, cfg, "--no-dry-run"))
+		agents = append(agents, l.startIn(h, cfg, "--no-dry-run"))
 	}
 	all := lazy(func() string {
 		return "--- agent-1\n" + agents[0].logs.String() + "--- agent-2\n" + agents[1].logs.String()
@@ -149,8 +141,8 @@ func TestE2E_WriterMemorySurvivesHandOver(t *testing.T) {
 // The refused changes show in /status, goavail status and the metric, and
 // are notified once each (a hook writes them to a file).
 func TestE2E_QuarantineKeepsTheZoneMoving(t *testing.T) {
-	a, b, emu := labZone(t, 86)
-	bin := buildBinary(t)
+	l := newE2ELab(t, 86, labOpts{seedTTL: 60})
+	a, b, emu := l.hosts[0], l.hosts[1], l.emu
 	emu.Seed("example.com", cfemu.Record{Name: "cdn.example.com", Type: "CNAME", Content: "cdn.example.net"})
 	httpAddr := freeAddr(t)
 	events := filepath.Join(t.TempDir(), "events")
@@ -160,7 +152,7 @@ func TestE2E_QuarantineKeepsTheZoneMoving(t *testing.T) {
 	}
 	cfg := strings.Replace(labConfig(httpAddr, a, b), `hostnames = ["www"]`, `hostnames = ["www", "cdn"]`, 1)
 	cfg += fmt.Sprintf("\n[[Hooks]]\ncommand = [%q]\nevents = [\"dns_change\"]\n", hook)
-	ag := startAgent(t, bin, emu, cfg, "--no-dry-run")
+	ag := l.start(cfg, "--no-dry-run")
 	eventually(t, "both hosts up", bothUp(ag, a, b), ag.logs)
 	eventually(t, "the restores onto the CNAME quarantined", func() bool {
 		return strings.Count(ag.logs.String(), "result=quarantined code=81053") == 2

@@ -29,23 +29,13 @@ func cliIn(t *testing.T, h *netlab.Host, bin string, args ...string) (string, in
 // write reaches the writer through its sealed view, and the writer removes
 // the record; an undrain sent to the writer reaches the other agent.
 func TestE2E_DrainReachesEveryAgent(t *testing.T) {
-	lab := netlab.New(t, 131)
-	t1, t2 := lab.AddHost(), lab.AddHost()
-	a, b := lab.AddHost(), lab.AddHost()
-	bin := buildBinary(t)
-	emu, err := cfemu.NewOn(lab.Gateway().String() + ":0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer emu.Close()
-	emu.AddZone("example.com")
-	for _, h := range []*netlab.Host{t1, t2} {
-		emu.Seed("example.com", cfemu.Record{Name: "www.example.com", Type: "A", Content: h.V4.String(), TTL: 60})
-	}
+	l := newE2ELab(t, 131, labOpts{hosts: 4, gateway: true})
+	t1, t2, a, b, bin, emu := l.hosts[0], l.hosts[1], l.hosts[2], l.hosts[3], l.bin, l.emu
+	l.seed(cfemu.Record{TTL: 60}, t1, t2)
 	t.Setenv("GOAVAIL_API_TOKEN", "cluster-drain-token")
 	key := crypto.GenerateKey()
-	agA := startAgentIn(t, a, bin, emu, clusterConfig("agent-1", a, []*netlab.Host{b}, key, t1, t2), "--no-dry-run")
-	agB := startAgentIn(t, b, bin, emu, clusterConfig("agent-2", b, []*netlab.Host{a}, key, t1, t2), "--no-dry-run")
+	agA := l.startIn(a, clusterConfig("agent-1", a, []*netlab.Host{b}, key, t1, t2), "--no-dry-run")
+	agB := l.startIn(b, clusterConfig("agent-2", b, []*netlab.Host{a}, key, t1, t2), "--no-dry-run")
 	logs := lazy(func() string { return "--- agent-1\n" + agA.logs.String() + "--- agent-2\n" + agB.logs.String() })
 	status := func(h *netlab.Host) agent.StatusDoc {
 		out, _ := cliIn(t, h, bin, "status", "--addr", "127.0.0.1:9800", "--json")

@@ -32,8 +32,8 @@ func runCLI(t *testing.T, bin string, env []string, args ...string) (string, int
 // the drain survives a restart; undrain puts the record back. Without a
 // token the endpoints are off, and a wrong token is refused.
 func TestE2E_DrainUndrain(t *testing.T) {
-	a, b, emu := labZone(t, 130)
-	bin := buildBinary(t)
+	l := newE2ELab(t, 130, labOpts{seedTTL: 60})
+	a, b, bin, emu := l.hosts[0], l.hosts[1], l.bin, l.emu
 	addr := freeAddr(t)
 	dir := t.TempDir()
 	hookOut := filepath.Join(dir, "hook.env")
@@ -46,7 +46,7 @@ func TestE2E_DrainUndrain(t *testing.T) {
 	tokenEnv := []string{"GOAVAIL_API_TOKEN_FILE=" + tokenFile}
 
 	// Without a token the API is off.
-	ag := startAgent(t, bin, emu, cfg, "--no-dry-run")
+	ag := l.start(cfg, "--no-dry-run")
 	eventually(t, "both hosts up", bothUp(ag, a, b), ag.logs)
 	out, code := runCLI(t, bin, tokenEnv, "drain", "-f", cfgPath, a.V4.String())
 	if code != exitRuntime || !strings.Contains(out, "the drain API is off") {
@@ -55,7 +55,7 @@ func TestE2E_DrainUndrain(t *testing.T) {
 	ag.stop(t)
 
 	t.Setenv("GOAVAIL_API_TOKEN_FILE", tokenFile)
-	ag = startAgent(t, bin, emu, cfg, "--no-dry-run")
+	ag = l.start(cfg, "--no-dry-run")
 	eventually(t, "both hosts up", bothUp(ag, a, b), ag.logs)
 	eventually(t, "both agreed up", func() bool {
 		js, _ := runCLI(t, bin, nil, "status", "-f", cfgPath, "--json")
@@ -114,7 +114,7 @@ func TestE2E_DrainUndrain(t *testing.T) {
 
 	// A restart keeps the drain.
 	ag.stop(t)
-	ag = startAgent(t, bin, emu, cfg, "--no-dry-run")
+	ag = l.start(cfg, "--no-dry-run")
 	eventually(t, "drains loaded after a restart", func() bool { return strings.Contains(ag.logs.String(), "drains loaded") }, ag.logs)
 	eventually(t, "both hosts up again", bothUp(ag, a, b), ag.logs)
 	out, _ = runCLI(t, bin, nil, "status", "-f", cfgPath)

@@ -186,21 +186,16 @@ func has(emu *cfemu.Server, name, typ, content string) bool {
 // within the reconcile period; a bad reload is rejected; SIGTERM stops it
 // cleanly.
 func TestE2E_HostDownAndUp(t *testing.T) {
-	lab := netlab.New(t, 21)
-	a, b := lab.AddHost(), lab.AddHost()
-	bin := buildBinary(t)
-	emu := cfemu.New()
-	defer emu.Close()
-	emu.AddZone("example.com")
-	ra := emu.Seed("example.com", cfemu.Record{Name: "www.example.com", Type: "A", Content: a.V4.String(), TTL: 300})
-	emu.Seed("example.com", cfemu.Record{Name: "www.example.com", Type: "A", Content: b.V4.String(), TTL: 300})
+	l := newE2ELab(t, 21, labOpts{})
+	a, b, emu := l.hosts[0], l.hosts[1], l.emu
+	ra := l.seed(cfemu.Record{TTL: 300}, a, b)[0]
 	unmanaged := []cfemu.Record{
 		emu.Seed("example.com", cfemu.Record{Name: "www.example.com", Type: "TXT", Content: "v=spf1 -all"}),
 		emu.Seed("example.com", cfemu.Record{Name: "www.example.com", Type: "A", Content: "198.51.100.7"}),
 		emu.Seed("example.com", cfemu.Record{Name: "mail.example.com", Type: "A", Content: a.V4.String()}),
 	}
 
-	ag := startAgent(t, bin, emu, labConfig(freeAddr(t), a, b), "--no-dry-run")
+	ag := l.start(labConfig(freeAddr(t), a, b), "--no-dry-run")
 	eventually(t, "both hosts up", bothUp(ag, a, b), ag.logs)
 
 	a.IgnoreEcho(true)
@@ -261,10 +256,10 @@ func TestE2E_HostDownAndUp(t *testing.T) {
 // TestE2E_DryRunNeverWrites runs the same outage without --no-dry-run: the
 // plan is logged and no write request reaches the API.
 func TestE2E_DryRunNeverWrites(t *testing.T) {
-	a, b, emu := labZone(t, 22)
-	bin := buildBinary(t)
+	l := newE2ELab(t, 22, labOpts{seedTTL: 60})
+	a, b, emu := l.hosts[0], l.hosts[1], l.emu
 
-	ag := startAgent(t, bin, emu, labConfig(freeAddr(t), a, b))
+	ag := l.start(labConfig(freeAddr(t), a, b))
 	eventually(t, "both hosts up", bothUp(ag, a, b), ag.logs)
 	a.SetLink(false)
 	eventually(t, "dry-run plan logged", func() bool {
@@ -284,21 +279,6 @@ func TestE2E_DryRunNeverWrites(t *testing.T) {
 	if len(emu.Records("example.com")) != 2 {
 		t.Errorf("records changed: %v", emu.Records("example.com"))
 	}
-}
-
-// labZone builds a lab on subnet with two hosts, and an emulator whose zone
-// example.com has an A record for each on www.example.com.
-func labZone(t *testing.T, subnet int) (a, b *netlab.Host, emu *cfemu.Server) {
-	t.Helper()
-	lab := netlab.New(t, subnet)
-	a, b = lab.AddHost(), lab.AddHost()
-	emu = cfemu.New()
-	t.Cleanup(emu.Close)
-	emu.AddZone("example.com")
-	for _, h := range []*netlab.Host{a, b} {
-		emu.Seed("example.com", cfemu.Record{Name: "www.example.com", Type: "A", Content: h.V4.String(), TTL: 60})
-	}
-	return a, b, emu
 }
 
 // bothUp reports when the agent has seen both hosts come up (its own

@@ -17,7 +17,6 @@ import (
 // no request at all is sent. The subtests run in parallel, each on its own
 // lab subnet; the 30 s outage bounds the run.
 func TestE2E_APIFaults(t *testing.T) {
-	bin := buildBinary(t)
 	for i, tc := range []struct {
 		name   string
 		inject func(t *testing.T, emu *cfemu.Server)
@@ -54,10 +53,11 @@ func TestE2E_APIFaults(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			a, b, emu := labZone(t, 61+i)
+			l := newE2ELab(t, 61+i, labOpts{seedTTL: 60})
+			a, b, emu := l.hosts[0], l.hosts[1], l.emu
 			txt := emu.Seed("example.com", cfemu.Record{Name: "www.example.com", Type: "TXT", Content: "keep me"})
 			cfg := strings.Replace(labConfig(freeAddr(t), a, b), "[Cloudflare]", "[Cloudflare]\nrequest_timeout = \"1s\"", 1)
-			ag := startAgent(t, bin, emu, cfg, "--no-dry-run")
+			ag := l.start(cfg, "--no-dry-run")
 			eventually(t, "both hosts up", bothUp(ag, a, b), ag.logs)
 			tc.inject(t, emu)
 			a.IgnoreEcho(true)

@@ -18,7 +18,6 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/goavail/goavail/agent"
-	"github.com/goavail/goavail/internal/netlab"
 )
 
 func get(t *testing.T, url string) string {
@@ -120,8 +119,8 @@ next:
 // /status, goavail status, POST /-/reload, and that neither the API token
 // nor the crypto key appears in the logs, /status or /metrics.
 func TestE2E_MetricsStatusReloadAndSecrets(t *testing.T) {
-	a, b, emu := labZone(t, 24)
-	bin := buildBinary(t)
+	l := newE2ELab(t, 24, labOpts{seedTTL: 60})
+	a, b, bin, emu := l.hosts[0], l.hosts[1], l.bin, l.emu
 	const cryptoKey = "k3y-n0t-f0r-l0gs"
 	addr := freeAddr(t)
 	hookOut := filepath.Join(t.TempDir(), "hook.env")
@@ -132,7 +131,7 @@ func TestE2E_MetricsStatusReloadAndSecrets(t *testing.T) {
 		"[[Hooks]]\ncommand = [\"/bin/sh\", \"-c\", \"env | grep ^GOAVAIL_ | sort >> \\\"$0\\\"; echo --- >> \\\"$0\\\"\", \"" + hookOut + "\"]\nevents = [\"dns_change\"]\n" +
 		"[[Webhooks]]\nurl = \"env:TEST_WEBHOOK_URL\"\nevents = [\"dns_change\", \"transition\"]\n"
 	t.Setenv("TEST_WEBHOOK_URL", hooksrv.URL+"/hook/s3cr3t")
-	ag := startAgent(t, bin, emu, cfg, "--no-dry-run", "--log-level", "debug")
+	ag := l.start(cfg, "--no-dry-run", "--log-level", "debug")
 	base := "http://" + addr
 	eventually(t, "both hosts up", bothUp(ag, a, b), ag.logs)
 
@@ -228,9 +227,8 @@ func TestE2E_RunsWithoutRoot(t *testing.T) {
 	if err != nil {
 		t.Skip("setpriv is not installed (make test-deps installs util-linux); cannot drop privileges for this test")
 	}
-	lab := netlab.New(t, 25)
-	h := lab.AddHost()
-	bin := buildBinary(t)
+	l := newE2ELab(t, 25, labOpts{hosts: 1, noEmulator: true})
+	lab, h, bin := l.lab, l.hosts[0], l.bin
 	cfg := filepath.Join(t.TempDir(), "goavail.toml")
 	for _, dir := range []string{filepath.Dir(cfg), filepath.Dir(filepath.Dir(cfg))} { // t.TempDir is private to root; nobody must read the config
 		os.Chmod(dir, 0o755)

@@ -7,8 +7,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/goavail/goavail/internal/netlab"
 )
 
 // TestE2E_TakenPortBeforeICMP: run as nobody without any way to open an
@@ -19,9 +17,8 @@ func TestE2E_TakenPortBeforeICMP(t *testing.T) {
 	if err != nil {
 		t.Skip("setpriv is not installed (make test-deps installs util-linux); cannot drop privileges for this test")
 	}
-	lab := netlab.New(t, 132)
-	h := lab.AddHost()
-	bin := buildBinary(t)
+	l := newE2ELab(t, 132, labOpts{hosts: 1, noEmulator: true})
+	lab, h, bin := l.lab, l.hosts[0], l.bin
 	cfg := filepath.Join(t.TempDir(), "goavail.toml")
 	for _, dir := range []string{filepath.Dir(cfg), filepath.Dir(filepath.Dir(cfg))} {
 		os.Chmod(dir, 0o755)

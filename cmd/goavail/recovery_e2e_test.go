@@ -19,7 +19,6 @@ import (
 // 30 s of refused connections, and a 429 with Retry-After: 3 (the API
 // answers normally once the 3 s have passed; no request may come before).
 func TestE2E_ChangeLandsSoonAfterTheAPIRecovers(t *testing.T) {
-	bin := buildBinary(t)
 	for i, tc := range []struct {
 		name string
 		// fail starts the fault; recover ends it and returns when the API
@@ -57,9 +56,10 @@ func TestE2E_ChangeLandsSoonAfterTheAPIRecovers(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			a, b, emu := labZone(t, 80+i)
+			l := newE2ELab(t, 80+i, labOpts{seedTTL: 60})
+			a, b, emu := l.hosts[0], l.hosts[1], l.emu
 			cfg := strings.Replace(labConfig(freeAddr(t), a, b), "[Cloudflare]", "[Cloudflare]\nrequest_timeout = \"1s\"", 1)
-			ag := startAgent(t, bin, emu, cfg, "--no-dry-run")
+			ag := l.start(cfg, "--no-dry-run")
 			eventually(t, "both hosts up", bothUp(ag, a, b), ag.logs)
 			tc.fail(emu)
 			a.IgnoreEcho(true)
