@@ -53,6 +53,9 @@ type zone struct {
 	// visible, and the records deleted, until when they stay visible.
 	shown map[string]time.Time
 	gone  []tomb
+	// version counts the committed changes to the zone's records (API
+	// writes and hand edits alike); the journal stamps it.
+	version uint64
 }
 
 type tomb struct {
@@ -95,6 +98,9 @@ type Server struct {
 	holding  int // requests held by a Delay fault right now
 	dns      *dnsServer
 	journal  journal // see journal.go
+	tokens   map[string]string // more accepted tokens, to their labels (AddToken)
+	quit     chan struct{}     // closed by Close: held requests are dropped
+	quitOnce sync.Once
 }
 
 // Request is one request the emulator answered, for tests to inspect.
@@ -127,8 +133,17 @@ type Fault struct {
 	// then drops the connection without answering: the client sees an
 	// error and cannot know the change was made.
 	LoseAnswer bool
-	Delay      time.Duration
-	Count      int
+	// Delay holds the request in transit before it reaches the store; it is
+	// then served (and a write committed) whether or not its client is
+	// still there, as the real API would (only Close drops it).
+	Delay time.Duration
+	Count int
+	// Agent, when set, matches only requests that carry the token AddToken
+	// gave that label; Body, when set, only requests whose body contains it.
+	Agent, Body string
+	// Taken, when set, is sent the time the fault took a request (without
+	// blocking: give it room).
+	Taken chan<- time.Time
 }
 
 // New starts an emulator on a loopback port, and its DNS server on another
@@ -144,7 +159,7 @@ func New() *Server {
 
 func newServer() *Server {
 	return &Server{Token: "test-token-" + newID()[:8], NoPermToken: "test-readonly-" + newID()[:8], Key: "test-key", Email: "ops@example.com",
-		zones: map[string]*zone{}, maxPage: 5_000_000, maxBatch: DefaultMaxBatch}
+		zones: map[string]*zone{}, maxPage: 5_000_000, maxBatch: DefaultMaxBatch, tokens: map[string]string{}, quit: make(chan struct{})}
 }
 
 // DefaultMaxBatch is the most changes one batch may hold, as on
@@ -188,6 +203,7 @@ func (s *Server) Stop() {
 // Close stops the emulator, its DNS server and every server Restart
 // started.
 func (s *Server) Close() {
+	s.quitOnce.Do(func() { close(s.quit) })
 	s.closeDNS()
 	for _, srv := range s.extra {
 		srv.Close()
@@ -260,6 +276,7 @@ func (s *Server) Seed(zoneName string, r Record) Record {
 	}
 	z.records[r.ID] = r
 	z.shown[r.ID] = time.Time{} // a hand edit long ago: on the nameservers already
+	z.version++
 	return r
 }
 
@@ -267,7 +284,11 @@ func (s *Server) Seed(zoneName string, r Record) Record {
 func (s *Server) Remove(zoneName, id string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.zoneByName(zoneName).remove(id, time.Now())
+	z := s.zoneByName(zoneName)
+	if _, ok := z.records[id]; ok {
+		z.remove(id, time.Now())
+		z.version++
+	}
 }
 
 // Records returns a zone's records sorted by name, type and content.
@@ -373,6 +394,7 @@ type reply struct {
 	out  bool
 	lose bool // the answer is lost: log it as status 0, write nothing
 	at   time.Time
+	jr   jreq // what the journal keeps of it (journal.go)
 }
 
 // log adds the request to the request log.
@@ -380,7 +402,7 @@ func (rp *reply) log(status int) {
 	rp.out = true
 	rp.s.mu.Lock()
 	rp.s.requests = append(rp.s.requests, Request{Method: rp.r.Method, Path: rp.r.URL.Path, Query: rp.r.URL.RawQuery, Status: status, At: rp.at})
-	rp.s.noteLocked(rp.r, rp.s.requests[len(rp.s.requests)-1])
+	rp.s.noteLocked(rp, rp.s.requests[len(rp.s.requests)-1])
 	rp.s.mu.Unlock()
 }
 
@@ -405,9 +427,20 @@ func (rp *reply) fail(status, code int, msg string) { rp.send(status, nil, nil, 
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	rp := &reply{w: w, r: r, s: s, at: time.Now()}
-	if f, ok := s.takeFault(r.Method, r.URL.Path); ok {
-		if f.Delay > 0 && !s.hold(r, f.Delay) {
-			return // the client gave up
+	// The whole body is read on arrival: a held request is then served
+	// even when its client has gone away meanwhile.
+	body, _ := io.ReadAll(r.Body)
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	s.arrived(rp)
+	if f, ok := s.takeFault(r, body); ok {
+		if f.Taken != nil {
+			select {
+			case f.Taken <- time.Now():
+			default:
+			}
+		}
+		if f.Delay > 0 && !s.hold(f.Delay) {
+			return // the emulator is closing
 		}
 		if f.Status != 0 {
 			s.faultAnswer(rp, f)
@@ -457,20 +490,19 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// hold keeps a request for d; false if the client went away meanwhile.
-func (s *Server) hold(r *http.Request, d time.Duration) bool {
-	// Read the body first: only then does net/http notice a client that
-	// goes away during the delay.
-	body, _ := io.ReadAll(r.Body)
-	r.Body = io.NopCloser(bytes.NewReader(body))
+// hold keeps a request in transit for d, whether or not its client is
+// still there; false if the emulator closed meanwhile.
+func (s *Server) hold(d time.Duration) bool {
 	s.mu.Lock()
 	s.holding++
 	s.mu.Unlock()
 	defer func() { s.mu.Lock(); s.holding--; s.mu.Unlock() }()
+	t := time.NewTimer(d)
+	defer t.Stop()
 	select {
-	case <-time.After(d):
+	case <-t.C:
 		return true
-	case <-r.Context().Done():
+	case <-s.quit:
 		return false
 	}
 }
@@ -513,12 +545,14 @@ func loseAnswer(w http.ResponseWriter) {
 	panic(http.ErrAbortHandler)
 }
 
-func (s *Server) takeFault(method, path string) (Fault, bool) {
+func (s *Server) takeFault(r *http.Request, body []byte) (Fault, bool) {
+	method, path := r.Method, r.URL.Path
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for i := range s.faults {
 		f := &s.faults[i]
-		if f.Count > 0 && (f.Method == "" || f.Method == method) && strings.HasSuffix(path, f.PathSuffix) {
+		if f.Count > 0 && (f.Method == "" || f.Method == method) && strings.HasSuffix(path, f.PathSuffix) &&
+			(f.Agent == "" || f.Agent == s.labelLocked(r)) && (f.Body == "" || bytes.Contains(body, []byte(f.Body))) {
 			f.Count--
 			out := *f
 			if f.Count == 0 {
@@ -544,8 +578,13 @@ func (s *Server) authorized(rp *reply) bool {
 			return false
 		}
 		if tok != s.Token {
-			rp.fail(403, 9109, "Invalid access token")
-			return false
+			s.mu.Lock()
+			_, ok := s.tokens[tok]
+			s.mu.Unlock()
+			if !ok {
+				rp.fail(403, 9109, "Invalid access token")
+				return false
+			}
 		}
 		return true
 	}
@@ -598,6 +637,7 @@ func (s *Server) listRecords(rp *reply, z *zone) {
 	s.mu.Lock()
 	perPage = min(perPage, s.maxPage)
 	all := sorted(z.records)
+	rp.jr.listVersion = z.version
 	s.mu.Unlock()
 	eq := func(field string) string {
 		if v := q.Get(field + ".exact"); v != "" {
@@ -617,6 +657,7 @@ func (s *Server) listRecords(rp *reply, z *zone) {
 	lo := min((page-1)*perPage, total)
 	hi := min(lo+perPage, total)
 	out := append([]Record{}, match[lo:hi]...)
+	rp.jr.listed = out
 	rp.send(200, out, &resultInfo{Page: page, PerPage: perPage, Count: len(out), TotalCount: total, TotalPages: pages})
 }
 
@@ -748,6 +789,8 @@ func (s *Server) createRecord(rp *reply, z *zone) {
 			r.ModifiedOn = r.CreatedOn
 			z.records[r.ID] = r
 			z.shown[r.ID] = r.CreatedOn
+			z.version++
+			s.committedLocked(rp, z, nil, []Record{r})
 		}
 		s.mu.Unlock()
 	}
@@ -760,8 +803,12 @@ func (s *Server) createRecord(rp *reply, z *zone) {
 
 func (s *Server) deleteRecord(rp *reply, z *zone, id string) {
 	s.mu.Lock()
-	_, ok := z.records[id]
-	z.remove(id, time.Now())
+	old, ok := z.records[id]
+	if ok {
+		z.remove(id, time.Now())
+		z.version++
+		s.committedLocked(rp, z, []Record{old}, nil)
+	}
 	s.mu.Unlock()
 	if !ok {
 		rp.fail(404, 81044, "Record does not exist.")
@@ -797,6 +844,10 @@ func (s *Server) batch(rp *reply, z *zone) {
 	}
 	s.mu.Lock()
 	deleted, posted, status, e := applyBatch(z, body.Deletes, body.Posts)
+	if e == nil && len(deleted)+len(posted) > 0 {
+		z.version++
+		s.committedLocked(rp, z, deleted, posted)
+	}
 	s.mu.Unlock()
 	if e != nil {
 		rp.fail(status, e.Code, e.Message)
