@@ -97,7 +97,7 @@ type Server struct {
 	maxBatch int
 	holding  int // requests held by a Delay fault right now
 	dns      *dnsServer
-	journal  journal // see journal.go
+	journal  journal           // see journal.go
 	tokens   map[string]string // more accepted tokens, to their labels (AddToken)
 	quit     chan struct{}     // closed by Close: held requests are dropped
 	quitOnce sync.Once
