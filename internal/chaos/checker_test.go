@@ -36,7 +36,7 @@ func good() History {
 			{"z", at(9.5), a1.Content, true}, {"z", at(9.6), a1.Content, false},
 			{"x", at(29), a1.Content, false}, {"y", at(29), a1.Content, false},
 		},
-		Heals:     []Heal{{"partition", at(20), at(25)}},
+		Heals:     []Heal{{Fault: "partition", At: at(20), Converged: at(25)}},
 		Hostnames: []string{"www.example.com"}, Addrs: []string{a1.Content, a2.Content},
 		Voters: []string{"x", "y", "z"}, Need: 2, Window: 5 * time.Second, Transit: 200 * time.Millisecond, Bound: 30 * time.Second,
 	}
