@@ -726,6 +726,9 @@ func (r *Reconciler) send(ctx context.Context, zone string, b []change) error {
 			ds = append(ds, c.rec)
 		}
 	}
+	if d := testPauseBeforeSend(); d > 0 { // test-only: see testhooks.go
+		time.Sleep(d)
+	}
 	return r.cfg.Provider.Apply(ctx, zone, cs, ds)
 }
 
