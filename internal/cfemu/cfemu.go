@@ -144,6 +144,9 @@ type Fault struct {
 	// Taken, when set, is sent the time the fault took a request (without
 	// blocking: give it room).
 	Taken chan<- time.Time
+	// Until, when set, holds the request until it is closed (or Delay,
+	// when also set, has passed): a test releases a held write on an event.
+	Until <-chan struct{}
 }
 
 // New starts an emulator on a loopback port, and its DNS server on another
@@ -439,7 +442,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 			default:
 			}
 		}
-		if f.Delay > 0 && !s.hold(f.Delay) {
+		if (f.Delay > 0 || f.Until != nil) && !s.hold(f.Delay, f.Until) {
 			return // the emulator is closing
 		}
 		if f.Status != 0 {
@@ -490,17 +493,24 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// hold keeps a request in transit for d, whether or not its client is
-// still there; false if the emulator closed meanwhile.
-func (s *Server) hold(d time.Duration) bool {
+// hold keeps a request in transit for d (or until until is closed),
+// whether or not its client is still there; false if the emulator closed
+// meanwhile.
+func (s *Server) hold(d time.Duration, until <-chan struct{}) bool {
 	s.mu.Lock()
 	s.holding++
 	s.mu.Unlock()
 	defer func() { s.mu.Lock(); s.holding--; s.mu.Unlock() }()
-	t := time.NewTimer(d)
-	defer t.Stop()
+	var timeout <-chan time.Time
+	if d > 0 {
+		t := time.NewTimer(d)
+		defer t.Stop()
+		timeout = t.C
+	}
 	select {
-	case <-t.C:
+	case <-timeout:
+		return true
+	case <-until:
 		return true
 	case <-s.quit:
 		return false

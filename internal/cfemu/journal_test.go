@@ -112,6 +112,21 @@ func TestHeldWriteCommitsWithoutItsClient(t *testing.T) {
 	if n := len(s.Records("example.com")); n != 2 {
 		t.Errorf("%d records, want both writes", n)
 	}
+
+	// Until: held until the test releases it, then committed.
+	release := make(chan struct{})
+	s.Inject(Fault{Method: http.MethodDelete, Until: release, Count: 1, Taken: taken})
+	go do(t, context.Background(), s, tokA, http.MethodDelete, "/client/v4/zones/"+id+"/dns_records/"+a.Created[0].ID, "")
+	<-taken
+	if n := len(committed(s)); n != 2 || s.Holding() != 1 {
+		t.Fatalf("before the release: %d commits, %d held", n, s.Holding())
+	}
+	close(release)
+	for deadline := time.Now().Add(10 * time.Second); len(committed(s)) < 3; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the released delete never committed")
+		}
+	}
 }
 
 // TestBatchMissingDeleteFailsWhole: a batch whose delete names an id that
