@@ -85,10 +85,10 @@ type chaosRun struct {
 	initial  []cfemu.Record
 	// expectViolations: the caller asserts on the violations itself.
 	expectViolations bool
-	strict           bool // GOAVAIL_CHAOS_STRICT: issue 19's nemeses and invariants that need the fence
-	env      []string      // for every run (GOAVAIL_CHAOS_SKIP_LEASE_CHECK)
-	late     int           // writes held in transit past the lease (late-write)
-	nruns    int           // runs launched so far (each run's label counts them)
+	strict           bool     // GOAVAIL_CHAOS_STRICT: issue 19's nemeses and invariants that need the fence
+	env              []string // for every run (GOAVAIL_CHAOS_SKIP_LEASE_CHECK)
+	late             int      // writes held in transit past the lease (late-write)
+	nruns            int      // runs launched so far (each run's label counts them)
 }
 
 func envInt(name string, def int) int {
