@@ -103,9 +103,18 @@ func envInt(name string, def int) int {
 // while targets go down and come back and a seeded schedule injects
 // faults: one-way loss (UDP, TCP, both), partitions, kill -9 (the writer
 // too, in the middle of a batch), SIGSTOP of the writer, a duplicate node
-// name and a restart with the clock 10 minutes behind. It then checks the
-// invariants of package chaos on the whole run. The seed is printed; set
-// GOAVAIL_CHAOS_SEED to replay a run.
+// name, overlapping incarnations of one name (the old run frozen while a
+// newer one starts, then woken), a restart with the clock 10 minutes
+// behind, a restart that pauses every batch after its last lease check and
+// before the send (GOAVAIL_TEST_PAUSE_BEFORE_SEND), and a network fault
+// together with a process fault ("multi"). GOAVAIL_CHAOS_STRICT=1 adds the
+// late write (the writer's batch held in transit past the lease while it
+// is stopped) and seeds comments and tags for the exact-restore check;
+// GOAVAIL_CHAOS_SKIP_LEASE_CHECK=1 runs every agent without its lease
+// check before a batch. It then checks the invariants of package chaos on
+// the whole run: chaos.Check (the agents' lease claims) and
+// chaos.CheckJournal (the emulator's journal alone). The seed is printed;
+// set GOAVAIL_CHAOS_SEED to replay a run.
 func TestE2E_Chaos(t *testing.T) {
 	seconds := envInt("GOAVAIL_CHAOS_SECONDS", chaosDefaultSeconds)
 	n := envInt("GOAVAIL_CHAOS_AGENTS", 3)
