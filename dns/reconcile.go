@@ -727,6 +727,7 @@ func (r *Reconciler) send(ctx context.Context, zone string, b []change) error {
 		}
 	}
 	if d := testPauseBeforeSend(); d > 0 { // test-only: see testhooks.go
+		r.cfg.Log.Warn("test hook: pausing after the last lease check, before the send", "pause", d)
 		time.Sleep(d)
 	}
 	return r.cfg.Provider.Apply(ctx, zone, cs, ds)

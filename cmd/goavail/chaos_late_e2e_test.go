@@ -2,23 +2,24 @@ package main
 
 import (
 	"net/http"
-	"os"
 	"slices"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/goavail/goavail/dns"
 	"github.com/goavail/goavail/internal/cfemu"
 	"github.com/goavail/goavail/internal/chaos"
 )
 
 // lateWriteFenced says whether issue 19's fence has landed: every batch
-// then deletes the fence record by the id its pass listed, so the held
+// then deletes the fence record by the id its pass listed, so a stale
 // restore below is refused whole (404, code 81044) and nothing stale
-// commits. Until then the held restore commits and the journal check MUST
-// report it. FLIP THIS TO true WHEN THE FENCE LANDS: the test then asserts
-// the opposite (no stale commit, no violation, the held batch refused).
+// commits. Until then the stale restore commits and the journal check MUST
+// report it. FLIP THIS TO true WHEN THE FENCE LANDS: the tests then assert
+// the opposite (no stale commit, no violation, the stale batch refused),
+// and the chaos run's history demands the fence chain (chaos check g).
 const lateWriteFenced = false
 
 // TestE2E_ChaosLateWrite is issue 19's "a restore held in transit lands
@@ -29,10 +30,34 @@ const lateWriteFenced = false
 // restores the address itself, and removes it when it goes down again;
 // then the held request is released. Without a fence it recreates the dead
 // record, and chaos.CheckJournal, which reads only the emulator's journal,
-// reports the stale write (f).
-func TestE2E_ChaosLateWrite(t *testing.T) {
+// reports the stale write (f); chaos.Check, which trusts the agents' lease
+// claims, sees nothing wrong (the request arrived inside the lease).
+func TestE2E_ChaosLateWrite(t *testing.T) { lateWrite(t, 141, "transit") }
+
+// TestE2E_ChaosSkippedLeaseCheck: the same scenario with the writer
+// paused after its last lease check and before the send (the agent's
+// GOAVAIL_TEST_PAUSE_BEFORE_SEND hook, then SIGSTOP while it pauses).
+// With GOAVAIL_TEST_SKIP_LEASE_CHECK=1 the batch goes out when it wakes,
+// and the journal check catches the stale restore: what the fence must
+// then refuse. With the check in place the lease's end cancels the send.
+func TestE2E_ChaosSkippedLeaseCheck(t *testing.T) {
+	t.Run("skipped", func(t *testing.T) { lateWrite(t, 142, "pause-skip") })
+	t.Run("checked", func(t *testing.T) { lateWrite(t, 143, "pause") })
+}
+
+// lateWrite runs the scenario; mode is "transit" (an emulator hold),
+// "pause-skip" (a pause before the send, lease check skipped) or "pause"
+// (a pause before the send, lease check on).
+func lateWrite(t *testing.T, subnet int, mode string) {
 	seed := uint64(envInt("GOAVAIL_CHAOS_SEED", int(time.Now().UnixNano()%1_000_000)))
-	c := newChaosRun(t, 3, 141, seed)
+	var env []string
+	if mode != "transit" {
+		env = append(env, dns.TestPauseBeforeSendEnv+"=2s")
+	}
+	if mode == "pause-skip" {
+		env = append(env, dns.TestSkipLeaseCheckEnv+"=1")
+	}
+	c := newChaosRun(t, 3, subnet, seed, env...)
 	c.expectViolations = true
 	tgt := c.targets[1]
 	addr := tgt.V4.String()
@@ -45,23 +70,34 @@ func TestE2E_ChaosLateWrite(t *testing.T) {
 	if w == nil {
 		t.Fatalf("no writer\n%s", c.allLogs(20000))
 	}
+	const pauseLine = "test hook: pausing after the last lease check"
+	pauses := strings.Count(w.live.logs.String(), pauseLine)
 	release := make(chan struct{})
 	taken := make(chan time.Time, 1)
-	c.emu.Inject(cfemu.Fault{Method: http.MethodPost, PathSuffix: "/batch", Agent: w.label(), Body: `"` + addr + `"`, Until: release, Count: 1, Taken: taken})
+	if mode == "transit" {
+		c.emu.Inject(cfemu.Fault{Method: http.MethodPost, PathSuffix: "/batch", Agent: w.label(), Body: `"` + addr + `"`, Until: release, Count: 1, Taken: taken})
+	}
 	c.down[tgt] = false
 	tgt.IgnoreEcho(false)
-	select {
-	case <-taken:
-	case <-time.After(60 * time.Second):
-		t.Fatalf("%s (the writer) never sent the restore of %s\n%s", w.name, addr, c.allLogs(20000))
+	if mode == "transit" {
+		select {
+		case <-taken:
+		case <-time.After(60 * time.Second):
+			t.Fatalf("%s (the writer) never sent the restore of %s\n%s", w.name, addr, c.allLogs(20000))
+		}
+	} else {
+		c.eventually(w.name+" pausing before it sends the restore", 60*time.Second, func() bool {
+			return strings.Count(w.live.logs.String(), pauseLine) > pauses
+		})
 	}
 	w.live.cmd.Process.Signal(syscall.SIGSTOP)
 	w.held = true
-	t.Logf("%s's restore of %s is held in transit; %s stopped", w.label(), addr, w.name)
+	t.Logf("%s's restore of %s is in the air (%s); %s stopped", w.label(), addr, mode, w.name)
 
 	by := func(deleted bool) func() bool {
 		return func() bool {
-			for _, e := range c.emu.Journal() {
+			j := c.emu.Journal()
+			for _, e := range j {
 				if !e.Committed || e.Agent == w.label() {
 					continue
 				}
@@ -70,7 +106,7 @@ func TestE2E_ChaosLateWrite(t *testing.T) {
 					rs = e.Deleted
 				}
 				if slices.ContainsFunc(rs, func(r cfemu.Record) bool { return r.Content == addr && r.Name == "www.example.com" }) &&
-					(!deleted || slices.ContainsFunc(c.emu.Journal(), func(x cfemu.Entry) bool {
+					(!deleted || slices.ContainsFunc(j, func(x cfemu.Entry) bool {
 						return x.Committed && x.Version < e.Version && slices.ContainsFunc(x.Created, func(r cfemu.Record) bool { return r.Content == addr })
 					})) {
 					return true
@@ -84,18 +120,39 @@ func TestE2E_ChaosLateWrite(t *testing.T) {
 	tgt.IgnoreEcho(true)
 	c.eventually("the stand-in removes "+addr+" again", 60*time.Second, by(true))
 
+	// The stale restore goes on: released from transit, or the writer
+	// woken from its pause.
+	outcome := func() int { // W's log lines with a result for addr
+		n := 0
+		for _, l := range strings.Split(w.live.logs.String(), "\n") {
+			if strings.Contains(l, "content="+addr) && strings.Contains(l, "result=") && !strings.Contains(l, "result=planned") {
+				n++
+			}
+		}
+		return n
+	}
+	before := outcome()
 	close(release)
-	c.eventually("the held request processed", 30*time.Second, func() bool { return c.emu.Holding() == 0 })
+	w.held = false
+	w.live.cmd.Process.Signal(syscall.SIGCONT)
+	// late is the journal's entry for the stale restore: committed, or
+	// refused with 404 (the fence).
 	var late *cfemu.Entry
-	for _, e := range c.emu.Journal() {
-		if e.Agent == w.label() && e.Write() && strings.HasSuffix(e.Path, "/batch") {
-			if e.Committed && slices.ContainsFunc(e.Created, func(r cfemu.Record) bool { return r.Content == addr }) || !e.Committed && e.Status == http.StatusNotFound {
+	findLate := func() bool {
+		for _, e := range c.emu.Journal() {
+			if e.Agent == w.label() && e.Write() && strings.HasSuffix(e.Path, "/batch") &&
+				(e.Committed && slices.ContainsFunc(e.Created, func(r cfemu.Record) bool { return r.Content == addr }) || !e.Committed && e.Status == http.StatusNotFound) {
 				late = &e
 			}
 		}
+		return late != nil
 	}
-	w.held = false
-	w.live.cmd.Process.Signal(syscall.SIGCONT)
+	if mode == "transit" {
+		c.eventually("the held request processed", 30*time.Second, findLate)
+	} else {
+		c.eventually(w.name+" acting on its paused batch", 30*time.Second, func() bool { return outcome() > before })
+		findLate()
+	}
 	vs := c.verdict(0)
 	var stale []chaos.Violation
 	for _, v := range vs {
@@ -104,30 +161,34 @@ func TestE2E_ChaosLateWrite(t *testing.T) {
 		}
 	}
 	t.Logf("violations:\n%s", chaos.Report(vs))
-	if late == nil {
-		t.Fatalf("no journal entry for the held restore of %s from %s\n%s", addr, w.label(), c.allLogs(20000))
-	}
-	if !lateWriteFenced {
-		// Today: the held restore commits on the stand-in's removal and
+	switch {
+	case mode == "pause":
+		// The lease check stands: the batch planned under the lapsed lease
+		// is not sent at all.
+		if late != nil && late.Committed {
+			t.Errorf("the paused restore committed although the lease check was on (at %s)", late.CommitAt.Format(chaosTF))
+		}
+		if len(vs) > 0 {
+			t.Errorf("violations with the lease check on:\n%s", chaos.Report(vs))
+		}
+	case !lateWriteFenced:
+		// Today: the stale restore commits on the stand-in's removal and
 		// brings the dead address back; the journal check must say so.
-		if !late.Committed {
-			t.Errorf("the held restore did not commit (status %d): the late write did not happen", late.Status)
+		if late == nil || !late.Committed {
+			t.Fatalf("the stale restore of %s from %s did not commit: the late write did not happen\n%s", addr, w.label(), c.allLogs(20000))
 		}
 		if len(stale) == 0 {
-			t.Errorf("the journal check missed the late write of %s (committed %s on version %d):\n%s", w.label(), late.CommitAt.Format(tf), late.Base, chaos.Report(vs))
+			t.Errorf("the journal check missed the late write of %s (committed %s on version %d):\n%s", w.label(), late.CommitAt.Format(chaosTF), late.Base, chaos.Report(vs))
 		}
-		if os.Getenv("GOAVAIL_CHAOS_LOGDIR") == "" {
-			t.Logf("late write caught: %s", chaos.Report(stale))
+	default:
+		// With the fence: the stale batch is refused whole, nothing is stale.
+		if late == nil || late.Committed || late.Status != http.StatusNotFound {
+			t.Errorf("with the fence the stale restore should be refused with 404 (81044): %+v", late)
 		}
-		return
-	}
-	// With the fence: the held batch is refused whole and nothing is stale.
-	if late.Committed || late.Status != http.StatusNotFound {
-		t.Errorf("with the fence the held restore should be refused with 404 (81044): committed=%t status %d", late.Committed, late.Status)
-	}
-	if len(vs) > 0 {
-		t.Errorf("violations with the fence:\n%s", chaos.Report(vs))
+		if len(vs) > 0 {
+			t.Errorf("violations with the fence:\n%s", chaos.Report(vs))
+		}
 	}
 }
 
-const tf = "15:04:05.000"
+const chaosTF = "15:04:05.000"
