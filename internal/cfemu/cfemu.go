@@ -1,12 +1,16 @@
 // Package cfemu is an in-process emulator of the parts of the Cloudflare v4
 // API that goavail uses: zones by name (with status and account filters),
 // and DNS records list (with type, name and content filters and real
-// pagination), get, create, delete and batch (with the plan's size limit).
-// It checks credentials, validates records as Cloudflare does (CNAME
-// conflicts included), answers in Cloudflare's envelope with its error
-// codes, and can be told to fail for tests: 429 with Retry-After (seconds,
-// milliseconds or an HTTP date), 5xx (as JSON or as the edge's HTML), a
-// slow answer, or a request applied whose answer is lost. It also serves
+// pagination), get, create, delete and batch (deletes, patches, puts and
+// posts in one transaction, with the plan's size limit). It checks
+// credentials (more tokens, each with a label, from AddToken), validates
+// records as Cloudflare does (CNAME conflicts included), answers in
+// Cloudflare's envelope with its error codes, and can be told to fail for
+// tests: 429 with Retry-After (seconds, milliseconds or an HTTP date), 5xx
+// (as JSON or as the edge's HTML), a request held in transit (then
+// committed even if its client has gone, as the real API would), or a
+// request applied whose answer is lost. Its journal (journal.go) records
+// every listing and every commit with the zone's version. It also serves
 // its zones over DNS (see ServeDNS) with a propagation delay.
 package cfemu
 
@@ -21,6 +25,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -827,8 +832,9 @@ func (s *Server) deleteRecord(rp *reply, z *zone, id string) {
 	rp.send(200, map[string]string{"id": id}, nil)
 }
 
-// batch runs deletes then posts in one transaction: any failure leaves the
-// zone as it was. Patches and puts are refused (goavail sends none).
+// batch runs deletes, patches, puts, then posts in one transaction: any
+// failure (a delete, patch or put of an id that does not exist answers 404
+// with 81044) leaves the zone as it was.
 func (s *Server) batch(rp *reply, z *zone) {
 	var body struct {
 		Deletes []struct {
@@ -841,22 +847,22 @@ func (s *Server) batch(rp *reply, z *zone) {
 	if !decode(rp, &body) {
 		return
 	}
-	if len(body.Patches)+len(body.Puts) > 0 {
-		rp.fail(400, 1004, "cfemu: batch patches and puts are not emulated")
-		return
-	}
 	s.mu.Lock()
 	limit := s.maxBatch
 	s.mu.Unlock()
-	if n := len(body.Deletes) + len(body.Posts); n > limit {
+	if n := len(body.Deletes) + len(body.Patches) + len(body.Puts) + len(body.Posts); n > limit {
 		rp.fail(400, 1004, fmt.Sprintf("Batch of %d record changes exceeds the limit of %d for this zone's plan.", n, limit))
 		return
 	}
 	s.mu.Lock()
-	deleted, posted, status, e := applyBatch(z, body.Deletes, body.Posts)
-	if e == nil && len(deleted)+len(posted) > 0 {
+	res, status, e := applyBatch(z, body.Deletes, body.Patches, body.Puts, body.Posts)
+	deleted, posted := res.deletes, res.posts
+	if e == nil && len(deleted)+len(res.patches)+len(res.puts)+len(posted) > 0 {
 		z.version++
 		s.committedLocked(rp, z, deleted, posted)
+		if n := rp.jr.entry; n > 0 {
+			s.journal.entries[n-1].Changed = append(slices.Clone(res.patches), res.puts...)
+		}
 	}
 	s.mu.Unlock()
 	if e != nil {
@@ -869,48 +875,8 @@ func (s *Server) batch(rp *reply, z *zone) {
 	if posted == nil {
 		posted = []Record{}
 	}
-	rp.send(200, map[string][]Record{"deletes": deleted, "posts": posted, "patches": {}, "puts": {}}, nil)
+	rp.send(200, map[string][]Record{"deletes": deleted, "posts": posted, "patches": nonNil(res.patches), "puts": nonNil(res.puts)}, nil)
 }
 
 // String summarises a record for test messages.
 func (r Record) String() string { return fmt.Sprintf("%s %s %s", r.Name, r.Type, r.Content) }
-
-// applyBatch runs a batch against z's records under the server lock, all or
-// nothing.
-func applyBatch(z *zone, deletes []struct {
-	ID string `json:"id"`
-}, posts []input) (deleted, posted []Record, status int, e *apiError) {
-	work := make(map[string]Record, len(z.records))
-	for k, v := range z.records {
-		work[k] = v
-	}
-	for _, d := range deletes {
-		r, ok := work[d.ID]
-		if !ok {
-			return nil, nil, 404, &apiError{81044, "Record does not exist."}
-		}
-		delete(work, d.ID)
-		deleted = append(deleted, r)
-	}
-	now := time.Now().UTC()
-	for _, in := range posts {
-		r, e := validate(z, in)
-		if e != nil {
-			return nil, nil, 400, e
-		}
-		if e := conflict(work, r); e != nil {
-			return nil, nil, 400, e
-		}
-		r.ID, r.CreatedOn, r.ModifiedOn = newID(), now, now
-		work[r.ID] = r
-		posted = append(posted, r)
-	}
-	for _, r := range deleted {
-		z.remove(r.ID, now)
-	}
-	for _, r := range posted {
-		z.shown[r.ID] = now
-	}
-	z.records = work
-	return deleted, posted, 200, nil
-}

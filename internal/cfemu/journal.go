@@ -42,13 +42,14 @@ type Entry struct {
 
 	// A write that committed: when (CommitAt), the version it was applied
 	// on (Base) and the one it made (Version = Base+1), what it deleted by
-	// id (each as it was) and what it created.
+	// id (each as it was), what it changed by id and what it created.
 	Committed bool
 	CommitAt  time.Time
 	Base      uint64
 	Version   uint64
 	Deleted   []Record
 	Created   []Record
+	Changed   []Record // by a batch's patches and puts, as they became
 
 	Zones map[string][]Record // by zone name; writes only, right after the write
 }

@@ -3,6 +3,7 @@ package cfemu
 import (
 	"context"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -186,5 +187,67 @@ func TestJournalListings(t *testing.T) {
 	}
 	if j[1].List || j[1].Agent != "" {
 		t.Errorf("zone lookup entry: %+v", j[1])
+	}
+}
+
+// TestBatchOrderPatchesPuts: a batch runs deletes, patches (only the
+// fields sent change), puts (the record replaced, id kept), then posts;
+// a patch or put of an id that is gone (deleted earlier in the same batch
+// too) fails the whole batch with 81044, as does a patch that collides.
+func TestBatchOrderPatchesPuts(t *testing.T) {
+	s := New()
+	defer s.Close()
+	id := s.AddZone("example.com")
+	r1 := s.Seed("example.com", Record{Name: "a.example.com", Type: "A", Content: "192.0.2.1", TTL: 300})
+	r2 := s.Seed("example.com", Record{Name: "b.example.com", Type: "A", Content: "192.0.2.2", TTL: 300, Comment: "old"})
+	r3 := s.Seed("example.com", Record{Name: "c.example.com", Type: "A", Content: "192.0.2.3", TTL: 300})
+	s.StartJournal()
+	path := "/client/v4/zones/" + id + "/dns_records/batch"
+	before := s.Records("example.com")
+	for _, tc := range []struct {
+		body   string
+		status int
+		code   int
+	}{
+		{`{"deletes":[{"id":"` + r1.ID + `"}],"patches":[{"id":"` + r1.ID + `","comment":"x"}]}`, 404, 81044},
+		{`{"puts":[{"id":"` + strings.Repeat("e", 32) + `","type":"A","name":"d","content":"192.0.2.4"}]}`, 404, 81044},
+		{`{"deletes":[{"id":"` + r3.ID + `"}],"patches":[{"id":"` + r2.ID + `","name":"a","content":"192.0.2.1"}]}`, 400, 81058},
+	} {
+		res, env, err := post(t, s, path, tc.body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.StatusCode != tc.status || len(env.Errors) != 1 || env.Errors[0].Code != tc.code {
+			t.Errorf("%s: %d %+v, want %d code %d", tc.body, res.StatusCode, env.Errors, tc.status, tc.code)
+		}
+		if got := s.Records("example.com"); !slices.EqualFunc(got, before, func(a, b Record) bool { return a.ID == b.ID && a.Content == b.Content && a.Comment == b.Comment }) {
+			t.Errorf("%s: a refused batch changed the zone: %v", tc.body, got)
+		}
+	}
+	// The post takes a's name and address, free only once the delete ran.
+	res, env, err := post(t, s, path, `{"deletes":[{"id":"`+r1.ID+`"}],"patches":[{"id":"`+r2.ID+`","comment":"new"}],`+
+		`"puts":[{"id":"`+r3.ID+`","type":"A","name":"c","content":"192.0.2.33","ttl":60}],"posts":[{"type":"A","name":"a","content":"192.0.2.1"}]}`)
+	if err != nil || res.StatusCode != 200 {
+		t.Fatalf("batch: %v %+v", err, env.Errors)
+	}
+	got := map[string]Record{}
+	for _, r := range s.Records("example.com") {
+		got[r.Name] = r
+	}
+	if b := got["b.example.com"]; b.ID != r2.ID || b.Comment != "new" || b.TTL != 300 || b.Content != "192.0.2.2" {
+		t.Errorf("patched: %+v", b)
+	}
+	if c := got["c.example.com"]; c.ID != r3.ID || c.Content != "192.0.2.33" || c.TTL != 60 {
+		t.Errorf("put: %+v", c)
+	}
+	if a := got["a.example.com"]; a.ID == r1.ID || a.Content != "192.0.2.1" {
+		t.Errorf("posted: %+v", a)
+	}
+	cs := committed(s)
+	if len(cs) != 1 || len(cs[0].Deleted) != 1 || len(cs[0].Changed) != 2 || len(cs[0].Created) != 1 || cs[0].Base != 3 {
+		t.Errorf("journal: %+v", cs)
+	}
+	if m, _ := env.Result.(map[string]any); m == nil || len(m["patches"].([]any)) != 1 || len(m["puts"].([]any)) != 1 {
+		t.Errorf("result: %+v", env.Result)
 	}
 }
