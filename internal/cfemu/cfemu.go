@@ -441,14 +441,12 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	r.Body = io.NopCloser(bytes.NewReader(body))
 	s.arrived(rp)
 	if f, ok := s.takeFault(r, body); ok {
-		if f.Taken != nil {
-			select {
-			case f.Taken <- time.Now():
-			default:
+		if f.Delay > 0 || f.Until != nil {
+			if !s.hold(f.Delay, f.Until, f.Taken) {
+				return // the emulator is closing
 			}
-		}
-		if (f.Delay > 0 || f.Until != nil) && !s.hold(f.Delay, f.Until) {
-			return // the emulator is closing
+		} else {
+			taken(f.Taken)
 		}
 		if f.Status != 0 {
 			s.faultAnswer(rp, f)
@@ -501,10 +499,11 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 // hold keeps a request in transit for d (or until until is closed),
 // whether or not its client is still there; false if the emulator closed
 // meanwhile.
-func (s *Server) hold(d time.Duration, until <-chan struct{}) bool {
+func (s *Server) hold(d time.Duration, until <-chan struct{}, tell chan<- time.Time) bool {
 	s.mu.Lock()
 	s.holding++
 	s.mu.Unlock()
+	taken(tell) // once Holding counts it
 	defer func() { s.mu.Lock(); s.holding--; s.mu.Unlock() }()
 	var timeout <-chan time.Time
 	if d > 0 {
@@ -519,6 +518,17 @@ func (s *Server) hold(d time.Duration, until <-chan struct{}) bool {
 		return true
 	case <-s.quit:
 		return false
+	}
+}
+
+// taken tells a fault's Taken channel, if any, without blocking.
+func taken(c chan<- time.Time) {
+	if c == nil {
+		return
+	}
+	select {
+	case c <- time.Now():
+	default:
 	}
 }
 
