@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -744,7 +745,8 @@ func (c *chaosRun) history(initial []cfemu.Record) chaos.History {
 			h.Requests = append(h.Requests, chaos.Request{At: e.At, Agent: e.Agent, Write: e.Write(), Zone: conv(e.Zones["example.com"])})
 		}
 		if e.List || e.Committed {
-			h.Journal = append(h.Journal, chaos.Op{Agent: e.Agent, Zone: e.Zone, At: e.At, List: e.List, Page: e.Page, Version: e.Version,
+			q, _ := url.ParseQuery(e.Query)
+			h.Journal = append(h.Journal, chaos.Op{Agent: e.Agent, Zone: e.Zone, At: e.At, List: e.List, Page: e.Page, Type: q.Get("type"), Version: e.Version,
 				Committed: e.Committed, CommitAt: e.CommitAt, Base: e.Base, Deleted: conv(e.Deleted), Created: conv(e.Created), After: conv(e.Zones["example.com"])})
 		}
 	}

@@ -17,10 +17,11 @@ type Op struct {
 	Zone  string    // the zone's name
 	At    time.Time // arrival at the emulator
 
-	// A listing page: the zone version it was served at (Version) and the
-	// page asked for (1 for the first).
+	// A listing page: the zone version it was served at (Version), the
+	// page asked for (1 for the first) and the type it lists ("" for all).
 	List bool
 	Page int
+	Type string
 
 	// A committed write: when it committed, the version it was applied on
 	// (Base) and the version it made (Version), what it deleted by id and
@@ -40,8 +41,8 @@ type Op struct {
 //
 //	(f) no write commits on a zone that another writer changed after the
 //	    listing the write was planned on: the write's plan is its run's
-//	    latest listing (first page) that arrived before the write did, and
-//	    every commit between that listing's version and the write's base
+//	    latest listings (first pages, one per type) that arrived before the
+//	    write did, and every commit between their version and the write's base
 //	    must be the same run's, sent after that listing (the later batches
 //	    of one pass); anything else is a late or stale write;
 //	(g) with FenceName set, every committed write deletes the fence record
@@ -73,10 +74,26 @@ func checkStale(h History) []Violation {
 		if !w.Committed || w.Agent == "" {
 			continue
 		}
-		var plan *Op // listings are journaled when answered: look at them all
+		// The plan: the run's last listings before the write arrived, one
+		// per type (an agent lists a zone one type at a time), back to the
+		// first type that repeats. Listings are journaled when answered:
+		// look at them all.
+		var mine []*Op
 		for j := range h.Journal {
 			l := &h.Journal[j]
-			if l.List && l.Page <= 1 && l.Agent == w.Agent && l.Zone == w.Zone && l.At.Before(w.At) && (plan == nil || l.At.After(plan.At)) {
+			if l.List && l.Page <= 1 && l.Agent == w.Agent && l.Zone == w.Zone && l.At.Before(w.At) {
+				mine = append(mine, l)
+			}
+		}
+		slices.SortStableFunc(mine, func(a, b *Op) int { return b.At.Compare(a.At) })
+		var plan *Op
+		seen := map[string]bool{}
+		for _, l := range mine {
+			if seen[l.Type] {
+				break
+			}
+			seen[l.Type] = true
+			if plan == nil || l.Version < plan.Version || l.Version == plan.Version && l.At.Before(plan.At) {
 				plan = l
 			}
 		}

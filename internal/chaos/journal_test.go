@@ -149,6 +149,14 @@ func TestCheckJournal_CatchesEachViolation(t *testing.T) {
 			h.Journal = slices.Insert(h.Journal, 3, early)
 			h.FenceName = ""
 		}},
+		{"a foreign commit between the pass's A and AAAA listings", "stale write: y#1's write", func(h *History) {
+			h.FenceName = ""
+			h.Journal[2].Type, h.Journal[2].Version = "A", 5
+			edit := commit("", 10.02, 10.02, 5, nil, []Record{{ID: "9", Name: "x.example.com", Type: "A", Content: "192.0.2.9"}}, h.Journal[1].After)
+			aaaa := list("y#1", 10.05, 6)
+			aaaa.Type = "AAAA"
+			h.Journal = slices.Insert(h.Journal, 3, edit, aaaa)
+		}},
 		{"a hostname emptied", "(b) ", func(h *History) { h.Journal[1].After = []Record{txt, othr, f1} }},
 		{"a write without the fence", "created 0 fence records", func(h *History) {
 			h.Journal[3].Deleted, h.Journal[3].Created = nil, h.Journal[3].Created[:1]
