@@ -184,7 +184,7 @@ func checkZones(h History) []Violation {
 	var out []Violation
 	unmanaged := map[string]Record{}
 	for _, r := range h.Initial {
-		if !h.managed(r) {
+		if !h.managed(r) && (h.FenceName == "" || r.Name != h.FenceName) { // the fence is goavail's to replace
 			unmanaged[r.ID] = r
 		}
 	}

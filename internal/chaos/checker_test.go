@@ -46,6 +46,18 @@ func TestCheck_GoodHistoryPasses(t *testing.T) {
 	if vs := Check(good()); len(vs) != 0 {
 		t.Fatalf("violations in a good history:\n%s", Report(vs))
 	}
+	// The fence record is replaced by every write: not an unmanaged change.
+	h := good()
+	fence := Record{ID: "f", Name: "_goavail.example.com", Type: "TXT", Content: "x"}
+	h.Initial = append(h.Initial, fence)
+	h.FenceName = fence.Name
+	if vs := Check(h); len(vs) != 0 {
+		t.Errorf("the fence's replacement reported:\n%s", Report(vs))
+	}
+	h.FenceName = ""
+	if r := Report(Check(h)); !strings.Contains(r, "(c)") {
+		t.Errorf("without FenceName the TXT record is unmanaged, its removal a violation; got:\n%s", r)
+	}
 }
 
 // TestCheck_CatchesEachViolation feeds crafted bad histories: each breaks
