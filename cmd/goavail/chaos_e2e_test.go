@@ -593,8 +593,8 @@ func (c *chaosRun) inject(kind string) *fault {
 			return nil
 		}
 		transit := 3*chaosStaleAfter + time.Duration(c.r.IntN(8000))*time.Millisecond
-		taken := make(chan time.Time, 1)
-		c.emu.Inject(cfemu.Fault{Method: http.MethodPost, PathSuffix: "/batch", Agent: w.label(), Delay: transit, Count: 1, Taken: taken})
+		taken, never := make(chan time.Time, 1), make(chan struct{})
+		c.emu.Inject(cfemu.Fault{Method: http.MethodPost, PathSuffix: "/batch", Agent: w.label(), Delay: transit, Until: never, Count: 1, Taken: taken})
 		held := false
 		for end := time.Now().Add(10 * time.Second); !held && time.Now().Before(end); {
 			c.flip()
@@ -606,6 +606,7 @@ func (c *chaosRun) inject(kind string) *fault {
 		}
 		what := fmt.Sprintf("%s's batch held in transit %s", w.name, transit.Round(100*time.Millisecond))
 		if !held {
+			close(never) // should it take a batch later, it holds it no time
 			return &fault{what: what + " (never sent)", heal: func() {}}
 		}
 		c.late++
