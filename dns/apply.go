@@ -212,6 +212,10 @@ func (r *Reconciler) send(ctx context.Context, zone string, b []change, zf *Zone
 			ds = append(ds, c.rec)
 		}
 	}
+	if d := testPauseBeforeSend(); d > 0 { // test-only: see testhooks.go
+		r.cfg.Log.Warn("test hook: pausing after the last lease check, before the send", "pause", d)
+		time.Sleep(d)
+	}
 	if zf == nil {
 		return r.cfg.Provider.Apply(ctx, zone, cs, ds)
 	}

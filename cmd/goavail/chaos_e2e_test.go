@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,6 +19,7 @@ import (
 	"github.com/goavail/goavail/agent"
 	"github.com/goavail/goavail/cluster"
 	"github.com/goavail/goavail/crypto"
+	"github.com/goavail/goavail/dns"
 	"github.com/goavail/goavail/internal/cfemu"
 	"github.com/goavail/goavail/internal/chaos"
 	"github.com/goavail/goavail/internal/netlab"
@@ -50,14 +52,19 @@ const (
 // (its node_name, since the config leaves node_name unset) and source
 // address, and its runs so far.
 type chaosAgent struct {
-	name  string
-	host  *netlab.Host
-	cfg   string
-	runs  []*proc
-	start []time.Time
-	live  *proc // nil while killed
-	held  bool  // SIGSTOPped
+	name   string
+	host   *netlab.Host
+	cfg    string
+	dir    string // its state directory
+	runs   []*proc
+	start  []time.Time
+	labels []string // each run's identity at the emulator (its own API token)
+	live   *proc    // nil while killed
+	held   bool     // SIGSTOPped
 }
+
+// label is the live (or last) run's identity at the emulator.
+func (c *chaosAgent) label() string { return c.labels[len(c.labels)-1] }
 
 func (c *chaosAgent) id() string { return c.host.V4.String() }
 
@@ -77,6 +84,13 @@ type chaosRun struct {
 	heals    []chaos.Heal
 	handover []time.Duration
 	extra    []*chaosAgent // duplicate-name agents
+	initial  []cfemu.Record
+	// expectViolations: the caller asserts on the violations itself.
+	expectViolations bool
+	strict           bool     // GOAVAIL_CHAOS_STRICT: issue 19's nemeses and invariants that need the fence
+	env              []string // for every run (GOAVAIL_CHAOS_SKIP_LEASE_CHECK)
+	late             int      // writes held in transit past the lease (late-write)
+	nruns            int      // runs launched so far (each run's label counts them)
 }
 
 func envInt(name string, def int) int {
@@ -91,9 +105,18 @@ func envInt(name string, def int) int {
 // while targets go down and come back and a seeded schedule injects
 // faults: one-way loss (UDP, TCP, both), partitions, kill -9 (the writer
 // too, in the middle of a batch), SIGSTOP of the writer, a duplicate node
-// name and a restart with the clock 10 minutes behind. It then checks the
-// invariants of package chaos on the whole run. The seed is printed; set
-// GOAVAIL_CHAOS_SEED to replay a run.
+// name, overlapping incarnations of one name (the old run frozen while a
+// newer one starts, then woken), a restart with the clock 10 minutes
+// behind, a restart that pauses every batch after its last lease check and
+// before the send (GOAVAIL_TEST_PAUSE_BEFORE_SEND), and a network fault
+// together with a process fault ("multi"). GOAVAIL_CHAOS_STRICT=1 adds the
+// late write (the writer's batch held in transit past the lease while it
+// is stopped) and seeds comments and tags for the exact-restore check;
+// GOAVAIL_CHAOS_SKIP_LEASE_CHECK=1 runs every agent without its lease
+// check before a batch. It then checks the invariants of package chaos on
+// the whole run: chaos.Check (the agents' lease claims) and
+// chaos.CheckJournal (the emulator's journal alone). The seed is printed;
+// set GOAVAIL_CHAOS_SEED to replay a run.
 func TestE2E_Chaos(t *testing.T) {
 	seconds := envInt("GOAVAIL_CHAOS_SECONDS", chaosDefaultSeconds)
 	n := envInt("GOAVAIL_CHAOS_AGENTS", 3)
@@ -103,9 +126,85 @@ func TestE2E_Chaos(t *testing.T) {
 	if n > 3 {
 		subnet = 61
 	}
+	c := newChaosRun(t, n, subnet, seed)
+
+	kinds := []string{"oneway-udp", "oneway-tcp", "oneway-both", "partition", "kill", "kill-writer-mid-batch", "sigstop-writer", "duplicate-name", "clock-behind",
+		"pause-before-send", "incarnations", "multi"}
+	if c.strict {
+		kinds = append(kinds, "late-write")
+	}
+	if seconds < 300 {
+		// Each name conflict holds the name for cluster.DefaultConflictHold
+		// (a minute): a short run (make test's) has one of the two.
+		kinds = slices.DeleteFunc(kinds, func(k string) bool { return k == []string{"duplicate-name", "incarnations"}[seed%2] })
+	}
+	deadline := time.Now().Add(time.Duration(seconds) * time.Second)
+	for i := 0; time.Now().Before(deadline) || (seconds >= 100 && i < len(kinds)); i++ { // every kind once, even past the deadline
+		kind := kinds[c.r.IntN(len(kinds))]
+		if i < len(kinds) && seconds >= 100 { // a run long enough sees every kind once first
+			kind = kinds[(int(seed)+i)%len(kinds)]
+		}
+		if kind == "multi" {
+			c.phase(c.multi()...)
+		} else {
+			c.phase(kind)
+		}
+	}
+	c.verdict(seconds)
+}
+
+// verdict stops every agent, checks the run's history (the claims-based
+// invariants of chaos.Check and the journal-only ones of
+// chaos.CheckJournal), logs the run's figures and fails on any violation.
+func (c *chaosRun) verdict(seconds int) []chaos.Violation {
+	t := c.t
+	for _, a := range append(slices.Clone(c.agents), c.extra...) {
+		c.stopAgent(a)
+	}
+	h := c.history(c.initial)
+	vs := append(chaos.Check(h), chaos.CheckJournal(h)...)
+	writes, refused := 0, 0
+	for _, e := range h.Journal {
+		if e.Committed {
+			writes++
+		}
+	}
+	for _, e := range c.emu.Journal() {
+		if e.Write() && e.Status == http.StatusNotFound && !e.Committed {
+			refused++ // with the fence: a stale batch refused with 81044
+		}
+	}
+	worst := time.Duration(0)
+	for _, hl := range c.heals {
+		if !hl.Converged.IsZero() {
+			worst = max(worst, hl.Converged.Sub(hl.At))
+		}
+	}
+	n := len(c.agents)
+	t.Logf("chaos seed %d: %d faults %v, %d committed writes, %d writes refused (404), %d writes held past the lease, %d fences, worst convergence after a heal %s (bound %s), writer hand-overs after its death or stop %v, %d violations",
+		c.seed, len(c.heals), c.faults, writes, refused, c.late, len(h.Fences), worst.Round(time.Millisecond), chaosBound, roundAll(c.handover), len(vs))
+	if d := os.Getenv("GOAVAIL_CHAOS_LOGDIR"); d != "" {
+		os.WriteFile(filepath.Join(d, fmt.Sprintf("chaos-%d.log", c.seed)), []byte(c.allLogs(0)), 0o644)
+	}
+	if len(vs) > 0 && !c.expectViolations {
+		t.Errorf("chaos seed %d (replay: make chaos SEED=%d DURATION=%d AGENTS=%d): %d invariant violations:\n%s\nlogs:\n%s",
+			c.seed, c.seed, seconds, n, len(vs), chaos.Report(vs), c.allLogs(20000))
+	}
+	return vs
+}
+
+// newChaosRun builds the lab (4 targets, n agents, a spare host), the
+// emulator with its zone and journal, and starts every agent; it returns
+// once a writer holds the lease and the zone matches the truth. env is
+// given to every run (test hooks).
+func newChaosRun(t *testing.T, n, subnet int, seed uint64, env ...string) *chaosRun {
 	lab := netlab.New(t, subnet)
 	c := &chaosRun{t: t, seed: seed, r: rand.New(rand.NewPCG(seed, 9)), bin: buildBinary(t), key: crypto.GenerateKey(),
-		down: map[*netlab.Host]bool{}, moved: map[string]bool{}, faults: map[string]int{}}
+		down: map[*netlab.Host]bool{}, moved: map[string]bool{}, faults: map[string]int{}, strict: os.Getenv("GOAVAIL_CHAOS_STRICT") == "1"}
+	c.env = env
+	if os.Getenv("GOAVAIL_CHAOS_SKIP_LEASE_CHECK") == "1" {
+		c.env = append(c.env, dns.TestSkipLeaseCheckEnv+"=1")
+	}
 	for range 4 {
 		c.targets = append(c.targets, lab.AddHost())
 	}
@@ -117,64 +216,33 @@ func TestE2E_Chaos(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer emu.Close()
+	t.Cleanup(emu.Close)
 	c.emu = emu
 	emu.AddZone("example.com")
 	for _, h := range c.targets {
-		emu.Seed("example.com", cfemu.Record{Name: "www.example.com", Type: "A", Content: h.V4.String(), TTL: 60})
+		r := cfemu.Record{Name: "www.example.com", Type: "A", Content: h.V4.String(), TTL: 60}
+		if c.strict { // what a removal must remember and a restore give back (h)
+			r.Comment, r.Tags = "pool "+h.V4.String(), []string{"team:web"}
+		}
+		emu.Seed("example.com", r)
 	}
 	emu.Seed("example.com", cfemu.Record{Name: "www.example.com", Type: "TXT", Content: "v=spf1 -all"})
 	emu.Seed("example.com", cfemu.Record{Name: "www.example.com", Type: "A", Content: "198.51.100.7"})
 	emu.Seed("example.com", cfemu.Record{Name: "mail.example.com", Type: "A", Content: c.targets[0].V4.String()})
-	initial := emu.Records("example.com")
+	c.initial = emu.Records("example.com")
 	emu.StartJournal()
 
 	dir := t.TempDir()
 	for _, a := range c.agents {
-		a.cfg = c.config(a, filepath.Join(dir, a.name), c.peersOf(a))
-		os.MkdirAll(filepath.Join(dir, a.name), 0o700)
+		a.dir = filepath.Join(dir, a.name)
+		a.cfg = c.config(a, a.dir, c.peersOf(a))
+		os.MkdirAll(a.dir, 0o700)
 		c.launch(a, "")
 	}
 	c.eventually("every agent sees every target up and a writer holds the lease", 60*time.Second, func() bool {
 		return c.writer() != nil && c.converged()
 	})
-
-	kinds := []string{"oneway-udp", "oneway-tcp", "oneway-both", "partition", "kill", "kill-writer-mid-batch", "sigstop-writer", "duplicate-name", "clock-behind"}
-	deadline := time.Now().Add(time.Duration(seconds) * time.Second)
-	for i := 0; time.Now().Before(deadline) || (seconds >= 100 && i < len(kinds)); i++ { // every kind once, even past the deadline
-		kind := kinds[c.r.IntN(len(kinds))]
-		if i < len(kinds) && seconds >= 100 { // a run long enough sees every kind once first
-			kind = kinds[(int(seed)+i)%len(kinds)]
-		}
-		c.phase(kind)
-	}
-	for _, a := range append(slices.Clone(c.agents), c.extra...) {
-		c.stopAgent(a)
-	}
-
-	h := c.history(initial)
-	vs := chaos.Check(h)
-	writes := 0
-	for _, r := range h.Requests {
-		if r.Write {
-			writes++
-		}
-	}
-	worst := time.Duration(0)
-	for _, hl := range c.heals {
-		if !hl.Converged.IsZero() {
-			worst = max(worst, hl.Converged.Sub(hl.At))
-		}
-	}
-	t.Logf("chaos seed %d: %d faults %v, %d writes, %d fences, worst convergence after a heal %s (bound %s), writer hand-overs after its death or stop %v, %d violations",
-		seed, len(c.heals), c.faults, writes, len(h.Fences), worst.Round(time.Millisecond), chaosBound, roundAll(c.handover), len(vs))
-	if d := os.Getenv("GOAVAIL_CHAOS_LOGDIR"); d != "" {
-		os.WriteFile(filepath.Join(d, fmt.Sprintf("chaos-%d.log", seed)), []byte(c.allLogs(0)), 0o644)
-	}
-	if len(vs) > 0 {
-		t.Errorf("chaos seed %d (replay: make chaos SEED=%d DURATION=%d AGENTS=%d): %d invariant violations:\n%s\nlogs:\n%s",
-			seed, seed, seconds, n, len(vs), chaos.Report(vs), c.allLogs(20000))
-	}
+	return c
 }
 
 func roundAll(ds []time.Duration) []string {
@@ -233,11 +301,18 @@ ip_addresses = [%s]
 
 // launch starts a run of a, in its namespace, with its host name set in a
 // UTS namespace of its own; offset is the test-only clock offset.
-func (c *chaosRun) launch(a *chaosAgent, offset string) {
-	prefix := []string{"ip", "netns", "exec", a.host.NS, "unshare", "--uts", "env", agent.TestClockOffsetEnv + "=" + offset,
-		"sh", "-c", `echo "$0" > /proc/sys/kernel/hostname && exec "$@"`, a.name}
+// Each run gets an API token of its own, so the emulator's journal names
+// the run (name@address#n, n counting the chaos run's launches) that sent each request: a killed run's late
+// write is not taken for its successor's. env adds variables (test hooks).
+func (c *chaosRun) launch(a *chaosAgent, offset string, env ...string) {
+	c.nruns++
+	label := fmt.Sprintf("%s@%s#%d", a.name, a.id(), c.nruns)
+	prefix := append([]string{"ip", "netns", "exec", a.host.NS, "unshare", "--uts", "env", agent.TestClockOffsetEnv + "=" + offset,
+		"CLOUDFLARE_API_TOKEN=" + c.emu.AddToken(label)}, append(slices.Clone(c.env), env...)...)
+	prefix = append(prefix, "sh", "-c", `echo "$0" > /proc/sys/kernel/hostname && exec "$@"`, a.name)
 	run := launch(c.t, prefix, c.bin, c.emu, a.cfg, "--no-dry-run")
 	a.runs, a.start, a.live, a.held = append(a.runs, run), append(a.start, time.Now()), run, false
+	a.labels = append(a.labels, label)
 }
 
 func (c *chaosRun) kill(a *chaosAgent) {
@@ -376,12 +451,82 @@ func (c *chaosRun) must(args ...string) {
 
 func (c *chaosRun) pick() *chaosAgent { return c.agents[c.r.IntN(len(c.agents))] }
 
-// phase injects one fault, flips targets while it lasts, heals it, and
-// waits for the zone to match the truth (recording how long it took).
-func (c *chaosRun) phase(kind string) {
+// fault is one injected fault: what it was, how to heal it, the least it
+// lasts (0: the phase's random hold), and what to do once the zone
+// converged after its heal (given the heal's time).
+type fault struct {
+	what  string
+	heal  func()
+	hold  time.Duration
+	after func(healed time.Time)
+}
+
+// netKinds and procKinds are the faults "multi" combines, one of each.
+var (
+	netKinds  = []string{"oneway-udp", "oneway-tcp", "oneway-both", "partition"}
+	procKinds = []string{"kill", "kill-writer-mid-batch", "sigstop-writer", "clock-behind", "pause-before-send"}
+)
+
+// multi picks two faults to run at once: one of the network, one of the
+// processes (late-write too, in strict mode).
+func (c *chaosRun) multi() []string {
+	procs := procKinds
+	if c.strict {
+		procs = append(slices.Clone(procs), "late-write")
+	}
+	c.faults["multi"]++
+	return []string{netKinds[c.r.IntN(len(netKinds))], procs[c.r.IntN(len(procs))]}
+}
+
+// phase injects the faults (more than one runs at once), flips targets
+// while they last, heals them (in reverse order), and waits for the zone
+// to match the truth (recording how long it took).
+func (c *chaosRun) phase(kinds ...string) {
 	hold := 4*time.Second + time.Duration(c.r.IntN(5000))*time.Millisecond
-	var heal func()
-	what := kind
+	var fs []*fault
+	var whats []string
+	for _, kind := range kinds {
+		f := c.inject(kind)
+		if f == nil {
+			continue
+		}
+		c.faults[kind]++
+		fs = append(fs, f)
+		whats = append(whats, f.what)
+		hold = max(hold, f.hold)
+	}
+	c.flipFor(hold)
+	for i := len(fs) - 1; i >= 0; i-- {
+		fs[i].heal()
+	}
+	healed := time.Now()
+	hl := chaos.Heal{Fault: strings.Join(whats, " + "), At: healed, Want: c.truth()}
+	for end := healed.Add(chaosBound + 5*time.Second); time.Now().Before(end); time.Sleep(100 * time.Millisecond) {
+		if c.converged() {
+			hl.Converged = time.Now()
+			break
+		}
+	}
+	c.heals = append(c.heals, hl)
+	for _, f := range fs {
+		if f.after != nil {
+			f.after(healed)
+		}
+	}
+	time.Sleep(time.Duration(1000+c.r.IntN(2000)) * time.Millisecond)
+}
+
+// waitWriter is the writer, waiting up to 20 s for one (nil: none).
+func (c *chaosRun) waitWriter() *chaosAgent {
+	var w *chaosAgent
+	for end := time.Now().Add(20 * time.Second); w == nil && time.Now().Before(end); time.Sleep(200 * time.Millisecond) {
+		w = c.writer()
+	}
+	return w
+}
+
+// inject starts one fault of that kind; nil if it could not (no writer).
+func (c *chaosRun) inject(kind string) *fault {
 	switch kind {
 	case "oneway-udp", "oneway-tcp", "oneway-both":
 		a, b := c.pick(), c.pick()
@@ -390,8 +535,7 @@ func (c *chaosRun) phase(kind string) {
 		}
 		proto := strings.TrimPrefix(kind, "oneway-")
 		c.drop(b.host, a.id(), proto, true)
-		what = fmt.Sprintf("%s %s->%s", kind, a.name, b.name)
-		heal = func() { c.drop(b.host, a.id(), proto, false) }
+		return &fault{what: fmt.Sprintf("%s %s->%s", kind, a.name, b.name), heal: func() { c.drop(b.host, a.id(), proto, false) }}
 	case "partition":
 		side := slices.Clone(c.agents)
 		c.r.Shuffle(len(side), func(i, j int) { side[i], side[j] = side[j], side[i] })
@@ -405,26 +549,20 @@ func (c *chaosRun) phase(kind string) {
 		for _, r := range rules {
 			c.drop(r[0].host, r[1].id(), "both", true)
 		}
-		what = fmt.Sprintf("partition %d|%d", len(big), len(small))
-		heal = func() {
+		return &fault{what: fmt.Sprintf("partition %d|%d", len(big), len(small)), heal: func() {
 			for _, r := range rules {
 				c.drop(r[0].host, r[1].id(), "both", false)
 			}
-		}
+		}}
 	case "kill":
 		a := c.pick()
 		c.kill(a)
-		what = "kill -9 " + a.name
-		heal = func() { c.launch(a, "") }
+		return &fault{what: "kill -9 " + a.name, heal: func() { c.launch(a, "") }}
 	case "kill-writer-mid-batch", "sigstop-writer":
-		var w *chaosAgent
-		for end := time.Now().Add(20 * time.Second); w == nil && time.Now().Before(end); time.Sleep(200 * time.Millisecond) {
-			w = c.writer()
-		}
+		w := c.waitWriter()
 		if w == nil {
 			c.t.Errorf("chaos seed %d: no writer for 20 s before %s", c.seed, kind)
-			c.flipFor(hold)
-			return
+			return nil
 		}
 		fences := strings.Count(w.live.logs.String(), "dns write under the writer lease")
 		if kind == "kill-writer-mid-batch" {
@@ -435,63 +573,114 @@ func (c *chaosRun) phase(kind string) {
 			}
 		}
 		at := time.Now()
+		after := func(time.Time) { c.noteHandover(w, at) }
 		if kind == "sigstop-writer" {
 			w.live.cmd.Process.Signal(syscall.SIGSTOP)
 			w.held = true
-			hold = 8 * time.Second // longer than memberlist's failure detection and the lease
-			what = "SIGSTOP " + w.name
-			heal = func() { w.held = false; w.live.cmd.Process.Signal(syscall.SIGCONT) }
-		} else {
-			c.kill(w)
-			what = "kill -9 " + w.name + " (writer, mid-batch)"
-			heal = func() { c.launch(w, "") }
+			// longer than memberlist's failure detection and the lease
+			return &fault{what: "SIGSTOP " + w.name, hold: 8 * time.Second, after: after,
+				heal: func() { w.held = false; w.live.cmd.Process.Signal(syscall.SIGCONT) }}
 		}
-		defer func() { c.noteHandover(w, at) }()
-	case "duplicate-name":
+		c.kill(w)
+		return &fault{what: "kill -9 " + w.name + " (writer, mid-batch)", after: after, heal: func() { c.launch(w, "") }}
+	case "late-write":
+		// The writer's next batch is held in transit for longer than the
+		// lease and committed whatever its client does, while the writer
+		// is stopped and a stand-in takes over: without a fence at the
+		// API it lands on the stand-in's writes (issue 19).
+		w := c.waitWriter()
+		if w == nil {
+			c.t.Errorf("chaos seed %d: no writer for 20 s before %s", c.seed, kind)
+			return nil
+		}
+		transit := 3*chaosStaleAfter + time.Duration(c.r.IntN(8000))*time.Millisecond
+		taken, never := make(chan time.Time, 1), make(chan struct{})
+		c.emu.Inject(cfemu.Fault{Method: http.MethodPost, PathSuffix: "/batch", Agent: w.label(), Delay: transit, Until: never, Count: 1, Taken: taken})
+		held := false
+		for end := time.Now().Add(10 * time.Second); !held && time.Now().Before(end); {
+			c.flip()
+			select {
+			case <-taken:
+				held = true
+			case <-time.After(1500 * time.Millisecond):
+			}
+		}
+		what := fmt.Sprintf("%s's batch held in transit %s", w.name, transit.Round(100*time.Millisecond))
+		if !held {
+			close(never) // should it take a batch later, it holds it no time
+			return &fault{what: what + " (never sent)", heal: func() {}}
+		}
+		c.late++
+		w.live.cmd.Process.Signal(syscall.SIGSTOP)
+		w.held = true
+		return &fault{what: what + ", writer stopped", hold: transit + 2*time.Second,
+			heal: func() { w.held = false; w.live.cmd.Process.Signal(syscall.SIGCONT) }}
+	case "pause-before-send":
+		// A run that pauses every batch after its last lease check and
+		// before the send (a test hook in the agent).
+		a := c.pick()
+		pause := 500*time.Millisecond + time.Duration(c.r.IntN(3500))*time.Millisecond
+		c.kill(a)
+		c.launch(a, "", dns.TestPauseBeforeSendEnv+"="+pause.String())
+		return &fault{what: fmt.Sprintf("restart %s pausing %s before each send", a.name, pause.Round(100*time.Millisecond)),
+			heal: func() { c.kill(a); c.launch(a, "") }}
+	case "duplicate-name", "incarnations":
 		victim := c.pick()
-		dup := &chaosAgent{name: victim.name, host: c.spare}
-		dir := filepath.Join(c.t.TempDir(), "dup")
-		os.MkdirAll(dir, 0o700)
+		dup := &chaosAgent{name: victim.name, host: c.spare, dir: filepath.Join(c.t.TempDir(), "dup")}
+		os.MkdirAll(dup.dir, 0o700)
 		var peers []*netlab.Host
 		for _, a := range c.agents {
 			if a != victim {
 				peers = append(peers, a.host)
 			}
 		}
-		dup.cfg = c.config(dup, dir, peers)
+		dup.cfg = c.config(dup, dup.dir, peers)
+		what := "duplicate node name " + victim.name
+		if kind == "incarnations" {
+			// The victim freezes; a new incarnation of its name starts
+			// elsewhere from a copy of its state (so a newer incarnation);
+			// then the old one wakes: two runs of one name overlap.
+			if victim.live != nil {
+				victim.live.cmd.Process.Signal(syscall.SIGSTOP)
+				victim.held = true
+			}
+			c.copyState(victim.dir, dup.dir)
+			what = "overlapping incarnations of " + victim.name
+		}
 		c.launch(dup, "")
 		c.extra = append(c.extra, dup)
-		what = "duplicate node name " + victim.name
-		heal = func() { c.kill(dup) }
-	case "clock-behind":
-		a := c.pick()
-		c.kill(a)
-		c.launch(a, "-10m")
-		what = "restart " + a.name + " with its clock 10 minutes behind"
-		heal = func() { c.kill(a); c.launch(a, "") }
-	}
-	c.faults[kind]++
-	c.flipFor(hold)
-	heal()
-	healed := time.Now()
-	hl := chaos.Heal{Fault: what, At: healed}
-	for end := healed.Add(chaosBound + 5*time.Second); time.Now().Before(end); time.Sleep(100 * time.Millisecond) {
-		if c.converged() {
-			hl.Converged = time.Now()
-			break
+		if kind == "incarnations" && victim.live != nil {
+			c.flipFor(3 * time.Second)
+			victim.held = false
+			victim.live.cmd.Process.Signal(syscall.SIGCONT)
 		}
-	}
-	c.heals = append(c.heals, hl)
-	if kind == "duplicate-name" {
 		// The name stays quarantined (neither votes nor endorses) for the
 		// cluster's ConflictHold after memberlist's last report of the
 		// conflict, by design: the fault lasts that long. A next fault
 		// that takes another agent out meanwhile would leave too few
 		// voters, and its convergence would be the hold's, not a flaw
 		// (seed 354644: 48 s against the 45 s bound).
-		time.Sleep(time.Until(healed.Add(cluster.DefaultConflictHold)))
+		return &fault{what: what, heal: func() { c.kill(dup) },
+			after: func(healed time.Time) { time.Sleep(time.Until(healed.Add(cluster.DefaultConflictHold))) }}
+	case "clock-behind":
+		a := c.pick()
+		c.kill(a)
+		c.launch(a, "-10m")
+		return &fault{what: "restart " + a.name + " with its clock 10 minutes behind", heal: func() { c.kill(a); c.launch(a, "") }}
 	}
-	time.Sleep(time.Duration(1000+c.r.IntN(2000)) * time.Millisecond)
+	c.t.Fatalf("unknown fault kind %q", kind)
+	return nil
+}
+
+// copyState copies an agent's state directory (its state file and
+// incarnation counter).
+func (c *chaosRun) copyState(from, to string) {
+	ents, _ := os.ReadDir(from)
+	for _, e := range ents {
+		if b, err := os.ReadFile(filepath.Join(from, e.Name())); err == nil && e.Type().IsRegular() {
+			os.WriteFile(filepath.Join(to, e.Name()), b, 0o600)
+		}
+	}
 }
 
 // noteHandover records how long after at (the writer's death or stop) the
@@ -530,22 +719,38 @@ func lineTime(line string) (time.Time, bool) {
 }
 
 // history gathers the run: the emulator's journal (writes attributed to
-// agents by source address), the fences and sights from every run's log.
+// agent runs by their tokens), the fences and sights from every run's log.
 func (c *chaosRun) history(initial []cfemu.Record) chaos.History {
+	one := func(r cfemu.Record) chaos.Record {
+		return chaos.Record{ID: r.ID, Name: r.Name, Type: r.Type, Content: r.Content, TTL: r.TTL, Proxied: r.Proxied, Comment: r.Comment, Tags: r.Tags}
+	}
 	conv := func(rs []cfemu.Record) []chaos.Record {
 		out := make([]chaos.Record, len(rs))
 		for i, r := range rs {
-			out[i] = chaos.Record{ID: r.ID, Name: r.Name, Type: r.Type, Content: r.Content}
+			out[i] = one(r)
 		}
 		return out
 	}
 	h := chaos.History{Initial: conv(initial), Heals: c.heals, Hostnames: []string{"www.example.com"},
 		Need: (len(c.agents) + 1) / 2, Window: chaosWindow, Transit: chaosTransit, Bound: chaosBound}
+	if !slices.Contains(c.env, dns.TestNoZoneFenceEnv+"=1") { // every committed write carries the fence (g)
+		h.FenceName = "_goavail.example.com"
+	}
 	for _, t := range c.targets {
 		h.Addrs = append(h.Addrs, t.V4.String())
 	}
 	for _, e := range c.emu.Journal() {
-		h.Requests = append(h.Requests, chaos.Request{At: e.At, Agent: e.From.String(), Write: e.Write(), Zone: conv(e.Zones["example.com"])})
+		if e.Zone != "" && e.Zone != "example.com" {
+			continue
+		}
+		if !e.List {
+			h.Requests = append(h.Requests, chaos.Request{At: e.At, Agent: e.Agent, Write: e.Write(), Zone: conv(e.Zones["example.com"])})
+		}
+		if e.List || e.Committed {
+			q, _ := url.ParseQuery(e.Query)
+			h.Journal = append(h.Journal, chaos.Op{Agent: e.Agent, Zone: e.Zone, At: e.At, List: e.List, Page: e.Page, Type: q.Get("type"), Version: e.Version,
+				Committed: e.Committed, CommitAt: e.CommitAt, Base: e.Base, Deleted: conv(e.Deleted), Created: conv(e.Created), After: conv(e.Zones["example.com"])})
+		}
 	}
 	for _, a := range append(slices.Clone(c.agents), c.extra...) {
 		if !slices.Contains(c.extra, a) {
@@ -560,7 +765,7 @@ func (c *chaosRun) history(initial []cfemu.Record) chaos.History {
 					at, err1 := time.Parse(time.RFC3339Nano, m[1])
 					until, err2 := time.Parse(time.RFC3339Nano, m[2])
 					if err1 == nil && err2 == nil {
-						h.Fences = append(h.Fences, chaos.Fence{Agent: a.id(), At: at, Until: until})
+						h.Fences = append(h.Fences, chaos.Fence{Agent: a.labels[i], At: at, Until: until})
 					}
 				}
 				if m := sightRe.FindStringSubmatch(line); m != nil {

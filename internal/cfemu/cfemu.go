@@ -1,12 +1,16 @@
 // Package cfemu is an in-process emulator of the parts of the Cloudflare v4
 // API that goavail uses: zones by name (with status and account filters),
 // and DNS records list (with type, name and content filters and real
-// pagination), get, create, delete and batch (with the plan's size limit).
-// It checks credentials, validates records as Cloudflare does (CNAME
-// conflicts included), answers in Cloudflare's envelope with its error
-// codes, and can be told to fail for tests: 429 with Retry-After (seconds,
-// milliseconds or an HTTP date), 5xx (as JSON or as the edge's HTML), a
-// slow answer, or a request applied whose answer is lost. It also serves
+// pagination), get, create, delete and batch (deletes, patches, puts and
+// posts in one transaction, with the plan's size limit). It checks
+// credentials (more tokens, each with a label, from AddToken), validates
+// records as Cloudflare does (CNAME conflicts included), answers in
+// Cloudflare's envelope with its error codes, and can be told to fail for
+// tests: 429 with Retry-After (seconds, milliseconds or an HTTP date), 5xx
+// (as JSON or as the edge's HTML), a request held in transit (then
+// committed even if its client has gone, as the real API would), or a
+// request applied whose answer is lost. Its journal (journal.go) records
+// every listing and every commit with the zone's version. It also serves
 // its zones over DNS (see ServeDNS) with a propagation delay.
 package cfemu
 
@@ -21,6 +25,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -53,6 +58,9 @@ type zone struct {
 	// visible, and the records deleted, until when they stay visible.
 	shown map[string]time.Time
 	gone  []tomb
+	// version counts the committed changes to the zone's records (API
+	// writes and hand edits alike); the journal stamps it.
+	version uint64
 }
 
 type tomb struct {
@@ -94,7 +102,10 @@ type Server struct {
 	maxBatch int
 	holding  int // requests held by a Delay fault right now
 	dns      *dnsServer
-	journal  journal // see journal.go
+	journal  journal           // see journal.go
+	tokens   map[string]string // more accepted tokens, to their labels (AddToken)
+	quit     chan struct{}     // closed by Close: held requests are dropped
+	quitOnce sync.Once
 }
 
 // Request is one request the emulator answered, for tests to inspect.
@@ -127,8 +138,20 @@ type Fault struct {
 	// then drops the connection without answering: the client sees an
 	// error and cannot know the change was made.
 	LoseAnswer bool
-	Delay      time.Duration
-	Count      int
+	// Delay holds the request in transit before it reaches the store; it is
+	// then served (and a write committed) whether or not its client is
+	// still there, as the real API would (only Close drops it).
+	Delay time.Duration
+	Count int
+	// Agent, when set, matches only requests that carry the token AddToken
+	// gave that label; Body, when set, only requests whose body contains it.
+	Agent, Body string
+	// Taken, when set, is sent the time the fault took a request (without
+	// blocking: give it room).
+	Taken chan<- time.Time
+	// Until, when set, holds the request until it is closed (or Delay,
+	// when also set, has passed): a test releases a held write on an event.
+	Until <-chan struct{}
 }
 
 // New starts an emulator on a loopback port, and its DNS server on another
@@ -144,7 +167,7 @@ func New() *Server {
 
 func newServer() *Server {
 	return &Server{Token: "test-token-" + newID()[:8], NoPermToken: "test-readonly-" + newID()[:8], Key: "test-key", Email: "ops@example.com",
-		zones: map[string]*zone{}, maxPage: 5_000_000, maxBatch: DefaultMaxBatch}
+		zones: map[string]*zone{}, maxPage: 5_000_000, maxBatch: DefaultMaxBatch, tokens: map[string]string{}, quit: make(chan struct{})}
 }
 
 // DefaultMaxBatch is the most changes one batch may hold, as on
@@ -188,6 +211,7 @@ func (s *Server) Stop() {
 // Close stops the emulator, its DNS server and every server Restart
 // started.
 func (s *Server) Close() {
+	s.quitOnce.Do(func() { close(s.quit) })
 	s.closeDNS()
 	for _, srv := range s.extra {
 		srv.Close()
@@ -260,6 +284,7 @@ func (s *Server) Seed(zoneName string, r Record) Record {
 	}
 	z.records[r.ID] = r
 	z.shown[r.ID] = time.Time{} // a hand edit long ago: on the nameservers already
+	z.version++
 	return r
 }
 
@@ -267,7 +292,11 @@ func (s *Server) Seed(zoneName string, r Record) Record {
 func (s *Server) Remove(zoneName, id string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.zoneByName(zoneName).remove(id, time.Now())
+	z := s.zoneByName(zoneName)
+	if _, ok := z.records[id]; ok {
+		z.remove(id, time.Now())
+		z.version++
+	}
 }
 
 // Records returns a zone's records sorted by name, type and content.
@@ -373,6 +402,7 @@ type reply struct {
 	out  bool
 	lose bool // the answer is lost: log it as status 0, write nothing
 	at   time.Time
+	jr   jreq // what the journal keeps of it (journal.go)
 }
 
 // log adds the request to the request log.
@@ -380,7 +410,7 @@ func (rp *reply) log(status int) {
 	rp.out = true
 	rp.s.mu.Lock()
 	rp.s.requests = append(rp.s.requests, Request{Method: rp.r.Method, Path: rp.r.URL.Path, Query: rp.r.URL.RawQuery, Status: status, At: rp.at})
-	rp.s.noteLocked(rp.r, rp.s.requests[len(rp.s.requests)-1])
+	rp.s.noteLocked(rp, rp.s.requests[len(rp.s.requests)-1])
 	rp.s.mu.Unlock()
 }
 
@@ -405,9 +435,18 @@ func (rp *reply) fail(status, code int, msg string) { rp.send(status, nil, nil, 
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	rp := &reply{w: w, r: r, s: s, at: time.Now()}
-	if f, ok := s.takeFault(r.Method, r.URL.Path); ok {
-		if f.Delay > 0 && !s.hold(r, f.Delay) {
-			return // the client gave up
+	// The whole body is read on arrival: a held request is then served
+	// even when its client has gone away meanwhile.
+	body, _ := io.ReadAll(r.Body)
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	s.arrived(rp)
+	if f, ok := s.takeFault(r, body); ok {
+		if f.Delay > 0 || f.Until != nil {
+			if !s.hold(f.Delay, f.Until, f.Taken) {
+				return // the emulator is closing
+			}
+		} else {
+			taken(f.Taken)
 		}
 		if f.Status != 0 {
 			s.faultAnswer(rp, f)
@@ -457,21 +496,39 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// hold keeps a request for d; false if the client went away meanwhile.
-func (s *Server) hold(r *http.Request, d time.Duration) bool {
-	// Read the body first: only then does net/http notice a client that
-	// goes away during the delay.
-	body, _ := io.ReadAll(r.Body)
-	r.Body = io.NopCloser(bytes.NewReader(body))
+// hold keeps a request in transit for d (or until until is closed),
+// whether or not its client is still there; false if the emulator closed
+// meanwhile.
+func (s *Server) hold(d time.Duration, until <-chan struct{}, tell chan<- time.Time) bool {
 	s.mu.Lock()
 	s.holding++
 	s.mu.Unlock()
+	taken(tell) // once Holding counts it
 	defer func() { s.mu.Lock(); s.holding--; s.mu.Unlock() }()
+	var timeout <-chan time.Time
+	if d > 0 {
+		t := time.NewTimer(d)
+		defer t.Stop()
+		timeout = t.C
+	}
 	select {
-	case <-time.After(d):
+	case <-timeout:
 		return true
-	case <-r.Context().Done():
+	case <-until:
+		return true
+	case <-s.quit:
 		return false
+	}
+}
+
+// taken tells a fault's Taken channel, if any, without blocking.
+func taken(c chan<- time.Time) {
+	if c == nil {
+		return
+	}
+	select {
+	case c <- time.Now():
+	default:
 	}
 }
 
@@ -513,12 +570,14 @@ func loseAnswer(w http.ResponseWriter) {
 	panic(http.ErrAbortHandler)
 }
 
-func (s *Server) takeFault(method, path string) (Fault, bool) {
+func (s *Server) takeFault(r *http.Request, body []byte) (Fault, bool) {
+	method, path := r.Method, r.URL.Path
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for i := range s.faults {
 		f := &s.faults[i]
-		if f.Count > 0 && (f.Method == "" || f.Method == method) && strings.HasSuffix(path, f.PathSuffix) {
+		if f.Count > 0 && (f.Method == "" || f.Method == method) && strings.HasSuffix(path, f.PathSuffix) &&
+			(f.Agent == "" || f.Agent == s.labelLocked(r)) && (f.Body == "" || bytes.Contains(body, []byte(f.Body))) {
 			f.Count--
 			out := *f
 			if f.Count == 0 {
@@ -544,8 +603,13 @@ func (s *Server) authorized(rp *reply) bool {
 			return false
 		}
 		if tok != s.Token {
-			rp.fail(403, 9109, "Invalid access token")
-			return false
+			s.mu.Lock()
+			_, ok := s.tokens[tok]
+			s.mu.Unlock()
+			if !ok {
+				rp.fail(403, 9109, "Invalid access token")
+				return false
+			}
 		}
 		return true
 	}
@@ -598,6 +662,7 @@ func (s *Server) listRecords(rp *reply, z *zone) {
 	s.mu.Lock()
 	perPage = min(perPage, s.maxPage)
 	all := sorted(z.records)
+	rp.jr.listVersion = z.version
 	s.mu.Unlock()
 	eq := func(field string) string {
 		if v := q.Get(field + ".exact"); v != "" {
@@ -617,6 +682,7 @@ func (s *Server) listRecords(rp *reply, z *zone) {
 	lo := min((page-1)*perPage, total)
 	hi := min(lo+perPage, total)
 	out := append([]Record{}, match[lo:hi]...)
+	rp.jr.listed = out
 	rp.send(200, out, &resultInfo{Page: page, PerPage: perPage, Count: len(out), TotalCount: total, TotalPages: pages})
 }
 
@@ -748,6 +814,8 @@ func (s *Server) createRecord(rp *reply, z *zone) {
 			r.ModifiedOn = r.CreatedOn
 			z.records[r.ID] = r
 			z.shown[r.ID] = r.CreatedOn
+			z.version++
+			s.committedLocked(rp, z, nil, []Record{r})
 		}
 		s.mu.Unlock()
 	}
@@ -760,8 +828,12 @@ func (s *Server) createRecord(rp *reply, z *zone) {
 
 func (s *Server) deleteRecord(rp *reply, z *zone, id string) {
 	s.mu.Lock()
-	_, ok := z.records[id]
-	z.remove(id, time.Now())
+	old, ok := z.records[id]
+	if ok {
+		z.remove(id, time.Now())
+		z.version++
+		s.committedLocked(rp, z, []Record{old}, nil)
+	}
 	s.mu.Unlock()
 	if !ok {
 		rp.fail(404, 81044, "Record does not exist.")
@@ -770,8 +842,9 @@ func (s *Server) deleteRecord(rp *reply, z *zone, id string) {
 	rp.send(200, map[string]string{"id": id}, nil)
 }
 
-// batch runs deletes then posts in one transaction: any failure leaves the
-// zone as it was. Patches and puts are refused (goavail sends none).
+// batch runs deletes, patches, puts, then posts in one transaction: any
+// failure (a delete, patch or put of an id that does not exist answers 404
+// with 81044) leaves the zone as it was.
 func (s *Server) batch(rp *reply, z *zone) {
 	var body struct {
 		Deletes []struct {
@@ -784,19 +857,23 @@ func (s *Server) batch(rp *reply, z *zone) {
 	if !decode(rp, &body) {
 		return
 	}
-	if len(body.Patches)+len(body.Puts) > 0 {
-		rp.fail(400, 1004, "cfemu: batch patches and puts are not emulated")
-		return
-	}
 	s.mu.Lock()
 	limit := s.maxBatch
 	s.mu.Unlock()
-	if n := len(body.Deletes) + len(body.Posts); n > limit {
+	if n := len(body.Deletes) + len(body.Patches) + len(body.Puts) + len(body.Posts); n > limit {
 		rp.fail(400, 1004, fmt.Sprintf("Batch of %d record changes exceeds the limit of %d for this zone's plan.", n, limit))
 		return
 	}
 	s.mu.Lock()
-	deleted, posted, status, e := applyBatch(z, body.Deletes, body.Posts)
+	res, status, e := applyBatch(z, body.Deletes, body.Patches, body.Puts, body.Posts)
+	deleted, posted := res.deletes, res.posts
+	if e == nil && len(deleted)+len(res.patches)+len(res.puts)+len(posted) > 0 {
+		z.version++
+		s.committedLocked(rp, z, deleted, posted)
+		if n := rp.jr.entry; n > 0 {
+			s.journal.entries[n-1].Changed = append(slices.Clone(res.patches), res.puts...)
+		}
+	}
 	s.mu.Unlock()
 	if e != nil {
 		rp.fail(status, e.Code, e.Message)
@@ -808,48 +885,8 @@ func (s *Server) batch(rp *reply, z *zone) {
 	if posted == nil {
 		posted = []Record{}
 	}
-	rp.send(200, map[string][]Record{"deletes": deleted, "posts": posted, "patches": {}, "puts": {}}, nil)
+	rp.send(200, map[string][]Record{"deletes": deleted, "posts": posted, "patches": nonNil(res.patches), "puts": nonNil(res.puts)}, nil)
 }
 
 // String summarises a record for test messages.
 func (r Record) String() string { return fmt.Sprintf("%s %s %s", r.Name, r.Type, r.Content) }
-
-// applyBatch runs a batch against z's records under the server lock, all or
-// nothing.
-func applyBatch(z *zone, deletes []struct {
-	ID string `json:"id"`
-}, posts []input) (deleted, posted []Record, status int, e *apiError) {
-	work := make(map[string]Record, len(z.records))
-	for k, v := range z.records {
-		work[k] = v
-	}
-	for _, d := range deletes {
-		r, ok := work[d.ID]
-		if !ok {
-			return nil, nil, 404, &apiError{81044, "Record does not exist."}
-		}
-		delete(work, d.ID)
-		deleted = append(deleted, r)
-	}
-	now := time.Now().UTC()
-	for _, in := range posts {
-		r, e := validate(z, in)
-		if e != nil {
-			return nil, nil, 400, e
-		}
-		if e := conflict(work, r); e != nil {
-			return nil, nil, 400, e
-		}
-		r.ID, r.CreatedOn, r.ModifiedOn = newID(), now, now
-		work[r.ID] = r
-		posted = append(posted, r)
-	}
-	for _, r := range deleted {
-		z.remove(r.ID, now)
-	}
-	for _, r := range posted {
-		z.shown[r.ID] = now
-	}
-	z.records = work
-	return deleted, posted, 200, nil
-}

@@ -199,7 +199,7 @@ func TestFaultForms(t *testing.T) {
 
 	s.Inject(Fault{Delay: time.Hour, Count: 1})
 	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel() // the client gives up: the emulator lets the request go
+	defer cancel() // the client gives up; Close drops the held request
 	go http.DefaultClient.Do(req.Clone(ctx))
 	for deadline := time.Now().Add(10 * time.Second); s.Holding() != 1; time.Sleep(time.Millisecond) {
 		if time.Now().After(deadline) {

@@ -3,7 +3,10 @@
 // test) records every API request with its sender and the zone after it,
 // every writer-lease fence and every probe-state transition from the
 // agents' own logs, and when each fault healed; Check says which
-// invariant, if any, the history breaks.
+// invariant, if any, the history breaks. CheckJournal (journal.go) trusts
+// no agent: it reads only the emulator's journal of listings and commits,
+// and catches a write that lands on a zone changed since its listing (a
+// late or stale write), whatever the agents believed about their leases.
 package chaos
 
 import (
@@ -17,6 +20,10 @@ import (
 // Record is one DNS record as the emulator held it.
 type Record struct {
 	ID, Name, Type, Content string
+	TTL                     int
+	Proxied                 bool
+	Comment                 string
+	Tags                    []string
 }
 
 func (r Record) String() string { return r.Name + " " + r.Type + " " + r.Content }
@@ -51,6 +58,10 @@ type Heal struct {
 	Fault     string
 	At        time.Time
 	Converged time.Time
+	// Want, when set, is the managed addresses every hostname must have
+	// once the heal converged: CheckJournal's liveness check (e) reads the
+	// commits, not Converged.
+	Want []string
 }
 
 // History is everything a run recorded.
@@ -79,6 +90,16 @@ type History struct {
 	Transit time.Duration
 	// Bound is the longest a heal may take to converge (e).
 	Bound time.Duration
+
+	// Journal is the emulator's journal, for CheckJournal (journal.go).
+	Journal []Op
+	// FenceName, when set, is the fence TXT record's name: every committed
+	// write must carry the fence (g).
+	FenceName string
+	// TTL and Proxied are the configured ttl (0: unset) and proxied, for
+	// the exact-restore check (h).
+	TTL     int
+	Proxied bool
 }
 
 // Violation is one broken invariant.
@@ -152,6 +173,12 @@ func checkWriters(h History) []Violation {
 	return out
 }
 
+// same reports whether two records are equal, tags and all.
+func same(a, b Record) bool {
+	return a.ID == b.ID && a.Name == b.Name && a.Type == b.Type && a.Content == b.Content && a.TTL == b.TTL &&
+		a.Proxied == b.Proxied && a.Comment == b.Comment && sameTags(a.Tags, b.Tags)
+}
+
 func (h History) managed(r Record) bool {
 	return (r.Type == "A" || r.Type == "AAAA") && slices.Contains(h.Hostnames, r.Name) && slices.Contains(h.Addrs, r.Content)
 }
@@ -160,7 +187,7 @@ func checkZones(h History) []Violation {
 	var out []Violation
 	unmanaged := map[string]Record{}
 	for _, r := range h.Initial {
-		if !h.managed(r) {
+		if !h.managed(r) && (h.FenceName == "" || r.Name != h.FenceName) { // the fence is goavail's to replace
 			unmanaged[r.ID] = r
 		}
 	}
@@ -183,7 +210,7 @@ func checkZones(h History) []Violation {
 			}
 		}
 		for id, u := range unmanaged {
-			if got, ok := byID[id]; !ok || got != u {
+			if got, ok := byID[id]; !ok || !same(got, u) {
 				out = append(out, Violation{"c", req.At, fmt.Sprintf("unmanaged record %s was changed or removed (after a write from %s)", u, req.Agent)})
 				delete(unmanaged, id) // report once
 			}

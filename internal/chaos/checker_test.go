@@ -36,7 +36,7 @@ func good() History {
 			{"z", at(9.5), a1.Content, true}, {"z", at(9.6), a1.Content, false},
 			{"x", at(29), a1.Content, false}, {"y", at(29), a1.Content, false},
 		},
-		Heals:     []Heal{{"partition", at(20), at(25)}},
+		Heals:     []Heal{{Fault: "partition", At: at(20), Converged: at(25)}},
 		Hostnames: []string{"www.example.com"}, Addrs: []string{a1.Content, a2.Content},
 		Voters: []string{"x", "y", "z"}, Need: 2, Window: 5 * time.Second, Transit: 200 * time.Millisecond, Bound: 30 * time.Second,
 	}
@@ -45,6 +45,18 @@ func good() History {
 func TestCheck_GoodHistoryPasses(t *testing.T) {
 	if vs := Check(good()); len(vs) != 0 {
 		t.Fatalf("violations in a good history:\n%s", Report(vs))
+	}
+	// The fence record is replaced by every write: not an unmanaged change.
+	h := good()
+	fence := Record{ID: "f", Name: "_goavail.example.com", Type: "TXT", Content: "x"}
+	h.Initial = append(h.Initial, fence)
+	h.FenceName = fence.Name
+	if vs := Check(h); len(vs) != 0 {
+		t.Errorf("the fence's replacement reported:\n%s", Report(vs))
+	}
+	h.FenceName = ""
+	if r := Report(Check(h)); !strings.Contains(r, "(c)") {
+		t.Errorf("without FenceName the TXT record is unmanaged, its removal a violation; got:\n%s", r)
 	}
 }
 
