@@ -72,7 +72,10 @@ func ErrorCode(err error) string {
 // logPlan logs each change a pass that does not write (dry-run, or an
 // agent that is not the writer) would make, once per distinct plan, so a
 // standing plan does not repeat every period.
-func (r *Reconciler) logPlan(p ZonePlan, mode string) {
+//
+// fence, when set, is the zone's fence record, which the write would also
+// replace (zonefence.go).
+func (r *Reconciler) logPlan(p ZonePlan, mode, fence string) {
 	var b strings.Builder
 	b.WriteString(mode + ";")
 	for _, c := range p.Creates {
@@ -93,6 +96,9 @@ func (r *Reconciler) logPlan(p ZonePlan, mode string) {
 	}
 	for _, d := range p.Deletes {
 		r.cfg.Log.Info(mode+": would delete dns record", "zone", p.Zone, "name", d.Name, "type", d.Type, "content", d.Content)
+	}
+	if fence != "" && !p.Empty() {
+		r.cfg.Log.Info(mode+": would replace the zone's fence record", "zone", p.Zone, "name", fence, "type", "TXT")
 	}
 	if p.Empty() {
 		r.cfg.Log.Info(mode+": dns records match the desired state", "zone", p.Zone)

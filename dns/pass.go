@@ -138,20 +138,20 @@ func (r *Reconciler) passZoneOnce(ctx context.Context, zone string, groups []Gro
 	r.noteFailOpen(zone, zg, p.FailOpen)
 	switch mode {
 	case ModeDryRun:
-		mode := "dry-run"
+		fence := ""
 		if f, ok := r.cfg.Provider.(Fencer); ok {
-			mode += " (the write would also replace the fence record " + f.FenceName(zone) + ")"
+			fence = f.FenceName(zone)
 		}
-		r.logPlan(p, mode)
+		r.logPlan(p, "dry-run", fence)
 		return p, nil
 	case ModeStandby:
-		r.logPlan(p, "standby (writer "+writer+")")
+		r.logPlan(p, "standby (writer "+writer+")", "")
 		return p, nil
 	}
 	if zf != nil {
 		if p.Foreign = r.foreignFence(zone, *zf, p); p.Foreign != nil && p.Foreign.Holding && !p.Empty() {
 			why := fmt.Sprintf("held: deployment %s wrote this zone (fence %s); this agent writes it from %s", p.Foreign.Deployment, zf.Name, p.Foreign.HoldUntil.Format(time.RFC3339))
-			r.logPlan(p, why)
+			r.logPlan(p, why, "")
 			for _, c := range p.Creates {
 				p.Failed = append(p.Failed, FailedChange{Action: ActionCreate, Record: c, Err: why})
 			}
