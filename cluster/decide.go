@@ -131,7 +131,7 @@ func (c *Cluster) Fence(ctx context.Context) (context.Context, context.CancelFun
 func (c *Cluster) decide(mine View) {
 	now, mono := c.cfg.Now(), c.cfg.Mono()
 	c.mu.Lock()
-	self := PeerView{Node: c.cfg.NodeName, States: mine.States(), Failing: mine.Failing(), Duplicate: c.conflicted(c.cfg.NodeName, mono)}
+	self := PeerView{Node: c.cfg.NodeName, States: mine.States(), Runs: mine.Runs(), Failing: mine.Failing(), Duplicate: c.conflicted(c.cfg.NodeName, mono)}
 	rules := c.cfg.Rules
 	var peers []PeerView
 	for name, p := range c.peers {
@@ -145,7 +145,7 @@ func (c *Cluster) decide(mine View) {
 		if !c.electorLocked(name) {
 			continue // not a configured peer: it does not vote
 		}
-		peers = append(peers, PeerView{Node: name, Alive: alive, Received: c.heardLocked(p, now, mono), States: p.states, Failing: p.view.Failing(),
+		peers = append(peers, PeerView{Node: name, Alive: alive, Received: c.heardLocked(p, now, mono), States: p.states, Runs: p.runs, Failing: p.view.Failing(),
 			NotReady: !p.view.Ready, Duplicate: c.conflicted(name, mono)})
 	}
 	prev, prevLease := c.decision, c.lease
