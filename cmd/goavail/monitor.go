@@ -120,7 +120,8 @@ func safety(cfg *config.Config) dns.Safety {
 
 func rules(cfg *config.Config) cluster.Rules {
 	m := cfg.Members
-	return cluster.Rules{MinPeersAgree: m.MinPeersAgree, StaleAfter: m.ViewStaleAfter.D(), IsolationThreshold: m.IsolationThreshold}
+	return cluster.Rules{MinPeersAgree: m.MinPeersAgree, StaleAfter: m.ViewStaleAfter.D(), IsolationThreshold: m.IsolationThreshold,
+		Reconfirm: cfg.FailureThreshold, FailOpenSets: failOpenSets(cfg)} // the release rule: cluster/release.go
 }
 
 func newLogger(level, format string, w io.Writer) (*slog.Logger, error) {
