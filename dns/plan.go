@@ -30,9 +30,10 @@ type Group struct {
 	TTL       int
 	Proxied   bool
 	Comment   string
-	// FailStatic: when every known address is down, keep the hostname's
-	// records exactly as they are, instead of keeping or restoring every
-	// known address (fail-open, the default).
+	// FailStatic: when every known address of one type (A or AAAA) is
+	// down, keep the hostname's records of that type exactly as they are,
+	// instead of keeping or restoring every known address of that type
+	// (fail-open, the default).
 	FailStatic bool
 	// Drained are addresses of Addrs taken out of DNS on purpose: never
 	// desired whatever their health, and never restored by fail-open.
