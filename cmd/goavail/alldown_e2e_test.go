@@ -391,3 +391,49 @@ func TestE2E_AllDownOneStaysDown(t *testing.T) {
 		})
 	}
 }
+
+// TestE2E_FailOpenPerRecordType: www has two IPv4 addresses and one IPv6
+// address. Both IPv4 addresses stop answering while the IPv6 one answers:
+// the A records stay (fail-open per hostname and record type), so
+// IPv4-only clients still get an answer.
+func TestE2E_FailOpenPerRecordType(t *testing.T) {
+	lab := netlab.New(t, 154)
+	v4a, v4b, v6 := lab.AddHost(), lab.AddHost(), lab.AddHost()
+	emu := cfemu.New()
+	t.Cleanup(emu.Close)
+	emu.AddZone("example.com")
+	emu.Seed("example.com", cfemu.Record{Name: "www.example.com", Type: "A", Content: v4a.V4.String(), TTL: 60})
+	emu.Seed("example.com", cfemu.Record{Name: "www.example.com", Type: "A", Content: v4b.V4.String(), TTL: 60})
+	emu.Seed("example.com", cfemu.Record{Name: "www.example.com", Type: "AAAA", Content: v6.V6.String(), TTL: 60})
+	l := &allDownLab{t: t, lab: lab, emu: emu, start: emu.Records("example.com")}
+	emu.StartJournal()
+	cfg := fmt.Sprintf(`http_listen = ""
+failure_threshold = 2
+rise_threshold = 2
+interval = "200ms"
+probe_timeout = "150ms"
+reconcile_period = "2s"
+
+[Cloudflare]
+dns_domain = "example.com"
+hostnames = ["www"]
+ip_addresses = [%q, %q, %q]
+`, v4a.V4, v4b.V4, v6.V6)
+	l.agents = append(l.agents, startAgent(t, buildBinary(t), emu, cfg, "--no-dry-run"))
+	eventually(t, "the IPv6 address up", func() bool {
+		return strings.Contains(l.agents[0].logs.String(), `msg="target state changed" addr=`+v6.V6.String()+" from=unknown to=up")
+	}, l.logs())
+	l.seenByAll([]*netlab.Host{v4a, v4b}, "unknown", "up")
+	down([]*netlab.Host{v4a, v4b}, true)
+	l.seenByAll([]*netlab.Host{v4a, v4b}, "up", "down")
+	l.passesAfter(len(emu.Journal()))
+	for _, r := range []struct{ typ, content string }{{"A", v4a.V4.String()}, {"A", v4b.V4.String()}, {"AAAA", v6.V6.String()}} {
+		if !has(emu, "www.example.com", r.typ, r.content) {
+			t.Errorf("www.example.com %s %s is gone with every IPv4 address down and IPv6 up; fail-open must keep the A records\nchanges: %v\nlogs:\n%s",
+				r.typ, r.content, l.changes(0), l.logs())
+		}
+	}
+	// The onset removes the first IPv4 address until the second follows
+	// it down, as fail-open does for a whole name.
+	t.Logf("record changes: %v", l.changes(0))
+}
