@@ -111,6 +111,10 @@ type Decision struct {
 	LocalDuplicate bool
 	// Changed lists the addresses whose agreed state changed this round.
 	Changed []netip.Addr
+	// Held lists the addresses whose agreed down, decided while their name
+	// was held by fail-open, waits for fresh probes after the release
+	// (release.go); States says Unknown for them meanwhile. Sorted.
+	Held []netip.Addr
 }
 
 // Agreement remembers the last agreed state of every address, so that an
@@ -250,6 +254,10 @@ func (a *Agreement) Decide(now time.Time, self PeerView, peers []PeerView) Decis
 		}
 	}
 	slices.SortFunc(d.Changed, netip.Addr.Compare)
+	for addr := range a.rel.masked {
+		d.Held = append(d.Held, addr)
+	}
+	slices.SortFunc(d.Held, netip.Addr.Compare)
 	a.agreed = next
 	d.States = reported
 	return d

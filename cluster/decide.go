@@ -181,6 +181,7 @@ func (c *Cluster) decide(mine View) {
 	for _, a := range d.Changed {
 		c.cfg.Log.Info("agreed", "addr", a, "from", prev.States[a], "to", d.States[a], "voters", d.Voters, "need", rules.MinPeersAgree+1)
 	}
+	logReleases(c.cfg.Log, prev, d, rules)
 	if !d.Quorate && (prev.Quorate || prev.Writer == "") && !(d.LocalIsolated && len(peers) == 0) { // alone and isolated: the line above says it
 		c.cfg.Log.Warn("too few voting agents to change anything; no agent writes DNS from here", "voting", d.Voters, "need", rules.MinPeersAgree+1, "stale", d.Stale, "dead", d.Dead, "abstaining", d.Abstaining, "duplicates", d.Duplicates, "this_agent_abstains", d.LocalIsolated)
 	}

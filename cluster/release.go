@@ -1,7 +1,9 @@
 package cluster
 
 import (
+	"log/slog"
 	"net/netip"
+	"slices"
 
 	"github.com/goavail/goavail/monitor"
 )
@@ -169,4 +171,20 @@ func (v View) Runs() map[netip.Addr]int {
 		}
 	}
 	return out
+}
+
+// logReleases says when this agent votes again after abstaining, and which
+// addresses a fail-open release holds, so that an operator knows why a
+// down is not acted on yet.
+func logReleases(log *slog.Logger, prev, d Decision, rules Rules) {
+	if prev.LocalIsolated && !d.LocalIsolated {
+		log.Info("this agent votes again: the downs it decided while it abstained count once their addresses have lost failure_threshold probes in a row since",
+			"failure_threshold", max(rules.Reconfirm, 1))
+	}
+	for _, a := range d.Held {
+		if !slices.Contains(prev.Held, a) {
+			log.Info("fail-open released: this address's down, decided while the name was held, waits for fresh probes; its records stay meanwhile",
+				"addr", a, "failure_threshold", max(rules.Reconfirm, 1))
+		}
+	}
 }

@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"net/netip"
+	"slices"
 	"testing"
 	"time"
 
@@ -132,5 +133,21 @@ func TestAgreement_Release(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestAgreement_ReleaseReportsHeld: a fail-open release names the
+// addresses it holds, reports them changed (to Unknown), and lets them go
+// when fresh probes decide them.
+func TestAgreement_ReleaseReportsHeld(t *testing.T) {
+	a := NewAgreement(Rules{StaleAfter: time.Minute, Reconfirm: 2, FailOpenSets: [][]netip.Addr{{ipA, ipB, ipC}}})
+	a.Decide(t0, vw{s: st(D, D, D), a: 2, b: 2, c: 2}.peer("self"), nil)
+	d := a.Decide(t0, vw{s: st(U, D, D), b: 3, c: 3}.peer("self"), nil)
+	if want := []netip.Addr{ipA, ipB, ipC}; !slices.Equal(d.Changed, want) || !slices.Equal(d.Held, want[1:]) {
+		t.Errorf("release: changed %v, held %v; want changed %v, held %v", d.Changed, d.Held, want, want[1:])
+	}
+	d = a.Decide(t0, vw{s: st(U, U, D), c: 5}.peer("self"), nil)
+	if !slices.Equal(d.Held, nil) || agreedABC(d) != "UUD" {
+		t.Errorf("after fresh probes: held %v, agreed %s; want none held, UUD", d.Held, agreedABC(d))
 	}
 }
