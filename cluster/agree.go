@@ -152,6 +152,9 @@ func (a *Agreement) SetRules(r Rules) { a.rules = r }
 // Voters are this agent (unless isolated) and every peer that is alive,
 // whose view is fresher than StaleAfter and that is not isolated. Addresses
 // are those in local, the agent's configured set; others are forgotten.
+// After a release (a voter stops abstaining, or a fail-open set gets an
+// address up), the downs decided during the hold wait for fresh probes:
+// see release.go.
 func (a *Agreement) Decide(now time.Time, self PeerView, peers []PeerView) Decision {
 	local := self.States
 	fall := max(a.rules.Reconfirm, 1)
