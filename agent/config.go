@@ -79,7 +79,8 @@ func safety(cfg *config.Config) dns.Safety {
 
 func rules(cfg *config.Config) cluster.Rules {
 	m := cfg.Members
-	return cluster.Rules{MinPeersAgree: m.MinPeersAgree, StaleAfter: m.ViewStaleAfter.D(), IsolationThreshold: m.IsolationThreshold}
+	return cluster.Rules{MinPeersAgree: m.MinPeersAgree, StaleAfter: m.ViewStaleAfter.D(), IsolationThreshold: m.IsolationThreshold,
+		Reconfirm: cfg.FailureThreshold, FailOpenSets: failOpenSets(cfg)} // the release rule: cluster/release.go
 }
 
 // dnsGroups converts the config's groups to the planner's.

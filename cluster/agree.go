@@ -22,6 +22,14 @@ type Rules struct {
 	// IsolationMinTargets addresses and sees at least this fraction of the
 	// decided ones down abstains. 0 turns the guard off.
 	IsolationThreshold float64
+	// Reconfirm is how many probes in a row an address must lose after a
+	// release (see release.go) before a down decided during the hold counts
+	// again: failure_threshold. Less than 1 counts as 1.
+	Reconfirm int
+	// FailOpenSets are the address sets DNS never empties (one hostname's
+	// A or AAAA addresses, see dns.Plan): when one was held by fail-open,
+	// the agreed up of one of its addresses releases it (see release.go).
+	FailOpenSets [][]netip.Addr
 }
 
 // IsolationMinTargets is the fewest watched addresses for which the
@@ -35,6 +43,9 @@ type PeerView struct {
 	Alive    bool      // memberlist has not declared it dead or gone
 	Received time.Time // when its latest view arrived, by this agent's clock
 	States   map[netip.Addr]monitor.State
+	// Runs are the probes lost in a row per address, for those whose
+	// latest probe was lost (see View.Runs); the release rule reads them.
+	Runs map[netip.Addr]int
 	// Failing counts addresses not (yet) down whose latest probes were lost.
 	Failing int
 	// NotReady: the agent said it could not write (its own agreement is
@@ -100,6 +111,10 @@ type Decision struct {
 	LocalDuplicate bool
 	// Changed lists the addresses whose agreed state changed this round.
 	Changed []netip.Addr
+	// Held lists the addresses whose agreed down, decided while their name
+	// was held by fail-open, waits for fresh probes after the release
+	// (release.go); States says Unknown for them meanwhile. Sorted.
+	Held []netip.Addr
 }
 
 // Agreement remembers the last agreed state of every address, so that an
@@ -111,11 +126,13 @@ type Agreement struct {
 	// quorateAt is when the last quorate round ran: agreed states are
 	// forgotten StaleAfter after it (see Decide).
 	quorateAt time.Time
+	// rel holds the downs that a release keeps from acting (release.go).
+	rel releases
 }
 
 // NewAgreement returns an Agreement that has agreed on nothing yet.
 func NewAgreement(r Rules) *Agreement {
-	return &Agreement{rules: r, agreed: map[netip.Addr]monitor.State{}}
+	return &Agreement{rules: r, agreed: map[netip.Addr]monitor.State{}, rel: newReleases()}
 }
 
 // SetRules changes the rules; agreed states are kept.
@@ -135,13 +152,20 @@ func (a *Agreement) SetRules(r Rules) { a.rules = r }
 // Voters are this agent (unless isolated) and every peer that is alive,
 // whose view is fresher than StaleAfter and that is not isolated. Addresses
 // are those in local, the agent's configured set; others are forgotten.
+// After a release (a voter stops abstaining, or a fail-open set gets an
+// address up), the downs decided during the hold wait for fresh probes:
+// see release.go.
 func (a *Agreement) Decide(now time.Time, self PeerView, peers []PeerView) Decision {
 	local := self.States
+	fall := max(a.rules.Reconfirm, 1)
 	d := Decision{LocalIsolated: Isolated(self, a.rules.IsolationThreshold), LocalDuplicate: self.Duplicate}
-	var voters []map[netip.Addr]monitor.State
+	var voters []PeerView
 	candidates := []string{}
+	if !d.LocalDuplicate {
+		a.rel.observe(self, d.LocalIsolated, fall)
+	}
 	if !d.LocalIsolated && !d.LocalDuplicate {
-		voters = append(voters, local)
+		voters = append(voters, self)
 		d.Voters = append(d.Voters, self.Node)
 		candidates = append(candidates, self.Node)
 	}
@@ -155,10 +179,12 @@ func (a *Agreement) Decide(now time.Time, self PeerView, peers []PeerView) Decis
 		case now.Sub(p.Received) > a.rules.StaleAfter:
 			d.Stale = append(d.Stale, p.Node)
 		case Isolated(p, a.rules.IsolationThreshold):
+			a.rel.observe(p, true, fall)
 			d.Abstaining = append(d.Abstaining, p.Node)
 			isolatedLive = append(isolatedLive, p.Node)
 		default:
-			voters = append(voters, p.States)
+			a.rel.observe(p, false, fall)
+			voters = append(voters, p)
 			d.Voters = append(d.Voters, p.Node)
 			if !p.NotReady {
 				candidates = append(candidates, p.Node)
@@ -178,12 +204,22 @@ func (a *Agreement) Decide(now time.Time, self PeerView, peers []PeerView) Decis
 	}
 
 	a.forgetStale(now, d.Quorate)
+	a.rel.prune(local)
+	pending := make([]map[netip.Addr]pendingDown, len(voters))
+	for i, v := range voters {
+		pending[i] = a.rel.pending[v.Node]
+	}
+	wasMasked := maps.Clone(a.rel.masked)
 	need := a.rules.MinPeersAgree + 1
 	next := make(map[netip.Addr]monitor.State, len(local))
 	for addr, mine := range local {
 		var up, down int
-		for _, v := range voters {
-			switch v[addr] {
+		for i, v := range voters {
+			s := v.States[addr]
+			if pending[i] != nil {
+				s = a.rel.vote(pending[i], addr, s, v.Runs[addr], fall)
+			}
+			switch s {
 			case monitor.Up:
 				up++
 			case monitor.Down:
@@ -202,13 +238,31 @@ func (a *Agreement) Decide(now time.Time, self PeerView, peers []PeerView) Decis
 			state = monitor.Down
 		}
 		next[addr] = state
-		if state != a.agreed[addr] {
+		if a.rel.masked[addr] && (state != monitor.Down || down >= need) {
+			delete(a.rel.masked, addr) // decided again, by fresh probes
+		}
+	}
+	reported := maps.Clone(next)
+	for addr := range a.rel.masked {
+		reported[addr] = monitor.Unknown
+	}
+	a.rel.releaseSets(a.rules.FailOpenSets, reported, local, voters, fall)
+	for addr, state := range reported {
+		prev := a.agreed[addr]
+		if wasMasked[addr] {
+			prev = monitor.Unknown
+		}
+		if state != prev {
 			d.Changed = append(d.Changed, addr)
 		}
 	}
 	slices.SortFunc(d.Changed, netip.Addr.Compare)
+	for addr := range a.rel.masked {
+		d.Held = append(d.Held, addr)
+	}
+	slices.SortFunc(d.Held, netip.Addr.Compare)
 	a.agreed = next
-	d.States = maps.Clone(next)
+	d.States = reported
 	return d
 }
 

@@ -135,7 +135,7 @@ func (c *Cluster) Fence(ctx context.Context) (context.Context, context.CancelFun
 func (c *Cluster) decide(mine View) {
 	now, mono := c.cfg.Now(), c.cfg.Mono()
 	c.mu.Lock()
-	self := PeerView{Node: c.cfg.NodeName, States: mine.States(), Failing: mine.Failing(), Duplicate: c.conflicted(c.cfg.NodeName, mono)}
+	self := PeerView{Node: c.cfg.NodeName, States: mine.States(), Runs: mine.Runs(), Failing: mine.Failing(), Duplicate: c.conflicted(c.cfg.NodeName, mono)}
 	rules := c.cfg.Rules
 	var peers []PeerView
 	for name, p := range c.peers {
@@ -149,7 +149,7 @@ func (c *Cluster) decide(mine View) {
 		if !c.electorLocked(name) {
 			continue // not a configured peer: it does not vote
 		}
-		peers = append(peers, PeerView{Node: name, Alive: alive, Received: c.heardLocked(p, now, mono), States: p.states, Failing: p.view.Failing(),
+		peers = append(peers, PeerView{Node: name, Alive: alive, Received: c.heardLocked(p, now, mono), States: p.states, Runs: p.runs, Failing: p.view.Failing(),
 			NotReady: !p.view.Ready, Duplicate: c.conflicted(name, mono)})
 	}
 	prev, prevLease := c.decision, c.lease
@@ -186,6 +186,7 @@ func (c *Cluster) decide(mine View) {
 	for _, a := range d.Changed {
 		c.cfg.Log.Info("agreed", "addr", a, "from", prev.States[a], "to", d.States[a], "voters", d.Voters, "need", rules.MinPeersAgree+1)
 	}
+	logReleases(c.cfg.Log, prev, d, rules)
 	if !d.Quorate && (prev.Quorate || prev.Writer == "") && !(d.LocalIsolated && len(peers) == 0) { // alone and isolated: the line above says it
 		c.cfg.Log.Warn("too few voting agents to change anything; no agent writes DNS from here", "voting", d.Voters, "need", rules.MinPeersAgree+1, "stale", d.Stale, "dead", d.Dead, "abstaining", d.Abstaining, "duplicates", d.Duplicates, "this_agent_abstains", d.LocalIsolated)
 	}

@@ -13,10 +13,12 @@ import (
 	"github.com/goavail/goavail/monitor"
 )
 
-// peerEntry is what this agent keeps of another: its latest view.
+// peerEntry is what this agent keeps of another: its latest view (runs
+// is its View.Runs, for the release rule).
 type peerEntry struct {
 	view     View
 	states   map[netip.Addr]monitor.State
+	runs     map[netip.Addr]int
 	received time.Time // by the wall clock
 	fresh    time.Time // by the monotonic clock
 }
@@ -66,7 +68,7 @@ func (c *Cluster) receive(msg []byte) bool {
 	held := c.echoes[e.Sender]
 	whole := c.mergeLocked(e.Sender, e.Incarnation, e.Seq, &v) // delta.go
 	if whole {
-		c.peers[e.Sender] = &peerEntry{view: v, states: v.States(), received: now, fresh: c.cfg.Mono()}
+		c.peers[e.Sender] = &peerEntry{view: v, states: v.States(), runs: v.Runs(), received: now, fresh: c.cfg.Mono()}
 		c.echoes[e.Sender] = Echo{Inc: e.Incarnation, Seq: e.Seq}
 	}
 	if c.elector != nil {

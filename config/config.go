@@ -142,8 +142,9 @@ type Cloudflare struct {
 	TTL int `toml:"ttl"`
 	// Comment set on records goavail creates, marking them as managed.
 	Comment string `toml:"comment"`
-	// AllDown is the policy when every address of a hostname is down:
-	// "fail-open" (default: keep or restore all its known addresses) or
+	// AllDown is the policy when every address of a hostname of one type
+	// (IPv4 or IPv6) is down: "fail-open" (default: keep or restore all its
+	// known addresses of that type) or
 	// "fail-static" (keep its records exactly as they are).
 	AllDown string `toml:"all_down"`
 	// APIBaseURL overrides the Cloudflare API endpoint. The environment

@@ -118,9 +118,9 @@ func (r *Reconciler) noteFailOpen(zone string, groups []Group, hosts []string) {
 					policy = "fail-static"
 				}
 				if now {
-					r.cfg.Log.Warn(policy+": every address of this hostname is down; keeping its records", "zone", zone, "name", h)
+					r.cfg.Log.Warn(policy+": every address of this hostname of one type (A or AAAA) is down; keeping its records of that type", "zone", zone, "name", h)
 				} else {
-					r.cfg.Log.Info(policy+" over: an address of this hostname is up again", "zone", zone, "name", h)
+					r.cfg.Log.Info(policy+" over: an address of each type of this hostname is up again", "zone", zone, "name", h)
 				}
 				r.failOpen[h] = now
 			}

@@ -30,9 +30,10 @@ type Group struct {
 	TTL       int
 	Proxied   bool
 	Comment   string
-	// FailStatic: when every known address is down, keep the hostname's
-	// records exactly as they are, instead of keeping or restoring every
-	// known address (fail-open, the default).
+	// FailStatic: when every known address of one type (A or AAAA) is
+	// down, keep the hostname's records of that type exactly as they are,
+	// instead of keeping or restoring every known address of that type
+	// (fail-open, the default).
 	FailStatic bool
 	// Drained are addresses of Addrs taken out of DNS on purpose: never
 	// desired whatever their health, and never restored by fail-open.
@@ -48,9 +49,9 @@ type ZonePlan struct {
 	Zone    string
 	Creates []Record
 	Deletes []Record
-	// FailOpen lists hostnames whose every known address is down: their
-	// records are kept (or, fail-open, restored) rather than emptying the
-	// name.
+	// FailOpen lists hostnames whose every known address of one record
+	// type (A or AAAA) is down: those records are kept (or, fail-open,
+	// restored) rather than leaving the name with no record of that type.
 	FailOpen []string
 	// Applied is set by the Reconciler when every change it sent was made.
 	// Creates and Deletes then hold what was made; a change that was not
@@ -117,10 +118,11 @@ func Types(groups []Group) []string {
 // Plan computes the changes that bring zone's actual records to the desired
 // state for groups (those whose Zone is zone) under health. For each managed
 // hostname the desired addresses are those up, plus those unknown that
-// already have a record. If that leaves a hostname with none while some of
-// its addresses are known, all its known addresses are kept or restored
-// (fail-open), or, for a FailStatic group, the records it has stay as they
-// are. A Drained address is never desired, fail-open included. Records
+// already have a record. If that leaves a hostname with none of one record
+// type (A or AAAA) while some of its addresses of that type are known, all
+// its known addresses of that type are kept or restored (fail-open, per
+// hostname and record type), or, for a FailStatic group, the records of that
+// type it has stay as they are. A Drained address is never desired, fail-open included. Records
 // whose name is not a managed hostname, or whose content is not one of that
 // hostname's managed addresses, are never touched.
 func Plan(zone string, groups []Group, health Health, actual []Record) ZonePlan {
@@ -149,7 +151,7 @@ func Plan(zone string, groups []Group, health Health, actual []Record) ZonePlan 
 			clear(present)
 			clear(want)
 			mine = mine[:0]
-			known := false
+			var known, wanted [2]bool // by record type: A, AAAA (family)
 			for _, i := range byName[host] {
 				r := &actual[i]
 				a, err := netip.ParseAddr(r.Content)
@@ -164,22 +166,32 @@ func Plan(zone string, groups []Group, health Health, actual []Record) ZonePlan 
 					continue
 				}
 				up, ok := health[a]
-				known = known || ok
+				known[family(a)] = known[family(a)] || ok
 				if (ok && up) || (!ok && present[a] > 0) {
 					want[a] = true
+					wanted[family(a)] = true
 				}
 			}
-			if len(want) == 0 && known {
-				p.FailOpen = append(p.FailOpen, host)
+			// Fail-open per record type: with every IPv4 address down and
+			// IPv6 up, the A records stay, or IPv4-only clients get NODATA.
+			failOpen := false
+			for f := range known {
+				if wanted[f] || !known[f] {
+					continue
+				}
+				failOpen = true
 				for _, a := range g.Addrs {
 					_, ok := health[a]
-					if slices.Contains(g.Drained, a) {
+					if family(a) != f || slices.Contains(g.Drained, a) {
 						continue
 					}
 					if (ok && !g.FailStatic) || present[a] > 0 {
 						want[a] = true // known addresses, never an unknown one with no record; fail-static: only those there
 					}
 				}
+			}
+			if failOpen {
+				p.FailOpen = append(p.FailOpen, host)
 			}
 			for _, a := range g.Addrs {
 				switch {
@@ -196,4 +208,12 @@ func Plan(zone string, groups []Group, health Health, actual []Record) ZonePlan 
 		}
 	}
 	return p
+}
+
+// family indexes an address's record type: 0 for A, 1 for AAAA.
+func family(a netip.Addr) int {
+	if RecordType(a) == "A" {
+		return 0
+	}
+	return 1
 }

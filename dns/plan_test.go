@@ -59,9 +59,13 @@ func TestPlan(t *testing.T) {
 		{"unknown address is not added", Health{ip2: true, ip6: true}, full()[1:3], "+api 192.0.2.2,+api 2001:db8::6", 0},
 		{"all down: fail-open keeps everything", Health{ip1: false, ip2: false, ip6: false}, full(), "", 2},
 		{"all down: fail-open restores a hand-deleted record", Health{ip1: false, ip2: false, ip6: false}, full()[1:], "+www 192.0.2.1", 2},
-		{"down plus unknown with a record: the unknown holds the name", Health{ip1: false, ip2: false}, full(), "-a1,-a2,-w1,-w2", 0},
+		{"down plus unknown of the same type with a record: the unknown holds the name", Health{ip1: false, ip6: true}, full(), "-a1,-w1", 0},
+		{"IPv4 down, IPv6 unknown with a record: the A records fail open", Health{ip1: false, ip2: false}, full(), "", 2},
 		{"down plus unknown without a record: fail-open restores only the known", Health{ip1: false, ip2: false}, []Record{full()[0]}, "+api 192.0.2.1,+api 192.0.2.2,+www 192.0.2.2", 2},
-		{"IPv6 down removes only AAAA", Health{ip1: true, ip2: true, ip6: false}, full(), "-a6,-w6", 0},
+		{"the only IPv6 address down: its AAAA records fail open", Health{ip1: true, ip2: true, ip6: false}, full(), "", 2},
+		{"every IPv4 address down, IPv6 up: the A records fail open", Health{ip1: false, ip2: false, ip6: true}, full(), "", 2},
+		{"every IPv4 address down, IPv6 up: fail-open restores a missing A record", Health{ip1: false, ip2: false, ip6: true}, full()[1:], "+www 192.0.2.1", 2},
+		{"one IPv4 address down, IPv6 down: only the down A records go", Health{ip1: false, ip2: true, ip6: false}, full(), "-a1,-w1", 2},
 		{"empty zone gets every up record", allUp, nil, "+api 192.0.2.1,+api 192.0.2.2,+api 2001:db8::6,+www 192.0.2.1,+www 192.0.2.2,+www 2001:db8::6", 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -91,7 +95,7 @@ func TestPlan_FailStatic(t *testing.T) {
 	}{
 		{"all down keeps everything", allDown, full(), ""},
 		{"all down does not restore a missing record", allDown, full()[1:], ""},
-		{"one up: the others go as usual", Health{ip1: true, ip2: false, ip6: false}, full(), "-a2,-a6,-w2,-w6"},
+		{"one up: the others of its type go as usual; the AAAA stays", Health{ip1: true, ip2: false, ip6: false}, full(), "-a2,-w2"},
 	} {
 		p := Plan("example.com", []Group{static}, tc.health, tc.actual)
 		if got := summary(p); got != tc.want {
@@ -115,7 +119,8 @@ func TestPlan_NeverTouchesUnmanagedRecords(t *testing.T) {
 
 func TestPlan_NeverRemovesLastRecord(t *testing.T) {
 	// Every subset of down addresses, every subset of present records: a
-	// hostname with at least one record never ends with none.
+	// hostname with at least one record of a type (A or AAAA) never ends
+	// with none of that type.
 	addrs := web.Addrs
 	for mask := 0; mask < 1<<len(addrs); mask++ {
 		for present := 1; present < 1<<6; present++ {
@@ -131,24 +136,27 @@ func TestPlan_NeverRemovesLastRecord(t *testing.T) {
 			}
 			p := Plan("example.com", []Group{web}, h, actual)
 			for _, host := range web.Hostnames {
-				n := 0
-				for _, r := range actual {
-					if r.Name == host {
-						n++
+				for _, typ := range []string{"A", "AAAA"} {
+					n, had := 0, 0
+					for _, r := range actual {
+						if r.Name == host && r.Type == typ {
+							n++
+							had++
+						}
 					}
-				}
-				for _, r := range p.Deletes {
-					if r.Name == host {
-						n--
+					for _, r := range p.Deletes {
+						if r.Name == host && r.Type == typ {
+							n--
+						}
 					}
-				}
-				for _, r := range p.Creates {
-					if r.Name == host {
-						n++
+					for _, r := range p.Creates {
+						if r.Name == host && r.Type == typ {
+							n++
+						}
 					}
-				}
-				if n == 0 {
-					t.Fatalf("health %v, records %v: %s left empty by %s", h, actual, host, summary(p))
+					if had > 0 && n == 0 {
+						t.Fatalf("health %v, records %v: %s left with no %s record by %s", h, actual, host, typ, summary(p))
+					}
 				}
 			}
 		}
