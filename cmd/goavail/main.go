@@ -1,5 +1,3 @@
-// Command goavail watches IP addresses with ICMP and keeps their Cloudflare
-// DNS records in step with their health. See README.md.
 package main
 
 import (
