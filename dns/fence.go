@@ -63,5 +63,12 @@ func (r *Reconciler) fenceBatch(ctx context.Context) (context.Context, context.C
 		cancel()
 		return ctx, func() {}, fmt.Errorf("%w (%w)", ErrLeaseEnded, ctx.Err())
 	}
+	// The last check before the send: the new link's Err may read a lease
+	// clock that its timer does not follow (after a system suspend, see
+	// ReconcilerConfig.Fence).
+	if nctx.Err() != nil {
+		cancel()
+		return ctx, func() {}, fmt.Errorf("%w (%w)", ErrLeaseEnded, context.Cause(nctx))
+	}
 	return context.WithValue(nctx, chainKey{}, parent), cancel, nil
 }

@@ -25,7 +25,11 @@ type ReconcilerConfig struct {
 	// about to write, and again right before every batch request: an
 	// error means this agent may no longer write, and nothing more is
 	// sent; the listing and the requests run under the context the first
-	// returns (which ends when the writer's lease does). See fence.go.
+	// returns (which ends when the writer's lease does). A context whose
+	// timer may miss its lease's end (the lease clock counts through a
+	// system suspend, the process's timers do not) must report it through
+	// Err: the batch check reads Err last, right before the send. See
+	// fence.go.
 	Fence func(context.Context) (context.Context, context.CancelFunc, error)
 	// Stamp says who writes, for a Provider that is a Fencer
 	// (zonefence.go): every write replaces the zone's fence with it. Nil:
