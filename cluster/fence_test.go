@@ -47,8 +47,8 @@ func TestCluster_FenceEndsWithTheLeaseAfterASuspend(t *testing.T) {
 	if err := fctx.Err(); err != nil {
 		t.Fatalf("a fresh fence has ended: %v", err)
 	}
-	slept.Add(int64(time.Minute))                  // suspended for a minute: the lease is long over
-	vctx := context.WithValue(fctx, struct{}{}, 1) // as dns chains it
+	slept.Add(int64(time.Minute))                      // suspended for a minute: the lease is long over
+	vctx := context.WithValue(fctx, chainTestKey{}, 1) // as dns chains it
 	if err := vctx.Err(); err == nil {
 		t.Fatal("after a suspend past the lease the fence's context is still live")
 	}
@@ -61,6 +61,8 @@ func TestCluster_FenceEndsWithTheLeaseAfterASuspend(t *testing.T) {
 		t.Errorf("cause %v, want the suspend", cause)
 	}
 }
+
+type chainTestKey struct{}
 
 // slowLog is a log handler whose writes take a while, as on a full disk
 // or a blocked journal.
