@@ -132,11 +132,17 @@ func TestReconciler_SlowListingChainsOntoRenewedLeases(t *testing.T) {
 			// the listing has taken 12 s or the pass is over.
 			start := clock.Now()
 			var rep PassReport
-			over := false
+			over, renewing := false, false
 			for !over && clock.Now().Sub(start) < 12*time.Second {
-				if at, ok := armed(clock, done); ok {
+				at, ok := armed(clock, done, renewing)
+				switch {
+				case ok:
+					renewing = true
 					clock.Advance(at.Sub(clock.Now()))
-				} else {
+				case len(done) > 0: // the pass is over
+				case renewing:
+					t.Fatal("the pass stopped renewing the fence during the listing")
+				default:
 					clock.Advance(time.Second)
 				}
 				links.expire()
@@ -164,9 +170,14 @@ func TestReconciler_SlowListingChainsOntoRenewedLeases(t *testing.T) {
 }
 
 // armed waits until a timer of clock is armed, and returns when it fires;
-// false if none is armed within a second (real time) or the pass is over.
-func armed(clock *fakeClock, done chan PassReport) (time.Time, bool) {
-	for end := time.Now().Add(time.Second); time.Now().Before(end); time.Sleep(time.Millisecond) {
+// false if the pass is over, or none is armed within a second (real time:
+// the pass renews nothing), or 20 s once it has renewed.
+func armed(clock *fakeClock, done chan PassReport, renewing bool) (time.Time, bool) {
+	bound := time.Second
+	if renewing {
+		bound = 20 * time.Second
+	}
+	for end := time.Now().Add(bound); time.Now().Before(end); time.Sleep(time.Millisecond) {
 		if at, ok := clock.Deadline(); ok {
 			return at, true
 		}
