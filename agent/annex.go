@@ -9,8 +9,8 @@ import (
 // annex is what this agent shares with its peers beside its probe results,
 // inside its sealed view (cluster.View.Annex). Each part is owned by one
 // feature and kept opaque here, so each can change its own encoding:
-//   - Removed: the writer's memory of the records it removed (dns), so the
-//     next writer restores them exactly;
+//   - Removed: this agent's memory of the records removed (dns), which
+//     every agent merges, so any next writer restores them exactly;
 //   - Drains: the addresses an operator drained, with who, when and why.
 type annex struct {
 	Removed json.RawMessage `json:"removed,omitempty"`

@@ -27,8 +27,8 @@ import (
 // This file wires what the dns package does about changes that do not go
 // through at once: the quarantine (in /status, goavail status, a metric and
 // one notification per change), the propagation check (a histogram, the
-// log and /status, a notification when late), and the writer's memory of
-// removed records shared with the other agents in the view annex.
+// log and /status, a notification when late), and the memory of
+// removed records every agent shares and merges in the view annex.
 
 // outages remembers, per address, when its current run of lost probes
 // began: the start of the outage for the "outage to DNS" figure.
@@ -136,71 +136,80 @@ func (e *events) quarantined(r dns.PassReport) {
 	}
 }
 
-// sharedMemory keeps the writer's memory of removed records on every
-// agent: the writer publishes it in its view annex, and every other agent
-// imports the current writer's latest (and saves it in its state file), so
-// that a new writer restores exactly what the previous one removed.
+// sharedMemory keeps every agent's memory of removed records the same:
+// each agent publishes its memory in its view annex, and merges every
+// peer's (dns.Memory.Merge: per record the latest removal or restore
+// wins), and saves it in its state file. So a new writer restores exactly
+// what an earlier one removed, even one cut off by a partition before its
+// memory reached the others, and a restore travels as a tombstone.
 type sharedMemory struct {
-	clu     *cluster.Cluster
+	clu     peerViews
 	annexes *annexBox // this agent's annex, shared with the drains
 	mem     *dns.Memory
 	log     *slog.Logger
 
 	mu        sync.Mutex
-	published []byte // the memory last published
-	adopted   []byte // the writer's memory last imported
+	published []byte            // the memory last published
+	merged    map[string][]byte // each peer's annex last merged
 }
 
-func newSharedMemory(clu *cluster.Cluster, annexes *annexBox, mem *dns.Memory, log *slog.Logger) *sharedMemory {
-	return &sharedMemory{clu: clu, annexes: annexes, mem: mem, log: log}
+// peerViews is the part of the cluster sharedMemory reads.
+type peerViews interface {
+	PeerViews() map[string]cluster.View
 }
 
-// sync publishes this agent's memory if it is the writer, and otherwise
-// imports the writer's. It is cheap when nothing changed.
+func newSharedMemory(clu peerViews, annexes *annexBox, mem *dns.Memory, log *slog.Logger) *sharedMemory {
+	return &sharedMemory{clu: clu, annexes: annexes, mem: mem, log: log, merged: map[string][]byte{}}
+}
+
+// sync merges the peers' memories that changed, then publishes this
+// agent's if it changed. It is cheap when nothing changed.
 func (s *sharedMemory) sync() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	me, writer := s.clu.IsWriter()
-	if me {
-		b, err := s.mem.Export()
-		if err != nil || bytes.Equal(b, s.published) {
-			return
+	views := s.clu.PeerViews()
+	for peer := range s.merged {
+		if _, ok := views[peer]; !ok {
+			delete(s.merged, peer) // forgotten by the cluster
 		}
-		enc, err := packRemoved(b)
-		if err != nil {
-			s.log.Warn("could not share the memory of removed records", "err", err)
-			return
+	}
+	for peer, v := range views {
+		if len(v.Annex) == 0 || bytes.Equal(v.Annex, s.merged[peer]) {
+			continue
 		}
-		s.setRemoved(enc)
-		s.published = b
+		if err := s.merge(peer, v.Annex); err != nil {
+			s.log.Warn("could not merge a peer's memory of removed records; keeping this agent's", "peer", peer, "err", err)
+		}
+		s.merged[peer] = bytes.Clone(v.Annex) // an unreadable one is not tried again until it changes
+	}
+	b, err := s.mem.Export()
+	if err != nil || bytes.Equal(b, s.published) {
 		return
 	}
-	if s.published != nil { // no longer the writer: stop claiming the memory
-		s.setRemoved(nil)
-		s.published = nil
-	}
-	v, ok := s.clu.PeerViews()[writer]
-	if !ok || len(v.Annex) == 0 {
-		return
-	}
-	a, err := decodeAnnex(v.Annex)
+	enc, err := packRemoved(b)
 	if err != nil {
-		s.log.Warn("the writer's view annex is unreadable; keeping this agent's memory of removed records", "writer", writer, "err", err)
+		s.log.Warn("could not share the memory of removed records", "err", err)
 		return
 	}
-	if len(a.Removed) == 0 || bytes.Equal(a.Removed, s.adopted) {
-		return
+	s.setRemoved(enc)
+	s.published = b
+}
+
+// merge folds the memory in a peer's annex into this agent's.
+func (s *sharedMemory) merge(peer string, raw []byte) error {
+	a, err := decodeAnnex(raw)
+	if err != nil || len(a.Removed) == 0 {
+		return err
 	}
 	mem, err := unpackRemoved(a.Removed)
-	if err == nil {
-		err = s.mem.Import(mem)
-	}
 	if err != nil {
-		s.log.Warn("could not keep the writer's memory of removed records", "writer", writer, "err", err)
-		return
+		return err
 	}
-	s.adopted = bytes.Clone(a.Removed)
-	s.log.Debug("kept the writer's memory of removed records", "writer", writer, "records", s.mem.Len())
+	if err := s.mem.Merge(mem); err != nil {
+		return err
+	}
+	s.log.Debug("merged a peer's memory of removed records", "peer", peer, "records", s.mem.Len())
+	return nil
 }
 
 // Removed-record memories over packThreshold bytes travel gzipped, as a

@@ -105,11 +105,18 @@ func (c *Cluster) IsWriter() (bool, string) {
 
 // Fence checks, right before a DNS write, that this agent holds the writer
 // lease with time to spare, and returns a context that ends when the lease
-// does: every request sent under it leaves within the lease. It logs the
-// lease it writes under (the chaos suite checks writes against it).
+// does: every request sent under it leaves within the lease. The deadline
+// is absolute, from clock readings taken with the lease, so nothing after
+// them (the log line, a GC pause) lengthens it; and the context's Err also
+// reads the lease's clock, which counts through a system suspend that the
+// context's timer does not see (see fenceCtx). It logs the lease it writes
+// under (the chaos suite checks writes against it).
 func (c *Cluster) Fence(ctx context.Context) (context.Context, context.CancelFunc, error) {
-	now := c.cfg.Mono()
 	c.mu.Lock()
+	// One reading of each clock, together with the lease: the lease's
+	// clock (Mono) for the lease, the process's for the context's timer.
+	now := c.cfg.Mono()
+	timerNow := time.Now()
 	l := c.leaseLocked(now)
 	c.mu.Unlock()
 	if !l.Held {
@@ -123,10 +130,9 @@ func (c *Cluster) Fence(ctx context.Context) (context.Context, context.CancelFun
 	if left < c.elector.margin { // fixed at the start, like the lease's length
 		return ctx, func() {}, fmt.Errorf("%w: the lease ends in %s, too soon to send a request", ErrNotWriter, left.Round(time.Millisecond))
 	}
-	// l.Until is a Mono reading: the log and the context take it as the
-	// time left from now.
-	c.cfg.Log.Info("dns write under the writer lease", "term", l.Term, "lease_until", c.cfg.Now().Add(left).Format(time.RFC3339Nano), "left", left.Round(time.Millisecond), "endorsers", l.Endorsers)
-	fctx, cancel := context.WithTimeout(ctx, left)
+	fctx, cancel := newFenceCtx(ctx, timerNow.Add(left), l.Until, c.cfg.Mono)
+	// l.Until is a Mono reading: the log gives it as a wall time.
+	c.cfg.Log.Info("dns write under the writer lease", "term", l.Term, "lease_until", c.cfg.Now().Add(l.Until.Sub(c.cfg.Mono())).Format(time.RFC3339Nano), "left", left.Round(time.Millisecond), "endorsers", l.Endorsers)
 	return fctx, cancel, nil
 }
 

@@ -25,7 +25,7 @@ type View struct {
 	// and not sent (Annex is empty).
 	AnnexKept bool
 	// Annex is opaque state the agent shares beside its probe results
-	// (the writer's memory of removed records, drains): cmd gives it
+	// (its memory of removed records, drains): cmd gives it
 	// meaning, cluster only carries it. At most maxAnnex bytes.
 	Annex []byte
 

@@ -16,6 +16,6 @@
 // RetryAfterError, PermanentError, RejectedError, StaleError, ZoneError, or
 // transient); each provider maps its own codes into them. Memory keeps the
 // removed records' comment and tags for an exact restore, and can be shared
-// between agents (Export, Import). PropagationChecker then follows each
+// between agents (Export, Merge). PropagationChecker then follows each
 // change on the zone's nameservers, reading DNS only.
 package dns

@@ -6,13 +6,15 @@ import (
 )
 
 // The writer fence around a zone's pass. A zone is fenced before it is
-// listed, and the listing, the plan and every batch run under that fence's
-// context, which ends when the lease it proved ends: a batch is never
-// planned on a listing taken under an earlier lease (another writer may
-// have changed the zone in between). Before each batch request the fence
-// is asked again, and the batch goes only if this agent still holds the
-// lease and the first fence's context has not ended (the lease was held
-// without a break since the listing).
+// listed, and the listing, the plan and every batch run under a chain of
+// fences from that one, each taken while the previous one's context (which
+// ends when the lease it proved ends) still runs: a batch is never planned
+// on a listing taken under an earlier lease (another writer may have
+// changed the zone in between). The listing renews the chain while it
+// lasts (listchain.go). Before each batch request the fence is asked
+// again, and the batch goes only if this agent still holds the lease and
+// the latest link has not ended (the lease was held without a break since
+// the listing).
 
 // ErrLeaseEnded is wrapped by a batch not sent because the writer lease
 // proved before the zone was listed has ended: the next pass lists again.
@@ -65,6 +67,13 @@ func (r *Reconciler) fenceBatch(ctx context.Context) (context.Context, context.C
 	if ctx.Err() != nil { // the previous link ended while the fence was asked
 		cancel()
 		return ctx, func() {}, fmt.Errorf("%w (%w)", ErrLeaseEnded, ctx.Err())
+	}
+	// The last check before the send: the new link's Err may read a lease
+	// clock that its timer does not follow (after a system suspend, see
+	// ReconcilerConfig.Fence).
+	if nctx.Err() != nil {
+		cancel()
+		return ctx, func() {}, fmt.Errorf("%w (%w)", ErrLeaseEnded, context.Cause(nctx))
 	}
 	return context.WithValue(nctx, chainKey{}, parent), cancel, nil
 }

@@ -55,7 +55,7 @@ func TestMemory_FileRoundTripAndBadFiles(t *testing.T) {
 	}
 }
 
-func TestMemory_ExportImport(t *testing.T) {
+func TestMemory_ExportMerge(t *testing.T) {
 	writer, err := LoadMemory("")
 	if err != nil {
 		t.Fatal(err)
@@ -76,40 +76,41 @@ func TestMemory_ExportImport(t *testing.T) {
 	if err := other.Remember("example.com", []Record{{Name: "old.example.com", Type: "A", Content: "192.0.2.7"}}); err != nil {
 		t.Fatal(err)
 	}
-	if err := other.Import(b); err != nil {
+	if err := other.Merge(b); err != nil {
 		t.Fatal(err)
 	}
 	create := []Record{{Name: "www.example.com", Type: "A", Content: "192.0.2.1", TTL: 60, Comment: "managed by goavail"}}
 	if w, o := writer.Restore("example.com", create), other.Restore("example.com", create); !slices.EqualFunc(w, o, sameRecord) || o[0].Comment != "hand-made" {
 		t.Errorf("after import: %+v, the writer restores %+v", o, w)
 	}
-	if other.Len() != 1 {
-		t.Errorf("import kept %d records, want the writer's 1", other.Len())
+	if other.Len() != 2 {
+		t.Errorf("the merge kept %d records, want its own and the writer's", other.Len())
 	}
 	saved, err := LoadMemory(path)
-	if err != nil || saved.Len() != 1 {
-		t.Errorf("the imported memory was not saved: %v, %d records", err, saved.Len())
+	if err != nil || saved.Len() != 2 {
+		t.Errorf("the merged memory was not saved: %v, %d records", err, saved.Len())
 	}
-	for _, bad := range []string{"", "{", `{"version": 7}`, `{"version":1,"records":[{"zone":"z"}]}`} {
-		if err := other.Import([]byte(bad)); err == nil || other.Len() != 1 {
+	for _, bad := range []string{"", "{", `{"version": 7}`, `{"version":1,"records":[{"zone":"z"}]}`, `{"version":1,"records":[],"forgotten":[{"zone":"z"}]}`} {
+		if err := other.Merge([]byte(bad)); err == nil || other.Len() != 2 {
 			t.Errorf("import of %q: %v, %d records", bad, err, other.Len())
 		}
 	}
 }
 
-// FuzzImportMemory feeds arbitrary shared memories to Import: it never
+// FuzzImportMemory feeds arbitrary shared memories to Merge: it never
 // panics, a refused one changes nothing, and an accepted one exports and
-// imports again to the same records.
+// merges into an empty memory again to the same records.
 func FuzzImportMemory(f *testing.F) {
 	f.Add([]byte(`{"version":1,"records":[{"zone":"example.com","name":"www.example.com","type":"A","content":"192.0.2.1","ttl":300,"proxied":false,"comment":"c","tags":["a:b"]}]}`))
 	f.Add([]byte(`{"version":1,"records":[]}`))
 	f.Add([]byte(`[]`))
+	f.Add([]byte(`{"version":1,"records":[{"zone":"keep.example","name":"k.keep.example","type":"A","content":"192.0.2.9","removed_at":"2026-01-01T00:00:00Z"}],"forgotten":[{"zone":"keep.example","name":"k.keep.example","type":"A","content":"192.0.2.9","at":"2027-01-01T00:00:00Z"}]}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		m, _ := LoadMemory("")
 		if err := m.Remember("keep.example", []Record{{Name: "k.keep.example", Type: "A", Content: "192.0.2.9"}}); err != nil {
 			t.Fatal(err)
 		}
-		if err := m.Import(b); err != nil {
+		if err := m.Merge(b); err != nil {
 			if m.Len() != 1 {
 				t.Fatalf("a refused import changed the memory: %d records", m.Len())
 			}
@@ -120,7 +121,7 @@ func FuzzImportMemory(f *testing.F) {
 			t.Fatal(err)
 		}
 		again, _ := LoadMemory("")
-		if err := again.Import(out); err != nil || again.Len() != m.Len() {
+		if err := again.Merge(out); err != nil || again.Len() != m.Len() {
 			t.Fatalf("an accepted memory does not survive export: %v, %d records, want %d", err, again.Len(), m.Len())
 		}
 	})

@@ -105,15 +105,18 @@ func (r *Reconciler) passZoneOnce(ctx context.Context, zone string, groups []Gro
 	if ferr == nil {
 		ctx = fctx
 	}
+	// The listing renews the fence while it lasts (listchain.go).
+	lc := r.listUnderChain(ctx)
+	defer lc.cancel()
 	var actual []Record
 	types := Types(zg)
 	// The zone's fence is read before the records, so that any write after
 	// the read moves it and refuses this pass's writes (zonefence.go).
 	var zf *ZoneFence
 	if fencer, ok := r.cfg.Provider.(Fencer); ok && mode == ModeApplied && ferr == nil && !testNoZoneFence() {
-		f, err := fencer.ReadFence(ctx, zone)
+		f, err := fencer.ReadFence(lc.lctx, zone)
 		if err != nil {
-			return ZonePlan{Zone: zone}, err
+			return ZonePlan{Zone: zone}, lc.listErr(err)
 		}
 		zf = &f
 	}
@@ -128,9 +131,13 @@ func (r *Reconciler) passZoneOnce(ctx context.Context, zone string, groups []Gro
 		}
 		r.mu.Unlock()
 		var err error
-		if actual, err = r.cfg.Provider.Records(ctx, zone, types); err != nil {
-			return ZonePlan{Zone: zone}, err
+		if actual, err = r.cfg.Provider.Records(lc.lctx, zone, types); err != nil {
+			return ZonePlan{Zone: zone}, lc.listErr(err)
 		}
+	}
+	ctx, lerr := lc.finish() // the latest link: plan and send under it
+	if lerr != nil {
+		return ZonePlan{Zone: zone}, lerr
 	}
 	t := r.cfg.Now()
 	p := Plan(zone, zg, health, actual)

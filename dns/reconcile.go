@@ -22,10 +22,15 @@ type ReconcilerConfig struct {
 	// every pass (so its status shows the plan) and logs, but never writes.
 	Writer func() (bool, string)
 	// Fence, if set, is asked before a zone is listed when this agent is
-	// about to write, and again right before every batch request: an
-	// error means this agent may no longer write, and nothing more is
-	// sent; the listing and the requests run under the context the first
-	// returns (which ends when the writer's lease does). See fence.go.
+	// about to write, again while the listing runs, and again right
+	// before every batch request: an error means this agent may no longer
+	// write, and nothing more is sent. Each context it returns ends when
+	// the writer's lease does; each is taken while the previous one runs,
+	// and the listing lasts while that chain does. A context whose
+	// timer may miss its lease's end (the lease clock counts through a
+	// system suspend, the process's timers do not) must report it through
+	// Err: the batch check reads Err last, right before the send. See
+	// fence.go.
 	Fence func(context.Context) (context.Context, context.CancelFunc, error)
 	// Stamp says who writes, for a Provider that is a Fencer
 	// (zonefence.go): every write replaces the zone's fence with it. Nil:

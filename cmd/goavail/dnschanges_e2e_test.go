@@ -135,6 +135,82 @@ func TestE2E_WriterMemorySurvivesHandOver(t *testing.T) {
 	agents[2].stop(t)
 }
 
+// TestE2E_WriterMemorySurvivesAPartitionAndAHandOver runs three agents (2
+// of 3 must agree). agent-2 is cut off from the others while agent-1, the
+// writer, removes a hand-made record (comment and tags) and shares its
+// memory, which agent-3 keeps. agent-1 is killed and agent-2 rejoins:
+// agent-2, the writer now, never saw agent-1's memory, so it merges
+// agent-3's, and restores the record with its comment and tags when the
+// host answers again. (Before memories merged, a new writer kept only its
+// own, agent-3 replaced its copy with it, and the comment was lost.)
+func TestE2E_WriterMemorySurvivesAPartitionAndAHandOver(t *testing.T) {
+	l := newE2ELab(t, 87, labOpts{hosts: 5, gateway: true})
+	target, other, hosts, emu := l.hosts[0], l.hosts[1], l.hosts[2:5], l.emu
+	l.seed(cfemu.Record{TTL: 60, Comment: "hand-made", Tags: []string{"team:web"}}, target)
+	l.seed(cfemu.Record{TTL: 60}, other)
+	key := crypto.GenerateKey()
+	cut := func(on bool) { // agent-2 (hosts[1]) from agent-1 and agent-3
+		for _, h := range []*netlab.Host{hosts[0], hosts[2]} {
+			h.DropFrom(hosts[1].V4, on)
+			hosts[1].DropFrom(h.V4, on)
+		}
+	}
+	cut(true)
+	var agents []*proc
+	var states []string
+	for i, h := range hosts {
+		var peers []*netlab.Host
+		for _, p := range hosts {
+			if p != h {
+				peers = append(peers, p)
+			}
+		}
+		states = append(states, filepath.Join(t.TempDir(), fmt.Sprintf("agent-%d.json", i+1)))
+		cfg := fmt.Sprintf("state_file = %q\n", states[i]) + clusterConfig(fmt.Sprintf("agent-%d", i+1), h, peers, key, target, other)
+		agents = append(agents, l.startIn(h, cfg, "--no-dry-run"))
+	}
+	all := lazy(func() string {
+		var b strings.Builder
+		for i, a := range agents {
+			fmt.Fprintf(&b, "--- agent-%d\n%s", i+1, a.logs.String())
+		}
+		return b.String()
+	})
+	remembers := func(i int) bool {
+		b, _ := os.ReadFile(states[i])
+		return strings.Contains(string(b), "hand-made") && strings.Contains(string(b), "team:web")
+	}
+	for _, i := range []int{0, 2} {
+		eventually(t, fmt.Sprintf("agent-%d sees agent-1 as the writer", i+1), func() bool {
+			return strings.Contains(agents[i].logs.String(), saw(target, "unknown", "up")) && strings.Contains(agents[i].logs.String(), "writer=agent-1")
+		}, all)
+	}
+	target.IgnoreEcho(true)
+	eventually(t, "agent-1 removes the target's record", func() bool { return !has(emu, "www.example.com", "A", target.V4.String()) }, all)
+	eventually(t, "agent-3 keeps agent-1's memory in its state file", func() bool { return remembers(2) }, all)
+	if remembers(1) {
+		t.Fatal("agent-2 got agent-1's memory through the cut")
+	}
+	agents[0].cmd.Process.Signal(syscall.SIGKILL)
+	agents[0].cmd.Wait()
+	cut(false)
+	patient(t, "agent-2 takes over", func() bool {
+		l := agents[1].logs.String()
+		i := strings.LastIndex(l, "writer=")
+		return i >= 0 && strings.HasPrefix(l[i:], "writer=agent-2")
+	}, all)
+	patient(t, "agent-2 merges agent-3's memory into its state file", func() bool { return remembers(1) }, all)
+	target.IgnoreEcho(false)
+	patient(t, "agent-2 restores the record", func() bool { return has(emu, "www.example.com", "A", target.V4.String()) }, all)
+	for _, r := range emu.Records("example.com") {
+		if r.Content == target.V4.String() && (r.Comment != "hand-made" || !slices.Equal(r.Tags, []string{"team:web"})) {
+			t.Errorf("restored by the new writer: %+v, want comment hand-made and tags [team:web]", r)
+		}
+	}
+	agents[1].stop(t)
+	agents[2].stop(t)
+}
+
 // TestE2E_QuarantineKeepsTheZoneMoving runs the binary on a zone where one
 // managed name became a CNAME: restoring the addresses onto it is refused
 // (81053), while a host that goes down on the other name is still removed.
