@@ -31,7 +31,9 @@ type applied struct {
 // one (the record already exists, or is already gone) counts as made, and
 // every other change of the zone is applied in the same pass. Removals are
 // charged to the budget before they are sent, and refunded only when the
-// API definitely did not apply them. A transient error ends the zone's
+// API definitely did not apply them: only the charges the refused send
+// made, never those of an earlier send whose answer was lost; a removal
+// found already gone (stale) keeps its charge. A transient error ends the zone's
 // pass: the changes not yet made are returned as failed, with the error.
 //
 // With a zone fence (zf, see zonefence.go) every batch is conditional on
@@ -81,9 +83,12 @@ func (r *Reconciler) apply(ctx context.Context, zone string, creates, deletes, a
 		}
 		// The last check, before every batch, that this agent may still
 		// write (fence.go).
-		ids := deleteIDs(b)
+		// ids are the charges this send made: only those are refunded
+		// when the API definitely refuses it. A removal charged by an
+		// earlier send whose answer was lost keeps its charge, even when a
+		// retry is refused (81044: it is gone, maybe by that send).
 		r.mu.Lock()
-		r.budget.charge(r.cfg.Now(), ids)
+		ids := r.budget.charge(r.cfg.Now(), deleteIDs(b))
 		r.mu.Unlock()
 		bctx, bcancel, err := r.fenceBatch(ctx)
 		if err == nil {
@@ -112,7 +117,9 @@ func (r *Reconciler) apply(ctx context.Context, zone string, creates, deletes, a
 			}
 			continue
 		case errors.As(err, &rej) || errors.As(err, &stale):
-			r.refund(ids)
+			if len(b) > 1 || rej != nil {
+				r.refund(ids) // refused whole; the halves are charged again
+			}
 			if len(b) > 1 {
 				for _, c := range b { // the halves are guarded again
 					if c.action == ActionDelete {
