@@ -56,6 +56,7 @@ func (r *Reconciler) Pass(ctx context.Context) PassReport {
 	r.mu.Lock()
 	if report.Err == nil {
 		r.failures = 0
+		r.standbyUntil = time.Time{}
 	}
 	r.last = report
 	r.mu.Unlock()
