@@ -48,6 +48,24 @@ func transientBackoff(n, zones int, rnd func(int64) int64) time.Duration {
 	return d + time.Duration(rnd(int64(d/2)+1))
 }
 
+// A 429 that names no wait (or says 0) is held for rateLimitFloor, and
+// every further 429 in a row (without a good pass between) doubles that
+// floor up to rateLimitMax, Cloudflare's 5-minute budget window: a token
+// whose budget is spent must not be asked again at once, nor every second
+// for five minutes. A Retry-After longer than the floor is honoured
+// exactly.
+const (
+	rateLimitFloor = 2 * time.Second
+	rateLimitMax   = 5 * time.Minute
+)
+
+// rateLimitHold is the hold after the n-th 429 in a row (n ≥ 1) whose
+// Retry-After said wait.
+func rateLimitHold(n int, wait time.Duration) time.Duration {
+	floor := min(rateLimitFloor<<min(n-1, 16), rateLimitMax)
+	return min(max(wait, floor), maxRetryAfter)
+}
+
 // backoff records a failure and returns how long to hold all requests.
 func (r *Reconciler) backoff(err error) time.Duration {
 	r.mu.Lock()
@@ -58,7 +76,8 @@ func (r *Reconciler) backoff(err error) time.Duration {
 	var perm *PermanentError
 	switch {
 	case errors.As(err, &ra):
-		d = min(ra.Wait, maxRetryAfter) // exactly: no request before it, none long after
+		r.limited++
+		d = rateLimitHold(r.limited, ra.Wait) // exactly: no request before it, none long after
 	case errors.As(err, &perm) && !transientIn(err):
 		// The operator must act (credentials, a missing zone): no hold, so
 		// the other zones keep up with transitions; retry each period.

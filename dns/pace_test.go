@@ -127,3 +127,40 @@ func TestRetryRate_StandbyListsAtItsPeriod(t *testing.T) {
 		t.Errorf("%d passes after the kicks, want exactly 1 (the one as writer)", got-n)
 	}
 }
+
+// TestRateLimit_FloorGrowsAcross429s: a 429 without a Retry-After, or with
+// Retry-After: 0, holds at least rateLimitFloor; 429s in a row double the
+// floor up to rateLimitMax; a longer Retry-After is honoured exactly; a
+// good pass starts the floor again.
+func TestRateLimit_FloorGrowsAcross429s(t *testing.T) {
+	now := time.Unix(1_700_000_000, 0)
+	r := NewReconciler(ReconcilerConfig{Provider: &memProvider{}, Health: func() Health { return nil }, Log: discard(), Now: func() time.Time { return now }})
+	r.SetGroups([]Group{small}, time.Minute)
+	limited := func(wait time.Duration) time.Duration {
+		return r.backoff(&RetryAfterError{Wait: wait, Err: errors.New("429")})
+	}
+	if d := limited(0); d != 2*time.Second {
+		t.Errorf("a 429 with Retry-After: 0 held %s, want 2s", d)
+	}
+	for i, want := range []time.Duration{4 * time.Second, 8 * time.Second, 16 * time.Second} {
+		if d := limited(0); d != want {
+			t.Errorf("429 number %d in a row without Retry-After held %s, want %s", i+2, d, want)
+		}
+	}
+	if d := limited(90 * time.Second); d != 90*time.Second {
+		t.Errorf("Retry-After: 90 held %s", d)
+	}
+	for range 20 {
+		limited(0)
+	}
+	if d := limited(0); d != rateLimitMax {
+		t.Errorf("after many 429s the floor is %s, want %s", d, rateLimitMax)
+	}
+	if at := r.holdUntil; !at.Equal(now.Add(rateLimitMax)) {
+		t.Errorf("hold until +%s, want +%s", at.Sub(now), rateLimitMax)
+	}
+	r.Pass(context.Background())
+	if d := limited(0); d != rateLimitFloor {
+		t.Errorf("after a good pass a 429 held %s, want the floor %s again", d, rateLimitFloor)
+	}
+}

@@ -55,7 +55,7 @@ func (r *Reconciler) Pass(ctx context.Context) PassReport {
 	report.Duration = r.cfg.Now().Sub(report.At)
 	r.mu.Lock()
 	if report.Err == nil {
-		r.failures = 0
+		r.failures, r.limited = 0, 0
 		r.standbyUntil = time.Time{}
 	}
 	r.last = report

@@ -89,6 +89,7 @@ type Reconciler struct {
 	groups    []Group
 	period    time.Duration
 	failures  int
+	limited   int // 429s in a row, without a good pass between
 	holdUntil time.Time
 	// standbyUntil: a standby agent whose pass failed lists again no
 	// sooner, unless it becomes the writer (see standby in pace.go).

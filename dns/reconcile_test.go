@@ -281,8 +281,8 @@ func TestReconciler_BackoffGrowsAndResets(t *testing.T) {
 	if d := r.backoff(&RetryAfterError{Wait: 90 * time.Second}); d != 90*time.Second {
 		t.Errorf("Retry-After 90s gave hold %s", d)
 	}
-	if d := r.backoff(&RetryAfterError{Wait: 1500 * time.Millisecond}); d != 1500*time.Millisecond {
-		t.Errorf("Retry-After-Ms 1500 gave hold %s", d)
+	if d := r.backoff(&RetryAfterError{Wait: 4500 * time.Millisecond}); d != 4500*time.Millisecond {
+		t.Errorf("Retry-After-Ms 4500 gave hold %s", d) // over the 4 s floor of a second 429 in a row
 	}
 	r.Pass(context.Background())
 	if d := r.backoff(errors.New("502")); d > floor*3/2 {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -339,6 +340,13 @@ func TestCloudflare_AnswersAsCloudflareGivesThem(t *testing.T) {
 			}
 		})
 	}
+	t.Run("429 without Retry-After says no wait", func(t *testing.T) {
+		for _, h := range []http.Header{nil, {}, {"Retry-After": {"soon"}}, {"Retry-After": {"0"}}} {
+			if got := retryAfter(h, time.Now()); got != 0 {
+				t.Errorf("Retry-After %v read as %s, want 0 (the Reconciler holds its own growing floor)", h, got)
+			}
+		}
+	})
 	t.Run("HTML 5xx from the edge is transient", func(t *testing.T) {
 		emu, cf := newEmu(t)
 		emu.Inject(cfemu.Fault{Status: 502, HTML: true, Count: 1})
