@@ -186,6 +186,9 @@ func New(cfg *config.Config, keys [][]byte, o Options) (*Agent, error) {
 	for _, n := range cfg.Notices {
 		log.Info(n)
 	}
+	for _, w := range cfg.RecordWarnings() {
+		log.Warn(w)
+	}
 
 	log.Info("goavail started", "version", o.Build.Version, "dry_run", o.DryRun, "targets", len(cfg.Addrs()), "groups", len(cfg.Groups),
 		"interval", cfg.Interval.D(), "failure_threshold", cfg.FailureThreshold, "rise_threshold", cfg.RiseThreshold,

@@ -56,14 +56,27 @@ func (r *Reconciler) apply(ctx context.Context, zone string, creates, deletes, a
 	if zf != nil {
 		size = max(size-2, 1) // room for the fence's delete and post
 	}
-	var queue [][]change
+	var queue []batch
 	for len(all) > 0 {
 		n := min(len(all), size)
-		queue, all = append(queue, all[:n]), all[n:]
+		queue, all = append(queue, batch{changes: all[:n]}), all[n:]
+	}
+	splits := 0 // split requests sent this pass: see maxSplitRequests
+	// answered notes a batch's answer (see batch.done), and quarantines a
+	// pair whose halves were both refused for their whole's content code.
+	answered := func(item batch, held []change) {
+		var whole []change
+		if queue, whole = item.done(queue, held); whole != nil {
+			p := item.pair
+			r.cfg.Log.Warn("dns batch refused for one reason: both its halves were refused alike, so its changes are quarantined together rather than split further",
+				"zone", zone, "changes", len(whole), "code", p.code, "message", p.msg)
+			r.quarantineAll(zone, whole, p.code, p.msg, false, true, pending, left, &res)
+		}
 	}
 	for len(queue) > 0 {
-		b := queue[0]
+		item := queue[0]
 		queue = queue[1:]
+		b := item.changes
 		// Never send a removal that, with the restores that failed or were
 		// quarantined so far, would leave its name empty.
 		b = slices.DeleteFunc(b, func(c change) bool {
@@ -79,14 +92,26 @@ func (r *Reconciler) apply(ctx context.Context, zone string, creates, deletes, a
 			return true
 		})
 		if len(b) == 0 {
+			answered(item, nil)
 			continue
 		}
+		if item.pair != nil {
+			if splits >= maxSplitRequests {
+				// The pass's split budget is spent: what is not narrowed
+				// down yet waits in the quarantine, with the code its
+				// batch was refused with.
+				r.quarantineAll(zone, b, item.pair.code, fmt.Sprintf("%s (not narrowed down: this pass already sent %d split requests)", item.pair.msg, maxSplitRequests), true, true, pending, left, &res)
+				answered(item, nil)
+				continue
+			}
+			splits++
+		}
 		// The last check, before every batch, that this agent may still
-		// write (fence.go).
-		// ids are the charges this send made: only those are refunded
-		// when the API definitely refuses it. A removal charged by an
-		// earlier send whose answer was lost keeps its charge, even when a
-		// retry is refused (81044: it is gone, maybe by that send).
+		// write (fence.go). ids are the charges this send made: only
+		// those are refunded when the API definitely refuses it. A
+		// removal charged by an earlier send whose answer was lost keeps
+		// its charge, even when a retry is refused (81044: it is gone,
+		// maybe by that send).
 		r.mu.Lock()
 		ids := r.budget.charge(r.cfg.Now(), deleteIDs(b))
 		r.mu.Unlock()
@@ -104,8 +129,8 @@ func (r *Reconciler) apply(ctx context.Context, zone string, creates, deletes, a
 		switch {
 		case errors.As(err, &moved):
 			r.refund(ids) // the whole batch was refused
-			for _, bb := range append([][]change{b}, queue...) {
-				for _, c := range bb {
+			for _, bb := range append([]batch{{changes: b, pair: item.pair}}, queue...) {
+				for _, c := range bb.all() {
 					res.failed = append(res.failed, FailedChange{Action: c.action, Record: c.rec, Err: "not sent: " + err.Error()})
 				}
 			}
@@ -115,6 +140,7 @@ func (r *Reconciler) apply(ctx context.Context, zone string, creates, deletes, a
 			for _, c := range b {
 				r.made(zone, c, &res, pending, left, "applied", nil)
 			}
+			answered(item, nil)
 			continue
 		case errors.As(err, &rej) || errors.As(err, &stale):
 			if len(b) > 1 || rej != nil {
@@ -126,27 +152,28 @@ func (r *Reconciler) apply(ctx context.Context, zone string, creates, deletes, a
 						left[c.rec.Name]++
 					}
 				}
-				queue = append([][]change{b[:len(b)/2], b[len(b)/2:]}, queue...)
+				if rej != nil && rej.Content && item.pair != nil && item.pair.code == rej.Code && !r.retryingSet(zone, b) {
+					// Refused for the same content as its whole: split it
+					// only if its sibling is not refused for it too. A
+					// set's retry is split all the way (within the
+					// budget), so that a good change refused with bad
+					// ones is found in the end.
+					answered(item, b)
+					continue
+				}
+				queue = append(splitBatch(b, rej), queue...)
+				answered(item, nil)
 				continue
 			}
 			c := b[0]
 			if stale != nil {
 				res.at = r.cfg.Now()
 				r.made(zone, c, &res, pending, left, "applied", fmt.Errorf("already in effect (code %d)", stale.Code))
+				answered(item, nil)
 				continue
 			}
-			r.undo(c, pending, left)
-			r.mu.Lock()
-			q, fresh := r.quar.add(r.cfg.Now(), zone, c.action, c.rec, rej.Code, rej.Message)
-			r.mu.Unlock()
-			if fresh {
-				res.fresh = append(res.fresh, q.key())
-			}
-			if fresh {
-				r.cfg.Log.Warn("dns change quarantined: Cloudflare refuses it; the zone's other changes go on, and it is retried slowly",
-					"zone", zone, "action", c.action, "name", c.rec.Name, "type", c.rec.Type, "content", c.rec.Content,
-					"result", "quarantined", "code", q.Code, "message", q.Message, "retry_at", q.NextTry.Round(time.Second))
-			}
+			r.quarantineAll(zone, b, rej.Code, rej.Message, true, false, pending, left, &res)
+			answered(item, nil)
 			continue
 		}
 		// Transient, or not about the changes: this zone waits for the
@@ -154,8 +181,8 @@ func (r *Reconciler) apply(ctx context.Context, zone string, creates, deletes, a
 		if Unsent(err) {
 			r.refund(ids)
 		}
-		for _, bb := range append([][]change{b}, queue...) {
-			for _, c := range bb {
+		for _, bb := range append([]batch{{changes: b, pair: item.pair}}, queue...) {
+			for _, c := range bb.all() {
 				res.failed = append(res.failed, FailedChange{Action: c.action, Record: c.rec, Err: err.Error()})
 				r.logChange(zone, c.action, c.rec, "failed", err)
 			}
@@ -163,6 +190,110 @@ func (r *Reconciler) apply(ctx context.Context, zone string, creates, deletes, a
 		return res, err
 	}
 	return res, nil
+}
+
+// maxSplitRequests bounds the requests one zone's pass spends splitting
+// refused batches: finding a few bad changes among 200 takes about 2 × k ×
+// log2(200/k) requests (28 for two), and a whole batch refused for one
+// reason costs 3 (the batch, then both halves refused alike). Past it, the
+// changes not yet narrowed down are quarantined with their batch's code and
+// retried on the quarantine's timer, so that a zone of many bad changes
+// cannot spend the token's budget (1,200 requests per 5 minutes) and hold
+// the removals behind a 429.
+const maxSplitRequests = 32
+
+// batch is one batch of changes, and, for a half of a refused batch, the
+// pair it belongs to.
+type batch struct {
+	changes []change
+	pair    *splitPair
+}
+
+// splitPair is the two halves of a batch refused with a RejectedError.
+// When both are refused with the same content code as their whole, every
+// change is taken to carry it: the halves are quarantined, not split again.
+type splitPair struct {
+	code    int64
+	content bool
+	msg     string
+	left    int        // halves not yet answered
+	held    [][]change // halves refused with code, waiting for their sibling
+}
+
+// all is every change of the batch, with the halves its pair holds.
+func (b batch) all() []change {
+	out := slices.Clone(b.changes)
+	if b.pair != nil {
+		for _, h := range b.pair.held {
+			out = append(out, h...)
+		}
+	}
+	return out
+}
+
+// splitBatch halves a refused batch.
+func splitBatch(b []change, rej *RejectedError) []batch {
+	p := &splitPair{left: 2}
+	if rej != nil {
+		p.code, p.content, p.msg = rej.Code, rej.Content, rej.Message
+	}
+	return []batch{{changes: b[:len(b)/2], pair: p}, {changes: b[len(b)/2:], pair: p}}
+}
+
+// done notes that a batch was answered; held is set when it was a half
+// refused with its whole's content code. When both halves of a pair are
+// answered, a single held half is split after all; two held halves are
+// returned (whole), for the caller to quarantine. It returns the queue.
+func (b batch) done(queue []batch, held []change) (_ []batch, whole []change) {
+	p := b.pair
+	if p == nil {
+		return queue, nil
+	}
+	if held != nil {
+		p.held = append(p.held, held)
+	}
+	p.left--
+	if p.left > 0 {
+		return queue, nil
+	}
+	h := p.held
+	p.held = nil
+	switch len(h) {
+	case 1:
+		rej := &RejectedError{Code: p.code, Content: p.content, Message: p.msg}
+		return append(splitBatch(h[0], rej), queue...), nil
+	case 2:
+		return queue, append(slices.Clone(h[0]), h[1]...)
+	}
+	return queue, nil
+}
+
+// retryingSet reports whether a batch retries changes quarantined as a set.
+func (r *Reconciler) retryingSet(zone string, b []change) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.quar.anySet(zone, b)
+}
+
+// quarantineAll quarantines changes the API refuses with code. guarded
+// says whether the removal guard still counts their removals as made (a
+// half held for its sibling was given back already); set, that they were
+// not narrowed down one by one (see Quarantined.Set).
+func (r *Reconciler) quarantineAll(zone string, b []change, code int64, msg string, guarded, set bool, pending, left map[string]int, res *applied) {
+	for _, c := range b {
+		if guarded || c.action == ActionCreate {
+			r.undo(c, pending, left)
+		}
+		r.mu.Lock()
+		q, fresh := r.quar.add(r.cfg.Now(), zone, c.action, c.rec, code, msg, set)
+		r.mu.Unlock()
+		if fresh {
+			res.fresh = append(res.fresh, q.key())
+			r.cfg.Log.Warn("dns change quarantined: Cloudflare refuses it; the zone's other changes go on, and it is retried slowly",
+				"zone", zone, "action", c.action, "name", c.rec.Name, "type", c.rec.Type, "content", c.rec.Content,
+				"result", "quarantined", "code", q.Code, "message", q.Message, "retry_at", q.NextTry.Round(time.Second))
+		}
+	}
 }
 
 // made records a change as made.

@@ -44,6 +44,11 @@ type RejectedError struct {
 	Status  int
 	Code    int64
 	Message string
+	// Content is set when Code names something a change holds (a ttl, a
+	// comment, a CNAME at the name), not the batch as a whole (its size):
+	// when both halves of a batch are refused with the same content code,
+	// every change is taken to carry it and splitting stops.
+	Content bool
 	Err     error
 }
 

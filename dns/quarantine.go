@@ -27,6 +27,11 @@ type Quarantined struct {
 	Message string    `json:"message"`
 	Since   time.Time `json:"since"`
 	NextTry time.Time `json:"next_try"`
+	// Set is true when the change was quarantined with others, not
+	// narrowed down to itself: its batch's halves were all refused with
+	// one code, or the pass's split requests ran out. Its retry is split
+	// to the change to blame (as far as the split budget goes).
+	Set bool `json:"set,omitempty"`
 	// New is set in the report of the pass that quarantined it.
 	New bool `json:"new,omitempty"`
 }
@@ -51,14 +56,15 @@ func newQuarantine() *quarantine {
 	return &quarantine{held: map[string]*Quarantined{}, zoneSig: map[string]string{}}
 }
 
-// add quarantines a change; it reports false if it already was.
-func (q *quarantine) add(now time.Time, zone, action string, r Record, code int64, msg string) (Quarantined, bool) {
+// add quarantines a change (with others, not narrowed down to it, when
+// set); it reports false if it already was.
+func (q *quarantine) add(now time.Time, zone, action string, r Record, code int64, msg string, set bool) (Quarantined, bool) {
 	k := changeKey(zone, action, r)
 	if e, ok := q.held[k]; ok {
-		e.Code, e.Message, e.NextTry = code, msg, now.Add(QuarantineRetry)
+		e.Code, e.Message, e.NextTry, e.Set = code, msg, now.Add(QuarantineRetry), set
 		return *e, false
 	}
-	e := &Quarantined{Zone: zone, Action: action, Record: r, Code: code, Message: msg, Since: now, NextTry: now.Add(QuarantineRetry)}
+	e := &Quarantined{Zone: zone, Action: action, Record: r, Code: code, Message: msg, Since: now, NextTry: now.Add(QuarantineRetry), Set: set}
 	q.held[k] = e
 	return *e, true
 }
@@ -67,6 +73,15 @@ func (q *quarantine) add(now time.Time, zone, action string, r Record, code int6
 func (q *quarantine) holds(now time.Time, zone, action string, r Record) bool {
 	e, ok := q.held[changeKey(zone, action, r)]
 	return ok && now.Before(e.NextTry)
+}
+
+// anySet reports whether one of the changes is held as part of a set
+// (Set): its retry must be split to the change to blame.
+func (q *quarantine) anySet(zone string, b []change) bool {
+	return slices.ContainsFunc(b, func(c change) bool {
+		e, ok := q.held[changeKey(zone, c.action, c.rec)]
+		return ok && e.Set
+	})
 }
 
 // release drops a change that was made after all (or is no longer planned).

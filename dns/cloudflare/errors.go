@@ -116,7 +116,8 @@ func classifyAnswer(what string, a apiAnswer) error {
 		return &dns.StaleError{Code: c, Err: msg}
 	}
 	if c, ok := a.has(changeCode); ok {
-		return &dns.RejectedError{Status: a.status, Code: c, Message: a.msgs[slices.Index(a.codes, c)], Err: msg}
+		// 1004 is also a batch over the plan's size: splitting it goes on.
+		return &dns.RejectedError{Status: a.status, Code: c, Message: a.msgs[slices.Index(a.codes, c)], Content: c != 1004, Err: msg}
 	}
 	if c, ok := a.has(staleCode); ok {
 		return &dns.StaleError{Code: c, Err: msg}
