@@ -107,10 +107,11 @@ func (m *Memory) Remember(zone string, recs []Record) error {
 }
 
 // Restore returns creates with each remembered record's comment and tags
-// put back. TTL and proxied stay as creates have them, from the config: what
-// the operator configures now wins (a record removed while unproxied must
-// not come back unproxied after the operator turned proxying on, which
-// would expose the origin).
+// put back. Proxied is what the config says OR what the record was: a
+// record the operator proxied by hand comes back proxied (never
+// grey-clouded, which would expose the origin), and a record removed while
+// unproxied comes back proxied when the config asks for it now. A proxied
+// record's ttl is automatic (1).
 func (m *Memory) Restore(zone string, creates []Record) []Record {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -118,6 +119,10 @@ func (m *Memory) Restore(zone string, creates []Record) []Record {
 	for i, c := range out {
 		if r, ok := m.records[memKey{zone, c.Name, c.Type, c.Content}]; ok {
 			out[i].Comment, out[i].Tags = r.Comment, slices.Clone(r.Tags)
+			out[i].Proxied = c.Proxied || r.Proxied
+		}
+		if out[i].Proxied {
+			out[i].TTL = 1
 		}
 	}
 	return out

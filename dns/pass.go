@@ -201,9 +201,9 @@ func (r *Reconciler) passZoneOnce(ctx context.Context, zone string, groups []Gro
 			return p, nil
 		}
 	}
-	// Restored records come back as they were (comment and tags; ttl and
-	// proxied as configured now); removed ones are remembered first, so a
-	// crash between the two loses nothing.
+	// Restored records come back as they were (see Memory.Restore);
+	// removed ones are remembered first, so a crash between the two loses
+	// nothing.
 	p.Creates = r.cfg.Memory.Restore(zone, p.Creates)
 	if err := r.cfg.Memory.Remember(zone, p.Deletes); err != nil {
 		r.cfg.Log.Warn("could not save the state file; removed records are remembered until a restart only", "err", err)
