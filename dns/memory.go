@@ -106,8 +106,13 @@ func (m *Memory) Remember(zone string, recs []Record) error {
 	return m.saveLocked()
 }
 
+// DefaultTTL is the ttl of a record created for a group that sets none,
+// when goavail never removed it (so it has no ttl of its own to keep).
+const DefaultTTL = 60
+
 // Restore returns creates with each remembered record's comment and tags
-// put back. Proxied is what the config says OR what the record was: a
+// put back. Its ttl is the configured one when set (not 0), else the
+// record's own, else DefaultTTL. Proxied is what the config says OR what the record was: a
 // record the operator proxied by hand comes back proxied (never
 // grey-clouded, which would expose the origin), and a record removed while
 // unproxied comes back proxied when the config asks for it now. A proxied
@@ -120,6 +125,12 @@ func (m *Memory) Restore(zone string, creates []Record) []Record {
 		if r, ok := m.records[memKey{zone, c.Name, c.Type, c.Content}]; ok {
 			out[i].Comment, out[i].Tags = r.Comment, slices.Clone(r.Tags)
 			out[i].Proxied = c.Proxied || r.Proxied
+			if out[i].TTL == 0 {
+				out[i].TTL = r.TTL
+			}
+		}
+		if out[i].TTL == 0 {
+			out[i].TTL = DefaultTTL
 		}
 		if out[i].Proxied {
 			out[i].TTL = 1

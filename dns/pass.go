@@ -135,6 +135,9 @@ func (r *Reconciler) passZoneOnce(ctx context.Context, zone string, groups []Gro
 	}
 	t := r.cfg.Now()
 	p := Plan(zone, zg, health, actual)
+	// Restored records come back as they were (see Memory.Restore), in
+	// the plan every mode logs and shows.
+	p.Creates = r.cfg.Memory.Restore(zone, p.Creates)
 	*work += r.cfg.Now().Sub(t)
 	r.noteFailOpen(zone, zg, p.FailOpen)
 	switch mode {
@@ -201,10 +204,8 @@ func (r *Reconciler) passZoneOnce(ctx context.Context, zone string, groups []Gro
 			return p, nil
 		}
 	}
-	// Restored records come back as they were (see Memory.Restore);
-	// removed ones are remembered first, so a crash between the two loses
-	// nothing.
-	p.Creates = r.cfg.Memory.Restore(zone, p.Creates)
+	// Removed records are remembered before they are removed, so a crash
+	// between the two loses nothing.
 	if err := r.cfg.Memory.Remember(zone, p.Deletes); err != nil {
 		r.cfg.Log.Warn("could not save the state file; removed records are remembered until a restart only", "err", err)
 	}
