@@ -169,7 +169,7 @@ func (r *Reconciler) passZoneOnce(ctx context.Context, zone string, groups []Gro
 	now := r.cfg.Now()
 	r.mu.Lock()
 	if n := r.quar.seen(zone, types, unmanaged(zg, actual)); n > 0 {
-		r.cfg.Log.Info("the zone changed: retrying its quarantined dns changes", "zone", zone, "changes", n)
+		r.cfg.Log.Info("the records at their names changed: retrying quarantined dns changes", "zone", zone, "changes", n)
 	}
 	r.quar.prune(zone, p.Creates, p.Deletes)
 	p.Creates = r.unquarantined(now, zone, ActionCreate, p.Creates)
