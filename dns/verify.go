@@ -150,9 +150,17 @@ func (c *PropagationChecker) Run(ctx context.Context) error {
 	}
 }
 
+// Timeouts of the checker's requests: each has its own, so that one slow
+// nameserver or name cannot use up the time of the others.
+const (
+	serversTimeout = 5 * time.Second // the zone's nameservers, looked up
+	queryTimeout   = 2 * time.Second // one question to one nameserver
+)
+
 // round queries every waiting change once; it reports whether some are
 // still within their bound (so polling goes on), and how many queries it
-// sent.
+// sent. An error is kept per name and type: a failing name settles only
+// its own changes.
 func (c *PropagationChecker) round(ctx context.Context) (active bool, queries int) {
 	c.mu.Lock()
 	byZone := map[string][]*Propagation{}
@@ -160,22 +168,31 @@ func (c *PropagationChecker) round(ctx context.Context) (active bool, queries in
 		byZone[p.Zone] = append(byZone[p.Zone], p)
 	}
 	c.mu.Unlock()
+	type answer struct {
+		seen seenOn
+		err  error
+	}
 	for zone, ps := range byZone {
-		ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		servers, err := c.servers(ctx, zone)
-		answers := map[string]seenOn{} // by name|type
+		sctx, cancel := context.WithTimeout(ctx, serversTimeout)
+		servers, serr := c.servers(sctx, zone)
+		cancel()
+		answers := map[string]answer{} // by name|type
 		for _, p := range ps {
 			q := p.Record.Name + "|" + p.Record.Type
-			if _, done := answers[q]; done || err != nil {
+			if _, done := answers[q]; done {
 				continue
 			}
-			answers[q], err = c.ask(ctx, servers, p.Record.Name, p.Record.Type)
-			queries += len(servers)
+			a := answer{err: serr}
+			if serr == nil {
+				a.seen, a.err = c.ask(ctx, servers, p.Record.Name, p.Record.Type)
+				queries += len(servers)
+			}
+			answers[q] = a
 		}
-		cancel()
 		now := c.cfg.Now()
 		for _, p := range ps {
-			if c.settle(zone, p, servers, answers[p.Record.Name+"|"+p.Record.Type], err, now) {
+			a := answers[p.Record.Name+"|"+p.Record.Type]
+			if c.settle(zone, p, servers, a.seen, a.err, now) {
 				active = true
 			}
 		}
@@ -193,6 +210,7 @@ func (c *PropagationChecker) settle(zone string, p *Propagation, servers []strin
 		return false // replaced by a newer change meanwhile
 	}
 	p.NameServers = servers
+	p.Err = ""
 	if err != nil {
 		p.Err = err.Error()
 	}
@@ -322,12 +340,15 @@ func (c *PropagationChecker) ask(ctx context.Context, servers []string, name, ty
 	return out, nil
 }
 
-// query asks one server over UDP (TCP when the answer is truncated).
+// query asks one server over UDP (TCP when the answer is truncated),
+// within queryTimeout.
 func query(ctx context.Context, server, name string, qtype uint16) ([]string, error) {
+	ctx, cancel := context.WithTimeout(ctx, queryTimeout)
+	defer cancel()
 	m := new(mdns.Msg)
 	m.SetQuestion(mdns.Fqdn(name), qtype)
 	m.RecursionDesired = false
-	cl := &mdns.Client{Timeout: 2 * time.Second}
+	cl := &mdns.Client{Timeout: queryTimeout}
 	r, _, err := cl.ExchangeContext(ctx, m, server)
 	if err == nil && r.Truncated {
 		cl.Net = "tcp"

@@ -1,0 +1,83 @@
+package dns
+
+import (
+	"context"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	mdns "github.com/miekg/dns"
+)
+
+// nameserver serves A answers on loopback: answer[name] for a name it
+// knows, SERVFAIL for the names in fail, and silence for those in drop.
+func nameserver(t *testing.T, answer map[string]string, fail, drop []string) string {
+	t.Helper()
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &mdns.Server{PacketConn: pc, Handler: mdns.HandlerFunc(func(w mdns.ResponseWriter, r *mdns.Msg) {
+		name := strings.TrimSuffix(r.Question[0].Name, ".")
+		for _, d := range drop {
+			if d == name {
+				return
+			}
+		}
+		m := new(mdns.Msg)
+		m.SetReply(r)
+		m.Authoritative = true
+		for _, f := range fail {
+			if f == name {
+				m.Rcode = mdns.RcodeServerFailure
+			}
+		}
+		if a, ok := answer[name]; ok && m.Rcode == mdns.RcodeSuccess {
+			rr, _ := mdns.NewRR(name + ". 60 IN A " + a)
+			m.Answer = append(m.Answer, rr)
+		}
+		w.WriteMsg(m)
+	})}
+	started := make(chan struct{})
+	srv.NotifyStartedFunc = func() { close(started) }
+	go srv.ActivateAndServe()
+	<-started
+	t.Cleanup(func() { srv.Shutdown() })
+	return pc.LocalAddr().String()
+}
+
+// TestPropagation_OneFailingNameSpoilsOnlyItself: in one zone, a name whose
+// nameserver answers SERVFAIL and a name it never answers leave the other
+// names' changes verified in the same round, each failing change with its
+// own error.
+func TestPropagation_OneFailingNameSpoilsOnlyItself(t *testing.T) {
+	ns := nameserver(t, map[string]string{"a.example.com": "192.0.2.1", "b.example.com": "192.0.2.2", "c.example.com": "192.0.2.3"},
+		[]string{"bad.example.com"}, []string{"slow.example.com"})
+	pc := NewPropagationChecker(PropagationConfig{
+		NameServers: func(context.Context, string) ([]string, error) { return []string{ns}, nil },
+		Bound:       time.Hour, Log: discard(),
+	})
+	var creates []Record
+	for _, n := range []string{"a", "bad", "b", "slow", "c"} {
+		content := map[string]string{"a": "192.0.2.1", "b": "192.0.2.2", "c": "192.0.2.3"}[n]
+		if content == "" {
+			content = "192.0.2.9"
+		}
+		creates = append(creates, Record{Name: n + ".example.com", Type: "A", Content: content})
+	}
+	pc.Applied("example.com", creates, nil, time.Now())
+	pc.round(context.Background())
+	recent, waiting := pc.Recent()
+	if len(recent) != 3 {
+		t.Errorf("%d changes verified in the round, want the 3 whose names answer: %+v", len(recent), recent)
+	}
+	errs := map[string]string{}
+	for _, w := range waiting {
+		errs[w.Record.Name] = w.Err
+	}
+	if len(waiting) != 2 || !strings.Contains(errs["bad.example.com"], "SERVFAIL") || !strings.Contains(errs["slow.example.com"], "slow.example.com") ||
+		strings.Contains(errs["slow.example.com"], "SERVFAIL") {
+		t.Errorf("waiting %d, errors %q: want bad with its SERVFAIL and slow with its own timeout", len(waiting), errs)
+	}
+}
