@@ -283,6 +283,10 @@ type DNSStatus struct {
 	Quarantined []dns.Quarantined `json:"quarantined,omitempty"`
 	Propagation []dns.Propagation `json:"propagation,omitempty"` // latest outcomes, newest last
 	Unverified  []dns.Propagation `json:"unverified,omitempty"`  // applied, not yet seen on the nameservers
+	// UncheckedProxied counts the applied changes of proxied records, which
+	// the propagation check skips (the nameservers answer with Cloudflare's
+	// edge addresses).
+	UncheckedProxied int `json:"unchecked_proxied,omitempty"`
 	// Foreign are the zones whose fence another deployment wrote last.
 	Foreign []dns.ForeignFence `json:"foreign_fences,omitempty"`
 }
@@ -296,5 +300,6 @@ func addDNSStatus(doc *StatusDoc, rec *dns.Reconciler, pc *dns.PropagationChecke
 	}
 	if pc != nil {
 		doc.DNS.Propagation, doc.DNS.Unverified = pc.Recent()
+		doc.DNS.UncheckedProxied = pc.SkippedProxied()
 	}
 }

@@ -71,6 +71,7 @@ type PropagationChecker struct {
 	mu      sync.Mutex
 	pending map[string]*Propagation // by change: the latest change of a record wins
 	recent  []Propagation           // the latest outcomes, newest last
+	proxied int                     // proxied changes not checked (see Applied)
 }
 
 // recentKept is how many outcomes Recent returns.
@@ -91,10 +92,18 @@ func NewPropagationChecker(cfg PropagationConfig) *PropagationChecker {
 }
 
 // Applied implements Verifier: it queues the changes made at at. It never
-// blocks.
+// blocks. Proxied records are not checked: Cloudflare's nameservers answer
+// for them with its edge addresses, never the origin's, so a restore would
+// never be seen and a removal would be seen at once.
 func (c *PropagationChecker) Applied(zone string, creates, deletes []Record, at time.Time) {
 	c.mu.Lock()
 	add := func(action string, r Record) {
+		if r.Proxied {
+			c.proxied++
+			c.cfg.Log.Info("dns change not checked on the nameservers: the record is proxied, and Cloudflare's nameservers answer with its edge addresses",
+				"zone", zone, "action", action, "name", r.Name, "type", r.Type, "content", r.Content, "result", "unchecked")
+			return
+		}
 		// A newer change of the same record replaces an older one.
 		k := zone + "|" + r.Name + "|" + r.Type + "|" + strings.ToLower(r.Content)
 		c.pending[k] = &Propagation{Zone: zone, Action: action, Record: r, AppliedAt: at}
@@ -116,6 +125,14 @@ func (c *PropagationChecker) Recheck() {
 	case c.wake <- struct{}{}:
 	default:
 	}
+}
+
+// SkippedProxied is how many applied changes were not checked because
+// their record is proxied.
+func (c *PropagationChecker) SkippedProxied() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.proxied
 }
 
 // Recent returns the latest outcomes (verified or late), newest last, and

@@ -81,3 +81,27 @@ func TestPropagation_OneFailingNameSpoilsOnlyItself(t *testing.T) {
 		t.Errorf("waiting %d, errors %q: want bad with its SERVFAIL and slow with its own timeout", len(waiting), errs)
 	}
 }
+
+// TestPropagation_ProxiedRecordsAreNotChecked: a proxied restore and a
+// proxied removal are not queued (the nameservers answer with Cloudflare's
+// edge addresses, so the restore would never be seen and the removal would
+// be "seen" at once); they are counted, and an unproxied change in the
+// same batch is checked.
+func TestPropagation_ProxiedRecordsAreNotChecked(t *testing.T) {
+	ns := nameserver(t, map[string]string{"www.example.com": "192.0.2.1", "cdn.example.com": "104.16.0.1"}, nil, nil)
+	pc := NewPropagationChecker(PropagationConfig{
+		NameServers: func(context.Context, string) ([]string, error) { return []string{ns}, nil },
+		Bound:       time.Hour, Log: discard(),
+	})
+	pc.Applied("example.com",
+		[]Record{{Name: "www.example.com", Type: "A", Content: "192.0.2.1"}, {Name: "cdn.example.com", Type: "A", Content: "192.0.2.7", Proxied: true}},
+		[]Record{{Name: "cdn.example.com", Type: "A", Content: "192.0.2.8", Proxied: true}}, time.Now())
+	pc.round(context.Background())
+	recent, waiting := pc.Recent()
+	if len(recent) != 1 || recent[0].Record.Name != "www.example.com" || len(waiting) != 0 {
+		t.Errorf("verified %+v, waiting %+v: want only the unproxied restore, verified", recent, waiting)
+	}
+	if n := pc.SkippedProxied(); n != 2 {
+		t.Errorf("%d proxied changes counted as not checked, want 2", n)
+	}
+}
