@@ -78,6 +78,7 @@ func (r *Reconciler) backoff(err error) time.Duration {
 	case errors.As(err, &ra):
 		r.limited++
 		d = rateLimitHold(r.limited, ra.Wait) // exactly: no request before it, none long after
+		r.rateUntil = r.cfg.Now().Add(d)
 	case errors.As(err, &perm) && !transientIn(err):
 		// The operator must act (credentials, a missing zone): no hold, so
 		// the other zones keep up with transitions; retry each period.
@@ -88,6 +89,15 @@ func (r *Reconciler) backoff(err error) time.Duration {
 	}
 	r.holdUntil = r.cfg.Now().Add(d)
 	return r.standby(d)
+}
+
+// RateLimited reports whether the API asked for no request now: a 429's
+// hold is running. Other users of the API on the same token (the
+// propagation check's zone look-ups) wait for it too.
+func (r *Reconciler) RateLimited() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.cfg.Now().Before(r.rateUntil)
 }
 
 // standby stretches the wait after a failed pass of a standby agent (one

@@ -89,7 +89,8 @@ type Reconciler struct {
 	groups    []Group
 	period    time.Duration
 	failures  int
-	limited   int // 429s in a row, without a good pass between
+	limited   int       // 429s in a row, without a good pass between
+	rateUntil time.Time // no request before it: a 429's hold (RateLimited)
 	holdUntil time.Time
 	// standbyUntil: a standby agent whose pass failed lists again no
 	// sooner, unless it becomes the writer (see standby in pace.go).

@@ -57,8 +57,13 @@ type PropagationConfig struct {
 	// OnVerified and OnLate, if set, are told of each change seen, and of
 	// each change not seen within Bound. They must not block.
 	OnVerified, OnLate func(Propagation)
-	Log                *slog.Logger
-	Now                func() time.Time
+	// APIHeld, if set, reports whether the DNS API must not be asked now
+	// (the Reconciler's Retry-After hold, see Reconciler.RateLimited).
+	// NameServers may ask the API (a zone look-up), so during a hold the
+	// checker uses the nameservers it looked up last, or waits.
+	APIHeld func() bool
+	Log     *slog.Logger
+	Now     func() time.Time
 }
 
 // PropagationChecker queries a zone's nameservers after each applied
@@ -72,6 +77,7 @@ type PropagationChecker struct {
 	pending map[string]*Propagation // by change: the latest change of a record wins
 	recent  []Propagation           // the latest outcomes, newest last
 	proxied int                     // proxied changes not checked (see Applied)
+	ns      map[string][]string     // each zone's nameservers, as last looked up
 }
 
 // recentKept is how many outcomes Recent returns.
@@ -88,7 +94,7 @@ func NewPropagationChecker(cfg PropagationConfig) *PropagationChecker {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &PropagationChecker{cfg: cfg, wake: make(chan struct{}, 1), pending: map[string]*Propagation{}}
+	return &PropagationChecker{cfg: cfg, wake: make(chan struct{}, 1), pending: map[string]*Propagation{}, ns: map[string][]string{}}
 }
 
 // Applied implements Verifier: it queues the changes made at at. It never
@@ -190,9 +196,7 @@ func (c *PropagationChecker) round(ctx context.Context) (active bool, queries in
 		err  error
 	}
 	for zone, ps := range byZone {
-		sctx, cancel := context.WithTimeout(ctx, serversTimeout)
-		servers, serr := c.servers(sctx, zone)
-		cancel()
+		servers, serr := c.zoneServers(ctx, zone)
 		answers := map[string]answer{} // by name|type
 		for _, p := range ps {
 			q := p.Record.Name + "|" + p.Record.Type
@@ -292,6 +296,29 @@ func sameContent(a, b string) bool {
 		return x.Unmap() == y.Unmap()
 	}
 	return strings.EqualFold(a, b)
+}
+
+// zoneServers returns the zone's nameservers: looked up, unless the API is
+// on hold, and then as last looked up (an error when never).
+func (c *PropagationChecker) zoneServers(ctx context.Context, zone string) ([]string, error) {
+	if c.cfg.APIHeld != nil && c.cfg.APIHeld() {
+		c.mu.Lock()
+		servers, ok := c.ns[zone]
+		c.mu.Unlock()
+		if !ok {
+			return nil, fmt.Errorf("nameservers of zone %s: not looked up while the API is on hold (Retry-After)", zone)
+		}
+		return servers, nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, serversTimeout)
+	defer cancel()
+	servers, err := c.servers(ctx, zone)
+	if err == nil {
+		c.mu.Lock()
+		c.ns[zone] = servers
+		c.mu.Unlock()
+	}
+	return servers, err
 }
 
 // servers resolves the zone's nameservers to host:port addresses.

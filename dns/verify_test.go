@@ -2,6 +2,7 @@ package dns
 
 import (
 	"context"
+	"errors"
 	"net"
 	"strings"
 	"testing"
@@ -103,5 +104,56 @@ func TestPropagation_ProxiedRecordsAreNotChecked(t *testing.T) {
 	}
 	if n := pc.SkippedProxied(); n != 2 {
 		t.Errorf("%d proxied changes counted as not checked, want 2", n)
+	}
+}
+
+// TestPropagation_NoZoneLookUpDuringARetryAfterHold: while the API is on a
+// Retry-After hold the checker does not ask for the zone's nameservers
+// (which may cost a zone look-up): it uses those it looked up before the
+// hold, or, never having looked them up, waits with an error that says so.
+func TestPropagation_NoZoneLookUpDuringARetryAfterHold(t *testing.T) {
+	ns := nameserver(t, map[string]string{"www.example.com": "192.0.2.1", "api.example.com": "192.0.2.1"}, nil, nil)
+	lookups := 0
+	held := true
+	pc := NewPropagationChecker(PropagationConfig{
+		NameServers: func(context.Context, string) ([]string, error) { lookups++; return []string{ns}, nil },
+		APIHeld:     func() bool { return held },
+		Bound:       time.Hour, Log: discard(),
+	})
+	pc.Applied("example.com", []Record{{Name: "www.example.com", Type: "A", Content: "192.0.2.1"}}, nil, time.Now())
+	pc.round(context.Background())
+	if _, waiting := pc.Recent(); lookups != 0 || len(waiting) != 1 || !strings.Contains(waiting[0].Err, "on hold") {
+		t.Fatalf("during the hold: %d look-ups, waiting %+v; want none, and the change waiting with the reason", lookups, waiting)
+	}
+	held = false
+	pc.round(context.Background())
+	if recent, _ := pc.Recent(); lookups != 1 || len(recent) != 1 {
+		t.Fatalf("after the hold: %d look-ups, verified %d; want 1 and the change verified", lookups, len(recent))
+	}
+	held = true
+	pc.Applied("example.com", []Record{{Name: "api.example.com", Type: "A", Content: "192.0.2.1"}}, nil, time.Now())
+	pc.round(context.Background())
+	if recent, _ := pc.Recent(); lookups != 1 || len(recent) != 2 {
+		t.Errorf("in a second hold: %d look-ups, verified %d; want still 1 (the nameservers known) and the change verified", lookups, len(recent))
+	}
+}
+
+// TestReconciler_RateLimitedDuringTheHoldOnly: RateLimited is true from a
+// 429 until its hold ends, and not after a transient failure.
+func TestReconciler_RateLimitedDuringTheHoldOnly(t *testing.T) {
+	now := time.Unix(1_700_000_000, 0)
+	r := NewReconciler(ReconcilerConfig{Provider: &memProvider{}, Health: func() Health { return nil }, Log: discard(), Now: func() time.Time { return now }})
+	r.SetGroups([]Group{small}, time.Minute)
+	r.backoff(errors.New("502"))
+	if r.RateLimited() {
+		t.Error("rate limited after a 502")
+	}
+	r.backoff(&RetryAfterError{Wait: 3 * time.Second})
+	if !r.RateLimited() {
+		t.Error("not rate limited right after a 429")
+	}
+	now = now.Add(3 * time.Second)
+	if r.RateLimited() {
+		t.Error("still rate limited when the Retry-After has passed")
 	}
 }
