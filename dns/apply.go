@@ -231,13 +231,20 @@ func (b batch) all() []change {
 	return out
 }
 
-// splitBatch halves a refused batch.
+// splitBatch splits a refused batch in two: its restores and its removals
+// when it holds both (a removal is seldom what Cloudflare refuses, so the
+// removals land at the next request, however many bad restores there
+// are), else in halves.
 func splitBatch(b []change, rej *RejectedError) []batch {
 	p := &splitPair{left: 2}
 	if rej != nil {
 		p.code, p.content, p.msg = rej.Code, rej.Content, rej.Message
 	}
-	return []batch{{changes: b[:len(b)/2], pair: p}, {changes: b[len(b)/2:], pair: p}}
+	cut := len(b) / 2
+	if i := slices.IndexFunc(b, func(c change) bool { return c.action == ActionDelete }); i > 0 && !slices.ContainsFunc(b[i:], func(c change) bool { return c.action == ActionCreate }) {
+		cut = i
+	}
+	return []batch{{changes: b[:cut], pair: p}, {changes: b[cut:], pair: p}}
 }
 
 // done notes that a batch was answered; held is set when it was a half

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -40,6 +41,9 @@ func (f *refuser) Apply(_ context.Context, _ string, creates, deletes []Record) 
 		c.ID = fmt.Sprintf("n%d", f.next)
 		f.records = append(f.records, c)
 	}
+	f.records = slices.DeleteFunc(f.records, func(r Record) bool {
+		return slices.ContainsFunc(deletes, func(d Record) bool { return d.ID == r.ID })
+	})
 	return nil
 }
 
@@ -154,5 +158,27 @@ func TestSplit_GoodChangesRefusedWithBadOnesLandOnTheRetry(t *testing.T) {
 	}
 	if q := r.Quarantined(); good != 8 || len(q) != 4 {
 		t.Errorf("after the retry: %d of 8 good records made, %d quarantined (want the 4 bad ones)", good, len(q))
+	}
+}
+
+// TestSplit_RemovalLandsAmongManyBadRestores: a removal in a batch with 64
+// restores each refused for its own reason is made in the same pass, at
+// the second request, not held behind the split budget.
+func TestSplit_RemovalLandsAmongManyBadRestores(t *testing.T) {
+	as := addrs(66)
+	p := &refuser{records: []Record{{ID: "d", Name: "www.example.com", Type: "A", Content: as[64].String(), TTL: 60},
+		{ID: "k", Name: "www.example.com", Type: "A", Content: as[65].String(), TTL: 60}}}
+	p.code = func(r Record) int64 { return 9000 + int64(netip.MustParseAddr(r.Content).As4()[3]) }
+	now := time.Unix(1_700_000_000, 0)
+	h := Health{}
+	for _, a := range as {
+		h[a] = true
+	}
+	h[as[64]] = false // its record goes
+	r := NewReconciler(ReconcilerConfig{Provider: p, Health: func() Health { return h }, Log: discard(), Now: func() time.Time { return now }})
+	r.SetGroups([]Group{{Zone: "example.com", Hostnames: []string{"www.example.com"}, Addrs: as, TTL: 60}}, time.Minute)
+	rep := r.Pass(context.Background())
+	if len(rep.Plans[0].Deletes) != 1 || p.records[0].ID != "k" {
+		t.Errorf("the removal was not made in the pass: deletes %v, records %v", rep.Plans[0].Deletes, p.records)
 	}
 }
