@@ -65,8 +65,14 @@ func (r *Reconciler) apply(ctx context.Context, zone string, creates, deletes, a
 	// answered notes a batch's answer (see batch.done), and quarantines a
 	// pair whose halves were both refused for their whole's content code.
 	answered := func(item batch, held []change) {
-		var whole []change
-		if queue, whole = item.done(queue, held); whole != nil {
+		var whole, again []change
+		queue, whole, again = item.done(queue, held)
+		for _, c := range again { // in play again: see the hold below
+			if c.action == ActionCreate {
+				pending[c.rec.Name]++
+			}
+		}
+		if whole != nil {
 			p := item.pair
 			r.cfg.Log.Warn("dns batch refused for one reason: both its halves were refused alike, so its changes are quarantined together rather than split further",
 				"zone", zone, "changes", len(whole), "code", p.code, "message", p.msg)
@@ -157,7 +163,13 @@ func (r *Reconciler) apply(ctx context.Context, zone string, creates, deletes, a
 					// only if its sibling is not refused for it too. A
 					// set's retry is split all the way (within the
 					// budget), so that a good change refused with bad
-					// ones is found in the end.
+					// ones is found in the end. Meanwhile its restores
+					// are not counted on by the removal guard.
+					for _, c := range b {
+						if c.action == ActionCreate {
+							pending[c.rec.Name]--
+						}
+					}
 					answered(item, b)
 					continue
 				}
@@ -249,30 +261,31 @@ func splitBatch(b []change, rej *RejectedError) []batch {
 
 // done notes that a batch was answered; held is set when it was a half
 // refused with its whole's content code. When both halves of a pair are
-// answered, a single held half is split after all; two held halves are
-// returned (whole), for the caller to quarantine. It returns the queue.
-func (b batch) done(queue []batch, held []change) (_ []batch, whole []change) {
+// answered, a single held half is split after all (and returned as
+// again); two held halves are returned (whole), for the caller to
+// quarantine. It returns the queue.
+func (b batch) done(queue []batch, held []change) (_ []batch, whole, again []change) {
 	p := b.pair
 	if p == nil {
-		return queue, nil
+		return queue, nil, nil
 	}
 	if held != nil {
 		p.held = append(p.held, held)
 	}
 	p.left--
 	if p.left > 0 {
-		return queue, nil
+		return queue, nil, nil
 	}
 	h := p.held
 	p.held = nil
 	switch len(h) {
 	case 1:
 		rej := &RejectedError{Code: p.code, Content: p.content, Message: p.msg}
-		return append(splitBatch(h[0], rej), queue...), nil
+		return append(splitBatch(h[0], rej), queue...), nil, h[0]
 	case 2:
-		return queue, append(slices.Clone(h[0]), h[1]...)
+		return queue, append(slices.Clone(h[0]), h[1]...), nil
 	}
-	return queue, nil
+	return queue, nil, nil
 }
 
 // retryingSet reports whether a batch retries changes quarantined as a set.
@@ -283,12 +296,12 @@ func (r *Reconciler) retryingSet(zone string, b []change) bool {
 }
 
 // quarantineAll quarantines changes the API refuses with code. guarded
-// says whether the removal guard still counts their removals as made (a
-// half held for its sibling was given back already); set, that they were
-// not narrowed down one by one (see Quarantined.Set).
+// says whether the removal guard still counts them (a half held for its
+// sibling was given back already); set, that they were not narrowed down
+// one by one (see Quarantined.Set).
 func (r *Reconciler) quarantineAll(zone string, b []change, code int64, msg string, guarded, set bool, pending, left map[string]int, res *applied) {
 	for _, c := range b {
-		if guarded || c.action == ActionCreate {
+		if guarded {
 			r.undo(c, pending, left)
 		}
 		r.mu.Lock()

@@ -182,3 +182,27 @@ func TestSplit_RemovalLandsAmongManyBadRestores(t *testing.T) {
 		t.Errorf("the removal was not made in the pass: deletes %v, records %v", rep.Plans[0].Deletes, p.records)
 	}
 }
+
+// TestSplit_RemovalWaitsForItsNamesRefusedRestore: while a half of
+// restores refused for its whole's code waits for its sibling of
+// removals, the removal guard no longer counts on those restores: no
+// name is left with no record.
+func TestSplit_RemovalWaitsForItsNamesRefusedRestore(t *testing.T) {
+	x, y := netip.MustParseAddr("192.0.2.10"), netip.MustParseAddr("192.0.2.11")
+	p := &refuser{records: []Record{rec("a", "a.example.com", "A", x.String()), rec("b", "b.example.com", "A", x.String())}}
+	p.code = func(r Record) int64 {
+		if r.TTL < 60 {
+			return 9021
+		}
+		return 0
+	}
+	now := time.Unix(1_700_000_000, 0)
+	r := NewReconciler(ReconcilerConfig{Provider: p, Health: func() Health { return Health{x: false, y: true} }, Log: discard(), Now: func() time.Time { return now }})
+	r.SetGroups([]Group{{Zone: "example.com", Hostnames: []string{"a.example.com", "b.example.com"}, Addrs: []netip.Addr{x, y}, TTL: 30}}, time.Minute)
+	r.Pass(context.Background())
+	for _, name := range []string{"a.example.com", "b.example.com"} {
+		if !slices.ContainsFunc(p.records, func(r Record) bool { return r.Name == name }) {
+			t.Errorf("%s has no record left: its removal went while its restore was refused (records %v)", name, p.records)
+		}
+	}
+}
