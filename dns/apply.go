@@ -26,15 +26,19 @@ type applied struct {
 // apply sends the changes in batches of at most BatchSize, creates first,
 // so that if a later batch fails no hostname has fewer records than the
 // plan leaves it. A batch the API refuses for what it contains (a
-// RejectedError or StaleError) is split in two and each half sent, until
-// the change to blame is alone: a refused change is quarantined, a stale
-// one (the record already exists, or is already gone) counts as made, and
-// every other change of the zone is applied in the same pass. Removals are
-// charged to the budget before they are sent, and refunded only when the
-// API definitely did not apply them: only the charges the refused send
-// made, never those of an earlier send whose answer was lost; a removal
-// found already gone (stale) keeps its charge. A transient error ends the zone's
-// pass: the changes not yet made are returned as failed, with the error.
+// RejectedError or StaleError) is split in two (its restores and its
+// removals, else halves) and each part sent, until the change to blame is
+// alone: a refused change is quarantined, a stale one (the record already
+// exists, or is already gone) counts as made, and every other change of
+// the zone is applied in the same pass. Splitting stops early when both
+// halves are refused with their whole's content code (the set is
+// quarantined together), and sends at most maxSplitRequests a pass.
+// Removals are charged to the budget before they are sent, and refunded
+// only when the API definitely did not apply them: only the charges the
+// refused send made, never those of an earlier send whose answer was
+// lost; a removal found already gone (stale) keeps its charge. A
+// transient error ends the zone's pass: the changes not yet made are
+// returned as failed, with the error.
 //
 // With a zone fence (zf, see zonefence.go) every batch is conditional on
 // it and moves it on; a batch refused for a moved fence ends the zone's
