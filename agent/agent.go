@@ -129,7 +129,8 @@ func New(cfg *config.Config, keys [][]byte, o Options) (*Agent, error) {
 	a.shared = newSharedMemory(a.clu, annexes, memory, log.With("component", "dns"))
 	lost := newOutages()
 	var dm *dnsMetrics
-	a.propagation = newPropagation(cfg, provider, o.DryRun, lost, func() *dnsMetrics { return dm }, ev, log)
+	// The checker starts after a.rec is set (Run); it waits on its holds.
+	a.propagation = newPropagation(cfg, provider, o.DryRun, lost, func() *dnsMetrics { return dm }, func() bool { return a.rec != nil && a.rec.RateLimited() }, ev, log)
 	rcfg := dns.ReconcilerConfig{Provider: provider, Memory: memory, DryRun: o.DryRun, Health: AgreedHealth(a.clu), Writer: a.clu.IsWriter, Fence: a.clu.Fence, Stamp: a.stamp, Log: log, Safety: safety(cfg), OnPass: func(r dns.PassReport) {
 		m.pass(r)
 		ev.pass(r)
@@ -185,6 +186,9 @@ func New(cfg *config.Config, keys [][]byte, o Options) (*Agent, error) {
 	a.probes.register(m.reg)
 	for _, n := range cfg.Notices {
 		log.Info(n)
+	}
+	for _, w := range cfg.RecordWarnings() {
+		log.Warn(w)
 	}
 
 	log.Info("goavail started", "version", o.Build.Version, "dry_run", o.DryRun, "targets", len(cfg.Addrs()), "groups", len(cfg.Groups),

@@ -87,7 +87,11 @@ func rules(cfg *config.Config) cluster.Rules {
 func dnsGroups(c *config.Config) []dns.Group {
 	out := make([]dns.Group, len(c.Groups))
 	for i, g := range c.Groups {
-		out[i] = dns.Group{Zone: g.Zone, Hostnames: g.Hostnames, Addrs: g.Addrs, TTL: g.TTL, Proxied: g.Proxied, Comment: g.Comment, FailStatic: g.FailStatic}
+		ttl := g.TTL
+		if !g.TTLSet && !g.Proxied {
+			ttl = 0 // unset: a restored record keeps its own (dns.Memory.Restore)
+		}
+		out[i] = dns.Group{Zone: g.Zone, Hostnames: g.Hostnames, Addrs: g.Addrs, TTL: ttl, Proxied: g.Proxied, Comment: g.Comment, FailStatic: g.FailStatic}
 	}
 	return out
 }

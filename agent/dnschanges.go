@@ -90,7 +90,8 @@ func (m *metrics) registerDNS(rec *dns.Reconciler) *dnsMetrics {
 // newPropagation builds the propagation checker, or nil when the check is
 // off or nothing is written.
 // m gives the metrics, which exist only once the Reconciler does.
-func newPropagation(cfg *config.Config, provider dns.Provider, dryRun bool, lost *outages, m func() *dnsMetrics, ev *events, log *slog.Logger) *dns.PropagationChecker {
+// held says whether the API is on a Retry-After hold (the Reconciler's).
+func newPropagation(cfg *config.Config, provider dns.Provider, dryRun bool, lost *outages, m func() *dnsMetrics, held func() bool, ev *events, log *slog.Logger) *dns.PropagationChecker {
 	ns, ok := provider.(interface {
 		NameServers(context.Context, string) ([]string, error)
 	})
@@ -98,7 +99,7 @@ func newPropagation(cfg *config.Config, provider dns.Provider, dryRun bool, lost
 		return nil
 	}
 	return dns.NewPropagationChecker(dns.PropagationConfig{
-		NameServers: ns.NameServers, Bound: cfg.Cloudflare.PropagationBound.D(), FirstLost: lost.firstLost,
+		NameServers: ns.NameServers, Bound: cfg.Cloudflare.PropagationBound.D(), FirstLost: lost.firstLost, APIHeld: held,
 		OnVerified: func(p dns.Propagation) {
 			m().propagation.Observe(p.Propagation.Seconds())
 			if p.OutageToDNS > 0 {
@@ -292,6 +293,10 @@ type DNSStatus struct {
 	Quarantined []dns.Quarantined `json:"quarantined,omitempty"`
 	Propagation []dns.Propagation `json:"propagation,omitempty"` // latest outcomes, newest last
 	Unverified  []dns.Propagation `json:"unverified,omitempty"`  // applied, not yet seen on the nameservers
+	// UncheckedProxied counts the applied changes of proxied records, which
+	// the propagation check skips (the nameservers answer with Cloudflare's
+	// edge addresses).
+	UncheckedProxied int `json:"unchecked_proxied,omitempty"`
 	// Foreign are the zones whose fence another deployment wrote last.
 	Foreign []dns.ForeignFence `json:"foreign_fences,omitempty"`
 }
@@ -305,5 +310,6 @@ func addDNSStatus(doc *StatusDoc, rec *dns.Reconciler, pc *dns.PropagationChecke
 	}
 	if pc != nil {
 		doc.DNS.Propagation, doc.DNS.Unverified = pc.Recent()
+		doc.DNS.UncheckedProxied = pc.SkippedProxied()
 	}
 }

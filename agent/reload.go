@@ -45,6 +45,9 @@ func reloadConfig(path string, old *config.Config, getenv func(string) string, p
 	for _, n := range cfg.Notices {
 		log.Info(n)
 	}
+	for _, w := range cfg.RecordWarnings() {
+		log.Warn(w)
+	}
 	log.Info("configuration reloaded", "targets", len(cfg.Addrs()), "groups", len(cfg.Groups))
 	return cfg, nil
 }

@@ -139,7 +139,11 @@ type Cloudflare struct {
 	Drain []string `toml:"drain"`
 
 	// TTL for records goavail creates, in seconds; 1 means automatic.
+	// DefaultTTL when unset, and then a record goavail removed comes back
+	// with its own ttl (see Group.TTLSet).
 	TTL int `toml:"ttl"`
+	// ttlSet says ttl was in the file.
+	ttlSet bool
 	// Comment set on records goavail creates, marking them as managed.
 	Comment string `toml:"comment"`
 	// AllDown is the policy when every address of a hostname of one type
@@ -189,7 +193,11 @@ type Group struct {
 	Addrs     []netip.Addr // IPv4 become A records, IPv6 AAAA records
 	Proxied   bool
 	TTL       int
-	Comment   string
+	// TTLSet says ttl was written in the file (in [Cloudflare] or the
+	// group's table). When it was not, TTL is DefaultTTL for records
+	// goavail creates, and a record it removed comes back with its own.
+	TTLSet  bool
+	Comment string
 	// FailStatic: when every address is down, leave the records as they
 	// are instead of restoring all known addresses (fail-open).
 	FailStatic bool

@@ -210,3 +210,21 @@ func TestParse_AllDownPolicy(t *testing.T) {
 		t.Errorf("bad all_down: %v", err)
 	}
 }
+
+// TestWarnings_TTLUnder60: a ttl of 30 to 59 is valid but warned about
+// (Enterprise zones only); 60 and 1 are not.
+func TestWarnings_TTLUnder60(t *testing.T) {
+	for _, tc := range []struct {
+		ttl  string
+		warn bool
+	}{{"30", true}, {"59", true}, {"60", false}, {"1", false}} {
+		c, err := Parse("[Cloudflare]\nttl = " + tc.ttl + "\ndns_domain=\"example.com\"\nhostnames=[\"www\"]\nip_addresses=[\"192.0.2.1\"]\n")
+		if err != nil {
+			t.Fatal(err)
+		}
+		w := strings.Join(c.Warnings(), "\n")
+		if got := strings.Contains(w, "ttl = "+tc.ttl+" for www.example.com (zone example.com): Cloudflare accepts a ttl under 60 seconds only on Enterprise zones"); got != tc.warn {
+			t.Errorf("ttl %s: warned %v, want %v (%q)", tc.ttl, got, tc.warn, w)
+		}
+	}
+}

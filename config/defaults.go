@@ -70,7 +70,7 @@ func (c *Config) applyDefaults(md toml.MetaData) {
 	}
 	c.Members.applyDefaults(md)
 	cf := &c.Cloudflare
-	if !md.IsDefined("Cloudflare", "ttl") {
+	if cf.ttlSet = md.IsDefined("Cloudflare", "ttl"); !cf.ttlSet {
 		cf.TTL = DefaultTTL
 	}
 	if !md.IsDefined("Cloudflare", "comment") {

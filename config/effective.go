@@ -88,7 +88,26 @@ func (c *Config) Effective() string {
 	if err := toml.NewEncoder(&b).Encode(out); err != nil {
 		return "# cannot render configuration: " + err.Error()
 	}
-	return b.String()
+	return c.noteUnsetTTL(b.String())
+}
+
+// noteUnsetTTL marks the ttl line of each [[Records]] table whose group
+// sets no ttl: the default shown is only for records goavail creates anew;
+// a record it removed comes back with its own.
+func (c *Config) noteUnsetTTL(s string) string {
+	lines := strings.Split(s, "\n")
+	group := -1
+	for i, l := range lines {
+		t := strings.TrimSpace(l)
+		if t == "[[Records]]" {
+			group++
+			continue
+		}
+		if group >= 0 && group < len(c.Groups) && strings.HasPrefix(t, "ttl = ") && !c.Groups[group].TTLSet && !c.Groups[group].Proxied {
+			lines[i] = l + " # unset: for new records; a record goavail removed keeps its own ttl"
+		}
+	}
+	return strings.Join(lines, "\n")
 }
 
 // Fingerprint identifies what the agents decide about and how: every

@@ -51,7 +51,7 @@ func buildGroup(where string, rg RecordGroup, cf Cloudflare) (Group, []error) {
 	bad := func(format string, a ...any) { errs = append(errs, fmt.Errorf(where+"."+format, a...)) }
 
 	zone := normalizeName(rg.DNSDomain)
-	g := Group{Zone: zone, Proxied: cf.DNSProxied, TTL: cf.TTL, Comment: cf.Comment}
+	g := Group{Zone: zone, Proxied: cf.DNSProxied, TTL: cf.TTL, TTLSet: cf.ttlSet || rg.TTL != nil, Comment: cf.Comment}
 	policy := cf.AllDown
 	if rg.AllDown != nil {
 		policy = *rg.AllDown

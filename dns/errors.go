@@ -14,12 +14,17 @@ import (
 
 // RetryAfterError means the API asked the agent to wait before any further
 // request (HTTP 429 with Retry-After, Retry-After-Ms or an HTTP date).
+// Wait is what the API said: 0 when it said nothing (or 0). The Reconciler
+// holds at least a floor that grows across 429s in a row (pace.go).
 type RetryAfterError struct {
 	Wait time.Duration
 	Err  error
 }
 
 func (e *RetryAfterError) Error() string {
+	if e.Wait <= 0 {
+		return fmt.Sprintf("%v (rate limited, no Retry-After)", e.Err)
+	}
 	return fmt.Sprintf("%v (rate limited: retry after %s)", e.Err, e.Wait)
 }
 func (e *RetryAfterError) Unwrap() error { return e.Err }
@@ -39,6 +44,11 @@ type RejectedError struct {
 	Status  int
 	Code    int64
 	Message string
+	// Content is set when Code names something a change holds (a ttl, a
+	// comment, a CNAME at the name), not the batch as a whole (its size):
+	// when both halves of a batch are refused with the same content code,
+	// every change is taken to carry it and splitting stops.
+	Content bool
 	Err     error
 }
 

@@ -166,11 +166,17 @@ func (m *Memory) Remember(zone string, recs []Record) error {
 	return m.saveLocked()
 }
 
+// DefaultTTL is the ttl of a record created for a group that sets none,
+// when goavail never removed it (so it has no ttl of its own to keep).
+const DefaultTTL = 60
+
 // Restore returns creates with each remembered record's comment and tags
-// put back. TTL and proxied stay as creates have them, from the config: what
-// the operator configures now wins (a record removed while unproxied must
-// not come back unproxied after the operator turned proxying on, which
-// would expose the origin).
+// put back. Its ttl is the configured one when set (not 0), else the
+// record's own, else DefaultTTL. Proxied is what the config says OR what the record was: a
+// record the operator proxied by hand comes back proxied (never
+// grey-clouded, which would expose the origin), and a record removed while
+// unproxied comes back proxied when the config asks for it now. A proxied
+// record's ttl is automatic (1).
 func (m *Memory) Restore(zone string, creates []Record) []Record {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -178,6 +184,16 @@ func (m *Memory) Restore(zone string, creates []Record) []Record {
 	for i, c := range out {
 		if e, ok := m.records[memKey{zone, c.Name, c.Type, c.Content}]; ok {
 			out[i].Comment, out[i].Tags = e.rec.Comment, slices.Clone(e.rec.Tags)
+			out[i].Proxied = c.Proxied || e.rec.Proxied
+			if out[i].TTL == 0 {
+				out[i].TTL = e.rec.TTL
+			}
+		}
+		if out[i].TTL == 0 {
+			out[i].TTL = DefaultTTL
+		}
+		if out[i].Proxied {
+			out[i].TTL = 1
 		}
 	}
 	return out

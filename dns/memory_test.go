@@ -1,11 +1,13 @@
 package dns
 
 import (
+	"context"
 	"errors"
 	"os"
 	"path/filepath"
 	"slices"
 	"testing"
+	"time"
 )
 
 func TestMemory_FileRoundTripAndBadFiles(t *testing.T) {
@@ -22,9 +24,9 @@ func TestMemory_FileRoundTripAndBadFiles(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := again.Restore("example.com", []Record{{Name: "www.example.com", Type: "A", Content: "192.0.2.1", TTL: 60, Proxied: true, Comment: "managed by goavail"}})
-	if got[0].TTL != 60 || !got[0].Proxied || got[0].Comment != "hand-made" || !slices.Equal(got[0].Tags, []string{"team:web"}) {
-		t.Errorf("restored after reload: %+v, want the configured ttl 60 and proxied, the remembered comment and tags", got[0])
+	got := again.Restore("example.com", []Record{{Name: "www.example.com", Type: "A", Content: "192.0.2.1", TTL: 60, Comment: "managed by goavail"}})
+	if got[0].TTL != 60 || got[0].Proxied || got[0].Comment != "hand-made" || !slices.Equal(got[0].Tags, []string{"team:web"}) {
+		t.Errorf("restored after reload: %+v, want the configured ttl 60, not proxied, the remembered comment and tags", got[0])
 	}
 	if other := again.Restore("example.net", []Record{{Name: "www.example.com", Type: "A", Content: "192.0.2.1", TTL: 60, Comment: "c"}}); other[0].Comment != "c" {
 		t.Error("a record of another zone was restored from memory")
@@ -156,4 +158,61 @@ func FuzzLoadMemory(f *testing.F) {
 			t.Fatalf("an accepted file does not survive a save: %v, %d records, want %d", err, again.Len(), n)
 		}
 	})
+}
+
+// TestMemory_RestoreKeepsAHandProxiedRecordProxied: proxied is configured
+// OR remembered; a proxied record's ttl is automatic.
+func TestMemory_RestoreKeepsAHandProxiedRecordProxied(t *testing.T) {
+	m, _ := LoadMemory("")
+	hand := Record{Name: "www.example.com", Type: "A", Content: "192.0.2.1", TTL: 1, Proxied: true, Comment: "origin"}
+	plain := Record{Name: "www.example.com", Type: "A", Content: "192.0.2.2", TTL: 300}
+	if err := m.Remember("example.com", []Record{hand, plain}); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		content string
+		proxied bool // configured
+		want    bool
+		wantTTL int
+	}{
+		{"192.0.2.1", false, true, 1},   // proxied by hand: stays proxied
+		{"192.0.2.2", true, true, 1},    // proxied by the config now
+		{"192.0.2.2", false, false, 60}, // neither
+	} {
+		got := m.Restore("example.com", []Record{{Name: "www.example.com", Type: "A", Content: tc.content, TTL: 60, Proxied: tc.proxied}})[0]
+		if got.Proxied != tc.want || got.TTL != tc.wantTTL {
+			t.Errorf("%s configured proxied=%v: restored proxied=%v ttl=%d, want proxied=%v ttl=%d", tc.content, tc.proxied, got.Proxied, got.TTL, tc.want, tc.wantTTL)
+		}
+	}
+}
+
+// TestReconciler_UnsetTTLKeepsTheRecordsOwn: a group that sets no ttl
+// (0) restores a record with the ttl it had (300, set by hand), and
+// creates a record it never removed with DefaultTTL; a group that sets one
+// restores with it.
+func TestReconciler_UnsetTTLKeepsTheRecordsOwn(t *testing.T) {
+	for _, tc := range []struct {
+		ttl       int
+		want, new int
+	}{{0, 300, DefaultTTL}, {120, 120, 120}} {
+		hand := rec("1", "www.example.com", "A", "192.0.2.1")
+		hand.TTL = 300
+		p := &memProvider{records: []Record{hand}}
+		h := &health{h: Health{ip1: false, ip2: false}}
+		r := NewReconciler(ReconcilerConfig{Provider: p, Health: h.get, Log: discard()})
+		g := small
+		g.TTL = tc.ttl
+		r.SetGroups([]Group{g}, time.Minute)
+		h.set(ip2, true)
+		r.Pass(context.Background()) // 192.0.2.2 created, 192.0.2.1 removed
+		h.set(ip1, true)
+		r.Pass(context.Background()) // 192.0.2.1 restored
+		got := map[string]int{}
+		for _, x := range p.records {
+			got[x.Content] = x.TTL
+		}
+		if got["192.0.2.1"] != tc.want || got["192.0.2.2"] != tc.new {
+			t.Errorf("configured ttl %d: restored with %d (want %d), created with %d (want %d)", tc.ttl, got["192.0.2.1"], tc.want, got["192.0.2.2"], tc.new)
+		}
+	}
 }

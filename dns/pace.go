@@ -17,31 +17,53 @@ const maxPace = time.Second
 // Retry pacing after transient failures (5xx, timeouts, refused
 // connections). Cloudflare allows 1,200 requests per 5 minutes per user,
 // 4 a second, shared by every agent and tool on the token. A pass costs at
-// most requestsPerZone requests per zone (list A, list AAAA, one batch);
-// retrying no faster than retryShare requests a second leaves half the
-// budget to everything else. So the longest wait between two tries is
-// zones × requestsPerZone / retryShare: 1.5 s for one zone, which is also
-// about the bound on the delay between the API recovering and the change
-// landing. Waits start at minBackoff and double up to it, with jitter
-// (each wait drawn from its upper half) so that agents spread apart.
+// most requestsPerZone requests per zone (read the fence, list A, list
+// AAAA, one batch); retrying no faster than retryShare requests a second
+// leaves half the budget to everything else. So the SHORTEST wait between
+// two tries is zones × requestsPerZone / retryShare: 2 s for one zone. The
+// wait doubles from it to retryGrowth times it (4 s for one zone), never
+// past maxRetryCap, and each wait is drawn from [base, 1.5 × base] so that
+// agents spread apart without ever going faster than the share. The API
+// coming back is then noticed within 1.5 × retryGrowth × the floor (6 s for
+// one zone).
 const (
-	requestsPerZone = 3
+	requestsPerZone = 4
 	retryShare      = 2.0 // requests per second
+	retryGrowth     = 2
 	maxRetryCap     = time.Minute
 )
 
-// retryCap is the longest wait between tries for a number of zones.
-func retryCap(zones int) time.Duration {
+// retryFloor is the shortest wait between tries for a number of zones.
+func retryFloor(zones int) time.Duration {
 	d := time.Duration(float64(max(zones, 1)*requestsPerZone) / retryShare * float64(time.Second))
-	return min(max(d, time.Second), maxRetryCap)
+	return min(d, maxRetryCap)
 }
 
 // transientBackoff is the wait after the n-th failure in a row (n ≥ 1);
 // rnd(k) returns a number in [0, k).
 func transientBackoff(n, zones int, rnd func(int64) int64) time.Duration {
-	limit := retryCap(zones)
-	d := min(minBackoff<<min(n-1, 16), limit)
-	return d - time.Duration(rnd(int64(d/2)+1))
+	floor := retryFloor(zones)
+	top := max(floor, min(floor*retryGrowth, maxRetryCap))
+	d := min(floor<<min(n-1, 16), top)
+	return d + time.Duration(rnd(int64(d/2)+1))
+}
+
+// A 429 that names no wait (or says 0) is held for rateLimitFloor, and
+// every further 429 in a row (without a good pass between) doubles that
+// floor up to rateLimitMax, Cloudflare's 5-minute budget window: a token
+// whose budget is spent must not be asked again at once, nor every second
+// for five minutes. A Retry-After longer than the floor is honoured
+// exactly.
+const (
+	rateLimitFloor = 2 * time.Second
+	rateLimitMax   = 5 * time.Minute
+)
+
+// rateLimitHold is the hold after the n-th 429 in a row (n ≥ 1) whose
+// Retry-After said wait.
+func rateLimitHold(n int, wait time.Duration) time.Duration {
+	floor := min(rateLimitFloor<<min(n-1, 16), rateLimitMax)
+	return min(max(wait, floor), maxRetryAfter)
 }
 
 // backoff records a failure and returns how long to hold all requests.
@@ -54,15 +76,56 @@ func (r *Reconciler) backoff(err error) time.Duration {
 	var perm *PermanentError
 	switch {
 	case errors.As(err, &ra):
-		d = min(ra.Wait, maxRetryAfter) // exactly: no request before it, none long after
+		r.limited++
+		d = rateLimitHold(r.limited, ra.Wait) // exactly: no request before it, none long after
+		r.rateUntil = r.cfg.Now().Add(d)
 	case errors.As(err, &perm) && !transientIn(err):
 		// The operator must act (credentials, a missing zone): no hold, so
 		// the other zones keep up with transitions; retry each period.
 		r.holdUntil = r.cfg.Now()
-		return min(r.period, retryCap(len(zonesOf(r.groups)))*20)
+		return r.standby(min(r.period, retryFloor(len(zonesOf(r.groups)))*20))
 	default:
 		d = transientBackoff(r.failures, len(zonesOf(r.groups)), rand.Int64N)
 	}
 	r.holdUntil = r.cfg.Now().Add(d)
+	return r.standby(d)
+}
+
+// RateLimited reports whether the API asked for no request now: a 429's
+// hold is running. Other users of the API on the same token (the
+// propagation check's zone look-ups) wait for it too.
+func (r *Reconciler) RateLimited() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.cfg.Now().Before(r.rateUntil)
+}
+
+// standby stretches the wait after a failed pass of a standby agent (one
+// that is not the writer) to the reconcile period: it only lists, and
+// must not spend the token's budget at the writer's retry pace. The hold
+// itself stays as it was, so that if this agent becomes the writer a kick
+// runs its pass then (see Run). Called with r.mu held.
+func (r *Reconciler) standby(d time.Duration) time.Duration {
+	if r.last.Mode != ModeStandby {
+		r.standbyUntil = time.Time{}
+		return d
+	}
+	d = max(d, r.period)
+	r.standbyUntil = r.cfg.Now().Add(d)
 	return d
+}
+
+// standbyHold is how long a standby agent whose last pass failed still
+// waits, if it is still not the writer: kicks do not make it list sooner.
+func (r *Reconciler) standbyHold() time.Duration {
+	r.mu.Lock()
+	wait := r.standbyUntil.Sub(r.cfg.Now())
+	r.mu.Unlock()
+	if wait <= 0 || r.cfg.Writer == nil {
+		return 0
+	}
+	if me, _ := r.cfg.Writer(); me {
+		return 0
+	}
+	return wait
 }

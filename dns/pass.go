@@ -55,7 +55,8 @@ func (r *Reconciler) Pass(ctx context.Context) PassReport {
 	report.Duration = r.cfg.Now().Sub(report.At)
 	r.mu.Lock()
 	if report.Err == nil {
-		r.failures = 0
+		r.failures, r.limited = 0, 0
+		r.standbyUntil = time.Time{}
 	}
 	r.last = report
 	r.mu.Unlock()
@@ -141,6 +142,9 @@ func (r *Reconciler) passZoneOnce(ctx context.Context, zone string, groups []Gro
 	}
 	t := r.cfg.Now()
 	p := Plan(zone, zg, health, actual)
+	// Restored records come back as they were (see Memory.Restore), in
+	// the plan every mode logs and shows.
+	p.Creates = r.cfg.Memory.Restore(zone, p.Creates)
 	*work += r.cfg.Now().Sub(t)
 	r.noteFailOpen(zone, zg, p.FailOpen)
 	switch mode {
@@ -172,7 +176,7 @@ func (r *Reconciler) passZoneOnce(ctx context.Context, zone string, groups []Gro
 	now := r.cfg.Now()
 	r.mu.Lock()
 	if n := r.quar.seen(zone, types, unmanaged(zg, actual)); n > 0 {
-		r.cfg.Log.Info("the zone changed: retrying its quarantined dns changes", "zone", zone, "changes", n)
+		r.cfg.Log.Info("the records at their names changed: retrying quarantined dns changes", "zone", zone, "changes", n)
 	}
 	r.quar.prune(zone, p.Creates, p.Deletes)
 	p.Creates = r.unquarantined(now, zone, ActionCreate, p.Creates)
@@ -207,10 +211,8 @@ func (r *Reconciler) passZoneOnce(ctx context.Context, zone string, groups []Gro
 			return p, nil
 		}
 	}
-	// Restored records come back as they were (comment and tags; ttl and
-	// proxied as configured now); removed ones are remembered first, so a
-	// crash between the two loses nothing.
-	p.Creates = r.cfg.Memory.Restore(zone, p.Creates)
+	// Removed records are remembered before they are removed, so a crash
+	// between the two loses nothing.
 	if err := r.cfg.Memory.Remember(zone, p.Deletes); err != nil {
 		r.cfg.Log.Warn("could not save the state file; removed records are remembered until a restart only", "err", err)
 	}

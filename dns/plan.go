@@ -27,9 +27,12 @@ type Group struct {
 	Zone      string
 	Hostnames []string // fully qualified, lower case
 	Addrs     []netip.Addr
-	TTL       int
-	Proxied   bool
-	Comment   string
+	// TTL of the records it creates; 0 means unset: a record goavail
+	// removed comes back with its own ttl, a new one gets DefaultTTL
+	// (Memory.Restore).
+	TTL     int
+	Proxied bool
+	Comment string
 	// FailStatic: when every known address of one type (A or AAAA) is
 	// down, keep the hostname's records of that type exactly as they are,
 	// instead of keeping or restoring every known address of that type

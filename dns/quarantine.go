@@ -10,7 +10,7 @@ import (
 )
 
 // QuarantineRetry is how long a quarantined change waits before it is
-// tried again, unless the zone or the config changes first. A refused
+// tried again, unless the records at its name or the config change first. A refused
 // change costs one request per try, so this keeps a standing refusal to
 // a handful of requests an hour.
 const QuarantineRetry = 10 * time.Minute
@@ -27,6 +27,11 @@ type Quarantined struct {
 	Message string    `json:"message"`
 	Since   time.Time `json:"since"`
 	NextTry time.Time `json:"next_try"`
+	// Set is true when the change was quarantined with others, not
+	// narrowed down to itself: its batch's halves were all refused with
+	// one code, or the pass's split requests ran out. Its retry is split
+	// to the change to blame (as far as the split budget goes).
+	Set bool `json:"set,omitempty"`
 	// New is set in the report of the pass that quarantined it.
 	New bool `json:"new,omitempty"`
 }
@@ -41,24 +46,30 @@ func changeKey(zone, action string, r Record) string {
 // Reconciler locks it.
 type quarantine struct {
 	held map[string]*Quarantined
-	// zoneSig is a digest of the zone's records that goavail does not
-	// manage (so its own changes never alter it), with the types listed,
-	// as the last pass saw them.
-	zoneSig map[string]string
+	// seenAt is, per zone, the types the last pass listed and a digest of
+	// the records goavail does not manage (so its own changes never alter
+	// it) at each name, as that pass saw them.
+	seenAt map[string]zoneSeen
+}
+
+type zoneSeen struct {
+	types string
+	names map[string]string // name -> digest of its unmanaged records
 }
 
 func newQuarantine() *quarantine {
-	return &quarantine{held: map[string]*Quarantined{}, zoneSig: map[string]string{}}
+	return &quarantine{held: map[string]*Quarantined{}, seenAt: map[string]zoneSeen{}}
 }
 
-// add quarantines a change; it reports false if it already was.
-func (q *quarantine) add(now time.Time, zone, action string, r Record, code int64, msg string) (Quarantined, bool) {
+// add quarantines a change (with others, not narrowed down to it, when
+// set); it reports false if it already was.
+func (q *quarantine) add(now time.Time, zone, action string, r Record, code int64, msg string, set bool) (Quarantined, bool) {
 	k := changeKey(zone, action, r)
 	if e, ok := q.held[k]; ok {
-		e.Code, e.Message, e.NextTry = code, msg, now.Add(QuarantineRetry)
+		e.Code, e.Message, e.NextTry, e.Set = code, msg, now.Add(QuarantineRetry), set
 		return *e, false
 	}
-	e := &Quarantined{Zone: zone, Action: action, Record: r, Code: code, Message: msg, Since: now, NextTry: now.Add(QuarantineRetry)}
+	e := &Quarantined{Zone: zone, Action: action, Record: r, Code: code, Message: msg, Since: now, NextTry: now.Add(QuarantineRetry), Set: set}
 	q.held[k] = e
 	return *e, true
 }
@@ -67,6 +78,15 @@ func (q *quarantine) add(now time.Time, zone, action string, r Record, code int6
 func (q *quarantine) holds(now time.Time, zone, action string, r Record) bool {
 	e, ok := q.held[changeKey(zone, action, r)]
 	return ok && now.Before(e.NextTry)
+}
+
+// anySet reports whether one of the changes is held as part of a set
+// (Set): its retry must be split to the change to blame.
+func (q *quarantine) anySet(zone string, b []change) bool {
+	return slices.ContainsFunc(b, func(c change) bool {
+		e, ok := q.held[changeKey(zone, c.action, c.rec)]
+		return ok && e.Set
+	})
 }
 
 // release drops a change that was made after all (or is no longer planned).
@@ -103,19 +123,34 @@ func (q *quarantine) clearZone(zone string) int {
 	return n
 }
 
-// seen notes a zone's listing at the start of a pass and clears the zone's
-// quarantine when the records goavail does not manage changed since the
-// last pass listed the same types (the operator removed the CNAME, say).
-// It returns how many changes it released.
+// seen notes a zone's listing at the start of a pass and releases each
+// quarantined change of the zone whose name's records that goavail does
+// not manage changed since the last pass listed the same types (the
+// operator removed the CNAME at that name, say). A change elsewhere in the
+// zone (a DDNS client updating its own name) releases nothing. It returns
+// how many changes it released.
 func (q *quarantine) seen(zone string, types []string, unmanaged []Record) int {
-	sig := strings.Join(types, ",") + "/" + zoneSignature(unmanaged)
-	prev, had := q.zoneSig[zone]
-	q.zoneSig[zone] = sig
-	sameTypes := had && strings.SplitN(prev, "/", 2)[0] == strings.SplitN(sig, "/", 2)[0]
-	if !sameTypes || prev == sig {
+	byName := map[string][]Record{}
+	for _, r := range unmanaged {
+		byName[r.Name] = append(byName[r.Name], r)
+	}
+	cur := zoneSeen{types: strings.Join(types, ","), names: make(map[string]string, len(byName))}
+	for name, recs := range byName {
+		cur.names[name] = zoneSignature(recs)
+	}
+	prev, had := q.seenAt[zone]
+	q.seenAt[zone] = cur
+	if !had || prev.types != cur.types {
 		return 0
 	}
-	return q.clearZone(zone)
+	n := 0
+	for k, e := range q.held {
+		if e.Zone == zone && prev.names[e.Record.Name] != cur.names[e.Record.Name] {
+			delete(q.held, k)
+			n++
+		}
+	}
+	return n
 }
 
 // list returns zone's quarantined changes ("" for all), oldest first.

@@ -94,18 +94,23 @@ type Reconciler struct {
 	groups    []Group
 	period    time.Duration
 	failures  int
+	limited   int       // 429s in a row, without a good pass between
+	rateUntil time.Time // no request before it: a 429's hold (RateLimited)
 	holdUntil time.Time
-	paceUntil time.Time           // no pass before it: see maxPace
-	groupsGen uint64              // grows at every SetGroups
-	assumedAt uint64              // the groupsGen of assumedBy
-	assumedBy map[string][]Record // dry-run without a provider: each zone's records as assumed (read only)
-	logged    map[string]string   // zone -> last plan logged in dry-run
-	failOpen  map[string]bool     // hostnames held by fail-open, last pass
-	last      PassReport
-	damper    *damper
-	budget    budget
-	quar      *quarantine
-	foreign   map[string]foreignSeen // zone -> another deployment's stamp, when first seen
+	// standbyUntil: a standby agent whose pass failed lists again no
+	// sooner, unless it becomes the writer (see standby in pace.go).
+	standbyUntil time.Time
+	paceUntil    time.Time           // no pass before it: see maxPace
+	groupsGen    uint64              // grows at every SetGroups
+	assumedAt    uint64              // the groupsGen of assumedBy
+	assumedBy    map[string][]Record // dry-run without a provider: each zone's records as assumed (read only)
+	logged       map[string]string   // zone -> last plan logged in dry-run
+	failOpen     map[string]bool     // hostnames held by fail-open, last pass
+	last         PassReport
+	damper       *damper
+	budget       budget
+	quar         *quarantine
+	foreign      map[string]foreignSeen // zone -> another deployment's stamp, when first seen
 }
 
 // PassReport is the outcome of one pass.
@@ -241,6 +246,7 @@ func (r *Reconciler) Run(ctx context.Context) error {
 		wait := max(r.holdUntil.Sub(r.cfg.Now()), r.paceUntil.Sub(r.cfg.Now()))
 		period := r.period
 		r.mu.Unlock()
+		wait = max(wait, r.standbyHold())
 		if wait > 0 { // backing off, rate limited or paced: the timer ends the hold,
 			timer.Reset(wait) // and a kick during it runs the pass then
 			continue

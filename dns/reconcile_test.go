@@ -262,57 +262,31 @@ func (m *memProvider) lastListAt() time.Time {
 	return m.listAt
 }
 
-// TestRetryPacing: waits after transient failures start short, double up
-// to the cap derived from the request budget (1.5 s for one zone, more for
-// more zones, never past a minute), and are jittered within the upper half.
-func TestRetryPacing(t *testing.T) {
-	for _, tc := range []struct {
-		zones int
-		cap   time.Duration
-	}{{1, 1500 * time.Millisecond}, {2, 3 * time.Second}, {10, 15 * time.Second}, {1000, time.Minute}, {0, 1500 * time.Millisecond}} {
-		if got := retryCap(tc.zones); got != tc.cap {
-			t.Errorf("retryCap(%d) = %s, want %s", tc.zones, got, tc.cap)
-		}
-	}
-	top := func(k int64) int64 { return 0 }
-	low := func(k int64) int64 { return k - 1 }
-	for n, want := range []time.Duration{250 * time.Millisecond, 500 * time.Millisecond, time.Second, 1500 * time.Millisecond, 1500 * time.Millisecond} {
-		if got := transientBackoff(n+1, 1, top); got != want {
-			t.Errorf("failure %d: wait %s, want %s", n+1, got, want)
-		}
-		if got := transientBackoff(n+1, 1, low); got < want/2 || got > want {
-			t.Errorf("failure %d: jittered wait %s outside [%s, %s]", n+1, got, want/2, want)
-		}
-	}
-	if got := transientBackoff(1000, 1, top); got != 1500*time.Millisecond {
-		t.Errorf("after 1000 failures: %s", got)
-	}
-}
-
 func TestReconciler_BackoffGrowsAndResets(t *testing.T) {
 	now := time.Unix(1_700_000_000, 0)
 	r := NewReconciler(ReconcilerConfig{Provider: &memProvider{}, Health: func() Health { return nil }, Log: discard(), Now: func() time.Time { return now }})
 	r.SetGroups([]Group{small}, time.Minute)
+	floor := retryFloor(1)
 	var prev time.Duration
 	for i := 0; i < 12; i++ {
 		d := r.backoff(errors.New("502"))
-		if d < prev/2 || d > retryCap(1) {
-			t.Fatalf("failure %d: backoff %s after %s", i+1, d, prev)
+		if d < floor || d < prev/2 || d > floor*retryGrowth*3/2 {
+			t.Fatalf("failure %d: backoff %s after %s (floor %s)", i+1, d, prev, floor)
 		}
 		prev = d
 	}
-	if prev < retryCap(1)/2 {
-		t.Errorf("backoff after 12 failures = %s, want near %s", prev, retryCap(1))
+	if prev < floor*retryGrowth {
+		t.Errorf("backoff after 12 failures = %s, want at least %s", prev, floor*retryGrowth)
 	}
 	if d := r.backoff(&RetryAfterError{Wait: 90 * time.Second}); d != 90*time.Second {
 		t.Errorf("Retry-After 90s gave hold %s", d)
 	}
-	if d := r.backoff(&RetryAfterError{Wait: 1500 * time.Millisecond}); d != 1500*time.Millisecond {
-		t.Errorf("Retry-After-Ms 1500 gave hold %s", d)
+	if d := r.backoff(&RetryAfterError{Wait: 4500 * time.Millisecond}); d != 4500*time.Millisecond {
+		t.Errorf("Retry-After-Ms 4500 gave hold %s", d) // over the 4 s floor of a second 429 in a row
 	}
 	r.Pass(context.Background())
-	if d := r.backoff(errors.New("502")); d > minBackoff {
-		t.Errorf("after a good pass the backoff restarted at %s, want <= %s", d, minBackoff)
+	if d := r.backoff(errors.New("502")); d > floor*3/2 {
+		t.Errorf("after a good pass the backoff restarted at %s, want <= %s", d, floor*3/2)
 	}
 }
 

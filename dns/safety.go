@@ -171,16 +171,21 @@ func (b *budget) split(now time.Time, dels []Record) (ok, wait []Record) {
 	return ok, wait
 }
 
-// charge counts removals about to be sent.
-func (b *budget) charge(now time.Time, ids []string) {
+// charge counts removals about to be sent, and returns the ids it charged
+// now: a removal already charged by an earlier send (whose answer may have
+// been lost) is not charged again, and is not this send's to refund.
+func (b *budget) charge(now time.Time, ids []string) []string {
 	if b.max <= 0 {
-		return
+		return nil
 	}
+	var fresh []string
 	for _, id := range ids {
 		if !b.charged(id) {
 			b.spent = append(b.spent, charge{now, id})
+			fresh = append(fresh, id)
 		}
 	}
+	return fresh
 }
 
 // refund uncounts removals the API definitely did not apply.

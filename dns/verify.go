@@ -57,8 +57,13 @@ type PropagationConfig struct {
 	// OnVerified and OnLate, if set, are told of each change seen, and of
 	// each change not seen within Bound. They must not block.
 	OnVerified, OnLate func(Propagation)
-	Log                *slog.Logger
-	Now                func() time.Time
+	// APIHeld, if set, reports whether the DNS API must not be asked now
+	// (the Reconciler's Retry-After hold, see Reconciler.RateLimited).
+	// NameServers may ask the API (a zone look-up), so during a hold the
+	// checker uses the nameservers it looked up last, or waits.
+	APIHeld func() bool
+	Log     *slog.Logger
+	Now     func() time.Time
 }
 
 // PropagationChecker queries a zone's nameservers after each applied
@@ -71,6 +76,8 @@ type PropagationChecker struct {
 	mu      sync.Mutex
 	pending map[string]*Propagation // by change: the latest change of a record wins
 	recent  []Propagation           // the latest outcomes, newest last
+	proxied int                     // proxied changes not checked (see Applied)
+	ns      map[string][]string     // each zone's nameservers, as last looked up
 }
 
 // recentKept is how many outcomes Recent returns.
@@ -87,14 +94,22 @@ func NewPropagationChecker(cfg PropagationConfig) *PropagationChecker {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &PropagationChecker{cfg: cfg, wake: make(chan struct{}, 1), pending: map[string]*Propagation{}}
+	return &PropagationChecker{cfg: cfg, wake: make(chan struct{}, 1), pending: map[string]*Propagation{}, ns: map[string][]string{}}
 }
 
 // Applied implements Verifier: it queues the changes made at at. It never
-// blocks.
+// blocks. Proxied records are not checked: Cloudflare's nameservers answer
+// for them with its edge addresses, never the origin's, so a restore would
+// never be seen and a removal would be seen at once.
 func (c *PropagationChecker) Applied(zone string, creates, deletes []Record, at time.Time) {
 	c.mu.Lock()
 	add := func(action string, r Record) {
+		if r.Proxied {
+			c.proxied++
+			c.cfg.Log.Info("dns change not checked on the nameservers: the record is proxied, and Cloudflare's nameservers answer with its edge addresses",
+				"zone", zone, "action", action, "name", r.Name, "type", r.Type, "content", r.Content, "result", "unchecked")
+			return
+		}
 		// A newer change of the same record replaces an older one.
 		k := zone + "|" + r.Name + "|" + r.Type + "|" + strings.ToLower(r.Content)
 		c.pending[k] = &Propagation{Zone: zone, Action: action, Record: r, AppliedAt: at}
@@ -116,6 +131,14 @@ func (c *PropagationChecker) Recheck() {
 	case c.wake <- struct{}{}:
 	default:
 	}
+}
+
+// SkippedProxied is how many applied changes were not checked because
+// their record is proxied.
+func (c *PropagationChecker) SkippedProxied() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.proxied
 }
 
 // Recent returns the latest outcomes (verified or late), newest last, and
@@ -150,9 +173,17 @@ func (c *PropagationChecker) Run(ctx context.Context) error {
 	}
 }
 
+// Timeouts of the checker's requests: each has its own, so that one slow
+// nameserver or name cannot use up the time of the others.
+const (
+	serversTimeout = 5 * time.Second // the zone's nameservers, looked up
+	queryTimeout   = 2 * time.Second // one question to one nameserver
+)
+
 // round queries every waiting change once; it reports whether some are
 // still within their bound (so polling goes on), and how many queries it
-// sent.
+// sent. An error is kept per name and type: a failing name settles only
+// its own changes.
 func (c *PropagationChecker) round(ctx context.Context) (active bool, queries int) {
 	c.mu.Lock()
 	byZone := map[string][]*Propagation{}
@@ -160,22 +191,29 @@ func (c *PropagationChecker) round(ctx context.Context) (active bool, queries in
 		byZone[p.Zone] = append(byZone[p.Zone], p)
 	}
 	c.mu.Unlock()
+	type answer struct {
+		seen seenOn
+		err  error
+	}
 	for zone, ps := range byZone {
-		ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		servers, err := c.servers(ctx, zone)
-		answers := map[string]seenOn{} // by name|type
+		servers, serr := c.zoneServers(ctx, zone)
+		answers := map[string]answer{} // by name|type
 		for _, p := range ps {
 			q := p.Record.Name + "|" + p.Record.Type
-			if _, done := answers[q]; done || err != nil {
+			if _, done := answers[q]; done {
 				continue
 			}
-			answers[q], err = c.ask(ctx, servers, p.Record.Name, p.Record.Type)
-			queries += len(servers)
+			a := answer{err: serr}
+			if serr == nil {
+				a.seen, a.err = c.ask(ctx, servers, p.Record.Name, p.Record.Type)
+				queries += len(servers)
+			}
+			answers[q] = a
 		}
-		cancel()
 		now := c.cfg.Now()
 		for _, p := range ps {
-			if c.settle(zone, p, servers, answers[p.Record.Name+"|"+p.Record.Type], err, now) {
+			a := answers[p.Record.Name+"|"+p.Record.Type]
+			if c.settle(zone, p, servers, a.seen, a.err, now) {
 				active = true
 			}
 		}
@@ -193,6 +231,7 @@ func (c *PropagationChecker) settle(zone string, p *Propagation, servers []strin
 		return false // replaced by a newer change meanwhile
 	}
 	p.NameServers = servers
+	p.Err = ""
 	if err != nil {
 		p.Err = err.Error()
 	}
@@ -259,6 +298,29 @@ func sameContent(a, b string) bool {
 	return strings.EqualFold(a, b)
 }
 
+// zoneServers returns the zone's nameservers: looked up, unless the API is
+// on hold, and then as last looked up (an error when never).
+func (c *PropagationChecker) zoneServers(ctx context.Context, zone string) ([]string, error) {
+	if c.cfg.APIHeld != nil && c.cfg.APIHeld() {
+		c.mu.Lock()
+		servers, ok := c.ns[zone]
+		c.mu.Unlock()
+		if !ok {
+			return nil, fmt.Errorf("nameservers of zone %s: not looked up while the API is on hold (Retry-After)", zone)
+		}
+		return servers, nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, serversTimeout)
+	defer cancel()
+	servers, err := c.servers(ctx, zone)
+	if err == nil {
+		c.mu.Lock()
+		c.ns[zone] = servers
+		c.mu.Unlock()
+	}
+	return servers, err
+}
+
 // servers resolves the zone's nameservers to host:port addresses.
 func (c *PropagationChecker) servers(ctx context.Context, zone string) ([]string, error) {
 	if c.cfg.NameServers == nil {
@@ -322,12 +384,15 @@ func (c *PropagationChecker) ask(ctx context.Context, servers []string, name, ty
 	return out, nil
 }
 
-// query asks one server over UDP (TCP when the answer is truncated).
+// query asks one server over UDP (TCP when the answer is truncated),
+// within queryTimeout.
 func query(ctx context.Context, server, name string, qtype uint16) ([]string, error) {
+	ctx, cancel := context.WithTimeout(ctx, queryTimeout)
+	defer cancel()
 	m := new(mdns.Msg)
 	m.SetQuestion(mdns.Fqdn(name), qtype)
 	m.RecursionDesired = false
-	cl := &mdns.Client{Timeout: 2 * time.Second}
+	cl := &mdns.Client{Timeout: queryTimeout}
 	r, _, err := cl.ExchangeContext(ctx, m, server)
 	if err == nil && r.Truncated {
 		cl.Net = "tcp"

@@ -27,7 +27,7 @@ func validateCmd(path string, stdout io.Writer, getenv func(string) string) erro
 		return &exitError{exitConfig, err}
 	}
 	fmt.Fprintf(stdout, "# %s is valid. The effective configuration (defaults filled in, secrets redacted):\n", path)
-	warnings := c.Members.Warnings()
+	warnings := c.Warnings()
 	if w := agent.ExposedWarning(c.HTTPListen); w != "" {
 		warnings = append(warnings, w)
 	}

@@ -13,7 +13,7 @@ import (
 // emulator, takes a host down while the API is failing, and measures the
 // time from the moment the API answers normally again to the batch that
 // removes the host's record (as the emulator received it), and logs it
-// (FIGURE lines; the goal is 2 s). It is not a speed test: it fails only
+// (FIGURE lines; the bound for one zone is 6 s, see docs/design.md). It is not a speed test: it fails only
 // past 10 s, which no loaded machine explains but a backoff grown to tens
 // of seconds (as it once did) does. The faults: a burst of 5xx (JSON and the edge's HTML),
 // 30 s of refused connections, and a 429 with Retry-After: 3 (the API
@@ -79,7 +79,7 @@ func TestE2E_ChangeLandsSoonAfterTheAPIRecovers(t *testing.T) {
 			took := batch.At.Sub(back)
 			t.Logf("FIGURE %s: change applied %s after the API answered normally again", tc.name, took.Round(time.Millisecond))
 			if took > 10*time.Second {
-				t.Errorf("the removal landed %s after the API recovered; the goal is 2 s", took)
+				t.Errorf("the removal landed %s after the API recovered; the bound is 6 s", took)
 			}
 			if tc.name == "429 with Retry-After" {
 				for _, r := range emu.Requests() {

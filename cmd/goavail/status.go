@@ -222,6 +222,9 @@ func renderDNS(w io.Writer, d *agent.DNSStatus) {
 		}
 		fmt.Fprintf(w, "  %s: %s %s applied %s, %s\n", p.Zone, p.Action, p.Record, p.AppliedAt.UTC().Format(time.RFC3339), state)
 	}
+	if d.UncheckedProxied > 0 {
+		fmt.Fprintf(w, "  %d changes of proxied records not checked on the nameservers (they answer with Cloudflare's edge addresses)\n", d.UncheckedProxied)
+	}
 	if n := len(d.Propagation); n > 0 {
 		p := d.Propagation[n-1]
 		line := fmt.Sprintf("last verified: %s %s %s on %s in %s", p.Zone, p.Action, p.Record, strings.Join(p.NameServers, ","), p.Propagation.Round(time.Millisecond))

@@ -198,7 +198,8 @@ func (c *Adapter) NameServers(ctx context.Context, zone string) ([]string, error
 }
 
 // Records lists the zone's records of the given types, one request per
-// type unless the zone is larger than a page.
+// type unless the zone is larger than a page; it follows the answer's
+// total_pages when there is one.
 func (c *Adapter) Records(ctx context.Context, zone string, types []string) ([]dns.Record, error) {
 	id, err := c.zoneID(ctx, zone)
 	if err != nil {
@@ -224,16 +225,27 @@ func (c *Adapter) Records(ctx context.Context, zone string, types []string) ([]d
 				out = append(out, dns.Record{ID: r.ID, Name: strings.ToLower(r.Name), Type: string(r.Type), Content: r.Content,
 					TTL: int(r.TTL), Proxied: r.Proxied, Comment: r.Comment, Tags: tags(r.Tags)})
 			}
-			perPage := int(res.ResultInfo.PerPage)
-			if perPage <= 0 {
-				perPage = listPageSize
-			}
-			if len(res.Result) < perPage { // a short page is the last one
+			if lastPage(page, len(res.Result), int(res.ResultInfo.PerPage), res.ResultInfo.JSON.ExtraFields["total_pages"].Raw()) {
 				break
 			}
 		}
 	}
 	return out, nil
+}
+
+// lastPage reports whether a listing's page is its last: the page
+// total_pages names (the SDK keeps it as raw JSON), or, without it, an
+// empty page or one shorter than the per_page the API echoed. A page may
+// be short and not the last, when the API caps the page size below what
+// was asked and echoes the asked size.
+func lastPage(page, got, perPage int, totalPages string) bool {
+	if n, err := strconv.Atoi(totalPages); err == nil && n >= 0 {
+		return page >= n || got == 0
+	}
+	if perPage <= 0 {
+		perPage = listPageSize
+	}
+	return got < perPage
 }
 
 // tags reads the SDK's untyped tags field (a list of "name:value" strings).

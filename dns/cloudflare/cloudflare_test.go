@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -224,10 +225,10 @@ func TestCloudflare_Errors(t *testing.T) {
 	})
 }
 
-// TestCloudflare_ListReachesThePastTheEndPage: with a zone that fills its
-// pages exactly, the adapter asks for the page after the last, which the
-// API answers empty (as the SDK's pager does), and stops there.
-func TestCloudflare_ListReachesThePastTheEndPage(t *testing.T) {
+// TestCloudflare_ListStopsAtTotalPages: with a zone that fills its pages
+// exactly, the adapter stops at the last page total_pages names, without
+// asking for the empty page after it.
+func TestCloudflare_ListStopsAtTotalPages(t *testing.T) {
 	emu, cf := newEmu(t)
 	for i := 0; i < 20; i++ {
 		emu.Seed("example.com", cfemu.Record{Name: "www.example.com", Type: "A", Content: fmt.Sprintf("192.0.2.%d", i+1)})
@@ -247,8 +248,8 @@ func TestCloudflare_ListReachesThePastTheEndPage(t *testing.T) {
 			pages = append(pages, r.Query)
 		}
 	}
-	if len(pages) != 5 || !strings.Contains(pages[4], "page=5") {
-		t.Errorf("list requests %v, want pages 1 to 5 (the fifth past the end, empty)", pages)
+	if len(pages) != 4 || !strings.Contains(pages[3], "page=4") {
+		t.Errorf("list requests %v, want pages 1 to 4 (total_pages)", pages)
 	}
 }
 
@@ -339,6 +340,13 @@ func TestCloudflare_AnswersAsCloudflareGivesThem(t *testing.T) {
 			}
 		})
 	}
+	t.Run("429 without Retry-After says no wait", func(t *testing.T) {
+		for _, h := range []http.Header{nil, {}, {"Retry-After": {"soon"}}, {"Retry-After": {"0"}}} {
+			if got := retryAfter(h, time.Now()); got != 0 {
+				t.Errorf("Retry-After %v read as %s, want 0 (the Reconciler holds its own growing floor)", h, got)
+			}
+		}
+	})
 	t.Run("HTML 5xx from the edge is transient", func(t *testing.T) {
 		emu, cf := newEmu(t)
 		emu.Inject(cfemu.Fault{Status: 502, HTML: true, Count: 1})

@@ -116,7 +116,8 @@ func classifyAnswer(what string, a apiAnswer) error {
 		return &dns.StaleError{Code: c, Err: msg}
 	}
 	if c, ok := a.has(changeCode); ok {
-		return &dns.RejectedError{Status: a.status, Code: c, Message: a.msgs[slices.Index(a.codes, c)], Err: msg}
+		// 1004 is also a batch over the plan's size: splitting it goes on.
+		return &dns.RejectedError{Status: a.status, Code: c, Message: a.msgs[slices.Index(a.codes, c)], Content: c != 1004, Err: msg}
 	}
 	if c, ok := a.has(staleCode); ok {
 		return &dns.StaleError{Code: c, Err: msg}
@@ -150,11 +151,12 @@ func bodyHint(body string) string {
 }
 
 // retryAfter reads Retry-After-Ms, or Retry-After in seconds or as an HTTP
-// date (relative to now, the answer's own Date when it has one). 1s when
-// absent or unreadable.
+// date (relative to now, the answer's own Date when it has one). 0 when
+// absent or unreadable: the Reconciler then holds its own floor, which
+// grows across 429s in a row.
 func retryAfter(h http.Header, now time.Time) time.Duration {
 	if h == nil {
-		return time.Second
+		return 0
 	}
 	if ms, err := strconv.ParseFloat(h.Get("Retry-After-Ms"), 64); err == nil && ms > 0 {
 		return time.Duration(ms * float64(time.Millisecond))
@@ -166,5 +168,5 @@ func retryAfter(h http.Header, now time.Time) time.Duration {
 	if t, err := http.ParseTime(v); err == nil {
 		return max(t.Sub(now), 0)
 	}
-	return time.Second
+	return 0
 }
