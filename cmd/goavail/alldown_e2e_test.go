@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/goavail/goavail/crypto"
+	"github.com/goavail/goavail/dns"
 	"github.com/goavail/goavail/internal/cfemu"
 	"github.com/goavail/goavail/internal/netlab"
 )
@@ -160,7 +161,8 @@ func (l *allDownLab) passesAfter(mark int) {
 }
 
 // changes lists every record created or deleted from journal entry from
-// on, as "-name content" and "+name content", in order.
+// on, as "-name content" and "+name content", in order. The zone fence's
+// own TXT records (replaced by every write) are not record changes.
 func (l *allDownLab) changes(from int) []string {
 	prev := map[string]cfemu.Record{}
 	for _, r := range l.start {
@@ -173,6 +175,9 @@ func (l *allDownLab) changes(from int) []string {
 		}
 		next := map[string]cfemu.Record{}
 		for _, r := range e.Zones["example.com"] {
+			if strings.HasPrefix(r.Content, dns.FencePrefix) {
+				continue
+			}
 			next[r.ID] = r
 		}
 		if i >= from {

@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/goavail/goavail/dns"
 )
 
 // Op is one entry of the emulator's journal, as the journal-only checks
@@ -139,9 +141,15 @@ func checkFenceChain(h History) []Violation {
 		return nil
 	}
 	var out []Violation
-	last := map[string]string{} // zone: the fence id the next write must delete
+	last := map[string]string{}  // zone: the fence id the next write must delete
+	genesis := map[string]bool{} // zone: its genesis record exists
+	isGenesis := func(r Record) bool { return r.Content == dns.GenesisContent || r.Content == `"`+dns.GenesisContent+`"` }
 	for _, r := range h.Initial {
 		if r.Name == h.FenceName && r.Type == "TXT" {
+			if isGenesis(r) {
+				genesis[""] = true
+				continue
+			}
 			last[""] = r.ID
 		}
 	}
@@ -150,13 +158,29 @@ func checkFenceChain(h History) []Violation {
 			continue
 		}
 		var del, add []Record
+		had, ok := genesis[w.Zone]
+		if !ok {
+			had = genesis[""]
+		}
 		for _, r := range w.Deleted {
 			if r.Name == h.FenceName && r.Type == "TXT" {
+				if isGenesis(r) { // never deleted: it makes the first write a compare-and-swap
+					out = append(out, Violation{"g", w.CommitAt, fmt.Sprintf("a write from %s deleted the fence's genesis record (%s)", w.Agent, summary(w))})
+					continue
+				}
 				del = append(del, r)
 			}
 		}
 		for _, r := range w.Created {
 			if r.Name == h.FenceName && r.Type == "TXT" {
+				if isGenesis(r) { // the zone's first write creates it, once
+					if had {
+						out = append(out, Violation{"g", w.CommitAt, fmt.Sprintf("a write from %s created a second genesis record: two first writes both landed (%s)", w.Agent, summary(w))})
+					}
+					had = true
+					genesis[w.Zone] = true
+					continue
+				}
 				add = append(add, r)
 			}
 		}

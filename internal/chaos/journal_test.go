@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/goavail/goavail/dns"
 )
 
 // The journal tests' zone: two managed records, an unmanaged TXT and A,
@@ -57,6 +59,15 @@ func TestCheckJournal_GoodJournalPasses(t *testing.T) {
 	h.Journal = append(h.Journal[:4:4], commit("y#1", 10.3, 10.4, 7, []Record{f2}, []Record{f3}, []Record{j1, j2, txt, othr, f3}))
 	if vs := CheckJournal(h); len(vs) != 0 {
 		t.Fatalf("two batches of one pass reported:\n%s", Report(vs))
+	}
+	// A zone's first write creates the genesis record beside the first
+	// stamp: not a second successor.
+	h = goodJournal()
+	h.Initial = slices.DeleteFunc(slices.Clone(h.Initial), func(r Record) bool { return r.ID == f0.ID })
+	h.Journal[1].Deleted = []Record{j1}
+	h.Journal[1].Created = []Record{f1, {ID: "g1", Name: "_goavail.example.com", Type: "TXT", Content: dns.GenesisContent}}
+	if vs := CheckJournal(h); len(vs) != 0 {
+		t.Fatalf("the first write's genesis reported:\n%s", Report(vs))
 	}
 }
 
@@ -162,6 +173,17 @@ func TestCheckJournal_CatchesEachViolation(t *testing.T) {
 			h.Journal[3].Deleted, h.Journal[3].Created = nil, h.Journal[3].Created[:1]
 		}},
 		{"a fork of the fence chain", "the fence chain broke", func(h *History) { h.Journal[3].Deleted = []Record{f0} }},
+		{"two first writes both landed", "second genesis", func(h *History) {
+			g := Record{ID: "g1", Name: "_goavail.example.com", Type: "TXT", Content: dns.GenesisContent}
+			h.Journal[1].Created = append(h.Journal[1].Created, g)
+			g.ID = "g2"
+			h.Journal[3].Created = append(h.Journal[3].Created, g)
+		}},
+		{"the genesis deleted", "deleted the fence's genesis", func(h *History) {
+			g := Record{ID: "g1", Name: "_goavail.example.com", Type: "TXT", Content: dns.GenesisContent}
+			h.Initial = append(h.Initial, g)
+			h.Journal[3].Deleted = append(h.Journal[3].Deleted, g)
+		}},
 		{"a restore with another ttl", "(h)", func(h *History) { h.Journal[3].Created[0].TTL = 60 }},
 		{"a restore without its comment", "(h)", func(h *History) { h.Journal[3].Created[0].Comment = "" }},
 		{"a restore without its tags", "(h)", func(h *History) { h.Journal[3].Created[0].Tags = nil }},
