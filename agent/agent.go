@@ -92,9 +92,16 @@ func New(cfg *config.Config, keys [][]byte, o Options) (*Agent, error) {
 	ev := newEvents(a.notifier, cfg.NodeName)
 
 	var m *metrics
-	provider, err := newProvider(cfg, o.DryRun, getenv, log, func(op string, err error, took time.Duration) { m.apiRequest(op, err, took.Seconds()) })
+	provider, err := newProvider(cfg, o.DryRun, getenv, log, func(op string, err error, took time.Duration) {
+		if m != nil { // the check at start runs before the metrics exist
+			m.apiRequest(op, err, took.Seconds())
+		}
+	})
 	if err != nil {
 		return nil, &ConfigError{err}
+	}
+	if err := checkCredentials(context.Background(), provider, cfg, o.DryRun, log); err != nil {
+		return nil, err
 	}
 	token, err := APIToken(getenv)
 	if err != nil {

@@ -57,9 +57,10 @@ func (r *Reconciler) backoff(err error) time.Duration {
 		d = min(ra.Wait, maxRetryAfter) // exactly: no request before it, none long after
 	case errors.As(err, &perm) && !transientIn(err):
 		// The operator must act (credentials, a missing zone): no hold, so
-		// the other zones keep up with transitions; retry each period.
+		// the other zones keep up with transitions; the zone itself waits
+		// (permhold.go).
 		r.holdUntil = r.cfg.Now()
-		return min(r.period, retryCap(len(zonesOf(r.groups)))*20)
+		return r.permanentWait()
 	default:
 		d = transientBackoff(r.failures, len(zonesOf(r.groups)), rand.Int64N)
 	}
