@@ -157,11 +157,12 @@ func New(cfg *config.Config, keys [][]byte, o Options) (*Agent, error) {
 	// goroutine, so they never overlap. The HTTP listener opens before the
 	// ICMP sockets, so a port in use stops the start at once.
 	if cfg.HTTPListen != "" {
-		if a.web, err = newHTTPServer(cfg.HTTPListen, m, a.Status, a.askReload, log, drainRoutes(drn, token)); err != nil {
+		admin := adminGuard(cfg.HTTPListen, token)
+		if a.web, err = newHTTPServer(cfg.HTTPListen, m, a.Status, a.askReload, admin, log, drainRoutes(drn, token)); err != nil {
 			return nil, err
 		}
 		if o.Pprof {
-			a.web.srv.Handler = withPprof(a.web.srv.Handler)
+			a.web.srv.Handler = withPprof(a.web.srv.Handler, admin)
 		}
 		warnExposed(cfg.HTTPListen, token, log)
 	}
