@@ -114,7 +114,7 @@ func New(cfg *config.Config, keys [][]byte, o Options) (*Agent, error) {
 	}
 	a.drn = drn
 	a.health = monitor.NewHealth(func(t monitor.Transition) {
-		log.Info("target state changed", "addr", t.Addr, "from", t.From, "to", t.To, "reason", t.Evidence.LastError,
+		log.Log(context.Background(), transitionLevel(t.To), "target state changed", "addr", t.Addr, "from", t.From, "to", t.To, "reason", t.Evidence.LastError,
 			"rtts", t.Evidence.RTTs, "lost", t.Evidence.Lost, "probes", t.Evidence.Probes)
 		m.transition(t)
 		ev.transition(t)

@@ -188,8 +188,10 @@ func (r *Reconciler) passZoneOnce(ctx context.Context, zone string, groups []Gro
 	if p.Empty() {
 		p.Applied = true
 		p.Quarantined = r.quarantinedIn(zone, nil)
+		r.noteInStep(zone, len(p.Deferred)+len(p.Blocked)+len(p.Quarantined) == 0)
 		return p, nil
 	}
+	r.noteInStep(zone, false)
 	if r.cfg.Fence != nil {
 		err := ferr
 		if err == nil && ctx.Err() != nil {
