@@ -48,12 +48,32 @@ func statusTarget(c *cli.Context, getenv func(string) string) (agentTarget, erro
 	}
 	cfg, err := config.Load(path)
 	if err != nil {
-		return agentTarget{}, &exitError{exitConfig, err}
+		return brokenConfigTarget(c.App.ErrWriter, path, err)
 	}
 	if cfg.HTTPListen == "" {
 		return agentTarget{}, usageError("%s sets http_listen = \"\": the agent serves no HTTP; set it, or pass --addr", path)
 	}
 	return agentTarget{url: "http://" + dialable(cfg.HTTPListen), node: cfg.NodeName, from: "http_listen in " + path}, nil
+}
+
+// brokenConfigTarget picks the agent to ask when the config file does not
+// load: the running agent is fine, and the operator needs status and drain
+// most right then. It reads what it can of the file (http_listen,
+// node_name), else takes the default address, and says so on w.
+func brokenConfigTarget(w io.Writer, path string, loadErr error) (agentTarget, error) {
+	listen, node, ok := config.AgentAddress(path)
+	from := "http_listen read from the invalid " + path
+	if !ok {
+		listen, node, from = config.DefaultHTTPListen, "", "the default address, as "+path+" is not readable TOML"
+	}
+	if listen == "" {
+		return agentTarget{}, &exitError{exitConfig, fmt.Errorf("%s is invalid and sets http_listen = \"\"; pass --addr: %w", path, loadErr)}
+	}
+	t := agentTarget{url: "http://" + dialable(listen), node: node, from: from}
+	first, _, _ := strings.Cut(loadErr.Error(), "\n")
+	fmt.Fprintf(w, "goavail: warning: %s is invalid (%s; goavail validate lists every problem); asking the agent at %s (%s); pass --addr to ask another\n",
+		path, first, dialable(listen), from)
+	return t, nil
 }
 
 // packagedConfig is where the packages install the config.
