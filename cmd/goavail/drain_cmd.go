@@ -40,8 +40,8 @@ func statusTarget(c *cli.Context, getenv func(string) string) (agentTarget, erro
 		return agentTarget{url: u, from: "--addr"}, nil
 	}
 	path := c.String("config-file")
-	if !c.IsSet("config-file") && getenv("GOAVAIL_CONFIG") == "" && !exists(path) {
-		path = packagedConfig // no ./goavail.toml: the installed one, if any
+	if !c.IsSet("config-file") && getenv("GOAVAIL_CONFIG") == "" {
+		path = defaultConfig(exists) // no ./goavail.toml: the installed one, if any
 		if !exists(path) {
 			return agentTarget{url: "http://" + config.DefaultHTTPListen, from: "the default address (no goavail.toml here, none in /etc/goavail)"}, nil
 		}

@@ -58,7 +58,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 const commandList = "monitor, validate, status, drain, undrain, keygen or version"
 
 func newApp(stdout, stderr io.Writer) *cli.App {
-	configFlag := &cli.StringFlag{Name: "config-file", Aliases: []string{"f"}, Value: "goavail.toml", Usage: "path to the TOML configuration (or give it as the argument)", EnvVars: []string{"GOAVAIL_CONFIG"}}
+	configFlag := &cli.StringFlag{Name: "config-file", Aliases: []string{"f"}, Value: "goavail.toml", EnvVars: []string{"GOAVAIL_CONFIG"},
+		Usage: "path to the TOML configuration (or give it as the argument); without it ./goavail.toml, else /etc/goavail/goavail.toml"}
 	agentFlag := &cli.StringFlag{Name: "config-file", Aliases: []string{"f"}, Value: "goavail.toml", EnvVars: []string{"GOAVAIL_CONFIG"},
 		Usage: "the config naming the agent to ask (http_listen, node_name); without it ./goavail.toml, else /etc/goavail/goavail.toml"}
 	cmds := []*cli.Command{
@@ -206,6 +207,9 @@ func configArg(c *cli.Context) (string, error) {
 	path := c.String("config-file")
 	switch c.NArg() {
 	case 0:
+		if !c.IsSet("config-file") && os.Getenv("GOAVAIL_CONFIG") == "" {
+			return defaultConfig(exists), nil
+		}
 		return path, nil
 	case 1:
 		arg := c.Args().First()
@@ -216,6 +220,19 @@ func configArg(c *cli.Context) (string, error) {
 	}
 	return "", usageError("%s: takes one config file, got %d arguments (%q); flags go before the file", c.Command.Name, c.NArg(), c.Args().Slice())
 }
+
+// defaultConfig is the config file a command reads when none is given:
+// ./goavail.toml, else the packages' /etc/goavail/goavail.toml, else
+// ./goavail.toml (whose absence the load then reports).
+func defaultConfig(exists func(string) bool) string {
+	if !exists(localConfig) && exists(packagedConfig) {
+		return packagedConfig
+	}
+	return localConfig
+}
+
+// localConfig is the config file in the working directory.
+const localConfig = "goavail.toml"
 
 // noArgs refuses arguments a command does not read.
 func noArgs(c *cli.Context) error {

@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 
 	"github.com/goavail/goavail/agent"
@@ -24,7 +26,7 @@ type monitorOptions struct {
 func validateCmd(path string, stdout io.Writer, getenv func(string) string) error {
 	c, _, err := agent.LoadConfig(path, getenv)
 	if err != nil {
-		return &exitError{exitConfig, err}
+		return &exitError{exitConfig, missingConfig(path, err)}
 	}
 	fmt.Fprintf(stdout, "# %s is valid. The effective configuration (defaults filled in, secrets redacted):\n", path)
 	warnings := c.Members.Warnings()
@@ -41,6 +43,24 @@ func validateCmd(path string, stdout io.Writer, getenv func(string) string) erro
 	return nil
 }
 
+// missingConfig says where goavail looked when the default config file
+// is missing.
+func missingConfig(path string, err error) error {
+	if path == localConfig && errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("no config file: neither ./%s nor %s exists; give one with --config-file or as the argument: %w", localConfig, packagedConfig, err)
+	}
+	return err
+}
+
+// absPath is path made absolute, for the line that says which file was
+// read; path itself when that fails.
+func absPath(path string) string {
+	if a, err := filepath.Abs(path); err == nil {
+		return a
+	}
+	return path
+}
+
 // monitorCmd runs an agent until SIGINT or SIGTERM; SIGHUP reloads it.
 func monitorCmd(ctx context.Context, o monitorOptions, logw io.Writer, getenv func(string) string) error {
 	log, err := agent.NewLogger(o.logLevel, o.logFormat, logw)
@@ -50,8 +70,9 @@ func monitorCmd(ctx context.Context, o monitorOptions, logw io.Writer, getenv fu
 	tuneGC(getenv)
 	cfg, keys, err := agent.LoadConfig(o.configPath, getenv)
 	if err != nil {
-		return &exitError{exitConfig, err}
+		return &exitError{exitConfig, missingConfig(o.configPath, err)}
 	}
+	log.Info("config file read", "path", absPath(o.configPath))
 	ver, rev := buildVersion()
 	a, err := agent.New(cfg, keys, agent.Options{ConfigPath: o.configPath, DryRun: o.dryRun, Pprof: o.pprof,
 		Build: agent.Build{Version: ver, Revision: rev}, Getenv: getenv, Log: log})
