@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/goavail/goavail/config"
 	"github.com/goavail/goavail/monitor"
 )
 
@@ -40,5 +41,27 @@ func TestTransitionLevel(t *testing.T) {
 		if got := transitionLevel(to).String(); got != want {
 			t.Errorf("to %v: %s, want %s", to, got, want)
 		}
+	}
+}
+
+// TestLoadMemory_NoStateFileIsAWarning: a run by hand without state_file
+// (no systemd $STATE_DIRECTORY) loses drains and removed records at a
+// restart; that was said at INFO only, and is now a WARN naming the fix.
+func TestLoadMemory_NoStateFileIsAWarning(t *testing.T) {
+	var b bytes.Buffer
+	log, _ := NewLogger("warn", "text", &b)
+	loadMemory(&config.Config{}, func(string) string { return "" }, log)
+	if !strings.Contains(b.String(), "level=WARN") || !strings.Contains(b.String(), "set state_file") {
+		t.Errorf("no warning naming state_file:\n%s", b.String())
+	}
+	b.Reset()
+	loadMemory(&config.Config{}, func(k string) string {
+		if k == "STATE_DIRECTORY" {
+			return t.TempDir()
+		}
+		return ""
+	}, log)
+	if b.Len() != 0 {
+		t.Errorf("a warning under systemd: %s", b.String())
 	}
 }

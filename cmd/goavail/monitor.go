@@ -29,7 +29,11 @@ func validateCmd(path string, stdout io.Writer, getenv func(string) string) erro
 		return &exitError{exitConfig, missingConfig(path, err)}
 	}
 	fmt.Fprintf(stdout, "# %s is valid. The effective configuration (defaults filled in, secrets redacted):\n", path)
+	c.StateFile = agent.StateFile(c, getenv) // as the agent resolves it
 	warnings := c.Members.Warnings()
+	if c.StateFile == "" {
+		warnings = append(warnings, agent.NoStateFileWarning)
+	}
 	if w := agent.ExposedWarning(c.HTTPListen); w != "" {
 		warnings = append(warnings, w)
 	}
@@ -38,6 +42,10 @@ func validateCmd(path string, stdout io.Writer, getenv func(string) string) erro
 	}
 	for _, n := range c.Notices {
 		fmt.Fprintln(stdout, "# "+n)
+	}
+	if env := getenv("CLOUDFLARE_BASE_URL"); env != "" {
+		fmt.Fprintf(stdout, "# CLOUDFLARE_BASE_URL=%s overrides api_base_url\n", env)
+		c.Cloudflare.APIBaseURL = env
 	}
 	fmt.Fprint(stdout, c.Effective())
 	return nil
