@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"os"
+	"os/user"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -58,5 +59,26 @@ func TestValidate_SaysWhichFileAndWhereItLooked(t *testing.T) {
 	out.Reset()
 	if code := run([]string{"goavail", "validate"}, &out, &errb); code != exitOK || !strings.HasPrefix(out.String(), "# goavail.toml is valid") {
 		t.Errorf("./goavail.toml: exit %d: %s", code, out.String())
+	}
+}
+
+// TestOperator_WithoutUSER: a drain run where USER is unset (cron, a
+// container) names the uid's user, or the uid, never "unknown".
+func TestOperator_WithoutUSER(t *testing.T) {
+	none := func(string) string { return "" }
+	named := func(id string) (*user.User, error) { return &user.User{Uid: id, Username: "deploy"}, nil }
+	nameless := func(id string) (*user.User, error) { return nil, user.UnknownUserIdError(1234) }
+	for _, tc := range []struct {
+		getenv func(string) string
+		lookup func(string) (*user.User, error)
+		want   string
+	}{
+		{none, named, "deploy@"},
+		{none, nameless, "uid 1234@"},
+		{func(k string) string { return map[string]string{"USER": "root", "SUDO_USER": "alice"}[k] }, nameless, "alice@"},
+	} {
+		if got := operatorAs(tc.getenv, 1234, tc.lookup); !strings.HasPrefix(got, tc.want) || strings.Contains(got, "unknown") {
+			t.Errorf("got %q, want %q…", got, tc.want)
+		}
 	}
 }

@@ -10,6 +10,8 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/user"
+	"strconv"
 	"strings"
 	"time"
 
@@ -205,7 +207,20 @@ func drainAction(c *cli.Context, stdout io.Writer, action string, req agent.Drai
 // operator names who runs the command: the sudo user or the user, at the
 // host.
 func operator(getenv func(string) string) string {
-	u := cmp.Or(getenv("SUDO_USER"), getenv("USER"), "unknown")
+	return operatorAs(getenv, os.Getuid(), user.LookupId)
+}
+
+// operatorAs is operator with the uid and its lookup given: without SUDO_USER
+// or USER (cron, a container, a systemd unit) it names the uid's user, or
+// "uid N" when the uid has no name.
+func operatorAs(getenv func(string) string, uid int, lookup func(string) (*user.User, error)) string {
+	u := cmp.Or(getenv("SUDO_USER"), getenv("USER"))
+	if u == "" {
+		u = fmt.Sprintf("uid %d", uid)
+		if pw, err := lookup(strconv.Itoa(uid)); err == nil && pw.Username != "" {
+			u = pw.Username
+		}
+	}
 	if h, err := os.Hostname(); err == nil {
 		u += "@" + h
 	}
