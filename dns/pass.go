@@ -139,6 +139,7 @@ func (r *Reconciler) passZoneOnce(ctx context.Context, zone string, groups []Gro
 		if actual, err = r.cfg.Provider.Records(ctx, zone, types); err != nil {
 			return ZonePlan{Zone: zone}, err
 		}
+		r.noteDrift(zone, zg, actual)
 	}
 	t := r.cfg.Now()
 	p := Plan(zone, zg, health, actual)

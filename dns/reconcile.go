@@ -102,6 +102,7 @@ type Reconciler struct {
 	quar      *quarantine
 	foreign   map[string]foreignSeen // zone -> another deployment's stamp, when first seen
 	held      map[string]zoneHold    // zone -> its permanent error, not retried before until (permhold.go)
+	drift     map[string]string      // zone -> the ttl/proxied differences last logged (drift.go)
 }
 
 // PassReport is the outcome of one pass.

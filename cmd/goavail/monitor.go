@@ -43,6 +43,7 @@ func validateCmd(path string, stdout io.Writer, getenv func(string) string) erro
 	for _, n := range c.Notices {
 		fmt.Fprintln(stdout, "# "+n)
 	}
+	fmt.Fprintln(stdout, "# validate makes no API call, so it cannot see the zone: the first pass (dry-run too) logs \"records differ from the config in ttl/proxied\" when managed records have other ttl or dns_proxied values than these")
 	if env := getenv("CLOUDFLARE_BASE_URL"); env != "" {
 		fmt.Fprintf(stdout, "# CLOUDFLARE_BASE_URL=%s overrides api_base_url\n", env)
 		c.Cloudflare.APIBaseURL = env
