@@ -18,8 +18,12 @@ type lockedBuffer struct {
 	b  bytes.Buffer
 }
 
-func (l *lockedBuffer) Write(p []byte) (int, error) { l.mu.Lock(); defer l.mu.Unlock(); return l.b.Write(p) }
-func (l *lockedBuffer) String() string              { l.mu.Lock(); defer l.mu.Unlock(); return l.b.String() }
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+func (l *lockedBuffer) String() string { l.mu.Lock(); defer l.mu.Unlock(); return l.b.String() }
 
 // TestCfemu_ServesTheSeededZoneAndStops: the command starts on the seed
 // file, writes the environment goavail needs, serves the seeded records to
@@ -34,7 +38,9 @@ func TestCfemu_ServesTheSeededZoneAndStops(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	var out lockedBuffer
 	done := make(chan error, 1)
-	go func() { done <- run(ctx, []string{"-listen", "127.0.0.1:0", "-seed", seed, "-env-file", envFile}, &out) }()
+	go func() {
+		done <- run(ctx, []string{"-listen", "127.0.0.1:0", "-seed", seed, "-env-file", envFile}, &out)
+	}()
 	var env map[string]string
 	for deadline := time.Now().Add(20 * time.Second); env == nil; time.Sleep(10 * time.Millisecond) {
 		select {
