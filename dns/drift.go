@@ -14,6 +14,28 @@ import (
 // otherwise change them by surprise. A group ttl of 0 keeps each record's
 // own ttl and is never a difference.
 func (r *Reconciler) noteDrift(zone string, groups []Group, actual []Record) {
+	diffs := Drift(groups, actual)
+	key := strings.Join(diffs, "; ")
+	r.mu.Lock()
+	if r.drift == nil {
+		r.drift = map[string]string{}
+	}
+	same := r.drift[zone] == key
+	r.drift[zone] = key
+	r.mu.Unlock()
+	if same || key == "" {
+		return
+	}
+	r.cfg.Log.Warn("records differ from the config in ttl/proxied: a record removed and restored comes back as configured; "+
+		"set the group's ttl and dns_proxied to the zone's values (or ttl = 0 to keep each record's own) if those are right",
+		"zone", zone, "records", len(diffs), "differences", key)
+}
+
+// Drift lists, sorted, the managed records among actual whose ttl or
+// proxied flag differs from what their group sets, one line each ("www.example.com
+// A 192.0.2.1: ttl 300 (config 60)"). A group ttl of 0 keeps each
+// record's own ttl and is never a difference.
+func Drift(groups []Group, actual []Record) []string {
 	var diffs []string
 	for _, rec := range actual {
 		g, ok := managingGroup(groups, rec)
@@ -32,20 +54,7 @@ func (r *Reconciler) noteDrift(zone string, groups []Group, actual []Record) {
 		}
 	}
 	slices.Sort(diffs)
-	key := strings.Join(diffs, "; ")
-	r.mu.Lock()
-	if r.drift == nil {
-		r.drift = map[string]string{}
-	}
-	same := r.drift[zone] == key
-	r.drift[zone] = key
-	r.mu.Unlock()
-	if same || key == "" {
-		return
-	}
-	r.cfg.Log.Warn("records differ from the config in ttl/proxied: a record removed and restored comes back as configured; "+
-		"set the group's ttl and dns_proxied to the zone's values (or ttl = 0 to keep each record's own) if those are right",
-		"zone", zone, "records", len(diffs), "differences", key)
+	return diffs
 }
 
 // managingGroup is the group that manages rec: rec's name among its

@@ -105,13 +105,20 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			Name:      "validate",
 			Usage:     "check a config file: list every problem, or say it is valid and print the effective configuration",
 			ArgsUsage: "[CONFIG-FILE]",
-			Flags:     []cli.Flag{configFlag},
+			Flags: []cli.Flag{configFlag,
+				&cli.BoolFlag{Name: "check-api", Usage: "also ask Cloudflare, with the credentials monitor would use: look every zone up, and list the managed records whose ttl or proxied flag differs from the config (changes nothing)"}},
 			Action: func(c *cli.Context) error {
 				path, err := configArg(c)
 				if err != nil {
 					return err
 				}
-				return validateCmd(path, stdout, os.Getenv)
+				if err := validateCmd(path, stdout, os.Getenv); err != nil {
+					return err
+				}
+				if c.Bool("check-api") {
+					return checkAPICmd(c.Context, path, stdout, os.Getenv)
+				}
+				return nil
 			},
 		},
 		{

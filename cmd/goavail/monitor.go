@@ -10,6 +10,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"syscall"
+	"time"
 
 	"github.com/goavail/goavail/agent"
 )
@@ -43,12 +44,35 @@ func validateCmd(path string, stdout io.Writer, getenv func(string) string) erro
 	for _, n := range c.Notices {
 		fmt.Fprintln(stdout, "# "+n)
 	}
-	fmt.Fprintln(stdout, "# validate makes no API call, so it cannot see the zone: the first pass (dry-run too) logs \"records differ from the config in ttl/proxied\" when managed records have other ttl or dns_proxied values than these")
+	fmt.Fprintln(stdout, "# validate makes no API call unless --check-api, so it cannot see the zone: the first pass (dry-run too) logs \"records differ from the config in ttl/proxied\" when managed records have other ttl or dns_proxied values than these")
 	if env := getenv("CLOUDFLARE_BASE_URL"); env != "" {
 		fmt.Fprintf(stdout, "# CLOUDFLARE_BASE_URL=%s overrides api_base_url\n", env)
 		c.Cloudflare.APIBaseURL = env
 	}
 	fmt.Fprint(stdout, c.Effective())
+	return nil
+}
+
+// checkAPICmd is validate --check-api: the zones and their ttl/proxied
+// differences, as Cloudflare has them, after the effective configuration.
+func checkAPICmd(ctx context.Context, path string, stdout io.Writer, getenv func(string) string) error {
+	c, _, err := agent.LoadConfig(path, getenv)
+	if err != nil {
+		return &exitError{exitConfig, err}
+	}
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	lines, err := agent.CheckAPI(ctx, c, getenv)
+	for _, l := range lines {
+		fmt.Fprintln(stdout, "# api: "+l)
+	}
+	var cerr *agent.ConfigError
+	switch {
+	case errors.As(err, &cerr):
+		return &exitError{exitConfig, err}
+	case err != nil:
+		return &exitError{exitRuntime, fmt.Errorf("--check-api: the API did not answer: %w", err)}
+	}
 	return nil
 }
 
