@@ -3,6 +3,8 @@ package dns
 import (
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 )
 
@@ -63,4 +65,18 @@ func (r *Reconciler) nextRelease() (time.Time, bool) {
 		}
 	}
 	return at, !at.IsZero()
+}
+
+// heldWaits says how long each held zone still waits ("example.com=30s"),
+// sorted by zone.
+func (r *Reconciler) heldWaits() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	now := r.cfg.Now()
+	var out []string
+	for z, h := range r.held {
+		out = append(out, z+"="+h.until.Sub(now).Round(time.Millisecond).String())
+	}
+	slices.Sort(out)
+	return strings.Join(out, ",")
 }

@@ -70,3 +70,60 @@ func TestReconciler_PermanentErrorRetriedWhenTheLogSays(t *testing.T) {
 		t.Errorf("retried at +%s, want +30s", at.Sub(start))
 	}
 }
+
+// zoneFailProvider fails each zone's listing with its own error.
+type zoneFailProvider struct {
+	mu    sync.Mutex
+	fail  map[string]error
+	lists map[string]int
+}
+
+func (z *zoneFailProvider) Records(_ context.Context, zone string, _ []string) ([]Record, error) {
+	z.mu.Lock()
+	defer z.mu.Unlock()
+	z.lists[zone]++
+	return nil, z.fail[zone]
+}
+func (z *zoneFailProvider) Apply(context.Context, string, []Record, []Record) error { return nil }
+func (z *zoneFailProvider) count(zone string) int {
+	z.mu.Lock()
+	defer z.mu.Unlock()
+	return z.lists[zone]
+}
+
+// TestReconciler_MixedFailuresSayBothWaits: one zone refused for good and
+// another failing transiently: the log's retry_in is the short transient
+// wait, and it says the refused zone waits longer (refused_zones_retry_in),
+// which is when that zone is asked again.
+func TestReconciler_MixedFailuresSayBothWaits(t *testing.T) {
+	p := &zoneFailProvider{lists: map[string]int{}, fail: map[string]error{
+		"example.com": &PermanentError{Err: errors.New("HTTP 403: 9109")},
+		"example.net": errors.New("HTTP 502"),
+	}}
+	clock := newFakeClock()
+	var logs syncBuffer
+	r := NewReconciler(ReconcilerConfig{Provider: p, Health: func() Health { return Health{} }, Log: slog.New(slog.NewTextHandler(&logs, nil)), Clock: clock})
+	net := small
+	net.Zone, net.Hostnames = "example.net", []string{"www.example.net"}
+	r.SetGroups([]Group{small, net}, time.Minute)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- r.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	waitFor(t, "the first failure logged", func() bool { return strings.Contains(logs.String(), "dns reconcile failed") })
+	if !strings.Contains(logs.String(), `refused_zones_retry_in="example.com=1m0s"`) {
+		t.Fatalf("the refused zone's wait is not said:\n%s", logs.String())
+	}
+	for i := 0; i < 10; i++ { // transient retries within a few seconds
+		at, ok := clock.Deadline()
+		if !ok {
+			t.Fatal("no timer")
+		}
+		clock.Advance(at.Sub(clock.Now()))
+		want := i + 2
+		waitFor(t, "a transient retry", func() bool { return p.count("example.net") >= want })
+	}
+	if n := p.count("example.com"); n != 1 {
+		t.Errorf("the refused zone was asked %d times within %s, want once", n, clock.Now().Sub(time.Unix(1_700_000_000, 0)))
+	}
+}

@@ -266,7 +266,11 @@ func (r *Reconciler) Run(ctx context.Context) error {
 		next := period
 		if report.fresh != nil { // a held zone's error was logged when it was new
 			next = r.backoff(report.fresh)
-			r.cfg.Log.Error("dns reconcile failed; will retry", "retry_in", next.Round(time.Millisecond), "err", report.fresh)
+			attrs := []any{"retry_in", next.Round(time.Millisecond), "err", report.fresh}
+			if held := r.heldWaits(); held != "" && transientIn(report.fresh) {
+				attrs = append(attrs, "refused_zones_retry_in", held) // a transient failure elsewhere: those zones wait longer
+			}
+			r.cfg.Log.Error("dns reconcile failed; will retry", attrs...)
 		}
 		if until, ok := r.nextRelease(); ok {
 			next = max(min(next, until.Sub(r.cfg.Now())), 0)
