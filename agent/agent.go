@@ -92,9 +92,16 @@ func New(cfg *config.Config, keys [][]byte, o Options) (*Agent, error) {
 	ev := newEvents(a.notifier, cfg.NodeName)
 
 	var m *metrics
-	provider, err := newProvider(cfg, o.DryRun, getenv, log, func(op string, err error, took time.Duration) { m.apiRequest(op, err, took.Seconds()) })
+	provider, err := newProvider(cfg, o.DryRun, getenv, log, func(op string, err error, took time.Duration) {
+		if m != nil { // the check at start runs before the metrics exist
+			m.apiRequest(op, err, took.Seconds())
+		}
+	})
 	if err != nil {
 		return nil, &ConfigError{err}
+	}
+	if err := checkCredentials(context.Background(), provider, cfg, o.DryRun, log); err != nil {
+		return nil, err
 	}
 	token, err := APIToken(getenv)
 	if err != nil {
@@ -107,7 +114,7 @@ func New(cfg *config.Config, keys [][]byte, o Options) (*Agent, error) {
 	}
 	a.drn = drn
 	a.health = monitor.NewHealth(func(t monitor.Transition) {
-		log.Info("target state changed", "addr", t.Addr, "from", t.From, "to", t.To, "reason", t.Evidence.LastError,
+		log.Log(context.Background(), transitionLevel(t.To), "target state changed", "addr", t.Addr, "from", t.From, "to", t.To, "reason", t.Evidence.LastError,
 			"rtts", t.Evidence.RTTs, "lost", t.Evidence.Lost, "probes", t.Evidence.Probes)
 		m.transition(t)
 		ev.transition(t)
@@ -151,11 +158,12 @@ func New(cfg *config.Config, keys [][]byte, o Options) (*Agent, error) {
 	// goroutine, so they never overlap. The HTTP listener opens before the
 	// ICMP sockets, so a port in use stops the start at once.
 	if cfg.HTTPListen != "" {
-		if a.web, err = newHTTPServer(cfg.HTTPListen, m, a.Status, a.askReload, log, drainRoutes(drn, token)); err != nil {
+		admin := adminGuard(cfg.HTTPListen, token)
+		if a.web, err = newHTTPServer(cfg.HTTPListen, m, a.Status, a.askReload, admin, log, drainRoutes(drn, token)); err != nil {
 			return nil, err
 		}
 		if o.Pprof {
-			a.web.srv.Handler = withPprof(a.web.srv.Handler)
+			a.web.srv.Handler = withPprof(a.web.srv.Handler, admin)
 		}
 		warnExposed(cfg.HTTPListen, token, log)
 	}

@@ -49,7 +49,7 @@ func loadMemory(cfg *config.Config, getenv func(string) string, log *slog.Logger
 	m, err := dns.LoadMemory(path)
 	switch {
 	case path == "":
-		log.Info("no state_file: removed records' ttl, comment and tags are remembered until a restart only")
+		log.Warn(NoStateFileWarning)
 	case errors.Is(err, dns.ErrNoState):
 		log.Info("state file starts empty", "path", path)
 	case err != nil:
@@ -58,6 +58,17 @@ func loadMemory(cfg *config.Config, getenv func(string) string, log *slog.Logger
 		log.Info("state file loaded", "path", path, "remembered_records", m.Len())
 	}
 	return m
+}
+
+// NoStateFileWarning is what goavail says, at start and in validate,
+// when it has no state file (a run by hand without state_file).
+const NoStateFileWarning = "no state file (state_file unset and no systemd $STATE_DIRECTORY): drains made with goavail drain, " +
+	"removed records' ttl, comment and tags, and the cluster's start counter are lost at a restart; set state_file, e.g. \"/var/lib/goavail/state.json\""
+
+// StateFile is the state file's path: state_file, else state.json in
+// systemd's $STATE_DIRECTORY, else "" (memory only).
+func StateFile(cfg *config.Config, getenv func(string) string) string {
+	return stateFile(cfg, getenv)
 }
 
 // stateFile is the state file's path: state_file, else state.json in

@@ -55,7 +55,7 @@ func newDrainer(cfg *config.Config, getenv func(string) string, ev *events, log 
 	store, err := loadDrainStore(path)
 	switch {
 	case path == "":
-		log.Info("no state_file: drains made with goavail drain hold until a restart only")
+		log.Debug("no state_file: drains made with goavail drain hold until a restart only") // the WARN of loadMemory says it for every kind of state
 	case err != nil:
 		log.Warn("drains file unusable; starting with no operator drains", "path", path, "err", err)
 	case len(store.list()) > 0:

@@ -35,7 +35,7 @@ func TestHTTPListen_PortTaken(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ln.Close()
-	_, err = newHTTPServer(ln.Addr().String(), nil, nil, nil, slog.New(slog.DiscardHandler))
+	_, err = newHTTPServer(ln.Addr().String(), nil, nil, nil, nil, slog.New(slog.DiscardHandler))
 	if err == nil || !strings.Contains(err.Error(), "the port is taken") || !strings.Contains(err.Error(), `http_listen to a free port, or to ""`) {
 		t.Errorf("listen on a taken port: %v", err)
 	}

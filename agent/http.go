@@ -23,8 +23,9 @@ type httpServer struct {
 }
 
 // newHTTPServer listens on addr at once, so a port in use is a startup
-// error, not a log line later. routes add more endpoints.
-func newHTTPServer(addr string, m *metrics, status func() StatusDoc, reload func() error, log *slog.Logger, routes ...func(*http.ServeMux)) (*httpServer, error) {
+// error, not a log line later. routes add more endpoints. admin guards
+// POST /-/reload (adminGuard).
+func newHTTPServer(addr string, m *metrics, status func() StatusDoc, reload func() error, admin func(http.Handler) http.Handler, log *slog.Logger, routes ...func(*http.ServeMux)) (*httpServer, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, listenError(addr, err)
@@ -41,13 +42,13 @@ func newHTTPServer(addr string, m *metrics, status func() StatusDoc, reload func
 		enc.Encode(status())
 	})
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })
-	mux.HandleFunc("POST /-/reload", func(w http.ResponseWriter, r *http.Request) {
+	mux.Handle("POST /-/reload", admin(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if err := reload(); err != nil {
 			http.Error(w, err.Error(), http.StatusBadRequest)
 			return
 		}
 		fmt.Fprintln(w, "reloaded")
-	})
+	})))
 	return &httpServer{srv: &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}, ln: ln, log: log}, nil
 }
 
@@ -104,16 +105,16 @@ func ExposedWarning(addr string) string {
 	if a, err := netip.ParseAddr(host); err == nil && a.IsLoopback() {
 		return ""
 	}
-	return fmt.Sprintf("http_listen = %q is reachable from other machines: anyone who can connect can read /status and /metrics and trigger POST /-/reload; keep it on 127.0.0.1 or firewall it", addr)
+	return fmt.Sprintf("http_listen = %q is reachable from other machines: anyone who can connect can read /status and /metrics; POST /-/reload (and --pprof's /debug/pprof/) need the API token there, and are off without one; keep it on 127.0.0.1 or firewall it", addr)
 }
 
 // warnExposed logs ExposedWarning at start.
 func warnExposed(addr, token string, log *slog.Logger) {
 	if w := ExposedWarning(addr); w != "" {
-		drain := "off (no API token)"
+		admin := "off (no API token)"
 		if token != "" {
-			drain = "on, behind the API token"
+			admin = "on, behind the API token"
 		}
-		log.Warn(w, "drain_api", drain)
+		log.Warn(w, "drain_api", admin, "reload_api", admin)
 	}
 }

@@ -7,14 +7,17 @@ import (
 	"log/slog"
 	"net"
 	"strings"
+
+	"github.com/goavail/goavail/monitor"
 )
 
 // tidyHandler keeps every log record on one line: libraries (memberlist's
 // joined errors, "1 error occurred:\n\t* …") put newlines and tabs in
 // messages and error values, which break line-based log readers. When
-// alone is set it also demotes the agreement's "agreed" line to debug: a
+// alone is set it also demotes to debug the agreement's "agreed" line (a
 // lone agent agrees with itself, so that line only repeats the "target
-// state changed" line just before it.
+// state changed" line just before it) and the writer-lease lines (a lone
+// agent always writes; "writer lease acquired … term=0" only puzzles).
 type tidyHandler struct {
 	next  slog.Handler
 	alone bool
@@ -23,7 +26,7 @@ type tidyHandler struct {
 func (h tidyHandler) Enabled(ctx context.Context, l slog.Level) bool { return h.next.Enabled(ctx, l) }
 
 func (h tidyHandler) Handle(ctx context.Context, r slog.Record) error {
-	if h.alone && r.Message == "agreed" && r.Level == slog.LevelInfo {
+	if h.alone && r.Level == slog.LevelInfo && loneNoise(r.Message) {
 		r.Level = slog.LevelDebug
 	}
 	if !h.next.Enabled(ctx, r.Level) {
@@ -35,6 +38,12 @@ func (h tidyHandler) Handle(ctx context.Context, r slog.Record) error {
 		return true
 	})
 	return h.next.Handle(ctx, out)
+}
+
+// loneNoise reports whether a cluster line says nothing to a lone agent's
+// operator.
+func loneNoise(msg string) bool {
+	return msg == "agreed" || msg == "preferred dns writer" || strings.HasPrefix(msg, "writer lease ") || msg == "dns write under the writer lease"
 }
 
 func (h tidyHandler) WithAttrs(as []slog.Attr) slog.Handler {
@@ -126,4 +135,14 @@ func durationText(_ []string, a slog.Attr) slog.Attr {
 		return slog.String(a.Key, a.Value.Duration().String())
 	}
 	return a
+}
+
+// transitionLevel is the level of a target's transition: WARN into down,
+// so that an on-call filter on WARN sees every address lost; INFO for the
+// rest (up, unknown), like the probes' other lines.
+func transitionLevel(to monitor.State) slog.Level {
+	if to == monitor.Down {
+		return slog.LevelWarn
+	}
+	return slog.LevelInfo
 }

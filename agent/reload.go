@@ -4,6 +4,7 @@ import (
 	"log/slog"
 	"reflect"
 	"slices"
+	"strings"
 
 	"github.com/goavail/goavail/cluster"
 	"github.com/goavail/goavail/config"
@@ -32,15 +33,8 @@ func reloadConfig(path string, old *config.Config, getenv func(string) string, p
 	clu.SetConfig(cfg.Fingerprint(), rules(cfg), cfg.Members.ViewInterval.D())
 	rec.SetSafety(safety(cfg))
 	drn.setConfig(cfg) // the groups, with every drain applied
-	if !slices.Equal(cfg.Members.Peers, old.Members.Peers) || !slices.Equal(cfg.Members.CryptoKey, old.Members.CryptoKey) ||
-		cfg.Members.LocalAddr != old.Members.LocalAddr || cfg.Members.BindAddr != old.Members.BindAddr ||
-		cfg.Members.MembersPort != old.Members.MembersPort || cfg.NodeName != old.NodeName || cfg.HTTPListen != old.HTTPListen ||
-		!reflect.DeepEqual(cfg.Hooks, old.Hooks) || !reflect.DeepEqual(cfg.Webhooks, old.Webhooks) {
-		log.Warn("peers, crypto_key, local_addr, bind_addr, members_port, node_name, http_listen, Hooks and Webhooks take effect at the next restart")
-	}
-	if cfg.Cloudflare.APIBaseURL != old.Cloudflare.APIBaseURL || cfg.Cloudflare.BatchSize != old.Cloudflare.BatchSize || cfg.Cloudflare.RequestTimeout != old.Cloudflare.RequestTimeout ||
-		cfg.Cloudflare.DNSChanges != old.Cloudflare.DNSChanges {
-		log.Warn("api_base_url, batch_size, request_timeout, account_id and propagation_bound take effect at the next restart")
+	if changed := restartOnlyChanges(old, cfg); len(changed) > 0 {
+		log.Warn(strings.Join(changed, ", ")+" changed: "+restartWords(len(changed))+" at the next restart; the running agent keeps the old value", "keys", changed)
 	}
 	for _, n := range cfg.Notices {
 		log.Info(n)
@@ -50,4 +44,40 @@ func reloadConfig(path string, old *config.Config, getenv func(string) string, p
 	}
 	log.Info("configuration reloaded", "targets", len(cfg.Addrs()), "groups", len(cfg.Groups))
 	return cfg, nil
+}
+
+// restartOnlyChanges names the keys a reload changed that apply at a
+// restart only: the listeners, the cluster's identity and transport, the
+// notification sinks, and the API client.
+func restartOnlyChanges(old, cfg *config.Config) []string {
+	var out []string
+	add := func(changed bool, key string) {
+		if changed {
+			out = append(out, key)
+		}
+	}
+	om, nm := old.Members, cfg.Members
+	add(!slices.Equal(nm.Peers, om.Peers), "peers")
+	add(!slices.Equal(nm.CryptoKey, om.CryptoKey), "crypto_key")
+	add(nm.LocalAddr != om.LocalAddr, "local_addr")
+	add(nm.BindAddr != om.BindAddr, "bind_addr")
+	add(nm.MembersPort != om.MembersPort, "members_port")
+	add(cfg.NodeName != old.NodeName, "node_name")
+	add(cfg.HTTPListen != old.HTTPListen, "http_listen")
+	add(!reflect.DeepEqual(cfg.Hooks, old.Hooks), "[[Hooks]]")
+	add(!reflect.DeepEqual(cfg.Webhooks, old.Webhooks), "[[Webhooks]]")
+	oc, nc := old.Cloudflare, cfg.Cloudflare
+	add(nc.APIBaseURL != oc.APIBaseURL, "api_base_url")
+	add(nc.BatchSize != oc.BatchSize, "batch_size")
+	add(nc.RequestTimeout != oc.RequestTimeout, "request_timeout")
+	add(nc.AccountID != oc.AccountID, "account_id")
+	add(nc.PropagationBound != oc.PropagationBound, "propagation_bound")
+	return out
+}
+
+func restartWords(n int) string {
+	if n == 1 {
+		return "it takes effect"
+	}
+	return "they take effect"
 }

@@ -217,19 +217,22 @@ const (
 	DefaultReconcilePeriod  = 60 * time.Second
 	DefaultMembersPort      = 7946
 	DefaultHTTPListen       = "127.0.0.1:9800"
-	DefaultDeployment       = "goavail"
-	DefaultFenceName        = "_goavail"
-	DefaultFlapHalfLife     = 5 * time.Minute
-	DefaultFlapSuppress     = 2.5
-	DefaultFlapReuse        = 0.75
-	DefaultRemovalWindow    = 10 * time.Minute
-	DefaultNotifyTimeout    = 10 * time.Second
-	DefaultWebhookRetries   = 5
-	DefaultViewInterval     = 2 * time.Second
-	DefaultIsolation        = 0.9
-	DefaultTTL              = 60
-	DefaultComment          = "managed by goavail"
-	DefaultBatchSize        = 200
-	DefaultRequestTimeout   = 10 * time.Second
-	maxProbeTimeout         = time.Second
+	// DefaultAPIBaseURL is Cloudflare's v4 API, where goavail goes without
+	// api_base_url or CLOUDFLARE_BASE_URL.
+	DefaultAPIBaseURL     = "https://api.cloudflare.com/client/v4/"
+	DefaultDeployment     = "goavail"
+	DefaultFenceName      = "_goavail"
+	DefaultFlapHalfLife   = 5 * time.Minute
+	DefaultFlapSuppress   = 2.5
+	DefaultFlapReuse      = 0.75
+	DefaultRemovalWindow  = 10 * time.Minute
+	DefaultNotifyTimeout  = 10 * time.Second
+	DefaultWebhookRetries = 5
+	DefaultViewInterval   = 2 * time.Second
+	DefaultIsolation      = 0.9
+	DefaultTTL            = 60
+	DefaultComment        = "managed by goavail"
+	DefaultBatchSize      = 200
+	DefaultRequestTimeout = 10 * time.Second
+	maxProbeTimeout       = time.Second
 )

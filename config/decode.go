@@ -228,7 +228,7 @@ func syntaxError(text string, err error) error {
 	if !errors.As(err, &pe) {
 		return err
 	}
-	line, col, msg := pe.Position.Line, pe.Position.Col, pe.Message
+	line, col, msg := pe.Position.Line, column(text, pe.Position), pe.Message
 	lines := strings.Split(text, "\n")
 	if strings.Contains(msg, "array terminator") {
 		if start, key := openList(lines, line); start > 0 {
@@ -241,6 +241,17 @@ func syntaxError(text string, err error) error {
 		}
 	}
 	return fmt.Errorf("line %d, column %d: %s", line, col, msg)
+}
+
+// column is the 1-based column of a parse error, counted from its byte
+// offset: the library's own Col counts from the start of the previous line
+// when the error follows a newline inside a list (column 29 of the
+// 9-character line "[Members]").
+func column(text string, p toml.Position) int {
+	if p.Start < 0 || p.Start > len(text) {
+		return p.Col
+	}
+	return p.Start - strings.LastIndexByte(text[:p.Start], '\n')
 }
 
 // openList finds, before line stop (1-based), the line of the last

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"cmp"
 	"crypto/sha256"
 	"net/netip"
 	"net/url"
@@ -27,7 +28,7 @@ func (c *Config) Effective() string {
 		Checks      []effectiveCheck `toml:"Checks,omitempty"`
 	}
 	type api struct {
-		APIBaseURL     string   `toml:"api_base_url,omitempty"`
+		APIBaseURL     string   `toml:"api_base_url"`
 		BatchSize      int      `toml:"batch_size"`
 		RequestTimeout Duration `toml:"request_timeout"`
 		DNSChanges
@@ -44,7 +45,7 @@ func (c *Config) Effective() string {
 		FlapReuse        float64         `toml:"flap_reuse"`
 		MaxRemovals      int             `toml:"max_removals"`
 		RemovalWindow    Duration        `toml:"removal_window"`
-		StateFile        string          `toml:"state_file,omitempty"`
+		StateFile        string          `toml:"state_file"`
 		HTTPListen       string          `toml:"http_listen"`
 		Deployment       string          `toml:"deployment"`
 		FenceName        string          `toml:"fence_name"`
@@ -54,7 +55,7 @@ func (c *Config) Effective() string {
 		Hooks            []HookConfig    `toml:"Hooks,omitempty"`
 		Webhooks         []WebhookConfig `toml:"Webhooks,omitempty"`
 	}{c.FailureThreshold, c.RiseThreshold, c.Interval, c.ProbeTimeout, c.ReconcilePeriod, c.NodeName, c.FlapHalfLife, c.FlapSuppress, c.FlapReuse, c.MaxRemovals, c.RemovalWindow, c.StateFile, c.HTTPListen, c.Deployment, c.FenceName, c.Members,
-		api{c.Cloudflare.APIBaseURL, c.Cloudflare.BatchSize, c.Cloudflare.RequestTimeout, c.Cloudflare.DNSChanges}, nil, c.Hooks, nil}
+		api{cmp.Or(c.Cloudflare.APIBaseURL, DefaultAPIBaseURL), c.Cloudflare.BatchSize, c.Cloudflare.RequestTimeout, c.Cloudflare.DNSChanges}, nil, c.Hooks, nil}
 	for _, w := range c.Webhooks {
 		if !strings.HasPrefix(w.URL, "env:") { // the path and query may be a token
 			host := "redacted.invalid"

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/BurntSushi/toml"
 )
@@ -61,5 +62,29 @@ func unknownKey(k toml.Key) error {
 	case name == "port":
 		return errors.New("port: no longer read; use ports = [80] for TCP checks on every address, or a [[Records.Checks]] table")
 	}
+	if s := suggestKey(name); s != "" {
+		return fmt.Errorf("%s: unknown key; did you mean %s?", name, keyWords(s, name))
+	}
 	return fmt.Errorf("%s: unknown key (check its spelling and the block it is in)", name)
+}
+
+// keyWords names the dotted key path as the file writes it, with its block
+// when that differs from the block of unknown: "interval (at the top
+// level)", "peers in [Members]".
+func keyWords(path, unknown string) string {
+	block := func(p string) string {
+		if i := strings.LastIndexByte(p, '.'); i >= 0 {
+			return p[:i]
+		}
+		return ""
+	}
+	b := block(path)
+	name := strings.TrimPrefix(path, b+".")
+	switch {
+	case b == block(unknown):
+		return name
+	case b == "":
+		return name + " (at the top level)"
+	}
+	return name + " in [" + b + "]"
 }

@@ -15,11 +15,13 @@ import (
 // validated here; cluster mode itself lives in package cluster, and the
 // keys are decoded by package crypto.
 type Members struct {
-	// Peers are the other agents, "host" or "host:members_port": every
-	// other agent, since only the agents listed here vote (see
-	// cluster/electorate.go). Empty: this agent runs alone. A peer "IP:port" with another port is the
-	// original goavail's form (the port was its HTTP listener): the port is
-	// ignored and members_port used, with a warning (see Warnings).
+	// Peers are the other agents, "host" (gossip on members_port) or
+	// "host:port" (gossip on that peer's own port): every other agent,
+	// since only the agents listed here vote (see cluster/electorate.go).
+	// Empty: this agent runs alone. When local_addr carries a port, the
+	// file is the original goavail's form, whose ports were its HTTP
+	// listener: then every peer's port other than members_port is ignored
+	// and members_port used, with a warning (see Warnings).
 	Peers []string `toml:"peers"`
 	// LocalAddr is the address peers reach this agent at; it also listens
 	// there unless BindAddr says otherwise. Empty: memberlist picks one.
@@ -58,8 +60,11 @@ type Members struct {
 }
 
 // applyDefaults fills in unset keys and reads the original goavail's
-// "IP:port" addresses: local_addr keeps its IP, and a peer whose port is not
-// members_port is dialled on members_port.
+// "IP:port" addresses: local_addr keeps its IP, and, in a file whose
+// local_addr carries a port (the original's form), a peer whose port is
+// not members_port is dialled on members_port. Without a port on
+// local_addr, a peer's port is its gossip port: agents on one machine (a
+// test cluster) each gossip on their own members_port.
 func (m *Members) applyDefaults(md toml.MetaData) {
 	if !md.IsDefined("Members", "members_port") {
 		m.MembersPort = DefaultMembersPort
@@ -73,11 +78,16 @@ func (m *Members) applyDefaults(md toml.MetaData) {
 	if !md.IsDefined("Members", "isolation_threshold") {
 		m.IsolationThreshold = DefaultIsolation
 	}
+	original := false
 	if ap, err := netip.ParseAddrPort(m.LocalAddr); err == nil {
 		m.legacy = append(m.legacy, "local_addr = "+strconv.Quote(m.LocalAddr))
 		m.LocalAddr = ap.Addr().String()
+		original = true
 	}
 	for i, p := range m.Peers {
+		if !original {
+			break
+		}
 		host, port, err := net.SplitHostPort(p)
 		if err != nil || port == strconv.Itoa(m.MembersPort) {
 			continue

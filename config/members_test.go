@@ -120,3 +120,28 @@ func TestMembers_ReloadChecksWhatIsInEffect(t *testing.T) {
 		}
 	}
 }
+
+// TestMembers_PeerPortIsItsGossipPort: without the original's "IP:port"
+// local_addr, a peer's "host:port" is that peer's gossip port, as the docs
+// say (it used to be read as the original's HTTP port and dropped, so a
+// test cluster on one machine could not form); with it, the original's
+// meaning is kept.
+func TestMembers_PeerPortIsItsGossipPort(t *testing.T) {
+	c, err := Parse("[Members]\nlocal_addr = \"127.0.0.1\"\nmembers_port = 7946\npeers = [\"127.0.0.1:7947\", \"127.0.0.1:7948\"]\nmin_peers_agree = 1\ncrypto_key = \"1234567891012345\"\n" + oneGroup)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(c.Members.Peers, ","); got != "127.0.0.1:7947,127.0.0.1:7948" {
+		t.Errorf("peers = %s, want each peer's own port", got)
+	}
+	if w := c.Members.Warnings(); w != nil {
+		t.Errorf("warnings = %q", w)
+	}
+	orig, err := Parse("[Members]\nlocal_addr = \"192.0.2.6:8080\"\npeers = [\"192.0.2.7:8080\", \"192.0.2.8:8080\"]\nmin_peers_agree = 1\ncrypto_key = \"1234567891012345\"\n" + oneGroup)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(orig.Members.Peers, ","); got != "192.0.2.7,192.0.2.8" || len(orig.Members.Warnings()) != 1 {
+		t.Errorf("the original's form: peers = %s, warnings %q", got, orig.Members.Warnings())
+	}
+}

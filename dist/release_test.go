@@ -73,8 +73,12 @@ func TestRelease_DebInstalls(t *testing.T) {
 		if b, err := exec.Command("dpkg", "--purge", "goavail").CombinedOutput(); err != nil {
 			t.Errorf("dpkg --purge goavail: %v\n%s", err, b)
 		}
+		if _, err := os.Stat("/etc/goavail/credentials/api_token"); err == nil {
+			t.Error("dpkg --purge left /etc/goavail/credentials/api_token")
+		}
 	})
 	run("dpkg", "-i", debs[0])
+	os.WriteFile("/etc/goavail/credentials/api_token", []byte("s3cret\n"), 0o600) // the purge must take it
 
 	for path, mode := range map[string]os.FileMode{
 		"/usr/bin/goavail": 0o755, "/usr/lib/systemd/system/goavail.service": 0o644,

@@ -30,7 +30,7 @@ func (r *Reconciler) logChange(zone, action string, c Record, result string, err
 	case "applied":
 		msg = "dns record created"
 		if action == ActionDelete {
-			msg = "dns record deleted"
+			msg, level = "dns record deleted", slog.LevelWarn // capacity removed: what an on-call filter for WARN must see
 		}
 		if err != nil {
 			attrs = append(attrs, "note", err.Error())
@@ -102,6 +102,24 @@ func (r *Reconciler) logPlan(p ZonePlan, mode, fence string) {
 	}
 	if p.Empty() {
 		r.cfg.Log.Info(mode+": dns records match the desired state", "zone", p.Zone)
+	}
+}
+
+// noteInStep logs, once after each change of the zone (and once at
+// start), that a writing agent found the zone's records as they should
+// be: the live counterpart of a dry run's "records match".
+func (r *Reconciler) noteInStep(zone string, inStep bool) {
+	const mark = "applied: in step"
+	r.mu.Lock()
+	logged := r.logged[zone] == mark
+	if inStep {
+		r.logged[zone] = mark
+	} else {
+		r.logged[zone] = ""
+	}
+	r.mu.Unlock()
+	if inStep && !logged {
+		r.cfg.Log.Info("dns records match the desired state", "zone", zone)
 	}
 }
 

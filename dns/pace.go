@@ -81,9 +81,10 @@ func (r *Reconciler) backoff(err error) time.Duration {
 		r.rateUntil = r.cfg.Now().Add(d)
 	case errors.As(err, &perm) && !transientIn(err):
 		// The operator must act (credentials, a missing zone): no hold, so
-		// the other zones keep up with transitions; retry each period.
+		// the other zones keep up with transitions; the zone itself waits
+		// (permhold.go).
 		r.holdUntil = r.cfg.Now()
-		return r.standby(min(r.period, retryFloor(len(zonesOf(r.groups)))*20))
+		return r.standby(r.permanentWait())
 	default:
 		d = transientBackoff(r.failures, len(zonesOf(r.groups)), rand.Int64N)
 	}

@@ -39,12 +39,19 @@ func (r *Reconciler) Pass(ctx context.Context) PassReport {
 			report.Mode = ModeStandby
 		}
 	}
-	var errs []error
+	var errs, fresh []error
 	for _, zone := range zonesOf(groups) {
+		if held := r.heldZone(zone, report.At); held != nil {
+			report.Plans = append(report.Plans, ZonePlan{Zone: zone})
+			errs = append(errs, held)
+			continue
+		}
 		p, err := r.passZone(ctx, zone, groups, gen, health, report.Mode, writer, &report.Work)
 		report.Plans = append(report.Plans, p)
 		if err != nil {
 			errs = append(errs, err)
+			fresh = append(fresh, err)
+			r.holdIfPermanent(zone, err)
 			var ra *RetryAfterError
 			if errors.As(err, &ra) || ctx.Err() != nil {
 				break
@@ -52,6 +59,7 @@ func (r *Reconciler) Pass(ctx context.Context) PassReport {
 		}
 	}
 	report.Err = errors.Join(errs...)
+	report.fresh = errors.Join(fresh...)
 	report.Duration = r.cfg.Now().Sub(report.At)
 	r.mu.Lock()
 	if report.Err == nil {
@@ -135,6 +143,7 @@ func (r *Reconciler) passZoneOnce(ctx context.Context, zone string, groups []Gro
 		if actual, err = r.cfg.Provider.Records(lc.lctx, zone, types); err != nil {
 			return ZonePlan{Zone: zone}, lc.listErr(err)
 		}
+		r.noteDrift(zone, zg, actual)
 	}
 	ctx, lerr := lc.finish() // the latest link: plan and send under it
 	if lerr != nil {
@@ -191,8 +200,10 @@ func (r *Reconciler) passZoneOnce(ctx context.Context, zone string, groups []Gro
 	if p.Empty() {
 		p.Applied = true
 		p.Quarantined = r.quarantinedIn(zone, nil)
+		r.noteInStep(zone, len(p.Deferred)+len(p.Blocked)+len(p.Quarantined) == 0)
 		return p, nil
 	}
+	r.noteInStep(zone, false)
 	if r.cfg.Fence != nil {
 		err := ferr
 		if err == nil && ctx.Err() != nil {

@@ -111,6 +111,8 @@ type Reconciler struct {
 	budget       budget
 	quar         *quarantine
 	foreign      map[string]foreignSeen // zone -> another deployment's stamp, when first seen
+	held         map[string]zoneHold    // zone -> its permanent error, not retried before until (permhold.go)
+	drift        map[string]string      // zone -> the ttl/proxied differences last logged (drift.go)
 }
 
 // PassReport is the outcome of one pass.
@@ -125,6 +127,9 @@ type PassReport struct {
 	Mode  string
 	Plans []ZonePlan
 	Err   error
+	// fresh joins the errors of the requests this pass made; Err also
+	// carries the error of each zone held after a permanent one.
+	fresh error
 }
 
 // FenceRefused is how many writes of the pass the provider refused because
@@ -171,6 +176,7 @@ func NewReconciler(cfg ReconcilerConfig) *Reconciler {
 	r.budget = budget{max: cfg.Safety.MaxRemovals, window: cfg.Safety.RemovalWindow}
 	r.quar = newQuarantine()
 	r.foreign = map[string]foreignSeen{}
+	r.held = map[string]zoneHold{}
 	return r
 }
 
@@ -195,6 +201,7 @@ func (r *Reconciler) SetGroups(groups []Group, period time.Duration) {
 	n := 0
 	if changed {
 		n = r.quar.clearZone("")
+		clear(r.held) // the operator may have fixed the zone or the credentials
 	}
 	r.mu.Unlock()
 	if n > 0 {
@@ -268,9 +275,16 @@ func (r *Reconciler) Run(ctx context.Context) error {
 			return nil
 		}
 		next := period
-		if report.Err != nil {
-			next = r.backoff(report.Err)
-			r.cfg.Log.Error("dns reconcile failed; will retry", "retry_in", next.Round(time.Millisecond), "err", report.Err)
+		if report.fresh != nil { // a held zone's error was logged when it was new
+			next = r.backoff(report.fresh)
+			attrs := []any{"retry_in", next.Round(time.Millisecond), "err", report.fresh}
+			if held := r.heldWaits(); held != "" && transientIn(report.fresh) {
+				attrs = append(attrs, "refused_zones_retry_in", held) // a transient failure elsewhere: those zones wait longer
+			}
+			r.cfg.Log.Error("dns reconcile failed; will retry", attrs...)
+		}
+		if until, ok := r.nextRelease(); ok {
+			next = max(min(next, until.Sub(r.cfg.Now())), 0)
 		}
 		timer.Reset(next)
 	}

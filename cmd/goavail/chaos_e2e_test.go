@@ -709,7 +709,7 @@ func (c *chaosRun) noteHandover(old *chaosAgent, at time.Time) {
 
 var (
 	fenceRe = regexp.MustCompile(`^time=(\S+) level=INFO msg="dns write under the writer lease" .*lease_until=(\S+)`)
-	sightRe = regexp.MustCompile(`^time=(\S+) level=INFO msg="target state changed" addr=(\S+) from=\S+ to=(\w+)`)
+	sightRe = regexp.MustCompile(`^time=(\S+) level=(?:INFO|WARN) msg="target state changed" addr=(\S+) from=\S+ to=(\w+)`)
 )
 
 func lineTime(line string) (time.Time, bool) {

@@ -10,6 +10,8 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/user"
+	"strconv"
 	"strings"
 	"time"
 
@@ -40,20 +42,40 @@ func statusTarget(c *cli.Context, getenv func(string) string) (agentTarget, erro
 		return agentTarget{url: u, from: "--addr"}, nil
 	}
 	path := c.String("config-file")
-	if !c.IsSet("config-file") && getenv("GOAVAIL_CONFIG") == "" && !exists(path) {
-		path = packagedConfig // no ./goavail.toml: the installed one, if any
+	if !c.IsSet("config-file") && getenv("GOAVAIL_CONFIG") == "" {
+		path = defaultConfig(exists) // no ./goavail.toml: the installed one, if any
 		if !exists(path) {
 			return agentTarget{url: "http://" + config.DefaultHTTPListen, from: "the default address (no goavail.toml here, none in /etc/goavail)"}, nil
 		}
 	}
 	cfg, err := config.Load(path)
 	if err != nil {
-		return agentTarget{}, &exitError{exitConfig, err}
+		return brokenConfigTarget(c.App.ErrWriter, path, err)
 	}
 	if cfg.HTTPListen == "" {
 		return agentTarget{}, usageError("%s sets http_listen = \"\": the agent serves no HTTP; set it, or pass --addr", path)
 	}
 	return agentTarget{url: "http://" + dialable(cfg.HTTPListen), node: cfg.NodeName, from: "http_listen in " + path}, nil
+}
+
+// brokenConfigTarget picks the agent to ask when the config file does not
+// load: the running agent is fine, and the operator needs status and drain
+// most right then. It reads what it can of the file (http_listen,
+// node_name), else takes the default address, and says so on w.
+func brokenConfigTarget(w io.Writer, path string, loadErr error) (agentTarget, error) {
+	listen, node, ok := config.AgentAddress(path)
+	from := "http_listen read from the invalid " + path
+	if !ok {
+		listen, node, from = config.DefaultHTTPListen, "", "the default address, as "+path+" is not readable TOML"
+	}
+	if listen == "" {
+		return agentTarget{}, &exitError{exitConfig, fmt.Errorf("%s is invalid and sets http_listen = \"\"; pass --addr: %w", path, loadErr)}
+	}
+	t := agentTarget{url: "http://" + dialable(listen), node: node, from: from}
+	first, _, _ := strings.Cut(loadErr.Error(), "\n")
+	fmt.Fprintf(w, "goavail: warning: %s is invalid (%s; goavail validate lists every problem); asking the agent at %s (%s); pass --addr to ask another\n",
+		path, first, dialable(listen), from)
+	return t, nil
 }
 
 // packagedConfig is where the packages install the config.
@@ -185,7 +207,20 @@ func drainAction(c *cli.Context, stdout io.Writer, action string, req agent.Drai
 // operator names who runs the command: the sudo user or the user, at the
 // host.
 func operator(getenv func(string) string) string {
-	u := cmp.Or(getenv("SUDO_USER"), getenv("USER"), "unknown")
+	return operatorAs(getenv, os.Getuid(), user.LookupId)
+}
+
+// operatorAs is operator with the uid and its lookup given: without SUDO_USER
+// or USER (cron, a container, a systemd unit) it names the uid's user, or
+// "uid N" when the uid has no name.
+func operatorAs(getenv func(string) string, uid int, lookup func(string) (*user.User, error)) string {
+	u := cmp.Or(getenv("SUDO_USER"), getenv("USER"))
+	if u == "" {
+		u = fmt.Sprintf("uid %d", uid)
+		if pw, err := lookup(strconv.Itoa(uid)); err == nil && pw.Username != "" {
+			u = pw.Username
+		}
+	}
 	if h, err := os.Hostname(); err == nil {
 		u += "@" + h
 	}

@@ -56,7 +56,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 const commandList = "monitor, validate, status, drain, undrain, keygen or version"
 
 func newApp(stdout, stderr io.Writer) *cli.App {
-	configFlag := &cli.StringFlag{Name: "config-file", Aliases: []string{"f"}, Value: "goavail.toml", Usage: "path to the TOML configuration (or give it as the argument)", EnvVars: []string{"GOAVAIL_CONFIG"}}
+	configFlag := &cli.StringFlag{Name: "config-file", Aliases: []string{"f"}, Value: "goavail.toml", EnvVars: []string{"GOAVAIL_CONFIG"},
+		Usage: "path to the TOML configuration (or give it as the argument); without it ./goavail.toml, else /etc/goavail/goavail.toml"}
 	agentFlag := &cli.StringFlag{Name: "config-file", Aliases: []string{"f"}, Value: "goavail.toml", EnvVars: []string{"GOAVAIL_CONFIG"},
 		Usage: "the config naming the agent to ask (http_listen, node_name); without it ./goavail.toml, else /etc/goavail/goavail.toml"}
 	cmds := []*cli.Command{
@@ -102,13 +103,20 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			Name:      "validate",
 			Usage:     "check a config file: list every problem, or say it is valid and print the effective configuration",
 			ArgsUsage: "[CONFIG-FILE]",
-			Flags:     []cli.Flag{configFlag},
+			Flags: []cli.Flag{configFlag,
+				&cli.BoolFlag{Name: "check-api", Usage: "also ask Cloudflare, with the credentials monitor would use: look every zone up, and list the managed records whose ttl or proxied flag differs from the config (changes nothing)"}},
 			Action: func(c *cli.Context) error {
 				path, err := configArg(c)
 				if err != nil {
 					return err
 				}
-				return validateCmd(path, stdout, os.Getenv)
+				if err := validateCmd(path, stdout, os.Getenv); err != nil {
+					return err
+				}
+				if c.Bool("check-api") {
+					return checkAPICmd(c.Context, path, stdout, os.Getenv)
+				}
+				return nil
 			},
 		},
 		{
@@ -204,6 +212,9 @@ func configArg(c *cli.Context) (string, error) {
 	path := c.String("config-file")
 	switch c.NArg() {
 	case 0:
+		if !c.IsSet("config-file") && os.Getenv("GOAVAIL_CONFIG") == "" {
+			return defaultConfig(exists), nil
+		}
 		return path, nil
 	case 1:
 		arg := c.Args().First()
@@ -214,6 +225,19 @@ func configArg(c *cli.Context) (string, error) {
 	}
 	return "", usageError("%s: takes one config file, got %d arguments (%q); flags go before the file", c.Command.Name, c.NArg(), c.Args().Slice())
 }
+
+// defaultConfig is the config file a command reads when none is given:
+// ./goavail.toml, else the packages' /etc/goavail/goavail.toml, else
+// ./goavail.toml (whose absence the load then reports).
+func defaultConfig(exists func(string) bool) string {
+	if !exists(localConfig) && exists(packagedConfig) {
+		return packagedConfig
+	}
+	return localConfig
+}
+
+// localConfig is the config file in the working directory.
+const localConfig = "goavail.toml"
 
 // noArgs refuses arguments a command does not read.
 func noArgs(c *cli.Context) error {

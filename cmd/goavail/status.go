@@ -65,7 +65,7 @@ func renderStatus(w io.Writer, doc agent.StatusDoc) {
 	case !doc.Quorate:
 		role = "no quorum"
 	}
-	mode := "acting"
+	mode := "live" // writes DNS when it is the writer
 	if doc.DryRun {
 		mode = "dry-run"
 	}

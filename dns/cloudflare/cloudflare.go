@@ -138,7 +138,7 @@ func (c *Adapter) zone(ctx context.Context, zone string) (zoneInfo, error) {
 	start := time.Now()
 	page, err := c.zones.List(ctx, q)
 	if err != nil {
-		err = classify(fmt.Sprintf("look up zone %s", zone), err)
+		err = lookupError(classify(fmt.Sprintf("look up zone %s", zone), err))
 		c.observe("zone_lookup", err, time.Since(start))
 		return zoneInfo{}, err
 	}
@@ -171,6 +171,17 @@ func (c *Adapter) zone(ctx context.Context, zone string) (zoneInfo, error) {
 	c.zoneIDs[zone] = info
 	c.mu.Unlock()
 	return info, nil
+}
+
+// lookupError reads a zone-id error on the zone lookup itself (which
+// sends no zone id) for what it is: a 404 "No route for that URI" (7000),
+// from an API URL that does not end in /client/v4.
+func lookupError(err error) error {
+	var zerr *dns.ZoneError
+	if errors.As(err, &zerr) {
+		return &dns.PermanentError{Err: fmt.Errorf("%w: check the API URL (CLOUDFLARE_BASE_URL or api_base_url; it must end in /client/v4)", errors.Unwrap(zerr.Err))}
+	}
+	return err
 }
 
 // zoneID is the cached id of zone.
