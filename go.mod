@@ -42,6 +42,7 @@ require (
 )
 
 require (
+	go.etcd.io/bbolt v1.5.0
 	golang.org/x/net v0.62.0
 	golang.org/x/sys v0.49.0
 )

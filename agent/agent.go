@@ -73,6 +73,7 @@ type Agent struct {
 	probes      *probes
 	web         *httpServer
 	warn        *warner
+	hist        *agentHistory // the failover history (history.go)
 	reloads     chan reloadReq
 }
 
@@ -90,6 +91,8 @@ func New(cfg *config.Config, keys [][]byte, o Options) (*Agent, error) {
 	}
 	a.notifier = notify.New(log.With("component", "notify"), sinkList...)
 	ev := newEvents(a.notifier, cfg.NodeName)
+	a.hist = openHistory(cfg, getenv, log)
+	ev.h = a.hist
 
 	var m *metrics
 	provider, err := newProvider(cfg, o.DryRun, getenv, log, func(op string, err error, took time.Duration) { m.apiRequest(op, err, took.Seconds()) })
@@ -116,6 +119,7 @@ func New(cfg *config.Config, keys [][]byte, o Options) (*Agent, error) {
 	local := func() []monitor.Status { return drn.filter(a.health.Snapshot()) }
 	a.clu, err = newCluster(cfg, keys, local, func(d cluster.Decision) {
 		ev.decision(d)
+		a.hist.writerSeen(a.clu)
 		a.rec.Kick()
 	}, getenv, log)
 	if err != nil {
@@ -123,6 +127,7 @@ func New(cfg *config.Config, keys [][]byte, o Options) (*Agent, error) {
 	}
 	m = newMetrics(a.health, a.clu, a.notifier, o.DryRun, o.Build)
 	cm := newCheckMetrics(m.reg)
+	a.hist.register(m.reg)
 	m.reg.MustRegister(drainCollector{drn})
 	memory := loadMemory(cfg, getenv, log)
 	annexes := &annexBox{publish: a.clu.SetAnnex} // one annex, two parts: removed records (dns) and drains
@@ -132,6 +137,7 @@ func New(cfg *config.Config, keys [][]byte, o Options) (*Agent, error) {
 	a.propagation = newPropagation(cfg, provider, o.DryRun, lost, func() *dnsMetrics { return dm }, ev, log)
 	rcfg := dns.ReconcilerConfig{Provider: provider, Memory: memory, DryRun: o.DryRun, Health: AgreedHealth(a.clu), Writer: a.clu.IsWriter, Fence: a.clu.Fence, Stamp: a.stamp, Log: log, Safety: safety(cfg), OnPass: func(r dns.PassReport) {
 		m.pass(r)
+		a.hist.writerSeen(a.clu)
 		ev.pass(r)
 		a.shared.sync()
 		if a.propagation != nil {
@@ -150,7 +156,7 @@ func New(cfg *config.Config, keys [][]byte, o Options) (*Agent, error) {
 	// goroutine, so they never overlap. The HTTP listener opens before the
 	// ICMP sockets, so a port in use stops the start at once.
 	if cfg.HTTPListen != "" {
-		if a.web, err = newHTTPServer(cfg.HTTPListen, m, a.Status, a.askReload, log, drainRoutes(drn, token)); err != nil {
+		if a.web, err = newHTTPServer(cfg.HTTPListen, m, a.Status, a.askReload, log, drainRoutes(drn, token), historyRoutes(a.hist)); err != nil {
 			return nil, err
 		}
 		if o.Pprof {
@@ -227,6 +233,8 @@ func (a *Agent) askReload() error { return a.Reload(context.Background()) }
 // Run runs every part until ctx ends, then stops them, waiting at most
 // shutdownBound. A failure of any part stops the others.
 func (a *Agent) Run(ctx context.Context) error {
+	stopHistory := a.hist.run(ctx, a.o.Build.Version)
+	defer stopHistory()
 	g, gctx := errgroup.WithContext(ctx)
 	if a.probes.engine != nil {
 		g.Go(func() error { return a.probes.engine.Run(gctx) })
@@ -283,5 +291,7 @@ func (a *Agent) reload() error {
 	a.mu.Lock()
 	a.cfg = next
 	a.mu.Unlock()
+	a.hist.setConfig(next)
+	a.hist.reloaded(err)
 	return err
 }
