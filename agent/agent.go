@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"sync"
 	"time"
 
@@ -74,6 +75,7 @@ type Agent struct {
 	web         *httpServer
 	warn        *warner
 	hist        *agentHistory // the failover history (history.go)
+	sparks      *sparks       // the status page's last hour per address (sparkline.go)
 	reloads     chan reloadReq
 }
 
@@ -92,6 +94,7 @@ func New(cfg *config.Config, keys [][]byte, o Options) (*Agent, error) {
 	a.notifier = notify.New(log.With("component", "notify"), sinkList...)
 	ev := newEvents(a.notifier, cfg.NodeName)
 	a.hist = openHistory(cfg, getenv, log)
+	a.sparks = newSparks()
 	ev.h = a.hist
 
 	var m *metrics
@@ -156,7 +159,7 @@ func New(cfg *config.Config, keys [][]byte, o Options) (*Agent, error) {
 	// goroutine, so they never overlap. The HTTP listener opens before the
 	// ICMP sockets, so a port in use stops the start at once.
 	if cfg.HTTPListen != "" {
-		if a.web, err = newHTTPServer(cfg.HTTPListen, m, a.Status, a.askReload, log, drainRoutes(drn, token), historyRoutes(a.hist)); err != nil {
+		if a.web, err = newHTTPServer(cfg.HTTPListen, m, a.Status, a.askReload, log, drainRoutes(drn, token), historyRoutes(a.hist), pageRoutes(a)); err != nil {
 			return nil, err
 		}
 		if o.Pprof {
@@ -169,6 +172,7 @@ func New(cfg *config.Config, keys [][]byte, o Options) (*Agent, error) {
 		m.probe(r)
 		cm.icmp(r)
 		lost.observe(r) // the outage-to-DNS figure counts from ICMP losses
+		a.sparks.observe(r.Addr, r.OK, r.RTT, r.At)
 		a.health.Observe(monitor.KindICMP, r)
 	})
 	if err != nil {
@@ -181,6 +185,7 @@ func New(cfg *config.Config, keys [][]byte, o Options) (*Agent, error) {
 	checker := monitor.NewChecker(0, log, func(r monitor.CheckResult) {
 		cm.check(r)
 		a.warn.observe(r)
+		a.sparks.observe(r.Result.Addr, r.Result.OK, r.Result.RTT, r.Result.At)
 		a.health.Observe(r.Check.Key, r.Result)
 	})
 	a.probes = &probes{engine: engine, checker: checker, health: a.health}
@@ -292,6 +297,11 @@ func (a *Agent) reload() error {
 	a.cfg = next
 	a.mu.Unlock()
 	a.hist.setConfig(next)
+	watched := map[netip.Addr]bool{}
+	for _, ad := range next.Addrs() {
+		watched[ad] = true
+	}
+	a.sparks.forget(watched)
 	a.hist.reloaded(err)
 	return err
 }
