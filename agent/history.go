@@ -41,8 +41,9 @@ func HistoryPath(cfg *config.Config, getenv func(string) string) string {
 
 // agentHistory records this agent's events.
 type agentHistory struct {
-	rec  *history.Recorder
-	node string
+	rec   *history.Recorder
+	store history.Store
+	node  string
 
 	mu        sync.Mutex
 	hostnames map[netip.Addr][]string
@@ -62,14 +63,14 @@ func openHistory(cfg *config.Config, getenv func(string) string, log *slog.Logge
 	if path == "" {
 		log.Warn("no state_file: the failover history (GET /history, goavail history) is kept in memory only and lost at a restart", "events", history.MemoryEvents)
 		store = history.NewMemory(0)
-	} else if b, err := history.Open(path, history.Options{Log: log}); err != nil {
+	} else if b, err := history.Open(path, history.Options{Log: log, MaxAge: cfg.HistoryMaxAge.D(), MaxBytes: int64(cfg.HistoryMaxMiB) << 20}); err != nil {
 		log.Warn("the failover history cannot be stored; keeping it in memory only", "path", path, "err", err)
 		store = history.NewMemory(0)
 	} else {
-		log.Info("failover history", "path", path, "max_age", history.DefaultMaxAge, "max_bytes", history.DefaultMaxBytes)
+		log.Info("failover history", "path", path, "max_age", cfg.HistoryMaxAge.D(), "max_mib", cfg.HistoryMaxMiB)
 		store = b
 	}
-	h := &agentHistory{rec: history.NewRecorder(store, 0, log), node: cfg.NodeName}
+	h := &agentHistory{rec: history.NewRecorder(store, 0, log), node: cfg.NodeName, store: store}
 	h.setConfig(cfg)
 	return h
 }
@@ -85,6 +86,9 @@ func (h *agentHistory) setConfig(cfg *config.Config) {
 	h.mu.Lock()
 	h.hostnames = m
 	h.mu.Unlock()
+	if b, ok := h.store.(*history.Bolt); ok {
+		b.SetBounds(cfg.HistoryMaxAge.D(), int64(cfg.HistoryMaxMiB)<<20)
+	}
 }
 
 // run writes events until ctx ends; the returned stop records the stop

@@ -190,3 +190,25 @@ func TestEvent_Line(t *testing.T) {
 		t.Errorf("Line() = %q\nwant      %q", got, want)
 	}
 }
+
+// TestBolt_SetBoundsAppliesAtTheNextWrite: a reload's shorter age drops
+// the older events at the next write.
+func TestBolt_SetBoundsAppliesAtTheNextWrite(t *testing.T) {
+	now := t0
+	s, err := Open(filepath.Join(t.TempDir(), "h.db"), Options{MaxAge: 48 * time.Hour, Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	s.Append([]Event{ev(0, KindStart, "")})
+	now = t0.Add(3 * time.Hour)
+	s.Append([]Event{ev(3*time.Hour, KindReload, "")})
+	if got, _ := s.Query(Filter{}); len(got) != 2 {
+		t.Fatalf("within max age: %d events, want 2", len(got))
+	}
+	s.SetBounds(2*time.Hour, 0)
+	s.Append([]Event{ev(3*time.Hour+time.Second, KindStop, "")})
+	if got, _ := s.Query(Filter{}); len(got) != 2 || got[0].Kind != KindReload {
+		t.Errorf("after SetBounds(2h): %+v, want the reload and the stop", got)
+	}
+}

@@ -178,6 +178,19 @@ func key(at time.Time, seq uint64) []byte {
 	return k
 }
 
+// SetBounds changes the bounds (0 keeps one); the next writes apply them.
+func (s *Bolt) SetBounds(maxAge time.Duration, maxBytes int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if maxAge > 0 {
+		s.o.MaxAge = maxAge
+	}
+	if maxBytes > 0 {
+		s.o.MaxBytes = maxBytes
+	}
+	s.last = time.Time{} // prune by age at the next write
+}
+
 // Append stores events in one transaction and prunes past the bounds.
 func (s *Bolt) Append(events []Event) (err error) {
 	defer func() {
