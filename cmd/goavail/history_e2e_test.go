@@ -30,17 +30,38 @@ func TestE2E_HistorySurvivesKillAndCorruption(t *testing.T) {
 		i := strings.Index(c, "\n[")
 		return c[:i] + fmt.Sprintf("\nstate_file = %q", state) + c[i:]
 	}
-	events := func(args ...string) []history.Event {
-		t.Helper()
+	var ag *proc
+	// try runs goavail history --json; the agent may not answer yet.
+	try := func(args ...string) ([]history.Event, error) {
 		out, err := exec.Command(l.bin, append([]string{"history", "--json"}, args...)...).Output()
 		if err != nil {
-			t.Fatalf("goavail history %v: %v\n%s", args, err, out)
+			if ee, ok := err.(*exec.ExitError); ok {
+				err = fmt.Errorf("%w: %s", err, ee.Stderr)
+			}
+			return nil, err
 		}
 		var ev []history.Event
 		if err := json.Unmarshal(out, &ev); err != nil {
-			t.Fatalf("goavail history --json: %v\n%s", err, out)
+			return nil, fmt.Errorf("goavail history --json: %w\n%s", err, out)
+		}
+		return ev, nil
+	}
+	events := func(args ...string) []history.Event {
+		t.Helper()
+		ev, err := try(args...)
+		if err != nil {
+			t.Fatalf("goavail history %v: %v", args, err)
 		}
 		return ev
+	}
+	// eventsEventually waits for the events of goavail history args to
+	// satisfy ok.
+	eventsEventually := func(what string, ok func([]history.Event) bool, args ...string) {
+		t.Helper()
+		eventually(t, what, func() bool {
+			ev, err := try(args...)
+			return err == nil && ok(ev)
+		}, ag.logs)
 	}
 	count := func(ev []history.Event, match func(history.Event) bool) int {
 		n := 0
@@ -60,12 +81,11 @@ func TestE2E_HistorySurvivesKillAndCorruption(t *testing.T) {
 	starts := func(e history.Event) bool { return e.Kind == history.KindStart }
 
 	a.IgnoreEcho(true)
-	ag := l.start(conf(), "--no-dry-run")
+	ag = l.start(conf(), "--no-dry-run")
 	eventually(t, "a's record removed", func() bool { return !has(l.emu, "www.example.com", "A", a.V4.String()) }, ag.logs)
-	eventually(t, "goavail history (through /history) showing a down and its removal", func() bool {
-		ev := events("--addr", httpAddr, "--address", a.V4.String())
+	eventsEventually("goavail history (through /history) showing a down and its removal", func(ev []history.Event) bool {
 		return count(ev, down) == 1 && count(ev, removed) == 1 && count(ev, func(e history.Event) bool { return e.Address == b.V4.String() }) == 0
-	}, ag.logs)
+	}, "--addr", httpAddr, "--address", a.V4.String())
 	text, err := exec.Command(l.bin, "history", "--addr", httpAddr, "--hostname", "www.example.com").Output()
 	if err != nil || !strings.Contains(string(text), a.V4.String()+" unknown -> down (www.example.com) lost ") ||
 		!strings.Contains(string(text), "dns        applied delete www.example.com A "+a.V4.String()) {
@@ -81,10 +101,9 @@ func TestE2E_HistorySurvivesKillAndCorruption(t *testing.T) {
 	}
 
 	ag = l.start(conf(), "--no-dry-run")
-	eventually(t, "the restarted agent adding to the history", func() bool {
-		ev := events("--addr", httpAddr)
+	eventsEventually("the restarted agent adding to the history", func(ev []history.Event) bool {
 		return count(ev, starts) == 2 && count(ev, down) == 2 && count(ev, removed) == 1
-	}, ag.logs)
+	}, "--addr", httpAddr)
 	ag.stop(t)
 	ev = events("--file", store)
 	if n := len(ev); n == 0 || ev[n-1].Kind != history.KindStop {
@@ -97,7 +116,7 @@ func TestE2E_HistorySurvivesKillAndCorruption(t *testing.T) {
 	}
 	ag = l.start(conf(), "--no-dry-run")
 	eventually(t, "the corrupt file set aside", func() bool { return strings.Contains(ag.logs.String(), "history file unusable: set aside") }, ag.logs)
-	eventually(t, "a new history with one start", func() bool { return count(events("--addr", httpAddr), starts) == 1 }, ag.logs)
+	eventsEventually("a new history with one start", func(ev []history.Event) bool { return count(ev, starts) == 1 }, "--addr", httpAddr)
 	if aside, _ := filepath.Glob(store + ".corrupt-*"); len(aside) != 1 {
 		t.Errorf("set aside: %v, want one %s.corrupt-<time>", aside, store)
 	}
