@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/netip"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -47,7 +48,8 @@ type agentHistory struct {
 
 	mu        sync.Mutex
 	hostnames map[netip.Addr][]string
-	writer    string // the writer as last recorded
+	writer    string                              // the writer as last recorded
+	standby   map[string]map[string]history.Event // zone -> change key -> the change a standby pass planned
 	term      uint64
 	known     bool // writer and term were recorded once
 }
@@ -172,6 +174,53 @@ func (h *agentHistory) notified(n notify.Event) {
 	case notify.KindDrain:
 		h.record(history.Event{Kind: history.KindDrain, At: n.At, Address: n.Address, Action: n.Action, By: n.By, Reason: n.Reason})
 	}
+}
+
+// standbySeen records, on an agent that does not write, the changes the
+// writer made as this agent sees them: a change its previous standby pass
+// planned that the next pass, listing the zone again, no longer needs.
+func (h *agentHistory) standbySeen(r dns.PassReport) {
+	if h == nil {
+		return
+	}
+	for _, e := range h.madeByWriter(r) {
+		h.record(e)
+	}
+}
+
+// madeByWriter compares a standby pass with the previous one.
+func (h *agentHistory) madeByWriter(r dns.PassReport) []history.Event {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if r.Mode != dns.ModeStandby || r.Err != nil {
+		h.standby = nil // only consecutive standby passes compare
+		return nil
+	}
+	var seen []history.Event
+	next := map[string]map[string]history.Event{}
+	for _, p := range r.Plans {
+		cur := map[string]history.Event{}
+		add := func(action string, recs []dns.Record) {
+			for _, c := range recs {
+				cur[action+" "+c.String()] = history.Event{Kind: history.KindDNS, Zone: p.Zone, Name: c.Name, Type: c.Type, Content: c.Content,
+					Action: action, Mode: history.ModeByWriter, Hostnames: []string{c.Name}}
+			}
+		}
+		add(dns.ActionCreate, p.Creates)
+		add(dns.ActionDelete, p.Deletes)
+		for k, e := range h.standby[p.Zone] {
+			if _, still := cur[k]; !still {
+				e.At, e.Writer = r.At, h.writer
+				seen = append(seen, e)
+			}
+		}
+		next[p.Zone] = cur
+	}
+	h.standby = next
+	slices.SortFunc(seen, func(a, b history.Event) int {
+		return strings.Compare(a.Action+a.Name+a.Content, b.Action+b.Name+b.Content)
+	})
+	return seen
 }
 
 func (h *agentHistory) fenceRefused(at time.Time, zone string, n int) {

@@ -76,6 +76,7 @@ func (e *events) pass(r dns.PassReport) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.quarantined(r)
+	e.h.standbySeen(r)
 	for _, p := range r.Plans {
 		if p.FenceRefused > 0 {
 			e.h.fenceRefused(r.At, p.Zone, p.FenceRefused)

@@ -27,6 +27,7 @@ const (
 	ModeApplied      = "applied"       // made by this agent
 	ModeDryRun       = "dry_run"       // planned, dry-run
 	ModeStandby      = "standby"       // planned by a standby; the writer (Event.Writer) makes it
+	ModeByWriter     = "by_writer"     // a standby's planned change no longer needed: the writer (Event.Writer) made it
 	ModeFailed       = "failed"        // the API failed; retried
 	ModeQuarantined  = "quarantined"   // the provider refuses it for what it is; retried slowly
 	ModeFenceRefused = "fence_refused" // the zone's fence moved: listed and planned again
@@ -140,7 +141,7 @@ func (e Event) Line() string {
 		}
 	case KindDNS:
 		fmt.Fprintf(&b, " %s %s %s %s %s in %s", e.Mode, e.Action, e.Name, e.Type, e.Content, e.Zone)
-		if e.Mode == ModeStandby && e.Writer != "" {
+		if (e.Mode == ModeStandby || e.Mode == ModeByWriter) && e.Writer != "" {
 			fmt.Fprintf(&b, " (writer %s)", e.Writer)
 		}
 		if e.PropagationMS > 0 {
