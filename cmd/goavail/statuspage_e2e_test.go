@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -36,7 +37,8 @@ func chromiumPath(t *testing.T) string {
 // host down and opens its status page in headless chromium: the down
 // address shows as down with its reason, the timeline shows its record's
 // removal, the page logs no console error and requests nothing but
-// itself. It saves a screenshot (statuspage.png in $GOAVAIL_TEST_ARTIFACTS,
+// itself, offers no form, and fits a phone's width. It saves screenshots
+// (statuspage.png and statuspage-phone.png in $GOAVAIL_TEST_ARTIFACTS,
 // else the test's temporary directory, logged).
 func TestE2E_StatusPageInABrowser(t *testing.T) {
 	chromium := chromiumPath(t)
@@ -128,18 +130,40 @@ func TestE2E_StatusPageInABrowser(t *testing.T) {
 	if !strings.Contains(title, "1 not up") {
 		t.Errorf("title %q", title)
 	}
-	mu.Lock()
-	defer mu.Unlock()
-	if len(problems) > 0 {
-		t.Errorf("the page logged problems (a CSP violation shows here): %q", problems)
+	mu.Lock() // a copy: the listener must never wait on the test
+	seenProblems, seenRequests := slices.Clone(problems), slices.Clone(requests)
+	mu.Unlock()
+	if len(seenProblems) > 0 {
+		t.Errorf("the page logged problems (a CSP violation shows here): %q", seenProblems)
 	}
-	for _, u := range requests {
+	for _, u := range seenRequests {
 		if !strings.HasPrefix(u, base) {
 			t.Errorf("the page requested %s, not from the agent", u)
 		}
 	}
-	if len(requests) == 0 {
+	if len(seenRequests) == 0 {
 		t.Error("no request seen: the listener is not working")
+	}
+	// On a phone's width the page fits: nothing wider than the screen.
+	step := func(what string, err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatalf("chromium, at a phone's width: %s: %v", what, err)
+		}
+	}
+	pctx, pcancel := context.WithTimeout(ctx, 15*time.Second)
+	defer pcancel()
+	step("viewport", chromedp.Do(pctx, chromedp.EmulateViewport(390, 844)))
+	step("navigate", chromedp.Do(pctx, chromedp.Navigate(base)))
+	wide, err := chromedp.Run(pctx, chromedp.Evaluate[bool](`document.documentElement.scrollWidth > window.innerWidth`))
+	step("measure", err)
+	if wide {
+		t.Error("on a 390 px wide screen the page scrolls sideways")
+	}
+	png, err = chromedp.Run(pctx, chromedp.FullScreenshot(100))
+	step("screenshot", err)
+	if err := os.WriteFile(filepath.Join(dir, "statuspage-phone.png"), png, 0o644); err != nil {
+		t.Fatal(err)
 	}
 	// The page offers no write action: no form, no button.
 	forms, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll("form,button,input").length`))
