@@ -1,12 +1,14 @@
 package history
 
 import (
+	"bytes"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"os"
+	"slices"
 	"sync"
 	"time"
 
@@ -267,16 +269,18 @@ func (s *Bolt) Query(f Filter) (out []Event, err error) {
 		if b == nil {
 			return nil
 		}
+		// Newest first, from the end back to Since, until Limit: a page
+		// of the newest events reads only those.
 		c := b.Cursor()
 		var start []byte
 		if !f.Since.IsZero() {
 			start = key(f.Since, 0)
 		}
-		k, v := c.First()
-		if start != nil {
-			k, v = c.Seek(start)
-		}
-		for ; k != nil; k, v = c.Next() {
+		n := f.limit()
+		for k, v := c.Last(); k != nil && len(out) < n; k, v = c.Prev() {
+			if start != nil && bytes.Compare(k, start) < 0 {
+				break
+			}
 			var e Event
 			if err := json.Unmarshal(v, &e); err != nil {
 				continue // skip one unreadable event, keep the rest
@@ -285,11 +289,9 @@ func (s *Bolt) Query(f Filter) (out []Event, err error) {
 				out = append(out, e)
 			}
 		}
+		slices.Reverse(out)
 		return nil
 	})
-	if n := f.limit(); len(out) > n {
-		out = out[len(out)-n:]
-	}
 	return out, err
 }
 
