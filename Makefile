@@ -25,8 +25,10 @@ test: test-deps lint
 # ping group range; setpriv (util-linux) runs goavail as nobody (and
 # unshare, from the same package, gives the chaos agents their own host
 # names); systemd-analyze (systemd) verifies the unit file; dpkg installs
-# the package the release test builds with goreleaser. Without them those
-# tests skip, so install whatever is missing.
+# the package the release test builds with goreleaser; chromium renders the
+# status page (agent's browser test); promtool (prometheus) checks and tests
+# the alert rules in dist/. Without them those tests skip, so install
+# whatever is missing.
 test-deps: goreleaser
 	@missing=""; \
 	command -v ip >/dev/null 2>&1 || missing="$$missing iproute2"; \
@@ -34,6 +36,8 @@ test-deps: goreleaser
 	command -v setpriv >/dev/null 2>&1 || missing="$$missing util-linux"; \
 	command -v systemd-analyze >/dev/null 2>&1 || missing="$$missing systemd"; \
 	command -v dpkg-deb >/dev/null 2>&1 || missing="$$missing dpkg"; \
+	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
+	command -v promtool >/dev/null 2>&1 || missing="$$missing prometheus"; \
 	if [ -n "$$missing" ]; then apt-get update -q && apt-get install -y -q --no-install-recommends $$missing; fi
 
 # Linters and goreleaser, pinned, installed from the module proxy into $(GOBIN).

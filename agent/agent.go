@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"sync"
 	"time"
 
@@ -73,6 +74,8 @@ type Agent struct {
 	probes      *probes
 	web         *httpServer
 	warn        *warner
+	hist        *agentHistory // the failover history (history.go)
+	sparks      *sparks       // the status page's last hour per address (sparkline.go)
 	reloads     chan reloadReq
 }
 
@@ -90,6 +93,9 @@ func New(cfg *config.Config, keys [][]byte, o Options) (*Agent, error) {
 	}
 	a.notifier = notify.New(log.With("component", "notify"), sinkList...)
 	ev := newEvents(a.notifier, cfg.NodeName)
+	a.hist = openHistory(cfg, getenv, log)
+	a.sparks = newSparks()
+	ev.h = a.hist
 
 	var m *metrics
 	provider, err := newProvider(cfg, o.DryRun, getenv, log, func(op string, err error, took time.Duration) {
@@ -123,6 +129,7 @@ func New(cfg *config.Config, keys [][]byte, o Options) (*Agent, error) {
 	local := func() []monitor.Status { return drn.filter(a.health.Snapshot()) }
 	a.clu, err = newCluster(cfg, keys, local, func(d cluster.Decision) {
 		ev.decision(d)
+		a.hist.writerSeen(a.clu)
 		a.rec.Kick()
 	}, getenv, log)
 	if err != nil {
@@ -130,6 +137,7 @@ func New(cfg *config.Config, keys [][]byte, o Options) (*Agent, error) {
 	}
 	m = newMetrics(a.health, a.clu, a.notifier, o.DryRun, o.Build)
 	cm := newCheckMetrics(m.reg)
+	a.hist.register(m.reg)
 	m.reg.MustRegister(drainCollector{drn})
 	memory := loadMemory(cfg, getenv, log)
 	annexes := &annexBox{publish: a.clu.SetAnnex} // one annex, two parts: removed records (dns) and drains
@@ -140,6 +148,7 @@ func New(cfg *config.Config, keys [][]byte, o Options) (*Agent, error) {
 	a.propagation = newPropagation(cfg, provider, o.DryRun, lost, func() *dnsMetrics { return dm }, func() bool { return a.rec != nil && a.rec.RateLimited() }, ev, log)
 	rcfg := dns.ReconcilerConfig{Provider: provider, Memory: memory, DryRun: o.DryRun, Health: AgreedHealth(a.clu), Writer: a.clu.IsWriter, Fence: a.clu.Fence, Stamp: a.stamp, Log: log, Safety: safety(cfg), OnPass: func(r dns.PassReport) {
 		m.pass(r)
+		a.hist.writerSeen(a.clu)
 		ev.pass(r)
 		a.shared.sync()
 		if a.propagation != nil {
@@ -159,7 +168,7 @@ func New(cfg *config.Config, keys [][]byte, o Options) (*Agent, error) {
 	// ICMP sockets, so a port in use stops the start at once.
 	if cfg.HTTPListen != "" {
 		admin := adminGuard(cfg.HTTPListen, token)
-		if a.web, err = newHTTPServer(cfg.HTTPListen, m, a.Status, a.askReload, admin, log, drainRoutes(drn, token)); err != nil {
+		if a.web, err = newHTTPServer(cfg.HTTPListen, m, a.Status, a.askReload, admin, log, drainRoutes(drn, token), historyRoutes(a.hist), pageRoutes(a)); err != nil {
 			return nil, err
 		}
 		if o.Pprof {
@@ -172,6 +181,7 @@ func New(cfg *config.Config, keys [][]byte, o Options) (*Agent, error) {
 		m.probe(r)
 		cm.icmp(r)
 		lost.observe(r) // the outage-to-DNS figure counts from ICMP losses
+		a.sparks.observe(r.Addr, r.OK, r.RTT, r.At)
 		a.health.Observe(monitor.KindICMP, r)
 	})
 	if err != nil {
@@ -184,6 +194,7 @@ func New(cfg *config.Config, keys [][]byte, o Options) (*Agent, error) {
 	checker := monitor.NewChecker(0, log, func(r monitor.CheckResult) {
 		cm.check(r)
 		a.warn.observe(r)
+		a.sparks.observe(r.Result.Addr, r.Result.OK, r.Result.RTT, r.Result.At)
 		a.health.Observe(r.Check.Key, r.Result)
 	})
 	a.probes = &probes{engine: engine, checker: checker, health: a.health}
@@ -239,6 +250,8 @@ func (a *Agent) askReload() error { return a.Reload(context.Background()) }
 // Run runs every part until ctx ends, then stops them, waiting at most
 // shutdownBound. A failure of any part stops the others.
 func (a *Agent) Run(ctx context.Context) error {
+	stopHistory := a.hist.run(ctx, a.o.Build.Version)
+	defer stopHistory()
 	g, gctx := errgroup.WithContext(ctx)
 	if a.probes.engine != nil {
 		g.Go(func() error { return a.probes.engine.Run(gctx) })
@@ -295,5 +308,12 @@ func (a *Agent) reload() error {
 	a.mu.Lock()
 	a.cfg = next
 	a.mu.Unlock()
+	a.hist.setConfig(next)
+	watched := map[netip.Addr]bool{}
+	for _, ad := range next.Addrs() {
+		watched[ad] = true
+	}
+	a.sparks.forget(watched)
+	a.hist.reloaded(err)
 	return err
 }

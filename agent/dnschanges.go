@@ -101,6 +101,7 @@ func newPropagation(cfg *config.Config, provider dns.Provider, dryRun bool, lost
 	return dns.NewPropagationChecker(dns.PropagationConfig{
 		NameServers: ns.NameServers, Bound: cfg.Cloudflare.PropagationBound.D(), FirstLost: lost.firstLost, APIHeld: held,
 		OnVerified: func(p dns.Propagation) {
+			ev.h.verified(p)
 			m().propagation.Observe(p.Propagation.Seconds())
 			if p.OutageToDNS > 0 {
 				m().outageToDNS.Observe(p.OutageToDNS.Seconds())
@@ -120,7 +121,7 @@ func (e *events) late(p dns.Propagation, bound time.Duration) {
 	if p.Err != "" {
 		msg += ": " + p.Err
 	}
-	e.n.Notify(notify.Event{Kind: notify.KindDNSChange, At: time.Now(), Node: e.node, Zone: p.Zone, Name: p.Record.Name, Type: p.Record.Type,
+	e.notify(notify.Event{Kind: notify.KindDNSChange, At: time.Now(), Node: e.node, Zone: p.Zone, Name: p.Record.Name, Type: p.Record.Type,
 		Content: p.Record.Content, Action: p.Action, Mode: "unverified", Error: msg})
 }
 
@@ -129,7 +130,7 @@ func (e *events) quarantined(r dns.PassReport) {
 	for _, p := range r.Plans {
 		for _, q := range p.Quarantined {
 			if q.New {
-				e.n.Notify(notify.Event{Kind: notify.KindDNSChange, At: q.Since, Node: e.node, Zone: q.Zone, Name: q.Record.Name, Type: q.Record.Type,
+				e.notify(notify.Event{Kind: notify.KindDNSChange, At: q.Since, Node: e.node, Zone: q.Zone, Name: q.Record.Name, Type: q.Record.Type,
 					Content: q.Record.Content, Action: q.Action, Mode: "quarantined",
 					Error: fmt.Sprintf("Cloudflare refuses it (code %d: %s); retried at %s or when the zone or config changes", q.Code, q.Message, q.NextTry.UTC().Format(time.RFC3339))})
 			}

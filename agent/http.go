@@ -105,7 +105,7 @@ func ExposedWarning(addr string) string {
 	if a, err := netip.ParseAddr(host); err == nil && a.IsLoopback() {
 		return ""
 	}
-	return fmt.Sprintf("http_listen = %q is reachable from other machines: anyone who can connect can read /status and /metrics; POST /-/reload (and --pprof's /debug/pprof/) need the API token there, and are off without one; keep it on 127.0.0.1 or firewall it", addr)
+	return fmt.Sprintf("http_listen = %q is reachable from other machines: anyone who can connect can read the status page, /status, /history and /metrics; POST /-/reload (and --pprof's /debug/pprof/) need the API token there, and are off without one; keep it on 127.0.0.1 or firewall it", addr)
 }
 
 // warnExposed logs ExposedWarning at start.

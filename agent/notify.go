@@ -36,6 +36,7 @@ func sinks(cfg *config.Config, getenv func(string) string) ([]notify.Sink, error
 type events struct {
 	n    *notify.Notifier
 	node string
+	h    *agentHistory // records the same events (history.go); may be nil
 
 	mu      sync.Mutex
 	agreed  map[netip.Addr]monitor.State
@@ -46,7 +47,14 @@ func newEvents(n *notify.Notifier, node string) *events {
 	return &events{n: n, node: node, agreed: map[netip.Addr]monitor.State{}, planned: map[string]string{}}
 }
 
+// notify sends ev and records it in the history.
+func (e *events) notify(ev notify.Event) {
+	e.n.Notify(ev)
+	e.h.notified(ev)
+}
+
 func (e *events) transition(t monitor.Transition) {
+	e.h.transition(t)
 	e.n.Notify(notify.Event{Kind: notify.KindTransition, At: t.At, Node: e.node, Address: t.Addr.String(),
 		From: t.From.String(), To: t.To.String(), Evidence: t.Evidence.String()})
 }
@@ -55,6 +63,7 @@ func (e *events) decision(d cluster.Decision) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	for _, a := range d.Changed {
+		e.h.agreed(a, e.agreed[a], d.States[a], d)
 		e.n.Notify(notify.Event{Kind: notify.KindAgreed, At: time.Now(), Node: e.node, Address: a.String(),
 			From: e.agreed[a].String(), To: d.States[a].String()})
 		e.agreed[a] = d.States[a]
@@ -67,7 +76,11 @@ func (e *events) pass(r dns.PassReport) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.quarantined(r)
+	e.h.standbySeen(r)
 	for _, p := range r.Plans {
+		if p.FenceRefused > 0 {
+			e.h.fenceRefused(r.At, p.Zone, p.FenceRefused)
+		}
 		// Failed changes are retried every second or two: notify each
 		// distinct set of them once, not every try.
 		failed := ""
@@ -79,7 +92,7 @@ func (e *events) pass(r dns.PassReport) {
 		}
 		e.planned["failed|"+p.Zone] = failed
 		for _, f := range p.Failed {
-			e.n.Notify(notify.Event{Kind: notify.KindDNSChange, At: r.At, Node: e.node, Zone: p.Zone, Name: f.Record.Name, Type: f.Record.Type,
+			e.notify(notify.Event{Kind: notify.KindDNSChange, At: r.At, Node: e.node, Zone: p.Zone, Name: f.Record.Name, Type: f.Record.Type,
 				Content: f.Record.Content, Action: f.Action, Mode: r.Mode, Error: f.Err})
 		}
 		if len(p.Creates)+len(p.Deletes) == 0 {
@@ -94,11 +107,11 @@ func (e *events) pass(r dns.PassReport) {
 			e.planned[r.Mode+p.Zone] = key
 		}
 		for _, c := range p.Creates {
-			e.n.Notify(notify.Event{Kind: notify.KindDNSChange, At: r.At, Node: e.node, Zone: p.Zone, Name: c.Name, Type: c.Type,
+			e.notify(notify.Event{Kind: notify.KindDNSChange, At: r.At, Node: e.node, Zone: p.Zone, Name: c.Name, Type: c.Type,
 				Content: c.Content, Action: "create", Mode: r.Mode})
 		}
 		for _, d := range p.Deletes {
-			e.n.Notify(notify.Event{Kind: notify.KindDNSChange, At: r.At, Node: e.node, Zone: p.Zone, Name: d.Name, Type: d.Type,
+			e.notify(notify.Event{Kind: notify.KindDNSChange, At: r.At, Node: e.node, Zone: p.Zone, Name: d.Name, Type: d.Type,
 				Content: d.Content, Action: "delete", Mode: r.Mode})
 		}
 	}
@@ -106,5 +119,5 @@ func (e *events) pass(r dns.PassReport) {
 
 // drain notifies an operator's drain or undrain.
 func (e *events) drain(d DrainEntry, action string) {
-	e.n.Notify(notify.Event{Kind: notify.KindDrain, At: d.At, Node: e.node, Address: d.Addr.String(), Action: action, By: d.By, Reason: d.Reason})
+	e.notify(notify.Event{Kind: notify.KindDrain, At: d.At, Node: e.node, Address: d.Addr.String(), Action: action, By: d.By, Reason: d.Reason})
 }

@@ -40,6 +40,11 @@ type Config struct {
 	// restarts. Default: state.json in systemd's $STATE_DIRECTORY when set
 	// (resolved by cmd); otherwise they are kept in memory only.
 	StateFile string `toml:"state_file"`
+	// HistoryMaxAge and HistoryMaxMiB bound the failover history kept
+	// beside the state file: older events go, and the oldest once the
+	// events take more. Defaults 720h (30 days) and 64.
+	HistoryMaxAge Duration `toml:"history_max_age"`
+	HistoryMaxMiB int      `toml:"history_max_mib"`
 	// HTTPListen is where /metrics, /status, /healthz and POST /-/reload
 	// are served. Default 127.0.0.1:9800; "" turns the listener off.
 	HTTPListen string `toml:"http_listen"`
@@ -226,6 +231,8 @@ const (
 	DefaultFlapSuppress   = 2.5
 	DefaultFlapReuse      = 0.75
 	DefaultRemovalWindow  = 10 * time.Minute
+	DefaultHistoryMaxAge  = 30 * 24 * time.Hour
+	DefaultHistoryMaxMiB  = 64
 	DefaultNotifyTimeout  = 10 * time.Second
 	DefaultWebhookRetries = 5
 	DefaultViewInterval   = 2 * time.Second

@@ -50,6 +50,12 @@ func (c *Config) applyDefaults(md toml.MetaData) {
 	if !md.IsDefined("removal_window") {
 		c.RemovalWindow = Duration(DefaultRemovalWindow)
 	}
+	if !md.IsDefined("history_max_age") {
+		c.HistoryMaxAge = Duration(DefaultHistoryMaxAge)
+	}
+	if !md.IsDefined("history_max_mib") {
+		c.HistoryMaxMiB = DefaultHistoryMaxMiB
+	}
 	for i := range c.Hooks {
 		if c.Hooks[i].Timeout == 0 {
 			c.Hooks[i].Timeout = Duration(DefaultNotifyTimeout)

@@ -46,6 +46,8 @@ func (c *Config) Effective() string {
 		MaxRemovals      int             `toml:"max_removals"`
 		RemovalWindow    Duration        `toml:"removal_window"`
 		StateFile        string          `toml:"state_file"`
+		HistoryMaxAge    Duration        `toml:"history_max_age"`
+		HistoryMaxMiB    int             `toml:"history_max_mib"`
 		HTTPListen       string          `toml:"http_listen"`
 		Deployment       string          `toml:"deployment"`
 		FenceName        string          `toml:"fence_name"`
@@ -54,7 +56,7 @@ func (c *Config) Effective() string {
 		Records          []group         `toml:"Records"`
 		Hooks            []HookConfig    `toml:"Hooks,omitempty"`
 		Webhooks         []WebhookConfig `toml:"Webhooks,omitempty"`
-	}{c.FailureThreshold, c.RiseThreshold, c.Interval, c.ProbeTimeout, c.ReconcilePeriod, c.NodeName, c.FlapHalfLife, c.FlapSuppress, c.FlapReuse, c.MaxRemovals, c.RemovalWindow, c.StateFile, c.HTTPListen, c.Deployment, c.FenceName, c.Members,
+	}{c.FailureThreshold, c.RiseThreshold, c.Interval, c.ProbeTimeout, c.ReconcilePeriod, c.NodeName, c.FlapHalfLife, c.FlapSuppress, c.FlapReuse, c.MaxRemovals, c.RemovalWindow, c.StateFile, c.HistoryMaxAge, c.HistoryMaxMiB, c.HTTPListen, c.Deployment, c.FenceName, c.Members,
 		api{cmp.Or(c.Cloudflare.APIBaseURL, DefaultAPIBaseURL), c.Cloudflare.BatchSize, c.Cloudflare.RequestTimeout, c.Cloudflare.DNSChanges}, nil, c.Hooks, nil}
 	for _, w := range c.Webhooks {
 		if !strings.HasPrefix(w.URL, "env:") { // the path and query may be a token

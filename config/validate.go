@@ -46,6 +46,12 @@ func (c *Config) validate() []error {
 	if c.RemovalWindow.D() < time.Second {
 		bad("removal_window = %s: must be at least 1s", c.RemovalWindow.D())
 	}
+	if c.HistoryMaxAge.D() < time.Hour {
+		bad("history_max_age = %s: must be at least 1h (default 720h, 30 days)", c.HistoryMaxAge.D())
+	}
+	if c.HistoryMaxMiB < 1 || c.HistoryMaxMiB > 1<<16 {
+		bad("history_max_mib = %d: must be from 1 to 65536 (default 64)", c.HistoryMaxMiB)
+	}
 	if c.HTTPListen != "" {
 		if _, port, err := net.SplitHostPort(c.HTTPListen); err != nil || port == "" {
 			bad("http_listen = %q: must be host:port, e.g. 127.0.0.1:9800, or \"\" to turn it off", c.HTTPListen)

@@ -84,6 +84,8 @@ func TestRelease_DebInstalls(t *testing.T) {
 		"/usr/bin/goavail": 0o755, "/usr/lib/systemd/system/goavail.service": 0o644,
 		"/etc/goavail/goavail.toml": 0o644, "/etc/goavail/goavail.env": 0o600, "/etc/goavail/credentials": os.ModeDir | 0o700,
 		"/usr/share/doc/goavail/README.md": 0o644, "/usr/share/doc/goavail/docs/configuration.md": 0o644,
+		"/usr/share/goavail/prometheus/goavail.rules.yml": 0o644, "/usr/share/goavail/prometheus/goavail.rules.test.yml": 0o644,
+		"/usr/share/goavail/grafana/goavail.json": 0o644, "/usr/share/doc/goavail/docs/statuspage.png": 0o644,
 	} {
 		fi, err := os.Stat(path)
 		if err != nil {

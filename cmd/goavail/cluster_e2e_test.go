@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -127,6 +128,12 @@ func TestE2E_ClusterAgreement(t *testing.T) {
 	if !strings.Contains(agents[1].logs.String(), "standby (writer agent-1)") {
 		t.Errorf("agent-2 did not report its standby plan\n%s", agents[1].logs)
 	}
+	// agent-2's history has the removal as it saw the writer make it.
+	byWriter := "by_writer delete www.example.com A " + target.V4.String() + " in example.com (writer agent-1)"
+	eventually(t, "agent-2's history showing the writer's removal", func() bool {
+		out, _ := exec.Command("ip", "netns", "exec", hosts[1].NS, l.bin, "history", "--addr", "127.0.0.1:9800", "--address", target.V4.String()).Output()
+		return strings.Contains(string(out), byWriter)
+	}, all())
 	for _, a := range agents[1:] {
 		if strings.Contains(a.logs.String(), "dns record deleted") {
 			t.Errorf("a standby agent wrote:\n%s", a.logs)

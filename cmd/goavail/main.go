@@ -53,7 +53,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	return exitOK
 }
 
-const commandList = "monitor, validate, status, drain, undrain, keygen or version"
+const commandList = "monitor, validate, status, drain, undrain, history, keygen or version"
 
 func newApp(stdout, stderr io.Writer) *cli.App {
 	configFlag := &cli.StringFlag{Name: "config-file", Aliases: []string{"f"}, Value: "goavail.toml", EnvVars: []string{"GOAVAIL_CONFIG"},
@@ -142,6 +142,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			},
 		},
 		drainCommand(agentFlag, stdout),
+		historyCommand(agentFlag, stdout),
 		undrainCommand(agentFlag, stdout),
 		{
 			Name:  "keygen",

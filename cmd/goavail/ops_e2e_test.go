@@ -117,7 +117,8 @@ next:
 // TestE2E_MetricsStatusReloadAndSecrets takes a host down under the real
 // binary, then checks /metrics (parsed with the Prometheus text parser),
 // /status, goavail status, POST /-/reload, and that neither the API token
-// nor the crypto key appears in the logs, /status or /metrics.
+// nor the crypto key appears in the logs, /status, /metrics, the status
+// page or /history.
 func TestE2E_MetricsStatusReloadAndSecrets(t *testing.T) {
 	l := newE2ELab(t, 24, labOpts{seedTTL: 60})
 	a, b, bin, emu := l.hosts[0], l.hosts[1], l.bin, l.emu
@@ -208,8 +209,12 @@ func TestE2E_MetricsStatusReloadAndSecrets(t *testing.T) {
 	if code, body := post(t, base+"/-/reload"); code != http.StatusBadRequest || !strings.Contains(body, "failure_threshold") {
 		t.Errorf("reload of a bad file: %d %s", code, body)
 	}
+	page, hist := get(t, base+"/"), get(t, base+"/history") // the status page and the history, with the refused reload
+	if !strings.Contains(hist, `"kind":"reload"`) || !strings.Contains(page, a.V4.String()) {
+		t.Errorf("the history lacks the reloads, or the status page the down host:\n%s", hist)
+	}
 	ag.stop(t)
-	for where, text := range map[string]string{"logs": ag.logs.String(), "/status": status, "/metrics": metrics} {
+	for where, text := range map[string]string{"logs": ag.logs.String(), "/status": status, "/metrics": metrics, "the status page": page, "/history": hist} {
 		for name, secret := range map[string]string{"API token": emu.Token, "crypto key": cryptoKey, "webhook URL": "s3cr3t"} {
 			if strings.Contains(text, secret) {
 				t.Errorf("the %s appears in %s", name, where)

@@ -1,0 +1,41 @@
+package agent
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/goavail/goavail/dns"
+	"github.com/goavail/goavail/history"
+)
+
+// TestHistory_StandbyRecordsWhatTheWriterMade: a standby agent records a
+// change the writer made when the pass after the one that planned it,
+// listing the zone again, no longer needs it, with the writer's name; a
+// change still planned, or a pass that is not standby, records nothing.
+func TestHistory_StandbyRecordsWhatTheWriterMade(t *testing.T) {
+	mem := history.NewMemory(0)
+	h := &agentHistory{rec: history.NewRecorder(mem, 0, nil), store: mem, node: "n2", writer: "n1"}
+	go h.rec.Run(context.Background())
+	t0 := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
+	gone := dns.Record{Name: "www.example.com", Type: "A", Content: "192.0.2.1"}
+	kept := dns.Record{Name: "www.example.com", Type: "A", Content: "192.0.2.2"}
+	pass := func(at time.Duration, mode string, deletes ...dns.Record) dns.PassReport {
+		return dns.PassReport{At: t0.Add(at), Mode: mode, Plans: []dns.ZonePlan{{Zone: "example.com", Deletes: deletes}}}
+	}
+	h.standbySeen(pass(0, dns.ModeStandby, gone, kept))
+	h.standbySeen(pass(time.Second, dns.ModeStandby, kept)) // the writer removed gone
+	h.standbySeen(pass(2*time.Second, dns.ModeApplied))     // this agent writes now: no comparison
+	h.standbySeen(pass(3*time.Second, dns.ModeStandby))     // kept vanished, but across a writing pass
+	h.rec.Close()
+	got, _ := mem.Query(history.Filter{})
+	if len(got) != 1 {
+		t.Fatalf("recorded %+v, want one change made by the writer", got)
+	}
+	if e := got[0]; e.Mode != history.ModeByWriter || e.Writer != "n1" || e.Content != "192.0.2.1" || e.Action != "delete" || !e.At.Equal(t0.Add(time.Second)) || e.Node != "n2" {
+		t.Errorf("recorded %+v", e)
+	}
+	if want := "2026-12-07T12:00:01.000Z n2 dns        by_writer delete www.example.com A 192.0.2.1 in example.com (writer n1)"; got[0].Line() != want {
+		t.Errorf("Line() = %q, want %q", got[0].Line(), want)
+	}
+}
