@@ -136,6 +136,7 @@ func (r *Reconciler) passZoneOnce(ctx context.Context, zone string, groups []Gro
 	p := Plan(zone, zg, health, actual)
 	*work += r.cfg.Now().Sub(t)
 	r.noteFailOpen(zone, zg, p.FailOpen)
+	r.noteTiers(zone, p.Tiers, mode)
 	switch mode {
 	case ModeDryRun:
 		mode := "dry-run"
@@ -225,6 +226,11 @@ func (r *Reconciler) passZoneOnce(ctx context.Context, zone string, groups []Gro
 	}
 	if r.cfg.Verifier != nil && len(res.created)+len(res.deleted) > 0 {
 		r.cfg.Verifier.Applied(zone, res.created, res.deleted, res.at)
+	}
+	if len(p.Waiting) > 0 && len(res.created) > 0 {
+		// The replacements are made: the removals that waited for them
+		// go in the next pass, at once rather than a period later.
+		r.Kick()
 	}
 	return p, err
 }
