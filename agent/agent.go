@@ -141,6 +141,7 @@ func New(cfg *config.Config, keys [][]byte, o Options) (*Agent, error) {
 	if a.propagation != nil {
 		rcfg.Verifier = a.propagation
 	}
+	rcfg.OnTier = ev.tier
 	a.rec = dns.NewReconciler(rcfg)
 	dm = m.registerDNS(a.rec)
 	drn.clu, drn.rec, drn.annex = a.clu, a.rec, annexes

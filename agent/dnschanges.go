@@ -83,8 +83,23 @@ func (m *metrics) registerDNS(rec *dns.Reconciler) *dnsMetrics {
 	m.reg.MustRegister(d.propagation, d.outageToDNS, d.late,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "goavail_dns_quarantined_changes",
 			Help: "DNS changes Cloudflare refuses for what they are (CNAME conflict, over-long comment, ...), held out of the batches and retried slowly."},
-			func() float64 { return float64(len(rec.Quarantined())) }))
+			func() float64 { return float64(len(rec.Quarantined())) }),
+		tierCollector{rec})
 	return d
+}
+
+var descTier = prometheus.NewDesc("goavail_hostname_tier", "1 for the tier serving a hostname's records of one type (primary, backup, fallback, fail-open, fail-static), for the groups with backup or fallback addresses.", []string{"hostname", "type", "tier"}, nil)
+
+// tierCollector reads the tiers of the latest pass at scrape time.
+type tierCollector struct{ rec *dns.Reconciler }
+
+func (c tierCollector) Describe(ch chan<- *prometheus.Desc) { ch <- descTier }
+
+func (c tierCollector) Collect(ch chan<- prometheus.Metric) {
+	for k, t := range c.rec.Tiers() {
+		name, typ, _ := strings.Cut(k, "|")
+		ch <- prometheus.MustNewConstMetric(descTier, prometheus.GaugeValue, 1, name, typ, string(t))
+	}
 }
 
 // newPropagation builds the propagation checker, or nil when the check is

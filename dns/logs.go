@@ -132,11 +132,24 @@ func (r *Reconciler) noteFailOpen(zone string, groups []Group, hosts []string) {
 	}
 }
 
+// Evidence says why the tier serves, in words.
+func (t HostTier) Evidence() string {
+	s := fmt.Sprintf("%d of %d primaries up (min_primary_up %d)", t.PrimariesUp, t.Primaries, t.MinPrimaryUp)
+	if t.Backups > 0 {
+		s += fmt.Sprintf(", %d of %d backups up", t.BackupsUp, t.Backups)
+	}
+	if t.Fallbacks > 0 {
+		s += fmt.Sprintf(", %d fallbacks", t.Fallbacks)
+	}
+	return s
+}
+
 // TierChange is a change of the tier serving one hostname's records of one
 // type, with the evidence (HostTier's counts).
 type TierChange struct {
 	Zone string
-	From Tier // "" on the first pass
+	From Tier   // "" on the first pass
+	Mode string // ModeApplied or ModeDryRun
 	HostTier
 }
 
@@ -153,7 +166,7 @@ func (r *Reconciler) noteTiers(zone string, tiers []HostTier, mode string) {
 		if from == t.Tier || (!seen && t.Tier == TierPrimary) {
 			continue
 		}
-		changes = append(changes, TierChange{Zone: zone, From: from, HostTier: t})
+		changes = append(changes, TierChange{Zone: zone, From: from, Mode: mode, HostTier: t})
 	}
 	r.mu.Unlock()
 	for _, c := range changes {
