@@ -129,7 +129,7 @@ func New(cfg *config.Config, keys [][]byte, o Options) (*Agent, error) {
 	a.shared = newSharedMemory(a.clu, annexes, memory, log.With("component", "dns"))
 	lost := newOutages()
 	var dm *dnsMetrics
-	a.propagation = newPropagation(cfg, provider, o.DryRun, lost, func() *dnsMetrics { return dm }, ev, log)
+	a.propagation = newPropagation(cfg, provider, o.DryRun, lost, func() *dnsMetrics { return dm }, ev, func() { a.rec.Kick() }, log)
 	rcfg := dns.ReconcilerConfig{Provider: provider, Memory: memory, DryRun: o.DryRun, Health: AgreedHealth(a.clu), Writer: a.clu.IsWriter, Fence: a.clu.Fence, Stamp: a.stamp, Log: log, Safety: safety(cfg), OnPass: func(r dns.PassReport) {
 		m.pass(r)
 		ev.pass(r)
@@ -140,6 +140,7 @@ func New(cfg *config.Config, keys [][]byte, o Options) (*Agent, error) {
 	}}
 	if a.propagation != nil {
 		rcfg.Verifier = a.propagation
+		rcfg.Propagated = a.propagation.Propagated
 	}
 	rcfg.OnTier = ev.tier
 	a.rec = dns.NewReconciler(rcfg)

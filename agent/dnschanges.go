@@ -104,8 +104,10 @@ func (c tierCollector) Collect(ch chan<- prometheus.Metric) {
 
 // newPropagation builds the propagation checker, or nil when the check is
 // off or nothing is written.
-// m gives the metrics, which exist only once the Reconciler does.
-func newPropagation(cfg *config.Config, provider dns.Provider, dryRun bool, lost *outages, m func() *dnsMetrics, ev *events, log *slog.Logger) *dns.PropagationChecker {
+// m gives the metrics, which exist only once the Reconciler does; kick
+// asks the Reconciler for a pass when a creation is seen or runs late, so
+// that the removals waiting for it (make before break) go then.
+func newPropagation(cfg *config.Config, provider dns.Provider, dryRun bool, lost *outages, m func() *dnsMetrics, ev *events, kick func(), log *slog.Logger) *dns.PropagationChecker {
 	ns, ok := provider.(interface {
 		NameServers(context.Context, string) ([]string, error)
 	})
@@ -115,12 +117,18 @@ func newPropagation(cfg *config.Config, provider dns.Provider, dryRun bool, lost
 	return dns.NewPropagationChecker(dns.PropagationConfig{
 		NameServers: ns.NameServers, Bound: cfg.Cloudflare.PropagationBound.D(), FirstLost: lost.firstLost,
 		OnVerified: func(p dns.Propagation) {
+			if p.Action == dns.ActionCreate {
+				kick()
+			}
 			m().propagation.Observe(p.Propagation.Seconds())
 			if p.OutageToDNS > 0 {
 				m().outageToDNS.Observe(p.OutageToDNS.Seconds())
 			}
 		},
 		OnLate: func(p dns.Propagation) {
+			if p.Action == dns.ActionCreate {
+				kick()
+			}
 			m().late.Inc()
 			ev.late(p, cfg.Cloudflare.PropagationBound.D())
 		},

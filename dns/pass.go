@@ -163,6 +163,7 @@ func (r *Reconciler) passZoneOnce(ctx context.Context, zone string, groups []Gro
 			return p, nil
 		}
 	}
+	r.holdUnpropagated(zone, &p, actual)
 	now := r.cfg.Now()
 	r.mu.Lock()
 	if n := r.quar.seen(zone, types, unmanaged(zg, actual)); n > 0 {
@@ -229,7 +230,9 @@ func (r *Reconciler) passZoneOnce(ctx context.Context, zone string, groups []Gro
 	}
 	if len(p.Waiting) > 0 && len(res.created) > 0 {
 		// The replacements are made: the removals that waited for them
-		// go in the next pass, at once rather than a period later.
+		// go in the next pass, at once rather than a period later (with
+		// Propagated, that pass holds them again until the nameservers
+		// serve the replacements, and a Kick on that comes then).
 		r.Kick()
 	}
 	return p, err

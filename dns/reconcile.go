@@ -54,6 +54,13 @@ type ReconcilerConfig struct {
 	// hostname's records of one type (tiers.go), in every mode but
 	// standby. It must not block.
 	OnTier func(TierChange)
+	// Propagated, if set, says whether the zone's nameservers answer with
+	// a record (PropagationChecker.Propagated): a removal whose name keeps,
+	// of its type, only records not yet served waits in ZonePlan.Waiting
+	// (make before break). Nil: a removal waits only until its
+	// replacements are listed (a later batch). Whoever sets it should Kick
+	// the Reconciler when a creation is seen.
+	Propagated func(zone string, r Record) bool
 }
 
 // Verifier watches applied changes reach the zone's nameservers.

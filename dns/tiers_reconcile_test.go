@@ -64,3 +64,85 @@ func TestReconciler_TierSwitchMakesBeforeBreak(t *testing.T) {
 		t.Errorf("no tier change log line:\n%s", logs.String())
 	}
 }
+
+// TestReconciler_HoldsRemovalsUntilServed: with Propagated set, the
+// primaries' removals wait until the zone's nameservers serve the backup,
+// not only until the listing shows it; a removal with nothing of its type
+// staying (the only AAAA) is not held.
+func TestReconciler_HoldsRemovalsUntilServed(t *testing.T) {
+	g := Group{Zone: "example.com", Hostnames: []string{"www.example.com"}, Addrs: []netip.Addr{p1, p2, b1, v6p}, Backups: []netip.Addr{b1}, TTL: 60}
+	p := &memProvider{records: []Record{rec("1", "www.example.com", "A", p1.String()), rec("2", "www.example.com", "A", p2.String()), rec("6", "www.example.com", "AAAA", v6p.String())}}
+	h := &health{h: Health{p1: false, p2: false, b1: true, v6p: false}}
+	served := map[string]bool{p1.String(): true, p2.String(): true, v6p.String(): true}
+	r := NewReconciler(ReconcilerConfig{Provider: p, Health: h.get, Log: discard(),
+		Propagated: func(zone string, rec Record) bool { return served[rec.Content] }})
+	r.SetGroups([]Group{g}, time.Minute)
+	ctx := context.Background()
+	pass := func(what, want string) ZonePlan {
+		t.Helper()
+		rep := r.Pass(ctx)
+		if rep.Err != nil {
+			t.Fatal(rep.Err)
+		}
+		if got := p.contents("www.example.com"); got != want {
+			t.Fatalf("%s: records %s, want %s", what, got, want)
+		}
+		return rep.Plans[0]
+	}
+	// The AAAA's type has no backup: fail-open keeps it.
+	pass("backup created first", "192.0.2.11,192.0.2.12,2001:db8::11,198.51.100.21")
+	if zp := pass("backup listed but not served: primaries held", "192.0.2.11,192.0.2.12,2001:db8::11,198.51.100.21"); len(zp.Waiting) != 2 {
+		t.Errorf("waiting %v, want the two primaries", zp.Waiting)
+	}
+	served[b1.String()] = true
+	pass("backup served: primaries removed", "2001:db8::11,198.51.100.21")
+}
+
+// TestReconciler_UnservedHoldsOnlyReplacements: a removal that leaves its
+// name no record of its type (the A stays) is not held, even when no
+// record is served yet.
+func TestReconciler_UnservedHoldsOnlyReplacements(t *testing.T) {
+	g := Group{Zone: "example.com", Hostnames: []string{"www.example.com"}, Addrs: []netip.Addr{ip1, ip6}, TTL: 60}
+	p := &memProvider{records: []Record{rec("1", "www.example.com", "A", ip1.String()), rec("6", "www.example.com", "AAAA", ip6.String())}}
+	r := NewReconciler(ReconcilerConfig{Provider: p, Health: func() Health { return Health{ip1: true, ip6: false} }, Log: discard(),
+		Propagated: func(string, Record) bool { return false }})
+	r.SetGroups([]Group{g}, time.Minute)
+	if rep := r.Pass(context.Background()); rep.Err != nil || p.contents("www.example.com") != ip1.String() {
+		t.Errorf("records %s (err %v), want the AAAA removed", p.contents("www.example.com"), rep.Err)
+	}
+}
+
+// TestPropagationChecker_Propagated: a creation is not propagated while it
+// waits within the bound; it is once seen, once late, or when the
+// nameservers could not be asked (make before break then falls back to a
+// later batch). A record never created through the checker is.
+func TestPropagationChecker_Propagated(t *testing.T) {
+	now := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
+	c := NewPropagationChecker(PropagationConfig{Bound: 30 * time.Second, Log: discard(), Now: func() time.Time { return now }})
+	made := rec("n", "www.example.com", "A", b1.String())
+	gone := rec("o", "www.example.com", "A", p1.String())
+	c.Applied("example.com", []Record{made}, []Record{gone}, now)
+	if c.Propagated("example.com", made) {
+		t.Error("a creation waiting to be seen is propagated")
+	}
+	if !c.Propagated("example.com", rec("x", "www.example.com", "A", p2.String())) || !c.Propagated("example.net", made) {
+		t.Error("a record the checker never saw created is not propagated")
+	}
+	k := "example.com|www.example.com|A|" + b1.String()
+	for _, tc := range []struct {
+		name string
+		set  func(p *Propagation)
+	}{
+		{"seen", func(p *Propagation) { p.SeenAt = now }},
+		{"late", func(p *Propagation) { p.Late = true }},
+		{"nameservers not asked", func(p *Propagation) { p.Err = "no nameservers" }},
+	} {
+		c.Applied("example.com", []Record{made}, nil, now)
+		c.mu.Lock()
+		tc.set(c.pending[k])
+		c.mu.Unlock()
+		if !c.Propagated("example.com", made) {
+			t.Errorf("%s: not propagated", tc.name)
+		}
+	}
+}
