@@ -4,16 +4,37 @@ import "strings"
 
 // Propagated reports whether the zone's nameservers may be taken to answer
 // with r: false only while r's creation waits to be seen on every one of
-// them, within the bound, with the nameservers known and answering. A
-// record the checker never saw created (older than this process, or
-// created by hand) is taken as propagated; so is one whose check failed
-// (no nameservers listed, none reachable) or ran past the bound, where
-// make before break falls back to "a later batch".
+// them, within the bound, with the nameservers known and answering.
+//
+// A record whose creation the checker was not told of (created by hand, by
+// this agent before a restart, or by the writer before a hand-over) is
+// checked too when the provider says it was created less than the bound
+// ago (r.Created): it is not propagated until the checker sees it. Older
+// ones, or with no creation time, are taken as propagated; so is a record
+// whose check failed (no nameservers listed, none reachable) or ran past
+// the bound: make before break then falls back to "a later batch".
 func (c *PropagationChecker) Propagated(zone string, r Record) bool {
+	k := zone + "|" + r.Name + "|" + r.Type + "|" + strings.ToLower(r.Content)
+	now := c.cfg.Now()
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	p, ok := c.pending[zone+"|"+r.Name+"|"+r.Type+"|"+strings.ToLower(r.Content)]
-	return !ok || p.Action != ActionCreate || !p.SeenAt.IsZero() || p.Late || p.Err != ""
+	for sk, at := range c.served {
+		if now.Sub(at) > c.cfg.Bound {
+			delete(c.served, sk)
+		}
+	}
+	p, ok := c.pending[k]
+	if ok {
+		c.mu.Unlock()
+		return p.Action != ActionCreate || !p.SeenAt.IsZero() || p.Late || p.Err != ""
+	}
+	if _, seen := c.served[k]; seen || r.Created.IsZero() || now.Sub(r.Created) >= c.cfg.Bound || c.cfg.NameServers == nil {
+		c.mu.Unlock()
+		return true
+	}
+	c.pending[k] = &Propagation{Zone: zone, Action: ActionCreate, Record: r, AppliedAt: r.Created}
+	c.mu.Unlock()
+	c.Recheck()
+	return false
 }
 
 // holdUnpropagated moves to p.Waiting each removal whose name would be

@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+	"time"
 )
 
 // Record is a DNS record as a Provider reports it.
@@ -17,6 +18,10 @@ type Record struct {
 	Proxied bool
 	Comment string
 	Tags    []string
+	// Created is when the provider says the record was created (zero
+	// when it does not say): a new writer uses it to wait for records its
+	// predecessor created moments ago (PropagationChecker.Propagated).
+	Created time.Time `json:"created,omitzero"`
 }
 
 func (r Record) String() string { return fmt.Sprintf("%s %s %s", r.Name, r.Type, r.Content) }

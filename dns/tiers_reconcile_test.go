@@ -146,3 +146,35 @@ func TestPropagationChecker_Propagated(t *testing.T) {
 		}
 	}
 }
+
+// TestPropagationChecker_PropagatedAfterHandOver: a record another writer
+// created moments ago (the provider's creation time within the bound) is
+// not propagated until this checker sees it on the nameservers; once seen
+// it stays propagated (not checked again); an older one is propagated.
+func TestPropagationChecker_PropagatedAfterHandOver(t *testing.T) {
+	now := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
+	ns := func(context.Context, string) ([]string, error) { return []string{"192.0.2.53:53"}, nil }
+	c := NewPropagationChecker(PropagationConfig{Bound: 30 * time.Second, NameServers: ns, Log: discard(), Now: func() time.Time { return now }})
+	fresh := rec("n", "www.example.com", "A", b1.String())
+	fresh.Created = now.Add(-2 * time.Second)
+	old := rec("o", "www.example.com", "A", p1.String())
+	old.Created = now.Add(-time.Minute)
+	if !c.Propagated("example.com", old) {
+		t.Error("a record created a minute ago is not propagated")
+	}
+	if c.Propagated("example.com", fresh) {
+		t.Fatal("a record created 2 s ago by another writer is propagated")
+	}
+	c.mu.Lock()
+	p := c.pending["example.com|www.example.com|A|"+b1.String()]
+	c.mu.Unlock()
+	if p == nil {
+		t.Fatal("the fresh record is not being checked")
+	}
+	c.settle("example.com", p, []string{"192.0.2.53:53"}, seenOn{every: []string{b1.String()}, some: []string{b1.String()}}, nil, now)
+	for range 2 {
+		if !c.Propagated("example.com", fresh) {
+			t.Error("a record seen on the nameservers is not propagated")
+		}
+	}
+}

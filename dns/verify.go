@@ -71,6 +71,7 @@ type PropagationChecker struct {
 	mu      sync.Mutex
 	pending map[string]*Propagation // by change: the latest change of a record wins
 	recent  []Propagation           // the latest outcomes, newest last
+	served  map[string]time.Time    // creations seen on every nameserver, by record, when (kept for a bound)
 }
 
 // recentKept is how many outcomes Recent returns.
@@ -87,7 +88,7 @@ func NewPropagationChecker(cfg PropagationConfig) *PropagationChecker {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &PropagationChecker{cfg: cfg, wake: make(chan struct{}, 1), pending: map[string]*Propagation{}}
+	return &PropagationChecker{cfg: cfg, wake: make(chan struct{}, 1), pending: map[string]*Propagation{}, served: map[string]time.Time{}}
 }
 
 // Applied implements Verifier: it queues the changes made at at. It never
@@ -212,6 +213,9 @@ func (c *PropagationChecker) settle(zone string, p *Propagation, servers []strin
 			}
 		}
 		delete(c.pending, k)
+		if p.Action == ActionCreate {
+			c.served[k] = now
+		}
 		c.remember(*p)
 		attrs := []any{"zone", zone, "action", p.Action, "name", p.Record.Name, "type", p.Record.Type, "content", p.Record.Content,
 			"result", "verified", "propagation", p.Propagation.Round(time.Millisecond), "nameservers", strings.Join(servers, ",")}

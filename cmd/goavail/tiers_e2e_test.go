@@ -10,12 +10,14 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
 	mdns "github.com/miekg/dns"
 
 	"github.com/goavail/goavail/agent"
+	"github.com/goavail/goavail/crypto"
 	"github.com/goavail/goavail/internal/cfemu"
 	"github.com/goavail/goavail/internal/netlab"
 )
@@ -284,4 +286,82 @@ func TestE2E_BackupAndFallbackTiers(t *testing.T) {
 	t.Logf("FIGURE tiers: echo blocked on both primaries -> backup served by the nameserver %s; echo back on one primary -> it is served %s; every address down -> fallback served %s (failure_threshold 2, rise_threshold 2, interval 200ms, creation propagation 1s, removal 50ms); %d answers, %d empty, longest without an answer %s, %d queries unanswered",
 		toBackup.Round(time.Millisecond), toPrimary.Round(time.Millisecond), toFallback.Round(time.Millisecond), total, n, longest, dns.errs)
 	ag.stop(t)
+}
+
+// TestE2E_TiersWriterHandOverMidSwitch runs three agents (2 of 3 agree)
+// with a backup tier. Both primaries go down; the writer creates the
+// backup and is killed before the nameserver serves it (creations take
+// 12 s to show, removals 50 ms). The next writer never made that creation,
+// yet holds the primaries' removal until the nameserver serves the backup
+// (it reads the record's creation time from the API), so the name never
+// answers empty.
+func TestE2E_TiersWriterHandOverMidSwitch(t *testing.T) {
+	l := newE2ELab(t, 181, labOpts{hosts: 6, gateway: true})
+	p1, p2, bk, hosts, emu := l.hosts[0], l.hosts[1], l.hosts[2], l.hosts[3:6], l.emu
+	l.seed(cfemu.Record{TTL: 60}, p1, p2)
+	const created = 12 * time.Second
+	emu.SetPropagationDelay(created)
+	emu.SetDeletePropagationDelay(50 * time.Millisecond)
+	key := crypto.GenerateKey()
+	var agents []*proc
+	for i, h := range hosts {
+		var peers []*netlab.Host
+		for _, p := range hosts {
+			if p != h {
+				peers = append(peers, p)
+			}
+		}
+		cfg := clusterConfig(fmt.Sprintf("agent-%d", i+1), h, peers, key, p1, p2)
+		cfg += fmt.Sprintf("backup_addresses = [%q]\npropagation_bound = \"40s\"\n", bk.V4.String())
+		agents = append(agents, l.startIn(h, cfg, "--no-dry-run"))
+	}
+	all := lazy(func() string {
+		var b strings.Builder
+		for i, a := range agents {
+			fmt.Fprintf(&b, "--- agent-%d\n%s", i+1, a.logs.String())
+		}
+		return b.String()
+	})
+	for i, a := range agents {
+		eventually(t, fmt.Sprintf("agent-%d sees every address up and agent-1 as the writer", i+1), func() bool {
+			s := a.logs.String()
+			return strings.Contains(s, saw(p1, "unknown", "up")) && strings.Contains(s, saw(p2, "unknown", "up")) &&
+				strings.Contains(s, saw(bk, "unknown", "up")) && strings.Contains(s, "writer=agent-1")
+		}, all)
+	}
+	a1, a2, ab := p1.V4.String(), p2.V4.String(), bk.V4.String()
+	dns := pollDNS(t, emu.DNSAddr(), "www.example.com")
+	emu.StartJournal()
+	t0 := time.Now()
+	p1.IgnoreEcho(true)
+	p2.IgnoreEcho(true)
+	patient(t, "agent-1 creates the backup", func() bool { return has(emu, "www.example.com", "A", ab) }, all)
+	agents[0].cmd.Process.Signal(syscall.SIGKILL)
+	agents[0].cmd.Wait()
+	killed := time.Now()
+	if !has(emu, "www.example.com", "A", a1) || !has(emu, "www.example.com", "A", a2) {
+		t.Fatalf("the primaries were gone when agent-1 was killed: the hand-over did not come in the middle of the switch")
+	}
+	patient(t, "another agent writes", func() bool {
+		for _, a := range agents[1:] {
+			s := a.logs.String()
+			if i := strings.LastIndex(s, "writer="); i >= 0 && !strings.HasPrefix(s[i:], "writer=agent-1") && strings.Contains(s, "this agent writes DNS") {
+				return true
+			}
+		}
+		return false
+	}, all)
+	patient(t, "the backup alone served", func() bool { return !dns.first(t0, is(ab)).IsZero() }, all)
+	held := journalOrder(t, emu, 0, []string{ab}, []string{a1, a2})
+	if held < created-time.Second {
+		t.Errorf("the primaries went %s after the backup was created: want them held until the nameserver served it (%s)", held, created)
+	}
+	n, total, longest := dns.empty()
+	if total < 100 || n > 0 {
+		t.Errorf("%d of %d answers were empty; the name went %s without an answer", n, total, longest)
+	}
+	t.Logf("FIGURE hand-over mid-switch: writer killed %s after the primaries went down; backup served by the nameserver %s after; primaries removed %s after the backup's creation (creation propagation %s); %d answers, %d empty, longest without an answer %s",
+		killed.Sub(t0).Round(time.Millisecond), dns.first(t0, includes(ab)).Sub(t0).Round(time.Millisecond), held.Round(time.Millisecond), created, total, n, longest)
+	agents[1].stop(t)
+	agents[2].stop(t)
 }
