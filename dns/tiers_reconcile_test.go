@@ -178,3 +178,32 @@ func TestPropagationChecker_PropagatedAfterHandOver(t *testing.T) {
 		}
 	}
 }
+
+// TestReconciler_DryRunShowsTierChanges: without credentials (the zone as
+// configured: the primaries), both primaries down: the dry run logs the
+// tier it would serve, the backup's creation and the primaries' removal
+// after it, and tells OnTier (mode dry_run).
+func TestReconciler_DryRunShowsTierChanges(t *testing.T) {
+	g := Group{Zone: "example.com", Hostnames: []string{"www.example.com"}, Addrs: []netip.Addr{p1, p2, b1, f1}, Backups: []netip.Addr{b1}, Fallbacks: []netip.Addr{f1}, TTL: 60}
+	var logs bytes.Buffer
+	var changes []TierChange
+	r := NewReconciler(ReconcilerConfig{Health: func() Health { return Health{p1: false, p2: false, b1: true} }, Log: slog.New(slog.NewTextHandler(&logs, nil)),
+		OnTier: func(c TierChange) { changes = append(changes, c) }})
+	r.SetGroups([]Group{g}, time.Minute)
+	rep := r.Pass(context.Background())
+	if rep.Mode != ModeDryRun || summary(rep.Plans[0]) != "+www 198.51.100.21" || len(rep.Plans[0].Waiting) != 2 {
+		t.Fatalf("dry run: mode %s, plan %s, waiting %v", rep.Mode, summary(rep.Plans[0]), rep.Plans[0].Waiting)
+	}
+	for _, want := range []string{
+		`msg="dry-run: would serve www.example.com A from the backup tier"`,
+		`msg="dry-run: would create dns record" zone=example.com name=www.example.com type=A content=198.51.100.21`,
+		`msg="dry-run: would delete dns record once its replacement is created (a later pass)" zone=example.com name=www.example.com type=A content=192.0.2.11`,
+	} {
+		if !strings.Contains(logs.String(), want) {
+			t.Errorf("log lacks %s:\n%s", want, logs.String())
+		}
+	}
+	if len(changes) != 1 || changes[0].Mode != ModeDryRun || changes[0].Tier != TierBackup {
+		t.Errorf("tier changes told: %+v", changes)
+	}
+}
