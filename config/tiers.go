@@ -44,6 +44,11 @@ func tiers(where string, rg RecordGroup, g *Group, errs []error) []error {
 			bad("backup_addresses: %s has no primary of its record type in ip_addresses: a backup stands in for the primaries of its own type (A or AAAA), so it would never be published", b)
 		}
 	}
+	for _, f := range g.Fallbacks {
+		if !slices.ContainsFunc(primaries, func(p netip.Addr) bool { return p.Is4() == f.Is4() }) && len(primaries) > 0 {
+			bad("fallback_addresses: %s has no primary of its record type in ip_addresses: a fallback stands in for the primaries and backups of its own type (A or AAAA), so it would never be published", f)
+		}
+	}
 	g.Addrs = append(g.Addrs, g.Backups...)
 	g.MinPrimaryUp = 1
 	if rg.MinPrimaryUp != nil {

@@ -185,6 +185,23 @@ func (r *Reconciler) noteTiers(zone string, tiers []HostTier, mode string) {
 	}
 }
 
+// pruneTiersLocked forgets the tiers of hostnames no longer in a tiered
+// group (a reload), so that the metric does not keep them; r.mu held.
+func (r *Reconciler) pruneTiersLocked() {
+	keep := map[string]bool{}
+	for _, g := range r.groups {
+		if g.Tiered() {
+			for _, h := range g.Hostnames {
+				keep[h] = true
+			}
+		}
+	}
+	maps.DeleteFunc(r.tiers, func(k string, _ Tier) bool {
+		name, _, _ := strings.Cut(k, "|")
+		return !keep[name]
+	})
+}
+
 // Tiers returns the tier serving each hostname and type of the groups with
 // backup or fallback addresses, as of the last pass, by "name|type".
 func (r *Reconciler) Tiers() map[string]Tier {

@@ -197,6 +197,7 @@ func (r *Reconciler) SetGroups(groups []Group, period time.Duration) {
 	n := 0
 	if changed {
 		n = r.quar.clearZone("")
+		r.pruneTiersLocked()
 	}
 	r.mu.Unlock()
 	if n > 0 {

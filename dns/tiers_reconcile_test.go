@@ -207,3 +207,19 @@ func TestReconciler_DryRunShowsTierChanges(t *testing.T) {
 		t.Errorf("tier changes told: %+v", changes)
 	}
 }
+
+// TestReconciler_ReloadForgetsTiers: a hostname whose group loses its
+// backups (a reload) leaves Tiers, and so the metric.
+func TestReconciler_ReloadForgetsTiers(t *testing.T) {
+	g := Group{Zone: "example.com", Hostnames: []string{"www.example.com"}, Addrs: []netip.Addr{p1, b1}, Backups: []netip.Addr{b1}, TTL: 60}
+	r := NewReconciler(ReconcilerConfig{Health: func() Health { return Health{p1: false, b1: true} }, Log: discard()})
+	r.SetGroups([]Group{g}, time.Minute)
+	r.Pass(context.Background())
+	if got := r.Tiers(); got["www.example.com|A"] != TierBackup {
+		t.Fatalf("tiers %v", got)
+	}
+	r.SetGroups([]Group{{Zone: "example.com", Hostnames: []string{"www.example.com"}, Addrs: []netip.Addr{p1}, TTL: 60}}, time.Minute)
+	if got := r.Tiers(); len(got) != 0 {
+		t.Errorf("tiers after the reload: %v", got)
+	}
+}

@@ -2,7 +2,9 @@ package dns
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -176,4 +178,140 @@ func TestPlan_ReplacementWaits(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestPlan_TiersProperty plans random tiered groups (primaries, backups
+// and fallbacks of both types, drains, min_primary_up) over random health
+// and random records, and checks what must always hold: applying a plan
+// never leaves a hostname without a record of a type it had (unless only
+// drained addresses' records went); the next
+// plan is exactly the removals that waited; the one after is empty; and
+// once converged, a backup of known health has a record only in the
+// backup tier (or kept by fail-open or fail-static; one of unknown health
+// keeps the record it has, like any address) and a fallback only in the
+// fallback tier.
+func TestPlan_TiersProperty(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	var pool []netip.Addr
+	for i := 1; i <= 5; i++ {
+		pool = append(pool, netip.MustParseAddr(fmt.Sprintf("192.0.2.%d", i)), netip.MustParseAddr(fmt.Sprintf("2001:db8::%d", i)))
+	}
+	host := "www.example.com"
+	var tiers = map[Tier]int{}
+	waited := 0
+	for iter := 0; iter < 5000; iter++ {
+		g := Group{Zone: "example.com", Hostnames: []string{host}, TTL: 60, FailStatic: rng.IntN(4) == 0, MinPrimaryUp: 1 + rng.IntN(3)}
+		for _, a := range rng.Perm(len(pool)) {
+			switch rng.IntN(4) {
+			case 0:
+				g.Addrs = append(g.Addrs, pool[a])
+			case 1:
+				g.Addrs = append(g.Addrs, pool[a])
+				g.Backups = append(g.Backups, pool[a])
+			case 2:
+				g.Addrs = append(g.Addrs, pool[a])
+				g.Fallbacks = append(g.Fallbacks, pool[a])
+			}
+		}
+		if len(g.Backups)+len(g.Fallbacks) == 0 {
+			continue
+		}
+		valid := true // config refuses backups and fallbacks of a type with no primary
+		for _, typ := range []string{"A", "AAAA"} {
+			in := g.tierInput(typ, nil, nil)
+			valid = valid && (len(in.Primaries) > 0 || len(in.Backups)+len(in.Fallbacks) == 0)
+		}
+		if !valid {
+			continue
+		}
+		health := Health{}
+		for _, a := range g.Addrs {
+			if slices.Contains(g.Fallbacks, a) {
+				continue // never watched
+			}
+			switch rng.IntN(4) {
+			case 0, 1:
+				health[a] = rng.IntN(2) == 0
+			case 2:
+				health[a] = false
+			}
+			if rng.IntN(8) == 0 {
+				g.Drained = append(g.Drained, a)
+			}
+		}
+		var actual []Record
+		for i, a := range g.Addrs {
+			if rng.IntN(2) == 0 {
+				actual = append(actual, Record{ID: fmt.Sprint("r", i), Name: host, Type: RecordType(a), Content: a.String()})
+			}
+		}
+		count := func(rs []Record) map[string]int {
+			n := map[string]int{}
+			for _, r := range rs {
+				n[r.Type]++
+			}
+			return n
+		}
+		apply := func(rs []Record, p ZonePlan) []Record {
+			out := slices.DeleteFunc(slices.Clone(rs), func(r Record) bool {
+				return slices.ContainsFunc(p.Deletes, func(d Record) bool { return d.ID == r.ID })
+			})
+			for i, c := range p.Creates {
+				c.ID = fmt.Sprint("n", iter, "-", len(rs), "-", i)
+				out = append(out, c)
+			}
+			return out
+		}
+		p := Plan("example.com", []Group{g}, health, actual)
+		after := apply(actual, p)
+		for typ, n := range count(actual) {
+			drainedOnly := !slices.ContainsFunc(p.Deletes, func(d Record) bool {
+				return d.Type == typ && !slices.Contains(g.Drained, netip.MustParseAddr(d.Content))
+			})
+			if n > 0 && count(after)[typ] == 0 && !drainedOnly { // draining a type's last address is the operator's to do
+				t.Fatalf("iteration %d: %s lost its last %s record\ngroup %+v\nhealth %v\nactual %v\nplan %+v", iter, host, typ, g, health, actual, p)
+			}
+		}
+		again := Plan("example.com", []Group{g}, health, after)
+		if len(again.Creates) > 0 || len(again.Waiting) > 0 || summary(ZonePlan{Deletes: again.Deletes}) != summary(ZonePlan{Deletes: p.Waiting}) {
+			t.Fatalf("iteration %d: the second plan %+v is not the waiting removals %v", iter, again, p.Waiting)
+		}
+		waited += len(p.Waiting)
+		after = apply(after, again)
+		last := Plan("example.com", []Group{g}, health, after)
+		if !last.Empty() {
+			t.Fatalf("iteration %d: not converged: %+v", iter, last)
+		}
+		for _, ht := range last.Tiers {
+			tiers[ht.Tier]++
+			for _, r := range after {
+				a := netip.MustParseAddr(r.Content)
+				if r.Type != ht.Type {
+					continue
+				}
+				_, known := health[a]
+				if slices.Contains(g.Backups, a) && known && ht.Tier != TierBackup && ht.Tier != TierFailOpen && ht.Tier != TierFailStatic {
+					t.Fatalf("iteration %d: backup %s published in tier %s\ngroup %+v health %v", iter, a, ht.Tier, g, health)
+				}
+				if slices.Contains(g.Fallbacks, a) && ht.Tier != TierFallback {
+					t.Fatalf("iteration %d: fallback %s published in tier %s\ngroup %+v health %v", iter, a, ht.Tier, g, health)
+				}
+			}
+			if ht.Tier == TierBackup && ht.PrimariesUp >= ht.MinPrimaryUp {
+				t.Fatalf("iteration %d: backup tier with %d of %d primaries up", iter, ht.PrimariesUp, ht.MinPrimaryUp)
+			}
+			if ht.Tier == TierFallback && ht.PrimariesUp+ht.BackupsUp > 0 {
+				t.Fatalf("iteration %d: fallback tier with primaries or backups up: %+v", iter, ht)
+			}
+		}
+	}
+	for _, tier := range []Tier{TierPrimary, TierBackup, TierFallback, TierFailOpen, TierFailStatic} {
+		if tiers[tier] == 0 {
+			t.Errorf("the random groups never reached tier %s: %v", tier, tiers)
+		}
+	}
+	if waited == 0 {
+		t.Error("no removal ever waited for its replacement")
+	}
+	t.Logf("tiers reached %v; %d removals waited", tiers, waited)
 }
