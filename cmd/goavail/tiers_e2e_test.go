@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -236,7 +237,26 @@ func TestE2E_BackupAndFallbackTiers(t *testing.T) {
 	p1.IgnoreEcho(true)
 	p2.IgnoreEcho(true)
 	eventually(t, "the backup alone served", func() bool { return !dns.first(t0, is(ab)).IsZero() }, ag.logs)
-	toBackup := dns.first(t0, includes(ab)).Sub(t0)
+	backupServed := dns.first(t0, includes(ab))
+	toBackup := backupServed.Sub(t0)
+	// The last primary's first lost probe, from the agent's own figure:
+	// its removal's verified line says when and how long after that
+	// probe the nameserver stopped serving it.
+	var lastLost time.Time
+	for _, a := range []string{a1, a2} {
+		re := regexp.MustCompile(`time=(\S+) level=INFO msg="dns change verified[^\n]*action=delete[^\n]*content=` + regexp.QuoteMeta(a) + `[^\n]*outage_to_dns=(\S+)`)
+		eventually(t, "the removal of "+a+" verified", func() bool { return re.MatchString(ag.logs.String()) }, ag.logs)
+		m := re.FindStringSubmatch(ag.logs.String())
+		at, err1 := time.Parse(time.RFC3339Nano, m[1])
+		d, err2 := time.ParseDuration(m[2])
+		if err1 != nil || err2 != nil {
+			t.Fatalf("verified line %q: %v %v", m[0], err1, err2)
+		}
+		if lost := at.Add(-d); lost.After(lastLost) {
+			lastLost = lost
+		}
+	}
+	lostToBackup := backupServed.Sub(lastLost)
 	held := journalOrder(t, emu, j, []string{ab}, []string{a1, a2})
 	if held < 900*time.Millisecond {
 		t.Errorf("the primaries went %s after the backup was created: want them held until the nameserver served it (1 s)", held)
@@ -283,6 +303,7 @@ func TestE2E_BackupAndFallbackTiers(t *testing.T) {
 	if n > 0 {
 		t.Errorf("%d of %d answers were empty; the name went %s without an answer", n, total, longest)
 	}
+	t.Logf("FIGURE tiers: last primary's first lost probe -> backup served by the nameserver %s (log times to the millisecond)", lostToBackup.Round(time.Millisecond))
 	t.Logf("FIGURE tiers: echo blocked on both primaries -> backup served by the nameserver %s; echo back on one primary -> it is served %s; every address down -> fallback served %s (failure_threshold 2, rise_threshold 2, interval 200ms, creation propagation 1s, removal 50ms); %d answers, %d empty, longest without an answer %s, %d queries unanswered",
 		toBackup.Round(time.Millisecond), toPrimary.Round(time.Millisecond), toFallback.Round(time.Millisecond), total, n, longest, dns.errs)
 	ag.stop(t)
