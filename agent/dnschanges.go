@@ -116,19 +116,14 @@ func newPropagation(cfg *config.Config, provider dns.Provider, dryRun bool, lost
 	}
 	return dns.NewPropagationChecker(dns.PropagationConfig{
 		NameServers: ns.NameServers, Bound: cfg.Cloudflare.PropagationBound.D(), FirstLost: lost.firstLost,
+		OnServed: kick,
 		OnVerified: func(p dns.Propagation) {
-			if p.Action == dns.ActionCreate {
-				kick()
-			}
 			m().propagation.Observe(p.Propagation.Seconds())
 			if p.OutageToDNS > 0 {
 				m().outageToDNS.Observe(p.OutageToDNS.Seconds())
 			}
 		},
 		OnLate: func(p dns.Propagation) {
-			if p.Action == dns.ActionCreate {
-				kick()
-			}
 			m().late.Inc()
 			ev.late(p, cfg.Cloudflare.PropagationBound.D())
 		},

@@ -31,7 +31,7 @@ func (c *PropagationChecker) Propagated(zone string, r Record) bool {
 		c.mu.Unlock()
 		return true
 	}
-	c.pending[k] = &Propagation{Zone: zone, Action: ActionCreate, Record: r, AppliedAt: r.Created}
+	c.pending[k] = &Propagation{Zone: zone, Action: ActionCreate, Record: r, AppliedAt: r.Created, adopted: true}
 	c.mu.Unlock()
 	c.Recheck()
 	return false

@@ -149,12 +149,16 @@ func TestPropagationChecker_Propagated(t *testing.T) {
 
 // TestPropagationChecker_PropagatedAfterHandOver: a record another writer
 // created moments ago (the provider's creation time within the bound) is
-// not propagated until this checker sees it on the nameservers; once seen
-// it stays propagated (not checked again); an older one is propagated.
+// not propagated until this checker sees it on the nameservers (OnServed
+// then); once seen it stays propagated (not checked again); an older one
+// is propagated. Such a record is never reported as a change of this
+// agent's (Recent, OnVerified).
 func TestPropagationChecker_PropagatedAfterHandOver(t *testing.T) {
 	now := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
 	ns := func(context.Context, string) ([]string, error) { return []string{"192.0.2.53:53"}, nil }
-	c := NewPropagationChecker(PropagationConfig{Bound: 30 * time.Second, NameServers: ns, Log: discard(), Now: func() time.Time { return now }})
+	servedN, verified := 0, 0
+	c := NewPropagationChecker(PropagationConfig{Bound: 30 * time.Second, NameServers: ns, Log: discard(), Now: func() time.Time { return now },
+		OnServed: func() { servedN++ }, OnVerified: func(Propagation) { verified++ }})
 	fresh := rec("n", "www.example.com", "A", b1.String())
 	fresh.Created = now.Add(-2 * time.Second)
 	old := rec("o", "www.example.com", "A", p1.String())
@@ -171,11 +175,17 @@ func TestPropagationChecker_PropagatedAfterHandOver(t *testing.T) {
 	if p == nil {
 		t.Fatal("the fresh record is not being checked")
 	}
+	if _, waiting := c.Recent(); len(waiting) != 0 {
+		t.Errorf("an adopted creation is reported as waiting: %+v", waiting)
+	}
 	c.settle("example.com", p, []string{"192.0.2.53:53"}, seenOn{every: []string{b1.String()}, some: []string{b1.String()}}, nil, now)
 	for range 2 {
 		if !c.Propagated("example.com", fresh) {
 			t.Error("a record seen on the nameservers is not propagated")
 		}
+	}
+	if recent, _ := c.Recent(); servedN != 1 || verified != 0 || len(recent) != 0 {
+		t.Errorf("served %d, verified %d, recent %+v: want served once and nothing reported", servedN, verified, recent)
 	}
 }
 

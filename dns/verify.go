@@ -34,6 +34,9 @@ type Propagation struct {
 	Late        bool     `json:"late,omitempty"`
 	NameServers []string `json:"name_servers,omitempty"`
 	Err         string   `json:"error,omitempty"`
+	// adopted: a creation the checker was not told of, checked only so
+	// that removals wait for it (Propagated); it is never reported.
+	adopted bool
 }
 
 // Verified reports whether the nameservers answer with the change.
@@ -57,8 +60,12 @@ type PropagationConfig struct {
 	// OnVerified and OnLate, if set, are told of each change seen, and of
 	// each change not seen within Bound. They must not block.
 	OnVerified, OnLate func(Propagation)
-	Log                *slog.Logger
-	Now                func() time.Time
+	// OnServed, if set, is called when a creation is seen on every
+	// nameserver or runs past Bound, so that the removals waiting for it
+	// (Propagated) can go. It must not block.
+	OnServed func()
+	Log      *slog.Logger
+	Now      func() time.Time
 }
 
 // PropagationChecker queries a zone's nameservers after each applied
@@ -125,7 +132,9 @@ func (c *PropagationChecker) Recent() (recent, waiting []Propagation) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, p := range c.pending {
-		waiting = append(waiting, *p)
+		if !p.adopted {
+			waiting = append(waiting, *p)
+		}
 	}
 	slices.SortFunc(waiting, func(a, b Propagation) int { return a.AppliedAt.Compare(b.AppliedAt) })
 	return slices.Clone(c.recent), waiting
@@ -202,7 +211,19 @@ func (c *PropagationChecker) settle(zone string, p *Propagation, servers []strin
 	if p.Action == ActionDelete {
 		done = !slices.ContainsFunc(seen.some, is)
 	}
+	served := func() {
+		if p.Action == ActionCreate && c.cfg.OnServed != nil {
+			c.cfg.OnServed()
+		}
+	}
+	if p.adopted && ((err == nil && done) || now.Sub(p.AppliedAt) >= c.cfg.Bound) {
+		delete(c.pending, k)
+		c.served[k] = now
+		served()
+		return false
+	}
 	if err == nil && done {
+		defer served()
 		p.SeenAt, p.Err = now, ""
 		p.Propagation = now.Sub(p.AppliedAt)
 		if p.Action == ActionDelete && c.cfg.FirstLost != nil {
@@ -235,6 +256,7 @@ func (c *PropagationChecker) settle(zone string, p *Propagation, servers []strin
 		return true
 	}
 	if !p.Late {
+		defer served()
 		p.Late = true
 		c.remember(*p)
 		c.cfg.Log.Warn("dns change not seen on the zone's nameservers within the bound; checking again at every pass",
