@@ -145,7 +145,7 @@ func New(cfg *config.Config, keys [][]byte, o Options) (*Agent, error) {
 	lost := newOutages()
 	var dm *dnsMetrics
 	// The checker starts after a.rec is set (Run); it waits on its holds.
-	a.propagation = newPropagation(cfg, provider, o.DryRun, lost, func() *dnsMetrics { return dm }, func() bool { return a.rec != nil && a.rec.RateLimited() }, ev, log)
+	a.propagation = newPropagation(cfg, provider, o.DryRun, lost, func() *dnsMetrics { return dm }, func() bool { return a.rec != nil && a.rec.RateLimited() }, ev, func() { a.rec.Kick() }, log)
 	rcfg := dns.ReconcilerConfig{Provider: provider, Memory: memory, DryRun: o.DryRun, Health: AgreedHealth(a.clu), Writer: a.clu.IsWriter, Fence: a.clu.Fence, Stamp: a.stamp, Log: log, Safety: safety(cfg), OnPass: func(r dns.PassReport) {
 		m.pass(r)
 		a.hist.writerSeen(a.clu)
@@ -157,7 +157,9 @@ func New(cfg *config.Config, keys [][]byte, o Options) (*Agent, error) {
 	}}
 	if a.propagation != nil {
 		rcfg.Verifier = a.propagation
+		rcfg.Propagated = a.propagation.Propagated
 	}
+	rcfg.OnTier = ev.tier
 	a.rec = dns.NewReconciler(rcfg)
 	dm = m.registerDNS(a.rec)
 	drn.clu, drn.rec, drn.annex = a.clu, a.rec, annexes

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/goavail/goavail/cluster"
@@ -103,6 +104,10 @@ func dnsGroups(c *config.Config) []dns.Group {
 			ttl = 0 // unset: a restored record keeps its own (dns.Memory.Restore)
 		}
 		out[i] = dns.Group{Zone: g.Zone, Hostnames: g.Hostnames, Addrs: g.Addrs, TTL: ttl, Proxied: g.Proxied, Comment: g.Comment, FailStatic: g.FailStatic}
+		if len(g.Backups)+len(g.Fallbacks) > 0 {
+			out[i].Addrs = append(slices.Clone(g.Addrs), g.Fallbacks...)
+			out[i].Backups, out[i].Fallbacks, out[i].MinPrimaryUp = g.Backups, g.Fallbacks, g.MinPrimaryUp
+		}
 	}
 	return out
 }

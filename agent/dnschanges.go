@@ -83,15 +83,32 @@ func (m *metrics) registerDNS(rec *dns.Reconciler) *dnsMetrics {
 	m.reg.MustRegister(d.propagation, d.outageToDNS, d.late,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "goavail_dns_quarantined_changes",
 			Help: "DNS changes Cloudflare refuses for what they are (CNAME conflict, over-long comment, ...), held out of the batches and retried slowly."},
-			func() float64 { return float64(len(rec.Quarantined())) }))
+			func() float64 { return float64(len(rec.Quarantined())) }),
+		tierCollector{rec})
 	return d
+}
+
+var descTier = prometheus.NewDesc("goavail_hostname_tier", "1 for the tier serving a hostname's records of one type (primary, backup, fallback, fail-open, fail-static), for the groups with backup or fallback addresses.", []string{"hostname", "type", "tier"}, nil)
+
+// tierCollector reads the tiers of the latest pass at scrape time.
+type tierCollector struct{ rec *dns.Reconciler }
+
+func (c tierCollector) Describe(ch chan<- *prometheus.Desc) { ch <- descTier }
+
+func (c tierCollector) Collect(ch chan<- prometheus.Metric) {
+	for k, t := range c.rec.Tiers() {
+		name, typ, _ := strings.Cut(k, "|")
+		ch <- prometheus.MustNewConstMetric(descTier, prometheus.GaugeValue, 1, name, typ, string(t))
+	}
 }
 
 // newPropagation builds the propagation checker, or nil when the check is
 // off or nothing is written.
 // m gives the metrics, which exist only once the Reconciler does.
-// held says whether the API is on a Retry-After hold (the Reconciler's).
-func newPropagation(cfg *config.Config, provider dns.Provider, dryRun bool, lost *outages, m func() *dnsMetrics, held func() bool, ev *events, log *slog.Logger) *dns.PropagationChecker {
+// held says whether the API is on a Retry-After hold (the Reconciler's);
+// kick asks the Reconciler for a pass when a creation is seen or runs
+// late, so that the removals waiting for it (make before break) go then.
+func newPropagation(cfg *config.Config, provider dns.Provider, dryRun bool, lost *outages, m func() *dnsMetrics, held func() bool, ev *events, kick func(), log *slog.Logger) *dns.PropagationChecker {
 	ns, ok := provider.(interface {
 		NameServers(context.Context, string) ([]string, error)
 	})
@@ -100,6 +117,7 @@ func newPropagation(cfg *config.Config, provider dns.Provider, dryRun bool, lost
 	}
 	return dns.NewPropagationChecker(dns.PropagationConfig{
 		NameServers: ns.NameServers, Bound: cfg.Cloudflare.PropagationBound.D(), FirstLost: lost.firstLost, APIHeld: held,
+		OnServed: kick,
 		OnVerified: func(p dns.Propagation) {
 			ev.h.verified(p)
 			m().propagation.Observe(p.Propagation.Seconds())

@@ -121,3 +121,14 @@ func (e *events) pass(r dns.PassReport) {
 func (e *events) drain(d DrainEntry, action string) {
 	e.notify(notify.Event{Kind: notify.KindDrain, At: d.At, Node: e.node, Address: d.Addr.String(), Action: action, By: d.By, Reason: d.Reason})
 }
+
+// tier notifies a change of the tier serving a hostname's records of one
+// type (the Reconciler calls it on the writer, or in dry-run).
+func (e *events) tier(c dns.TierChange) {
+	from := string(c.From)
+	if from == "" {
+		from = "unknown"
+	}
+	e.n.Notify(notify.Event{Kind: notify.KindTier, At: time.Now(), Node: e.node, Zone: c.Zone, Name: c.Name, Type: c.Type,
+		From: from, To: string(c.Tier), Evidence: c.Evidence(), Mode: c.Mode})
+}

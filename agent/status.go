@@ -75,7 +75,21 @@ type PlanDoc struct {
 	Deferred []string `json:"deferred,omitempty"` // removals held back by max_removals
 	Failed   []string `json:"failed,omitempty"`   // not made this pass (API error); retried
 	Blocked  []string `json:"blocked,omitempty"`  // removals held: the name's restore was not made
-	Applied  bool     `json:"applied"`
+	// Waiting are removals held until their replacements are listed (make
+	// before break: the next pass makes them).
+	Waiting []string `json:"waiting,omitempty"`
+	// Tiers say which tier serves each hostname and type of the groups
+	// with backup or fallback addresses.
+	Tiers   []TierDoc `json:"tiers,omitempty"`
+	Applied bool      `json:"applied"`
+}
+
+// TierDoc is the tier serving one hostname's records of one type.
+type TierDoc struct {
+	Name     string `json:"name"`
+	Type     string `json:"type"`
+	Tier     string `json:"tier"`
+	Evidence string `json:"evidence"`
 }
 
 func buildStatus(node, version string, dryRun bool, tracker *monitor.Health, clu *cluster.Cluster, rec *dns.Reconciler, drains map[netip.Addr]DrainEntry) StatusDoc {
@@ -134,6 +148,12 @@ func buildStatus(node, version string, dryRun bool, tracker *monitor.Health, clu
 			}
 			for _, r := range zp.Blocked {
 				pd.Blocked = append(pd.Blocked, r.String())
+			}
+			for _, r := range zp.Waiting {
+				pd.Waiting = append(pd.Waiting, r.String())
+			}
+			for _, t := range zp.Tiers {
+				pd.Tiers = append(pd.Tiers, TierDoc{Name: t.Name, Type: t.Type, Tier: string(t.Tier), Evidence: t.Evidence()})
 			}
 			p.Plans = append(p.Plans, pd)
 		}

@@ -82,7 +82,7 @@ type Config struct {
 }
 
 // EventKinds are the notification events hooks and webhooks can ask for.
-var EventKinds = []string{"transition", "agreed", "dns_change", "drain"}
+var EventKinds = []string{"transition", "agreed", "dns_change", "drain", "tier"}
 
 // HookConfig is one [[Hooks]] table: a command run on each event, with the
 // event in GOAVAIL_* environment variables.
@@ -142,6 +142,11 @@ type Cloudflare struct {
 	// Drain lists addresses of this block's own group taken out of DNS on
 	// purpose (maintenance); see RecordGroup.Drain.
 	Drain []string `toml:"drain"`
+	// BackupAddresses, FallbackAddresses and MinPrimaryUp: the block's
+	// own group's tiers; see RecordGroup.
+	BackupAddresses   []string `toml:"backup_addresses"`
+	FallbackAddresses []string `toml:"fallback_addresses"`
+	MinPrimaryUp      *int     `toml:"min_primary_up"`
 
 	// TTL for records goavail creates, in seconds; 1 means automatic.
 	// DefaultTTL when unset, and then a record goavail removed comes back
@@ -188,6 +193,15 @@ type RecordGroup struct {
 	// still probed and shown, never in DNS, never counted by the
 	// isolation guard.
 	Drain []string `toml:"drain"`
+	// BackupAddresses are watched like ip_addresses, and published for a
+	// hostname only while fewer than MinPrimaryUp (default 1) of its
+	// ip_addresses of the same record type are up.
+	BackupAddresses []string `toml:"backup_addresses"`
+	// FallbackAddresses are not watched: published for a hostname only
+	// while none of its ip_addresses and backup_addresses of the same
+	// record type is up.
+	FallbackAddresses []string `toml:"fallback_addresses"`
+	MinPrimaryUp      *int     `toml:"min_primary_up"`
 }
 
 // Group is an effective record group: every hostname in Zone should point
@@ -213,6 +227,12 @@ type Group struct {
 	implicitICMP bool // Checks is the default, unconfigured ICMP check
 	// Drained are addresses of Addrs drained by the config's drain key.
 	Drained []netip.Addr
+	// Backups are the addresses of Addrs from backup_addresses (Addrs is
+	// every watched address: the primaries, then the backups); Fallbacks,
+	// from fallback_addresses, are not watched and not in Addrs.
+	// MinPrimaryUp is min_primary_up, 1 when unset.
+	Backups, Fallbacks []netip.Addr
+	MinPrimaryUp       int
 }
 
 // Defaults for keys that are not set.

@@ -19,6 +19,9 @@ func (c *Config) Effective() string {
 		DNSDomain   string           `toml:"dns_domain"`
 		Hostnames   []string         `toml:"hostnames"`
 		IPAddresses []string         `toml:"ip_addresses"`
+		Backups     []string         `toml:"backup_addresses,omitempty"`
+		Fallbacks   []string         `toml:"fallback_addresses,omitempty"`
+		MinUp       int              `toml:"min_primary_up,omitzero"`
 		DNSProxied  bool             `toml:"dns_proxied"`
 		TTL         int              `toml:"ttl"`
 		Comment     string           `toml:"comment"`
@@ -73,9 +76,17 @@ func (c *Config) Effective() string {
 		out.Members.CryptoKey = append(out.Members.CryptoKey, "<redacted>")
 	}
 	for _, g := range c.Groups {
-		ips := make([]string, len(g.Addrs))
-		for i, a := range g.Addrs {
-			ips[i] = a.String()
+		strs := func(as []netip.Addr) []string {
+			var out []string
+			for _, a := range as {
+				out = append(out, a.String())
+			}
+			return out
+		}
+		ips := strs(g.Primaries())
+		minUp := 0 // shown with the tiers only
+		if g.Backups != nil {
+			minUp = g.MinPrimaryUp
 		}
 		policy := "fail-open"
 		if g.FailStatic {
@@ -85,7 +96,7 @@ func (c *Config) Effective() string {
 		for _, a := range g.Drained {
 			drain = append(drain, a.String())
 		}
-		out.Records = append(out.Records, group{g.Zone, g.Hostnames, ips, g.Proxied, g.TTL, g.Comment, policy, drain, g.match(), g.effectiveChecks()})
+		out.Records = append(out.Records, group{g.Zone, g.Hostnames, ips, strs(g.Backups), strs(g.Fallbacks), minUp, g.Proxied, g.TTL, g.Comment, policy, drain, g.match(), g.effectiveChecks()})
 	}
 	var b strings.Builder
 	if err := toml.NewEncoder(&b).Encode(out); err != nil {
@@ -114,7 +125,9 @@ func (c *Config) noteUnsetTTL(s string) string {
 }
 
 // Fingerprint identifies what the agents decide about and how: every
-// group's zone, hostnames, addresses, all_down policy and checks, in a
+// group's zone, hostnames, addresses, all_down policy, checks and tiers
+// (backups, fallbacks, min_primary_up: only when it has backups or
+// fallbacks, so a config without them keeps its fingerprint), in a
 // canonical order, and the agreement keys of [Members] (see decisionKeys).
 // Agents whose fingerprints differ would decide differently, so they ignore
 // each other's views.
@@ -128,7 +141,7 @@ func (c *Config) Fingerprint() [8]byte {
 		for i, a := range addrs {
 			strs[i] = a.String()
 		}
-		lines = append(lines, g.Zone+"|"+strings.Join(hosts, ",")+"|"+strings.Join(strs, ",")+"|"+strconv.FormatBool(g.FailStatic)+g.checksFingerprint())
+		lines = append(lines, g.Zone+"|"+strings.Join(hosts, ",")+"|"+strings.Join(strs, ",")+"|"+strconv.FormatBool(g.FailStatic)+g.checksFingerprint()+g.tiersFingerprint())
 	}
 	slices.Sort(lines)
 	lines = append(lines, c.Members.decisionKeys())

@@ -19,7 +19,8 @@ func (c *Config) buildGroups() ([]Group, []error) {
 	var raw []source
 	if cf.DNSDomain != "" || len(cf.Hostnames) > 0 || len(cf.IPAddresses) > 0 {
 		p := cf.DNSProxied
-		raw = append(raw, source{"Cloudflare", RecordGroup{DNSDomain: cf.DNSDomain, Hostnames: cf.Hostnames, IPAddresses: cf.IPAddresses, DNSProxied: &p, Drain: cf.Drain, Match: &cf.Match, Checks: cf.Checks}})
+		raw = append(raw, source{"Cloudflare", RecordGroup{DNSDomain: cf.DNSDomain, Hostnames: cf.Hostnames, IPAddresses: cf.IPAddresses, DNSProxied: &p, Drain: cf.Drain, Match: &cf.Match, Checks: cf.Checks,
+			BackupAddresses: cf.BackupAddresses, FallbackAddresses: cf.FallbackAddresses, MinPrimaryUp: cf.MinPrimaryUp}})
 	}
 	for i, rg := range c.Records {
 		raw = append(raw, source{fmt.Sprintf("Records[%d]", i), rg})
@@ -104,7 +105,10 @@ func buildGroup(where string, rg RecordGroup, cf Cloudflare) (Group, []error) {
 		}
 		g.Hostnames = append(g.Hostnames, fq)
 	}
-	if len(rg.IPAddresses) == 0 {
+	switch {
+	case len(rg.IPAddresses) == 0 && len(rg.BackupAddresses) > 0:
+		bad("backup_addresses: the group has no ip_addresses; backups stand in for primaries only while too few are up, so list the primaries in ip_addresses")
+	case len(rg.IPAddresses) == 0:
 		bad("ip_addresses: missing; list the addresses to watch, e.g. [\"192.0.2.10\"]")
 	}
 	for _, s := range rg.IPAddresses {
@@ -124,6 +128,7 @@ func buildGroup(where string, rg RecordGroup, cf Cloudflare) (Group, []error) {
 		}
 		g.Addrs = append(g.Addrs, a)
 	}
+	errs = tiers(where, rg, &g, errs)
 	g.Drained, errs = drained(where, rg.Drain, g.Addrs, errs)
 	if g.Proxied && g.TTL != 1 && rg.TTL != nil {
 		bad("ttl = %d: proxied records always have automatic TTL; set ttl = 1 or dns_proxied = false", g.TTL)

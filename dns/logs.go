@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -84,6 +85,12 @@ func (r *Reconciler) logPlan(p ZonePlan, mode, fence string) {
 	for _, d := range p.Deletes {
 		fmt.Fprintf(&b, "-%s;", d)
 	}
+	for _, d := range p.Waiting {
+		fmt.Fprintf(&b, "~%s;", d)
+	}
+	for _, t := range p.Tiers {
+		fmt.Fprintf(&b, "%s %s=%s;", t.Name, t.Type, t.Tier)
+	}
 	r.mu.Lock()
 	same := r.logged[p.Zone] == b.String()
 	r.logged[p.Zone] = b.String()
@@ -99,6 +106,9 @@ func (r *Reconciler) logPlan(p ZonePlan, mode, fence string) {
 	}
 	if fence != "" && !p.Empty() {
 		r.cfg.Log.Info(mode+": would replace the zone's fence record", "zone", p.Zone, "name", fence, "type", "TXT")
+	}
+	for _, d := range p.Waiting {
+		r.cfg.Log.Info(mode+": would delete dns record once its replacement is created (a later pass)", "zone", p.Zone, "name", d.Name, "type", d.Type, "content", d.Content)
 	}
 	if p.Empty() {
 		r.cfg.Log.Info(mode+": dns records match the desired state", "zone", p.Zone)
@@ -144,4 +154,82 @@ func (r *Reconciler) noteFailOpen(zone string, groups []Group, hosts []string) {
 			}
 		}
 	}
+}
+
+// Evidence says why the tier serves, in words.
+func (t HostTier) Evidence() string {
+	s := fmt.Sprintf("%d of %d primaries up (min_primary_up %d)", t.PrimariesUp, t.Primaries, t.MinPrimaryUp)
+	if t.Backups > 0 {
+		s += fmt.Sprintf(", %d of %d backups up", t.BackupsUp, t.Backups)
+	}
+	if t.Fallbacks > 0 {
+		s += fmt.Sprintf(", %d fallbacks", t.Fallbacks)
+	}
+	return s
+}
+
+// TierChange is a change of the tier serving one hostname's records of one
+// type, with the evidence (HostTier's counts).
+type TierChange struct {
+	Zone string
+	From Tier   // "" on the first pass
+	Mode string // ModeApplied or ModeDryRun
+	HostTier
+}
+
+// noteTiers logs each change of tier since the last pass (the first pass:
+// each tier other than primary) and tells OnTier, except in standby, so
+// that the writer alone notifies.
+func (r *Reconciler) noteTiers(zone string, tiers []HostTier, mode string) {
+	var changes []TierChange
+	r.mu.Lock()
+	for _, t := range tiers {
+		k := t.Name + "|" + t.Type
+		from, seen := r.tiers[k]
+		r.tiers[k] = t.Tier
+		if from == t.Tier || (!seen && t.Tier == TierPrimary) {
+			continue
+		}
+		changes = append(changes, TierChange{Zone: zone, From: from, Mode: mode, HostTier: t})
+	}
+	r.mu.Unlock()
+	for _, c := range changes {
+		verb := "serving"
+		if mode == ModeDryRun {
+			verb = "dry-run: would serve"
+		} else if mode == ModeStandby {
+			verb = "standby: the writer serves"
+		}
+		r.cfg.Log.Warn(verb+" "+c.Name+" "+c.Type+" from the "+string(c.Tier)+" tier", "zone", zone, "name", c.Name, "type", c.Type,
+			"from", c.From, "tier", c.Tier, "primaries_up", c.PrimariesUp, "primaries", c.Primaries, "min_primary_up", c.MinPrimaryUp,
+			"backups_up", c.BackupsUp, "backups", c.Backups, "fallbacks", c.Fallbacks)
+		if r.cfg.OnTier != nil && mode != ModeStandby {
+			r.cfg.OnTier(c)
+		}
+	}
+}
+
+// pruneTiersLocked forgets the tiers of hostnames no longer in a tiered
+// group (a reload), so that the metric does not keep them; r.mu held.
+func (r *Reconciler) pruneTiersLocked() {
+	keep := map[string]bool{}
+	for _, g := range r.groups {
+		if g.Tiered() {
+			for _, h := range g.Hostnames {
+				keep[h] = true
+			}
+		}
+	}
+	maps.DeleteFunc(r.tiers, func(k string, _ Tier) bool {
+		name, _, _ := strings.Cut(k, "|")
+		return !keep[name]
+	})
+}
+
+// Tiers returns the tier serving each hostname and type of the groups with
+// backup or fallback addresses, as of the last pass, by "name|type".
+func (r *Reconciler) Tiers() map[string]Tier {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return maps.Clone(r.tiers)
 }

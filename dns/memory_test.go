@@ -204,7 +204,8 @@ func TestReconciler_UnsetTTLKeepsTheRecordsOwn(t *testing.T) {
 		g.TTL = tc.ttl
 		r.SetGroups([]Group{g}, time.Minute)
 		h.set(ip2, true)
-		r.Pass(context.Background()) // 192.0.2.2 created, 192.0.2.1 removed
+		r.Pass(context.Background()) // 192.0.2.2 created; 192.0.2.1's removal waits for it (make before break)
+		r.Pass(context.Background()) // 192.0.2.1 removed
 		h.set(ip1, true)
 		r.Pass(context.Background()) // 192.0.2.1 restored
 		got := map[string]int{}

@@ -156,6 +156,7 @@ func (r *Reconciler) passZoneOnce(ctx context.Context, zone string, groups []Gro
 	p.Creates = r.cfg.Memory.Restore(zone, p.Creates)
 	*work += r.cfg.Now().Sub(t)
 	r.noteFailOpen(zone, zg, p.FailOpen)
+	r.noteTiers(zone, p.Tiers, mode)
 	switch mode {
 	case ModeDryRun:
 		fence := ""
@@ -182,6 +183,7 @@ func (r *Reconciler) passZoneOnce(ctx context.Context, zone string, groups []Gro
 			return p, nil
 		}
 	}
+	r.holdUnpropagated(zone, &p, actual)
 	now := r.cfg.Now()
 	r.mu.Lock()
 	if n := r.quar.seen(zone, types, unmanaged(zg, actual)); n > 0 {
@@ -245,6 +247,13 @@ func (r *Reconciler) passZoneOnce(ctx context.Context, zone string, groups []Gro
 	}
 	if r.cfg.Verifier != nil && len(res.created)+len(res.deleted) > 0 {
 		r.cfg.Verifier.Applied(zone, res.created, res.deleted, res.at)
+	}
+	if len(p.Waiting) > 0 && len(res.created) > 0 {
+		// The replacements are made: the removals that waited for them
+		// go in the next pass, at once rather than a period later (with
+		// Propagated, that pass holds them again until the nameservers
+		// serve the replacements, and a Kick on that comes then).
+		r.Kick()
 	}
 	return p, err
 }

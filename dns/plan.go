@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+	"time"
 )
 
 // Record is a DNS record as a Provider reports it.
@@ -17,6 +18,10 @@ type Record struct {
 	Proxied bool
 	Comment string
 	Tags    []string
+	// Created is when the provider says the record was created (zero
+	// when it does not say): a new writer uses it to wait for records its
+	// predecessor created moments ago (PropagationChecker.Propagated).
+	Created time.Time `json:"created,omitzero"`
 }
 
 func (r Record) String() string { return fmt.Sprintf("%s %s %s", r.Name, r.Type, r.Content) }
@@ -26,7 +31,15 @@ func (r Record) String() string { return fmt.Sprintf("%s %s %s", r.Name, r.Type,
 type Group struct {
 	Zone      string
 	Hostnames []string // fully qualified, lower case
-	Addrs     []netip.Addr
+	// Addrs is every address the group manages: its primaries, and its
+	// Backups and Fallbacks when it has any (see tiers.go).
+	Addrs []netip.Addr
+	// Backups are addresses of Addrs published only while fewer than
+	// MinPrimaryUp primaries (Addrs that are neither Backups nor
+	// Fallbacks) of their record type are up; Fallbacks, addresses of
+	// Addrs published only while no primary or backup of their type is.
+	Backups, Fallbacks []netip.Addr
+	MinPrimaryUp       int
 	// TTL of the records it creates; 0 means unset: a record goavail
 	// removed comes back with its own ttl, a new one gets DefaultTTL
 	// (Memory.Restore).
@@ -78,6 +91,14 @@ type ZonePlan struct {
 	// Blocked are removals held back because the hostname's restore failed
 	// or is quarantined: sending them would leave the name with no record.
 	Blocked []Record `json:"blocked,omitempty"`
+	// Waiting are removals held until the records replacing them exist:
+	// a removal that would leave a hostname with no record of its type
+	// while that type's replacements are created waits for a later pass,
+	// so no name is ever empty (make before break).
+	Waiting []Record `json:"waiting,omitempty"`
+	// Tiers are the tiers serving each hostname and record type of the
+	// groups with backup or fallback addresses (tiers.go).
+	Tiers []HostTier `json:"tiers,omitempty"`
 }
 
 // FailedChange is a change the API did not make this pass.
@@ -139,10 +160,6 @@ func Plan(zone string, groups []Group, health Health, actual []Record) ZonePlan 
 	}
 	// Reused from hostname to hostname: a pass at 100,000 addresses made
 	// two maps per hostname.
-	type managed struct {
-		addr netip.Addr
-		i    int32
-	}
 	var mine []managed              // managed records on this name
 	present := map[netip.Addr]int{} // how many of them each address has
 	want := map[netip.Addr]bool{}
@@ -163,6 +180,11 @@ func Plan(zone string, groups []Group, health Health, actual []Record) ZonePlan 
 				}
 				mine = append(mine, managed{a.Unmap(), i})
 				present[a.Unmap()]++
+			}
+			if g.Tiered() {
+				planTiers(&p, g, host, health, present, want)
+				p.deletesOrWait(g, host, want, present, mine, actual)
+				continue
 			}
 			for _, a := range g.Addrs {
 				if slices.Contains(g.Drained, a) {
@@ -196,18 +218,7 @@ func Plan(zone string, groups []Group, health Health, actual []Record) ZonePlan 
 			if failOpen {
 				p.FailOpen = append(p.FailOpen, host)
 			}
-			for _, a := range g.Addrs {
-				switch {
-				case want[a] && present[a] == 0:
-					p.Creates = append(p.Creates, Record{Name: host, Type: RecordType(a), Content: a.String(), TTL: g.TTL, Proxied: g.Proxied, Comment: g.Comment})
-				case !want[a] && present[a] > 0:
-					for _, m := range mine {
-						if m.addr == a {
-							p.Deletes = append(p.Deletes, actual[m.i])
-						}
-					}
-				}
-			}
+			p.deletesOrWait(g, host, want, present, mine, actual)
 		}
 	}
 	return p
@@ -219,4 +230,48 @@ func family(a netip.Addr) int {
 		return 0
 	}
 	return 1
+}
+
+// managed is a listed record (by index) of a managed hostname and address.
+type managed struct {
+	addr netip.Addr
+	i    int32
+}
+
+// deletesOrWait plans host's creates and deletes for want. A record type
+// whose wanted addresses all lack a record while some of its records go
+// has its removals held in Waiting: the creates land first, and the
+// removals in a later pass, once the listing shows the new records, so
+// that resolvers never find the name without an answer of that type.
+func (p *ZonePlan) deletesOrWait(g Group, host string, want map[netip.Addr]bool, present map[netip.Addr]int, mine []managed, actual []Record) {
+	var creating, keeping [2]bool // by type: A, AAAA
+	ti := func(a netip.Addr) int {
+		if RecordType(a) == "A" {
+			return 0
+		}
+		return 1
+	}
+	for _, a := range g.Addrs {
+		switch {
+		case want[a] && present[a] == 0:
+			creating[ti(a)] = true
+			p.Creates = append(p.Creates, Record{Name: host, Type: RecordType(a), Content: a.String(), TTL: g.TTL, Proxied: g.Proxied, Comment: g.Comment})
+		case want[a]:
+			keeping[ti(a)] = true
+		}
+	}
+	for _, a := range g.Addrs {
+		if want[a] || present[a] == 0 {
+			continue
+		}
+		for _, m := range mine {
+			if m.addr == a {
+				if t := ti(a); creating[t] && !keeping[t] {
+					p.Waiting = append(p.Waiting, actual[m.i])
+				} else {
+					p.Deletes = append(p.Deletes, actual[m.i])
+				}
+			}
+		}
+	}
 }

@@ -193,7 +193,7 @@ func TestPlan_PropertyRandomZones(t *testing.T) {
 		pool = append(pool, netip.MustParseAddr(fmt.Sprintf("192.0.2.%d", i)), netip.MustParseAddr(fmt.Sprintf("2001:db8::%d", i)))
 	}
 	names := []string{"www.example.com", "api.example.com", "example.com", "mail.example.com", "old.example.com"}
-	var deletes, creates, failOpen int
+	var deletes, creates, failOpen, waited int
 	for iter := 0; iter < 3000; iter++ {
 		// Up to two groups over disjoint hostnames, random address subsets.
 		perm := rng.Perm(3)
@@ -271,6 +271,16 @@ func TestPlan_PropertyRandomZones(t *testing.T) {
 				}
 			}
 		}
+		// Removals that wait for their replacements come in the next pass,
+		// and only they.
+		again := Plan("example.com", groups, health, after)
+		if len(again.Creates) > 0 || len(again.Waiting) > 0 || summary(ZonePlan{Deletes: again.Deletes}) != summary(ZonePlan{Deletes: p.Waiting}) {
+			t.Fatalf("iteration %d: the second pass is not the waiting removals %v: %+v", iter, p.Waiting, again)
+		}
+		waited += len(p.Waiting)
+		after = slices.DeleteFunc(after, func(r Record) bool {
+			return slices.ContainsFunc(again.Deletes, func(d Record) bool { return d.ID == r.ID })
+		})
 		if again := Plan("example.com", groups, health, after); !again.Empty() {
 			t.Fatalf("iteration %d: not converged after applying: %+v", iter, again)
 		}
@@ -290,7 +300,7 @@ func TestPlan_PropertyRandomZones(t *testing.T) {
 	if deletes == 0 || creates == 0 || failOpen == 0 {
 		t.Errorf("the random zones never exercised deletes (%d), creates (%d) or fail-open (%d)", deletes, creates, failOpen)
 	}
-	t.Logf("%d deletes, %d creates, %d fail-open hostnames over 3000 zones", deletes, creates, failOpen)
+	t.Logf("%d deletes, %d creates, %d fail-open hostnames, %d removals waiting for their replacement over 3000 zones", deletes, creates, failOpen, waited)
 }
 
 // TestPlan_Drained: a drained address leaves DNS whatever its health, is

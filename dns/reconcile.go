@@ -55,6 +55,17 @@ type ReconcilerConfig struct {
 	// Verifier, if set, is told of every change made, to check that the
 	// zone's nameservers answer with it. It must not block.
 	Verifier Verifier
+	// OnTier, if set, is told of every change of the tier serving a
+	// hostname's records of one type (tiers.go), in every mode but
+	// standby. It must not block.
+	OnTier func(TierChange)
+	// Propagated, if set, says whether the zone's nameservers answer with
+	// a record (PropagationChecker.Propagated): a removal whose name keeps,
+	// of its type, only records not yet served waits in ZonePlan.Waiting
+	// (make before break). Nil: a removal waits only until its
+	// replacements are listed (a later batch). Whoever sets it should Kick
+	// the Reconciler when a creation is seen.
+	Propagated func(zone string, r Record) bool
 }
 
 // Verifier watches applied changes reach the zone's nameservers.
@@ -106,6 +117,7 @@ type Reconciler struct {
 	assumedBy    map[string][]Record // dry-run without a provider: each zone's records as assumed (read only)
 	logged       map[string]string   // zone -> last plan logged in dry-run
 	failOpen     map[string]bool     // hostnames held by fail-open, last pass
+	tiers        map[string]Tier     // "name|type" -> the tier that served it, last pass
 	last         PassReport
 	damper       *damper
 	budget       budget
@@ -168,7 +180,7 @@ func NewReconciler(cfg ReconcilerConfig) *Reconciler {
 	if cfg.Provider == nil {
 		cfg.DryRun = true
 	}
-	r := &Reconciler{cfg: cfg, kick: make(chan struct{}, 1), period: time.Minute, logged: map[string]string{}, failOpen: map[string]bool{}}
+	r := &Reconciler{cfg: cfg, kick: make(chan struct{}, 1), period: time.Minute, logged: map[string]string{}, failOpen: map[string]bool{}, tiers: map[string]Tier{}}
 	if r.cfg.Memory == nil {
 		r.cfg.Memory, _ = LoadMemory("")
 	}
@@ -202,6 +214,7 @@ func (r *Reconciler) SetGroups(groups []Group, period time.Duration) {
 	if changed {
 		n = r.quar.clearZone("")
 		clear(r.held) // the operator may have fixed the zone or the credentials
+		r.pruneTiersLocked()
 	}
 	r.mu.Unlock()
 	if n > 0 {
@@ -212,7 +225,8 @@ func (r *Reconciler) SetGroups(groups []Group, period time.Duration) {
 
 func sameGroup(a, b Group) bool {
 	return a.Zone == b.Zone && slices.Equal(a.Hostnames, b.Hostnames) && slices.Equal(a.Addrs, b.Addrs) &&
-		a.TTL == b.TTL && a.Proxied == b.Proxied && a.Comment == b.Comment && a.FailStatic == b.FailStatic
+		a.TTL == b.TTL && a.Proxied == b.Proxied && a.Comment == b.Comment && a.FailStatic == b.FailStatic &&
+		slices.Equal(a.Backups, b.Backups) && slices.Equal(a.Fallbacks, b.Fallbacks) && a.MinPrimaryUp == b.MinPrimaryUp
 }
 
 // Quarantined returns every quarantined change, oldest first.

@@ -34,6 +34,9 @@ type Propagation struct {
 	Late        bool     `json:"late,omitempty"`
 	NameServers []string `json:"name_servers,omitempty"`
 	Err         string   `json:"error,omitempty"`
+	// adopted: a creation the checker was not told of, checked only so
+	// that removals wait for it (Propagated); it is never reported.
+	adopted bool
 }
 
 // Verified reports whether the nameservers answer with the change.
@@ -62,8 +65,12 @@ type PropagationConfig struct {
 	// NameServers may ask the API (a zone look-up), so during a hold the
 	// checker uses the nameservers it looked up last, or waits.
 	APIHeld func() bool
-	Log     *slog.Logger
-	Now     func() time.Time
+	// OnServed, if set, is called when a creation is seen on every
+	// nameserver or runs past Bound, so that the removals waiting for it
+	// (Propagated) can go. It must not block.
+	OnServed func()
+	Log      *slog.Logger
+	Now      func() time.Time
 }
 
 // PropagationChecker queries a zone's nameservers after each applied
@@ -78,6 +85,7 @@ type PropagationChecker struct {
 	recent  []Propagation           // the latest outcomes, newest last
 	proxied int                     // proxied changes not checked (see Applied)
 	ns      map[string][]string     // each zone's nameservers, as last looked up
+	served  map[string]time.Time    // creations seen on every nameserver, by record, when (kept for a bound)
 }
 
 // recentKept is how many outcomes Recent returns.
@@ -94,7 +102,7 @@ func NewPropagationChecker(cfg PropagationConfig) *PropagationChecker {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &PropagationChecker{cfg: cfg, wake: make(chan struct{}, 1), pending: map[string]*Propagation{}, ns: map[string][]string{}}
+	return &PropagationChecker{cfg: cfg, wake: make(chan struct{}, 1), pending: map[string]*Propagation{}, ns: map[string][]string{}, served: map[string]time.Time{}}
 }
 
 // Applied implements Verifier: it queues the changes made at at. It never
@@ -147,7 +155,9 @@ func (c *PropagationChecker) Recent() (recent, waiting []Propagation) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, p := range c.pending {
-		waiting = append(waiting, *p)
+		if !p.adopted {
+			waiting = append(waiting, *p)
+		}
 	}
 	slices.SortFunc(waiting, func(a, b Propagation) int { return a.AppliedAt.Compare(b.AppliedAt) })
 	return slices.Clone(c.recent), waiting
@@ -240,7 +250,19 @@ func (c *PropagationChecker) settle(zone string, p *Propagation, servers []strin
 	if p.Action == ActionDelete {
 		done = !slices.ContainsFunc(seen.some, is)
 	}
+	served := func() {
+		if p.Action == ActionCreate && c.cfg.OnServed != nil {
+			c.cfg.OnServed()
+		}
+	}
+	if p.adopted && ((err == nil && done) || now.Sub(p.AppliedAt) >= c.cfg.Bound) {
+		delete(c.pending, k)
+		c.served[k] = now
+		served()
+		return false
+	}
 	if err == nil && done {
+		defer served()
 		p.SeenAt, p.Err = now, ""
 		p.Propagation = now.Sub(p.AppliedAt)
 		if p.Action == ActionDelete && c.cfg.FirstLost != nil {
@@ -251,6 +273,9 @@ func (c *PropagationChecker) settle(zone string, p *Propagation, servers []strin
 			}
 		}
 		delete(c.pending, k)
+		if p.Action == ActionCreate {
+			c.served[k] = now
+		}
 		c.remember(*p)
 		attrs := []any{"zone", zone, "action", p.Action, "name", p.Record.Name, "type", p.Record.Type, "content", p.Record.Content,
 			"result", "verified", "propagation", p.Propagation.Round(time.Millisecond), "nameservers", strings.Join(servers, ",")}
@@ -270,6 +295,7 @@ func (c *PropagationChecker) settle(zone string, p *Propagation, servers []strin
 		return true
 	}
 	if !p.Late {
+		defer served()
 		p.Late = true
 		c.remember(*p)
 		c.cfg.Log.Warn("dns change not seen on the zone's nameservers within the bound; checking again at every pass",

@@ -16,10 +16,11 @@ const (
 	KindAgreed     = "agreed"     // the agreed state (what DNS follows) changed
 	KindDNSChange  = "dns_change" // a record was created or deleted, or would be
 	KindDrain      = "drain"      // an operator drained or undrained an address
+	KindTier       = "tier"       // another tier (primary, backup, fallback, fail-open) serves a hostname
 )
 
 // Kinds lists every event kind, for validation.
-var Kinds = []string{KindTransition, KindAgreed, KindDNSChange, KindDrain}
+var Kinds = []string{KindTransition, KindAgreed, KindDNSChange, KindDrain, KindTier}
 
 // Event is one notification. Fields that do not apply to a kind are empty.
 type Event struct {
@@ -55,6 +56,8 @@ func (e Event) Summary() string {
 			s += " FAILED: " + e.Error
 		}
 		return s
+	case KindTier:
+		return fmt.Sprintf("goavail %s: %s %s in %s is served by the %s tier (was %s): %s (%s)", e.Node, e.Name, e.Type, e.Zone, e.To, e.From, e.Evidence, e.Mode)
 	case KindDrain:
 		s := fmt.Sprintf("goavail %s: %s %sed by %s", e.Node, e.Address, e.Action, e.By)
 		if e.Reason != "" {

@@ -210,6 +210,22 @@ func TestDrainEvent_SummaryAndEnv(t *testing.T) {
 	}
 }
 
+// TestTierEvent_SummaryAndEnv: a tier event names the hostname, the type,
+// both tiers and the evidence.
+func TestTierEvent_SummaryAndEnv(t *testing.T) {
+	e := Event{Kind: KindTier, Node: "fra-1", Zone: "example.com", Name: "www.example.com", Type: "A", From: "primary", To: "backup",
+		Evidence: "0 of 2 primaries up (min_primary_up 1), 1 of 1 backups up", Mode: "applied"}
+	if got, want := e.Summary(), "goavail fra-1: www.example.com A in example.com is served by the backup tier (was primary): 0 of 2 primaries up (min_primary_up 1), 1 of 1 backups up (applied)"; got != want {
+		t.Errorf("summary = %q, want %q", got, want)
+	}
+	env := strings.Join(Env(e), "\n")
+	for _, want := range []string{"GOAVAIL_EVENT=tier", "GOAVAIL_FROM=primary", "GOAVAIL_TO=backup", "GOAVAIL_NAME=www.example.com", "GOAVAIL_RECORD_TYPE=A"} {
+		if !strings.Contains(env, want) {
+			t.Errorf("env lacks %s", want)
+		}
+	}
+}
+
 // stuck is a sink that never finishes.
 type stuck struct{}
 

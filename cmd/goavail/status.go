@@ -145,7 +145,7 @@ func renderStatus(w io.Writer, doc agent.StatusDoc) {
 	}
 	fmt.Fprintln(w)
 	for _, z := range p.Plans {
-		if len(z.Creates)+len(z.Deletes)+len(z.Deferred)+len(z.Failed)+len(z.Blocked) == 0 {
+		if len(z.Creates)+len(z.Deletes)+len(z.Deferred)+len(z.Failed)+len(z.Blocked)+len(z.Waiting) == 0 {
 			fmt.Fprintf(w, "  %s: in step\n", z.Zone)
 		}
 		for _, c := range z.Creates {
@@ -163,8 +163,14 @@ func renderStatus(w io.Writer, doc agent.StatusDoc) {
 		for _, d := range z.Blocked {
 			fmt.Fprintf(w, "  %s: - %s (held: its name's restore was not made)\n", z.Zone, d)
 		}
+		for _, d := range z.Waiting {
+			fmt.Fprintf(w, "  %s: - %s (next pass: its replacement is created first)\n", z.Zone, d)
+		}
 		for _, h := range z.FailOpen {
 			fmt.Fprintf(w, "  %s: fail-open %s (every address down; records kept)\n", z.Zone, h)
+		}
+		for _, t := range z.Tiers {
+			fmt.Fprintf(w, "  %s: %s %s served by %s: %s\n", z.Zone, t.Name, t.Type, t.Tier, t.Evidence)
 		}
 	}
 	renderDNS(w, doc.DNS)

@@ -37,6 +37,9 @@ func TestRenderStatus_Golden(t *testing.T) {
 		Pass: &agent.PassDoc{At: at.Add(2 * time.Minute), Duration: "12.5ms", Mode: "applied", Plans: []agent.PlanDoc{
 			{Zone: "example.com", Deletes: []string{"www.example.com A 198.51.100.20"}, Applied: true},
 			{Zone: "example.net", FailOpen: []string{"api.example.net"}},
+			{Zone: "example.org", Creates: []string{"www.example.org A 198.51.100.7"}, Waiting: []string{"www.example.org A 192.0.2.7"},
+				Tiers: []agent.TierDoc{{Name: "www.example.org", Type: "A", Tier: "backup", Evidence: "0 of 2 primaries up (min_primary_up 1), 1 of 1 backups up"},
+					{Name: "www.example.org", Type: "AAAA", Tier: "primary", Evidence: "1 of 1 primaries up (min_primary_up 1)"}}},
 		}},
 	}
 	var got bytes.Buffer

@@ -234,7 +234,7 @@ func (c *Adapter) Records(ctx context.Context, zone string, types []string) ([]d
 			c.observe("list", nil, time.Since(start))
 			for _, r := range res.Result {
 				out = append(out, dns.Record{ID: r.ID, Name: strings.ToLower(r.Name), Type: string(r.Type), Content: r.Content,
-					TTL: int(r.TTL), Proxied: r.Proxied, Comment: r.Comment, Tags: tags(r.Tags)})
+					TTL: int(r.TTL), Proxied: r.Proxied, Comment: r.Comment, Tags: tags(r.Tags), Created: r.CreatedOn})
 			}
 			if lastPage(page, len(res.Result), int(res.ResultInfo.PerPage), res.ResultInfo.JSON.ExtraFields["total_pages"].Raw()) {
 				break

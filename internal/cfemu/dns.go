@@ -17,7 +17,11 @@ type dnsServer struct {
 	addr     string
 	udp, tcp *mdns.Server
 	delay    time.Duration
-	closing  sync.Once
+	// deleteDelay, when set (deleteSet), is how long a removal takes to
+	// show, instead of delay.
+	deleteDelay time.Duration
+	deleteSet   bool
+	closing     sync.Once
 }
 
 // serveDNS starts the DNS server on host, UDP and TCP on one port chosen
@@ -86,6 +90,19 @@ func (s *Server) SetPropagationDelay(d time.Duration) {
 	}
 }
 
+// SetDeletePropagationDelay makes removals show in DNS answers after d
+// instead of the propagation delay. Cloudflare propagates each record on
+// its own: with d shorter than the propagation delay, a removal reaches
+// the nameservers before a creation made with it or just before it, as it
+// may in production.
+func (s *Server) SetDeletePropagationDelay(d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.dns != nil {
+		s.dns.deleteDelay, s.dns.deleteSet = d, true
+	}
+}
+
 func (s *Server) nameServersLocked() []string {
 	if s.dns == nil {
 		return []string{}
@@ -115,7 +132,11 @@ func (s *Server) answerDNS(w mdns.ResponseWriter, q *mdns.Msg) {
 	}
 	var recs []Record
 	if z != nil {
-		recs = z.visible(time.Now(), s.dns.delay, name)
+		del := s.dns.delay
+		if s.dns.deleteSet {
+			del = s.dns.deleteDelay
+		}
+		recs = z.visible(time.Now(), s.dns.delay, del, name)
 	}
 	s.mu.Unlock()
 	switch {
@@ -145,10 +166,10 @@ func (s *Server) answerDNS(w mdns.ResponseWriter, q *mdns.Msg) {
 }
 
 // visible returns the records of name that the nameservers serve at now:
-// those created at least delay ago, and those deleted less than delay ago.
+// those created at least delay ago, and those deleted less than del ago.
 // Called with the server lock held.
-func (z *zone) visible(now time.Time, delay time.Duration, name string) []Record {
-	cut := now.Add(-delay)
+func (z *zone) visible(now time.Time, delay, del time.Duration, name string) []Record {
+	cut, delCut := now.Add(-delay), now.Add(-del)
 	var out []Record
 	for id, r := range z.records {
 		if r.Name == name && !z.shown[id].After(cut) {
@@ -157,7 +178,7 @@ func (z *zone) visible(now time.Time, delay time.Duration, name string) []Record
 	}
 	keep := z.gone[:0]
 	for _, t := range z.gone {
-		if t.deletedAt.After(cut) {
+		if t.deletedAt.After(delCut) {
 			keep = append(keep, t)
 			if t.rec.Name == name && !t.shownAt.After(cut) {
 				out = append(out, t.rec)
