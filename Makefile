@@ -26,7 +26,9 @@ test: test-deps lint
 # unshare, from the same package, gives the chaos agents their own host
 # names); systemd-analyze (systemd) verifies the unit file; dpkg installs
 # the package the release test builds with goreleaser. Without them those
-# tests skip, so install whatever is missing.
+# tests skip, so install whatever is missing. named (bind9) is the real
+# server the RFC 2136 provider's tests write to; dig (bind9-dnsutils) is
+# for looking at it by hand.
 test-deps: goreleaser
 	@missing=""; \
 	command -v ip >/dev/null 2>&1 || missing="$$missing iproute2"; \
@@ -34,6 +36,7 @@ test-deps: goreleaser
 	command -v setpriv >/dev/null 2>&1 || missing="$$missing util-linux"; \
 	command -v systemd-analyze >/dev/null 2>&1 || missing="$$missing systemd"; \
 	command -v dpkg-deb >/dev/null 2>&1 || missing="$$missing dpkg"; \
+	command -v named >/dev/null 2>&1 || missing="$$missing bind9 bind9-dnsutils"; \
 	if [ -n "$$missing" ]; then apt-get update -q && apt-get install -y -q --no-install-recommends $$missing; fi
 
 # Linters and goreleaser, pinned, installed from the module proxy into $(GOBIN).
