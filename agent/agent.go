@@ -92,7 +92,7 @@ func New(cfg *config.Config, keys [][]byte, o Options) (*Agent, error) {
 	ev := newEvents(a.notifier, cfg.NodeName)
 
 	var m *metrics
-	provider, err := newProvider(cfg, o.DryRun, getenv, log, func(op string, err error, took time.Duration) { m.apiRequest(op, err, took.Seconds()) })
+	provider, err := newProvider(cfg, o.DryRun, getenv, log, func(op string, err error, took time.Duration) { m.apiRequest(op, err, took.Seconds()) }, a.hostnames)
 	if err != nil {
 		return nil, &ConfigError{err}
 	}
@@ -271,6 +271,15 @@ func (a *Agent) Run(ctx context.Context) error {
 	case <-time.After(shutdownBound):
 		return fmt.Errorf("did not stop within %s", shutdownBound)
 	}
+}
+
+// hostnames are zone's managed hostnames in the running config: what the
+// RFC 2136 provider reads.
+func (a *Agent) hostnames(zone string) []string {
+	a.mu.Lock()
+	cfg := a.cfg
+	a.mu.Unlock()
+	return cfg.Hostnames(zone)
 }
 
 // reload applies the config file again (see reloadConfig); it runs on Run's

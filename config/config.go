@@ -59,6 +59,7 @@ type Config struct {
 
 	Members    Members         `toml:"Members"`
 	Cloudflare Cloudflare      `toml:"Cloudflare"`
+	RFC2136    RFC2136         `toml:"RFC2136"`
 	Records    []RecordGroup   `toml:"Records"`
 	Hooks      []HookConfig    `toml:"Hooks"`
 	Webhooks   []WebhookConfig `toml:"Webhooks"`
@@ -178,6 +179,9 @@ type RecordGroup struct {
 	// still probed and shown, never in DNS, never counted by the
 	// isolation guard.
 	Drain []string `toml:"drain"`
+	// Provider is "cloudflare" (default) or "rfc2136" (the server and
+	// key in the [RFC2136] block).
+	Provider *string `toml:"provider"`
 }
 
 // Group is an effective record group: every hostname in Zone should point
@@ -199,6 +203,11 @@ type Group struct {
 	implicitICMP bool // Checks is the default, unconfigured ICMP check
 	// Drained are addresses of Addrs drained by the config's drain key.
 	Drained []netip.Addr
+	// Provider is where the group's records live: "cloudflare" or
+	// "rfc2136" (the [[Records]] table's provider key).
+	Provider string
+
+	where string // the key prefix errors name, e.g. Records[1]
 }
 
 // Defaults for keys that are not set.

@@ -111,6 +111,12 @@ func New(o Options) (*Provider, error) {
 	return &Provider{o: o, client: c, read: map[string]map[setKey][]mdns.RR{}}, nil
 }
 
+// BatchSize is the most changes the core puts in one UPDATE. Each UPDATE
+// also names every record of the RRsets it changes; one that would not
+// fit in a DNS message (64 KiB) is refused before it is sent and the core
+// splits it.
+func (p *Provider) BatchSize() int { return 1000 }
+
 // KeyName is the TSIG key's name, fully qualified.
 func (p *Provider) KeyName() string { return p.o.KeyName }
 

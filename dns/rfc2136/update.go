@@ -94,9 +94,18 @@ func (u *update) remove(rrs []mdns.RR) {
 	u.msg.Remove(cp)
 }
 
+// tsigRoom is room left for the TSIG record: key and algorithm names, the
+// MAC (64 bytes for hmac-sha512) and fixed fields.
+const tsigRoom = 2*255 + 64 + 32
+
 // send signs and sends u, and maps the answer into the core's classes.
 func (p *Provider) send(ctx context.Context, zone string, u *update, what string) error {
 	what = fmt.Sprintf("%s in zone %s on %s", what, zone, p.o.Server)
+	u.msg.Compress = true
+	if n := u.msg.Len() + tsigRoom; n > mdns.MaxMsgSize {
+		// The core splits a refused batch in halves until each fits.
+		return &dns.RejectedError{Message: "message too large", Err: fmt.Errorf("%s: the UPDATE would be %d bytes, over DNS's %d", what, n, mdns.MaxMsgSize)}
+	}
 	u.msg.SetTsig(p.o.KeyName, p.o.Algorithm, 300, time.Now().Unix())
 	ctx, cancel := context.WithTimeout(ctx, p.o.Timeout)
 	defer cancel()
