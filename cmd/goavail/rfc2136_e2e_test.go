@@ -1,0 +1,121 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/goavail/goavail/internal/namedlab"
+	"github.com/goavail/goavail/internal/netlab"
+)
+
+// rfc2136Config is labConfig's agent writing to named through RFC 2136.
+func rfc2136Config(httpAddr, server string, hosts ...*netlab.Host) string {
+	var ips []string
+	for _, h := range hosts {
+		ips = append(ips, fmt.Sprintf("%q", h.V4.String()))
+	}
+	return fmt.Sprintf(`http_listen = %q
+failure_threshold = 2
+rise_threshold = 2
+interval = "200ms"
+probe_timeout = "150ms"
+reconcile_period = "2s"
+
+[[Records]]
+provider = "rfc2136"
+dns_domain = "example.com"
+hostnames = ["www"]
+ip_addresses = [%s]
+ttl = 120
+
+[RFC2136]
+server = %q
+tsig_key_name = %q
+`, httpAddr, strings.Join(ips, ", "), server, namedlab.KeyName)
+}
+
+// launchRFC2136 starts goavail monitor on config with the TSIG secret in
+// the environment (and no Cloudflare credentials at all).
+func launchRFC2136(t *testing.T, bin, config, secret string, args ...string) *proc {
+	t.Helper()
+	cfg := filepath.Join(t.TempDir(), "goavail.toml")
+	if err := os.WriteFile(cfg, []byte(config), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	a := &proc{logs: &syncBuffer{}, cfg: cfg}
+	a.cmd = exec.Command(bin, append([]string{"monitor", "--config-file", cfg}, args...)...)
+	var env []string
+	for _, e := range os.Environ() {
+		if !strings.HasPrefix(e, "CLOUDFLARE_") && !strings.HasPrefix(e, "CF_") {
+			env = append(env, e)
+		}
+	}
+	a.cmd.Env = append(env, "GOAVAIL_TSIG_SECRET="+secret, "CREDENTIALS_DIRECTORY="+t.TempDir())
+	a.cmd.Stdout, a.cmd.Stderr = a.logs, a.logs
+	if err := a.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { a.cmd.Process.Kill(); a.cmd.Wait() })
+	return a
+}
+
+// TestE2E_RFC2136HostDownAndUp runs the binary against a real named: a
+// host's A record goes from the zone when it stops answering and comes
+// back when it answers again, each by a TSIG-signed UPDATE that also
+// replaces the fence record; records goavail does not manage stay. Then a
+// wrong secret: the agent says which key the server refused, and the zone
+// is left as it was.
+func TestE2E_RFC2136HostDownAndUp(t *testing.T) {
+	namedlab.Skip(t)
+	l := newE2ELab(t, 141, labOpts{noEmulator: true})
+	a, b := l.hosts[0], l.hosts[1]
+	s := namedlab.Start(t, "example.com",
+		"www 300 IN A "+a.V4.String(), "www 300 IN A "+b.V4.String(),
+		"www 300 IN A 198.51.100.7", "www 300 IN TXT \"v=spf1 -all\"", "mail 300 IN A "+a.V4.String())
+	www := func() []string { v := s.Lookup(t, "www.example.com", "A"); slices.Sort(v); return v }
+	want := func(ips ...string) func() bool {
+		slices.Sort(ips)
+		return func() bool { return slices.Equal(www(), ips) }
+	}
+
+	ag := launchRFC2136(t, l.bin, rfc2136Config(freeAddr(t), s.Addr, a, b), s.Secret, "--no-dry-run")
+	eventually(t, "both hosts up", bothUp(ag, a, b), ag.logs)
+
+	start := time.Now()
+	a.IgnoreEcho(true)
+	eventually(t, "a's record removed from named", want(b.V4.String(), "198.51.100.7"), ag.logs)
+	t.Logf("a's record gone from named %s after its echo stopped (interval 200ms, failure_threshold 2)", time.Since(start).Round(time.Millisecond))
+	fence := s.Lookup(t, "_goavail.example.com", "TXT")
+	if len(fence) != 2 || !slices.ContainsFunc(fence, func(c string) bool { return strings.Contains(c, "deployment=goavail") }) {
+		t.Errorf("fence record after the removal = %q, want the genesis and a stamp", fence)
+	}
+	start = time.Now()
+	a.IgnoreEcho(false)
+	eventually(t, "a's record restored on named", want(a.V4.String(), b.V4.String(), "198.51.100.7"), ag.logs)
+	t.Logf("a's record back on named %s after its echo resumed (rise_threshold 2)", time.Since(start).Round(time.Millisecond))
+	if got := s.Lookup(t, "mail.example.com", "A"); !slices.Equal(got, []string{a.V4.String()}) {
+		t.Errorf("unmanaged mail A = %v", got)
+	}
+	if got := s.Lookup(t, "www.example.com", "TXT"); !slices.Equal(got, []string{"v=spf1 -all"}) {
+		t.Errorf("unmanaged www TXT = %v", got)
+	}
+	ag.stop(t)
+
+	// The wrong secret: nothing is written, and the log names the key.
+	wrong := launchRFC2136(t, l.bin, rfc2136Config(freeAddr(t), s.Addr, a, b), "d3JvbmcgLSB3cm9uZyAtIHdyb25nIC0gd3JvbmcgLSA=", "--no-dry-run")
+	eventually(t, "both hosts up", bothUp(wrong, a, b), wrong.logs)
+	b.IgnoreEcho(true)
+	eventually(t, "the refused key in the log", func() bool {
+		return strings.Contains(wrong.logs.String(), "the server refused TSIG key goavail.")
+	}, wrong.logs)
+	if got := www(); !slices.Equal(got, func() []string { v := []string{a.V4.String(), b.V4.String(), "198.51.100.7"}; slices.Sort(v); return v }()) {
+		t.Errorf("a write with the wrong key changed the zone: %v", got)
+	}
+	wrong.stop(t)
+}
