@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -68,7 +69,8 @@ func launchRFC2136(t *testing.T, bin, config, secret string, args ...string) *pr
 // TestE2E_RFC2136HostDownAndUp runs the binary against a real named: a
 // host's A record goes from the zone when it stops answering and comes
 // back when it answers again, each by a TSIG-signed UPDATE that also
-// replaces the fence record; records goavail does not manage stay. Then a
+// replaces the fence record, and read back from the primary (the
+// propagation check); records goavail does not manage stay. Then a
 // wrong secret: the agent says which key the server refused, and the zone
 // is left as it was.
 func TestE2E_RFC2136HostDownAndUp(t *testing.T) {
@@ -91,6 +93,11 @@ func TestE2E_RFC2136HostDownAndUp(t *testing.T) {
 	a.IgnoreEcho(true)
 	eventually(t, "a's record removed from named", want(b.V4.String(), "198.51.100.7"), ag.logs)
 	t.Logf("a's record gone from named %s after its echo stopped (interval 200ms, failure_threshold 2)", time.Since(start).Round(time.Millisecond))
+	verified := regexp.MustCompile(`msg="dns change verified[^\n]*action=delete[^\n]*content=` + regexp.QuoteMeta(a.V4.String()) +
+		`[^\n]*result=verified propagation=(\S+)[^\n]*outage_to_dns=(\S+)`)
+	eventually(t, "the removal read back from the primary", func() bool { return verified.MatchString(ag.logs.String()) }, ag.logs)
+	m := verified.FindStringSubmatch(ag.logs.String())
+	t.Logf("FIGURE removal (rfc2136): propagation %s, first lost probe to the change on the primary %s", m[1], m[2])
 	fence := s.Lookup(t, "_goavail.example.com", "TXT")
 	if len(fence) != 2 || !slices.ContainsFunc(fence, func(c string) bool { return strings.Contains(c, "deployment=goavail") }) {
 		t.Errorf("fence record after the removal = %q, want the genesis and a stamp", fence)

@@ -117,6 +117,13 @@ func New(o Options) (*Provider, error) {
 // splits it.
 func (p *Provider) BatchSize() int { return 1000 }
 
+// NameServers is where the propagation check reads a change back: the
+// primary itself. (The zone's NS set, which secondaries serve after a
+// NOTIFY and a transfer, is not read yet.)
+func (p *Provider) NameServers(context.Context, string) ([]string, error) {
+	return []string{p.o.Server}, nil
+}
+
 // KeyName is the TSIG key's name, fully qualified.
 func (p *Provider) KeyName() string { return p.o.KeyName }
 
