@@ -53,8 +53,8 @@ type Options struct {
 	FenceLabel string
 	// Timeout bounds one exchange; 0 is DefaultTimeout.
 	Timeout time.Duration
-	// Observe, if set, is told of every exchange: "list" or "update", its
-	// error and how long it took.
+	// Observe, if set, is told of every exchange: "list" (one query) or
+	// "batch" (one UPDATE), its error and how long it took.
 	Observe func(op string, err error, took time.Duration)
 }
 
@@ -155,9 +155,7 @@ func (p *Provider) Records(ctx context.Context, zone string, types []string) ([]
 
 // query reads the RRsets keys of zone from the primary and remembers them.
 func (p *Provider) query(ctx context.Context, zone string, keys []setKey) (map[setKey][]mdns.RR, error) {
-	start := time.Now()
 	sets, err := p.queryConn(ctx, zone, keys)
-	p.observe("list", err, time.Since(start))
 	if err != nil {
 		return nil, err
 	}
@@ -181,9 +179,12 @@ func (p *Provider) queryConn(ctx context.Context, zone string, keys []setKey) (m
 	}
 	ctx, cancel := context.WithTimeout(ctx, p.o.Timeout)
 	defer cancel()
+	start := time.Now()
 	conn, err := p.client.DialContext(ctx, p.o.Server)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", what, err)
+		err = fmt.Errorf("%s: %w", what, err)
+		p.observe("list", err, time.Since(start))
+		return nil, err
 	}
 	defer conn.Close()
 	if dl, ok := ctx.Deadline(); ok {
@@ -196,11 +197,17 @@ func (p *Provider) queryConn(ctx context.Context, zone string, keys []setKey) (m
 		q.RecursionDesired = false
 		r, _, err := p.client.ExchangeWithConnContext(ctx, q, conn)
 		if err != nil {
-			return nil, fmt.Errorf("%s: query %s %s: %w", what, k.name, mdns.TypeToString[k.typ], err)
+			err = fmt.Errorf("%s: query %s %s: %w", what, k.name, mdns.TypeToString[k.typ], err)
+			p.observe("list", err, time.Since(start))
+			return nil, err
 		}
 		if r.Rcode != mdns.RcodeSuccess && r.Rcode != mdns.RcodeNameError {
-			return nil, classify(fmt.Sprintf("%s: query %s %s", what, k.name, mdns.TypeToString[k.typ]), p.o.KeyName, r, nil)
+			err := classify(fmt.Sprintf("%s: query %s %s", what, k.name, mdns.TypeToString[k.typ]), p.o.KeyName, r, nil)
+			p.observe("list", err, time.Since(start))
+			return nil, err
 		}
+		p.observe("list", nil, time.Since(start)) // one query, one request
+		start = time.Now()
 		if !r.Authoritative {
 			return nil, &dns.PermanentError{Err: fmt.Errorf("%s: the answer for %s is not authoritative: set the RFC2136 server to the zone's primary", what, k.name)}
 		}

@@ -112,7 +112,7 @@ func (p *Provider) send(ctx context.Context, zone string, u *update, what string
 	start := time.Now()
 	r, _, err := p.client.ExchangeContext(ctx, u.msg, p.o.Server)
 	err = classify(what, p.o.KeyName, r, err)
-	p.observe("update", err, time.Since(start))
+	p.observe("batch", err, time.Since(start))
 	return err
 }
 
