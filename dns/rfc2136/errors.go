@@ -46,7 +46,7 @@ func classify(what, key string, r *mdns.Msg, err error) error {
 		if tsig != "" {
 			return &dns.PermanentError{Err: fmt.Errorf("%s: the server refused TSIG key %s (%s, TSIG %s): check tsig_key_name, tsig_algorithm and the secret against the server's key statement", what, key, rc, tsig)}
 		}
-		return &dns.PermanentError{Err: fmt.Errorf("%s: the server refused the update signed with TSIG key %s (%s): check that the server is the zone's primary and grants the key updates (BIND: update-policy { grant %s zonesub ANY; };)", what, key, rc, key)}
+		return &dns.PermanentError{Err: fmt.Errorf("%s: the server refused the request signed with TSIG key %s (%s): check that the server is the zone's primary and grants the key updates (BIND: update-policy { grant %s zonesub ANY; };)", what, key, rc, key)}
 	case mdns.RcodeFormatError, mdns.RcodeNotImplemented:
 		return &dns.RejectedError{Code: int64(r.Rcode), Message: rc, Err: fmt.Errorf("%s: the server rejected the message (%s)", what, rc)}
 	}

@@ -190,27 +190,74 @@ func TestProvider_StaleWriteRefused(t *testing.T) {
 }
 
 // TestProvider_WrongKey: a secret the server does not know is a
-// PermanentError naming the key, and nothing is written.
+// PermanentError naming the key, on the signed reads and on a write, and
+// nothing is written.
 func TestProvider_WrongKey(t *testing.T) {
 	s := namedlab.Start(t, zone, seed...)
-	p := newProvider(t, s, "d3JvbmcgLSB3cm9uZyAtIHdyb25nIC0gd3JvbmcgLSA=")
+	bad := newProvider(t, s, "d3JvbmcgLSB3cm9uZyAtIHdyb25nIC0gd3JvbmcgLSA=")
 	ctx := context.Background()
-	f, err := p.ReadFence(ctx, zone)
+	wantRefused := func(what string, err error) {
+		t.Helper()
+		var perm *dns.PermanentError
+		if !errors.As(err, &perm) || !strings.Contains(err.Error(), "TSIG key goavail.") || !strings.Contains(err.Error(), "BADSIG") {
+			t.Fatalf("%s: err = %v, want a PermanentError naming TSIG key goavail. and BADSIG", what, err)
+		}
+		t.Logf("%s: %v", what, err)
+	}
+	_, err := bad.ReadFence(ctx, zone)
+	wantRefused("read the fence", err)
+	_, err = bad.Records(ctx, zone, []string{"A"})
+	wantRefused("list", err)
+
+	// A write planned on a good listing, sent with the wrong key.
+	good := newProvider(t, s, s.Secret)
+	f, err := good.ReadFence(ctx, zone)
 	if err != nil {
 		t.Fatal(err)
 	}
-	p.Records(ctx, zone, []string{"A"})
-	_, err = p.ApplyFenced(ctx, zone, f, dns.FenceStamp{Deployment: "d"}, nil, []dns.Record{{Name: "www.example.com", Type: "A", Content: "192.0.2.1"}})
-	var perm *dns.PermanentError
-	if !errors.As(err, &perm) || !strings.Contains(err.Error(), "TSIG key goavail.") || !strings.Contains(err.Error(), "BADSIG") {
-		t.Fatalf("err = %v, want a PermanentError naming TSIG key goavail. and BADSIG", err)
+	if _, err := good.Records(ctx, zone, []string{"A"}); err != nil {
+		t.Fatal(err)
 	}
-	t.Log(err)
+	bad.read = good.read
+	_, err = bad.ApplyFenced(ctx, zone, f, dns.FenceStamp{Deployment: "d"}, nil, []dns.Record{{Name: "www.example.com", Type: "A", Content: "192.0.2.1"}})
+	wantRefused("write", err)
 	if got := sorted(s.Lookup(t, "www.example.com", "A")); !slices.Equal(got, []string{"192.0.2.1", "192.0.2.2"}) {
 		t.Fatalf("a write with a wrong key changed the zone: %v", got)
 	}
 	if got := s.Lookup(t, "_goavail.example.com", "TXT"); len(got) != 0 {
 		t.Fatalf("a write with a wrong key left a fence: %v", got)
+	}
+}
+
+// TestProvider_UnknownKeyOrNoGrant: a key name the server does not know
+// (BADKEY), and a key the zone's update-policy does not grant (REFUSED),
+// are PermanentErrors naming the key, with what to check.
+func TestProvider_UnknownKeyOrNoGrant(t *testing.T) {
+	ctx := context.Background()
+	s := namedlab.StartPolicy(t, zone, "grant goavail. name other.example.com. A;", seed...)
+	stranger, err := New(Options{Server: s.Addr, KeyName: "stranger.", Secret: s.Secret, FenceLabel: "_goavail", Names: func(string) []string { return []string{"www.example.com"} }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = stranger.ReadFence(ctx, zone)
+	var perm *dns.PermanentError
+	if !errors.As(err, &perm) || !strings.Contains(err.Error(), "TSIG key stranger.") || !strings.Contains(err.Error(), "BADKEY") {
+		t.Fatalf("unknown key: err = %v, want a PermanentError naming TSIG key stranger. and BADKEY", err)
+	}
+	p := newProvider(t, s, s.Secret)
+	f, err := p.ReadFence(ctx, zone)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Records(ctx, zone, []string{"A"}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = p.ApplyFenced(ctx, zone, f, dns.FenceStamp{Deployment: "d"}, nil, []dns.Record{{Name: "www.example.com", Type: "A", Content: "192.0.2.1"}})
+	if !errors.As(err, &perm) || !strings.Contains(err.Error(), "REFUSED") || !strings.Contains(err.Error(), "update-policy { grant goavail. zonesub ANY; }") {
+		t.Fatalf("no grant: err = %v, want a PermanentError for REFUSED naming the update-policy", err)
+	}
+	if got := sorted(s.Lookup(t, "www.example.com", "A")); !slices.Equal(got, []string{"192.0.2.1", "192.0.2.2"}) {
+		t.Fatalf("a refused write changed the zone: %v", got)
 	}
 }
 

@@ -128,7 +128,8 @@ func (p *Provider) NameServers(context.Context, string) ([]string, error) {
 func (p *Provider) KeyName() string { return p.o.KeyName }
 
 // Records queries the primary for every managed name of zone and each of
-// types, over one TCP connection, and remembers what it read.
+// types, over one TCP connection, each query and answer signed with the
+// TSIG key, and remembers what it read.
 func (p *Provider) Records(ctx context.Context, zone string, types []string) ([]dns.Record, error) {
 	var keys []setKey
 	for _, n := range p.o.Names(zone) {
@@ -195,14 +196,13 @@ func (p *Provider) queryConn(ctx context.Context, zone string, keys []setKey) (m
 		q := new(mdns.Msg)
 		q.SetQuestion(k.name, k.typ)
 		q.RecursionDesired = false
-		r, _, err := p.client.ExchangeWithConnContext(ctx, q, conn)
-		if err != nil {
-			err = fmt.Errorf("%s: query %s %s: %w", what, k.name, mdns.TypeToString[k.typ], err)
-			p.observe("list", err, time.Since(start))
-			return nil, err
-		}
-		if r.Rcode != mdns.RcodeSuccess && r.Rcode != mdns.RcodeNameError {
-			err := classify(fmt.Sprintf("%s: query %s %s", what, k.name, mdns.TypeToString[k.typ]), p.o.KeyName, r, nil)
+		q.SetTsig(p.o.KeyName, p.o.Algorithm, 300, time.Now().Unix()) // the answers the plan rests on are authenticated too
+		// A Conn of its own per query on the one TCP connection: a Conn
+		// signs each message as the continuation of the one before (as
+		// in a zone transfer), which the server refuses for a new query.
+		r, _, err := p.client.ExchangeWithConnContext(ctx, q, &mdns.Conn{Conn: conn.Conn})
+		if err != nil || r.Rcode != mdns.RcodeSuccess && r.Rcode != mdns.RcodeNameError {
+			err := classify(fmt.Sprintf("%s: query %s %s", what, k.name, mdns.TypeToString[k.typ]), p.o.KeyName, r, err)
 			p.observe("list", err, time.Since(start))
 			return nil, err
 		}

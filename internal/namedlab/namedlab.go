@@ -53,6 +53,13 @@ func Skip(t testing.TB) {
 // zone. It returns once named answers for the zone.
 func Start(t testing.TB, zone string, records ...string) *Server {
 	t.Helper()
+	return StartPolicy(t, zone, "grant "+KeyName+" zonesub ANY;", records...)
+}
+
+// StartPolicy is Start with the zone's update-policy statements given,
+// e.g. "grant goavail. name other.example.com. A;".
+func StartPolicy(t testing.TB, zone, policy string, records ...string) *Server {
+	t.Helper()
 	Skip(t)
 	dir := t.TempDir()
 	secret := make([]byte, 32)
@@ -79,9 +86,9 @@ key %q { algorithm hmac-sha256; secret %q; };
 zone %q {
 	type primary;
 	file %q;
-	update-policy { grant %s zonesub ANY; };
+	update-policy { %s };
 };
-`, dir, filepath.Join(dir, "named.pid"), port, ip, filepath.Join(dir, "session.key"), dir, KeyName, s.Secret, zone, filepath.Join(dir, zone+".zone"), KeyName)
+`, dir, filepath.Join(dir, "named.pid"), port, ip, filepath.Join(dir, "session.key"), dir, KeyName, s.Secret, zone, filepath.Join(dir, zone+".zone"), policy)
 	confPath := filepath.Join(dir, "named.conf")
 	for p, c := range map[string]string{confPath: conf, filepath.Join(dir, zone+".zone"): zoneFile} {
 		if err := os.WriteFile(p, []byte(c), 0o644); err != nil {
