@@ -261,6 +261,45 @@ func TestProvider_UnknownKeyOrNoGrant(t *testing.T) {
 	}
 }
 
+// TestProvider_Algorithms: hmac-sha512 and hmac-sha1 sign reads and
+// writes as hmac-sha256 does, against a key of that algorithm; a key
+// configured with another algorithm than the server's is refused.
+func TestProvider_Algorithms(t *testing.T) {
+	ctx := context.Background()
+	for _, alg := range []string{"hmac-sha512", "hmac-sha1"} {
+		t.Run(alg, func(t *testing.T) {
+			s := namedlab.Run(t, namedlab.Options{Zone: zone, Records: seed, Algorithm: alg})
+			for _, use := range []string{alg, "hmac-sha256"} {
+				p, err := New(Options{Server: s.Addr, KeyName: namedlab.KeyName, Secret: s.Secret, Algorithm: use, FenceLabel: "_goavail",
+					Names: func(string) []string { return []string{"www.example.com"} }})
+				if err != nil {
+					t.Fatal(err)
+				}
+				f, err := p.ReadFence(ctx, zone)
+				if use != alg {
+					var perm *dns.PermanentError
+					if !errors.As(err, &perm) || !strings.Contains(err.Error(), "TSIG key goavail.") {
+						t.Fatalf("%s against a %s key: err = %v, want a PermanentError naming the key", use, alg, err)
+					}
+					continue
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				if _, err := p.Records(ctx, zone, []string{"A"}); err != nil {
+					t.Fatal(err)
+				}
+				if _, err := p.ApplyFenced(ctx, zone, f, dns.FenceStamp{Deployment: "d"}, nil, []dns.Record{{Name: "www.example.com", Type: "A", Content: "192.0.2.1"}}); err != nil {
+					t.Fatalf("write signed with %s: %v", alg, err)
+				}
+				if got := s.Lookup(t, "www.example.com", "A"); !slices.Equal(got, []string{"192.0.2.2"}) {
+					t.Fatalf("www A = %v", got)
+				}
+			}
+		})
+	}
+}
+
 // raceProvider is the provider with a hook run between the listing and
 // the write: someone else edits the zone meanwhile.
 type raceProvider struct {

@@ -53,13 +53,38 @@ func Skip(t testing.TB) {
 // zone. It returns once named answers for the zone.
 func Start(t testing.TB, zone string, records ...string) *Server {
 	t.Helper()
-	return StartPolicy(t, zone, "grant "+KeyName+" zonesub ANY;", records...)
+	return Run(t, Options{Zone: zone, Records: records})
 }
 
 // StartPolicy is Start with the zone's update-policy statements given,
 // e.g. "grant goavail. name other.example.com. A;".
 func StartPolicy(t testing.TB, zone, policy string, records ...string) *Server {
 	t.Helper()
+	return Run(t, Options{Zone: zone, Policy: policy, Records: records})
+}
+
+// Options say how Run sets named up.
+type Options struct {
+	Zone    string   // the zone, no trailing dot
+	Records []string // as for Start
+	// Policy is the zone's update-policy statements; default: grant the
+	// key updates to the whole zone.
+	Policy string
+	// Algorithm is the key's algorithm as BIND names it; default
+	// hmac-sha256.
+	Algorithm string
+}
+
+// Run starts named as o says; see Start.
+func Run(t testing.TB, o Options) *Server {
+	t.Helper()
+	zone, records, policy := o.Zone, o.Records, o.Policy
+	if policy == "" {
+		policy = "grant " + KeyName + " zonesub ANY;"
+	}
+	if o.Algorithm == "" {
+		o.Algorithm = "hmac-sha256"
+	}
 	Skip(t)
 	dir := t.TempDir()
 	secret := make([]byte, 32)
@@ -82,13 +107,13 @@ func StartPolicy(t testing.TB, zone, policy string, records ...string) *Server {
 	managed-keys-directory %q;
 };
 controls { };
-key %q { algorithm hmac-sha256; secret %q; };
+key %q { algorithm %s; secret %q; };
 zone %q {
 	type primary;
 	file %q;
 	update-policy { %s };
 };
-`, dir, filepath.Join(dir, "named.pid"), port, ip, filepath.Join(dir, "session.key"), dir, KeyName, s.Secret, zone, filepath.Join(dir, zone+".zone"), policy)
+`, dir, filepath.Join(dir, "named.pid"), port, ip, filepath.Join(dir, "session.key"), dir, KeyName, o.Algorithm, s.Secret, zone, filepath.Join(dir, zone+".zone"), policy)
 	confPath := filepath.Join(dir, "named.conf")
 	for p, c := range map[string]string{confPath: conf, filepath.Join(dir, zone+".zone"): zoneFile} {
 		if err := os.WriteFile(p, []byte(c), 0o644); err != nil {
