@@ -8,9 +8,11 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
+	"github.com/goavail/goavail/crypto"
 	"github.com/goavail/goavail/internal/namedlab"
 	"github.com/goavail/goavail/internal/netlab"
 )
@@ -42,15 +44,17 @@ tsig_key_name = %q
 }
 
 // launchRFC2136 starts goavail monitor on config with the TSIG secret in
-// the environment (and no Cloudflare credentials at all).
-func launchRFC2136(t *testing.T, bin, config, secret string, args ...string) *proc {
+// the environment (and no Cloudflare credentials at all), behind prefix
+// (e.g. ip netns exec NS) when given.
+func launchRFC2136(t *testing.T, prefix []string, bin, config, secret string, args ...string) *proc {
 	t.Helper()
 	cfg := filepath.Join(t.TempDir(), "goavail.toml")
 	if err := os.WriteFile(cfg, []byte(config), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	a := &proc{logs: &syncBuffer{}, cfg: cfg}
-	a.cmd = exec.Command(bin, append([]string{"monitor", "--config-file", cfg}, args...)...)
+	argv := append(append(slices.Clone(prefix), bin, "monitor", "--config-file", cfg), args...)
+	a.cmd = exec.Command(argv[0], argv[1:]...)
 	var env []string
 	for _, e := range os.Environ() {
 		if !strings.HasPrefix(e, "CLOUDFLARE_") && !strings.HasPrefix(e, "CF_") {
@@ -86,7 +90,7 @@ func TestE2E_RFC2136HostDownAndUp(t *testing.T) {
 		return func() bool { return slices.Equal(www(), ips) }
 	}
 
-	ag := launchRFC2136(t, l.bin, rfc2136Config(freeAddr(t), s.Addr, a, b), s.Secret, "--no-dry-run")
+	ag := launchRFC2136(t, nil, l.bin, rfc2136Config(freeAddr(t), s.Addr, a, b), s.Secret, "--no-dry-run")
 	eventually(t, "both hosts up", bothUp(ag, a, b), ag.logs)
 
 	start := time.Now()
@@ -115,7 +119,7 @@ func TestE2E_RFC2136HostDownAndUp(t *testing.T) {
 	ag.stop(t)
 
 	// The wrong secret: nothing is written, and the log names the key.
-	wrong := launchRFC2136(t, l.bin, rfc2136Config(freeAddr(t), s.Addr, a, b), "d3JvbmcgLSB3cm9uZyAtIHdyb25nIC0gd3JvbmcgLSA=", "--no-dry-run")
+	wrong := launchRFC2136(t, nil, l.bin, rfc2136Config(freeAddr(t), s.Addr, a, b), "d3JvbmcgLSB3cm9uZyAtIHdyb25nIC0gd3JvbmcgLSA=", "--no-dry-run")
 	eventually(t, "both hosts up", bothUp(wrong, a, b), wrong.logs)
 	b.IgnoreEcho(true)
 	eventually(t, "the refused key in the log", func() bool {
@@ -125,4 +129,68 @@ func TestE2E_RFC2136HostDownAndUp(t *testing.T) {
 		t.Errorf("a write with the wrong key changed the zone: %v", got)
 	}
 	wrong.stop(t)
+}
+
+// TestE2E_RFC2136WriterHandOver runs three agents, each in its own
+// namespace, against named on the lab's gateway: the writer (agent-1)
+// removes a host that stops answering; it is killed, agent-2 takes the
+// writer lease and restores the host when it answers again. Each write
+// replaced the fence record with its writer's stamp, so agent-2's first
+// write was a compare-and-swap on agent-1's last one.
+func TestE2E_RFC2136WriterHandOver(t *testing.T) {
+	namedlab.Skip(t)
+	l := newE2ELab(t, 142, labOpts{hosts: 5, noEmulator: true})
+	target, other, hosts := l.hosts[0], l.hosts[1], l.hosts[2:5]
+	s := namedlab.Run(t, namedlab.Options{Zone: "example.com", Addr: l.lab.Gateway().String(),
+		Records: []string{"www 60 IN A " + target.V4.String(), "www 60 IN A " + other.V4.String()}})
+	key := crypto.GenerateKey()
+	var agents []*proc
+	for i, h := range hosts {
+		var peers []*netlab.Host
+		for _, p := range hosts {
+			if p != h {
+				peers = append(peers, p)
+			}
+		}
+		cfg := strings.Replace(clusterConfig(fmt.Sprintf("agent-%d", i+1), h, peers, key, target, other), "[Cloudflare]\n", "[[Records]]\nprovider = \"rfc2136\"\n", 1)
+		cfg += fmt.Sprintf("\n[RFC2136]\nserver = %q\ntsig_key_name = %q\n", s.Addr, namedlab.KeyName)
+		agents = append(agents, launchRFC2136(t, []string{"ip", "netns", "exec", h.NS}, l.bin, cfg, s.Secret, "--no-dry-run"))
+	}
+	all := lazy(func() string {
+		var b strings.Builder
+		for i, a := range agents {
+			fmt.Fprintf(&b, "--- agent-%d\n%s", i+1, a.logs)
+		}
+		return b.String()
+	})
+	for i, a := range agents {
+		eventually(t, fmt.Sprintf("agent-%d sees agent-1 as the writer", i+1), func() bool {
+			return strings.Contains(a.logs.String(), saw(target, "unknown", "up")) && strings.Contains(a.logs.String(), "writer=agent-1")
+		}, all)
+	}
+	www := func() []string { v := s.Lookup(t, "www.example.com", "A"); slices.Sort(v); return v }
+	stamped := func(writer string) bool {
+		return slices.ContainsFunc(s.Lookup(t, "_goavail.example.com", "TXT"), func(c string) bool { return strings.Contains(c, "writer="+writer+" ") })
+	}
+	target.IgnoreEcho(true)
+	eventually(t, "agent-1 removes the target's record", func() bool { return slices.Equal(www(), []string{other.V4.String()}) }, all)
+	if !stamped("agent-1") {
+		t.Errorf("fence after agent-1's write = %q", s.Lookup(t, "_goavail.example.com", "TXT"))
+	}
+	agents[0].cmd.Process.Signal(syscall.SIGKILL)
+	agents[0].cmd.Wait()
+	patient(t, "agent-2 takes over", func() bool {
+		l := agents[1].logs.String()
+		i := strings.LastIndex(l, "writer=")
+		return i >= 0 && strings.HasPrefix(l[i:], "writer=agent-2")
+	}, all)
+	target.IgnoreEcho(false)
+	want := []string{target.V4.String(), other.V4.String()}
+	slices.Sort(want)
+	patient(t, "agent-2 restores the record on named", func() bool { return slices.Equal(www(), want) }, all)
+	if !stamped("agent-2") || stamped("agent-1") {
+		t.Errorf("fence after agent-2's write = %q, want agent-2's stamp alone", s.Lookup(t, "_goavail.example.com", "TXT"))
+	}
+	agents[1].stop(t)
+	agents[2].stop(t)
 }

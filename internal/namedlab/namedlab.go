@@ -73,6 +73,9 @@ type Options struct {
 	// Algorithm is the key's algorithm as BIND names it; default
 	// hmac-sha256.
 	Algorithm string
+	// Addr is the address to listen on, one an interface has (a lab's
+	// gateway, for agents in the lab's namespaces); default 127.0.0.1.
+	Addr string
 }
 
 // Run starts named as o says; see Start.
@@ -90,7 +93,10 @@ func Run(t testing.TB, o Options) *Server {
 	secret := make([]byte, 32)
 	rand.Read(secret)
 	s := &Server{Zone: zone, Secret: base64.StdEncoding.EncodeToString(secret), logs: &syncBuffer{}}
-	ip := loopback(t)
+	ip := o.Addr
+	if ip == "" {
+		ip = loopback(t)
+	}
 	s.Addr = net.JoinHostPort(ip, fmt.Sprint(freePort(t, ip)))
 	_, port, _ := net.SplitHostPort(s.Addr)
 
