@@ -300,6 +300,34 @@ func TestProvider_Algorithms(t *testing.T) {
 	}
 }
 
+// TestProvider_EmptyRRsetMustStillBeEmpty: a create at a name and type
+// with no records yet is conditional on "RRset does not exist": it lands
+// once, and a second writer that read the name empty too is refused.
+func TestProvider_EmptyRRsetMustStillBeEmpty(t *testing.T) {
+	ctx := context.Background()
+	s := namedlab.Start(t, zone, seed...)
+	names := func(string) []string { return []string{"new.example.com"} }
+	a, b := newProvider(t, s, s.Secret), newProvider(t, s, s.Secret)
+	a.o.Names, b.o.Names = names, names
+	for _, p := range []*Provider{a, b} {
+		if recs, err := p.Records(ctx, zone, []string{"AAAA"}); err != nil || len(recs) != 0 {
+			t.Fatalf("new.example.com AAAA = %v, %v; want none", recs, err)
+		}
+	}
+	create := []dns.Record{{Name: "new.example.com", Type: "AAAA", Content: "2001:db8::1", TTL: 60}}
+	if err := a.Apply(ctx, zone, create, nil); err != nil {
+		t.Fatalf("first create: %v", err)
+	}
+	err := b.Apply(ctx, zone, []dns.Record{{Name: "new.example.com", Type: "AAAA", Content: "2001:db8::2", TTL: 60}}, nil)
+	var moved *dns.FenceMovedError
+	if !errors.As(err, &moved) || !strings.Contains(err.Error(), "YXRRSET") {
+		t.Fatalf("second create on a stale empty read: err = %v, want a FenceMovedError for YXRRSET", err)
+	}
+	if got := s.Lookup(t, "new.example.com", "AAAA"); !slices.Equal(got, []string{"2001:db8::1"}) {
+		t.Fatalf("new.example.com AAAA = %v", got)
+	}
+}
+
 // raceProvider is the provider with a hook run between the listing and
 // the write: someone else edits the zone meanwhile.
 type raceProvider struct {
