@@ -92,7 +92,7 @@ func New(cfg *config.Config, keys [][]byte, o Options) (*Agent, error) {
 	ev := newEvents(a.notifier, cfg.NodeName)
 
 	var m *metrics
-	provider, err := newProvider(cfg, o.DryRun, getenv, log, func(op string, err error, took time.Duration) { m.apiRequest(op, err, took.Seconds()) }, a.hostnames)
+	provider, err := newProvider(cfg, o.DryRun, getenv, log, func(op string, err error, took time.Duration) { m.apiRequest(op, err, took.Seconds()) }, a.hostnames, a.zoneProvider)
 	if err != nil {
 		return nil, &ConfigError{err}
 	}
@@ -280,6 +280,14 @@ func (a *Agent) hostnames(zone string) []string {
 	cfg := a.cfg
 	a.mu.Unlock()
 	return cfg.Hostnames(zone)
+}
+
+// zoneProvider is the provider of zone in the running config.
+func (a *Agent) zoneProvider(zone string) string {
+	a.mu.Lock()
+	cfg := a.cfg
+	a.mu.Unlock()
+	return cfg.ZoneProvider(zone)
 }
 
 // reload applies the config file again (see reloadConfig); it runs on Run's

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/goavail/goavail/config"
@@ -12,14 +13,42 @@ import (
 	"github.com/goavail/goavail/dns/rfc2136"
 )
 
-// newProvider builds the provider the config's groups name (one for all of
-// them), or nil (plan against the config, never write) when dry-run has no
-// credentials. names gives a zone's managed hostnames as the running
-// config has them.
-func newProvider(cfg *config.Config, dryRun bool, getenv func(string) string, log *slog.Logger, observe func(string, error, time.Duration), names func(string) []string) (dns.Provider, error) {
-	if cfg.Provider() == config.ProviderRFC2136 {
-		return newRFC2136(cfg, dryRun, getenv, log, observe, names)
+// newProvider builds the providers the config's groups name: the one
+// provider, or a dns.ZoneMux that sends each zone's calls to its own
+// (zoneProvider says which, as the running config has it). It returns nil
+// (plan against the config, never write) when dry-run lacks the
+// credentials of any of them. names gives a zone's managed hostnames as
+// the running config has them.
+func newProvider(cfg *config.Config, dryRun bool, getenv func(string) string, log *slog.Logger, observe func(string, error, time.Duration),
+	names func(string) []string, zoneProvider func(string) string) (dns.Provider, error) {
+	kinds := cfg.Providers()
+	if len(kinds) == 0 {
+		kinds = []string{config.ProviderCloudflare}
 	}
+	built := map[string]dns.Provider{}
+	for _, k := range kinds {
+		var p dns.Provider
+		var err error
+		if k == config.ProviderRFC2136 {
+			p, err = newRFC2136(cfg, dryRun, getenv, log, observe, names)
+		} else {
+			p, err = newCloudflare(cfg, dryRun, getenv, log, observe)
+		}
+		if err != nil || p == nil {
+			return nil, err
+		}
+		built[k] = p
+	}
+	if len(built) == 1 {
+		return built[kinds[0]], nil
+	}
+	log.Info("dns providers: each zone at its own", "providers", kinds)
+	return &dns.ZoneMux{Providers: built, Of: zoneProvider}, nil
+}
+
+// newCloudflare builds the Cloudflare adapter, or nil when dry-run has no
+// credentials.
+func newCloudflare(cfg *config.Config, dryRun bool, getenv func(string) string, log *slog.Logger, observe func(string, error, time.Duration)) (dns.Provider, error) {
 	creds := credentials(getenv)
 	if creds.Empty() {
 		if !dryRun {
@@ -68,7 +97,7 @@ func newRFC2136(cfg *config.Config, dryRun bool, getenv func(string) string, log
 // shows them: where the secret comes from (never the secret), or a
 // warning when there is none. An error names the key at fault.
 func ProviderLines(cfg *config.Config, getenv func(string) string) ([]string, error) {
-	if cfg.Provider() != config.ProviderRFC2136 {
+	if !slices.Contains(cfg.Providers(), config.ProviderRFC2136) {
 		return nil, nil
 	}
 	r := cfg.RFC2136

@@ -42,8 +42,8 @@ func reloadConfig(path string, old *config.Config, getenv func(string) string, p
 		cfg.Cloudflare.DNSChanges != old.Cloudflare.DNSChanges {
 		log.Warn("api_base_url, batch_size, request_timeout, account_id and propagation_bound take effect at the next restart")
 	}
-	if cfg.Provider() != old.Provider() || cfg.RFC2136 != old.RFC2136 {
-		log.Warn("the groups' provider and the [RFC2136] block take effect at the next restart")
+	if np, op := slices.Sorted(slices.Values(cfg.Providers())), slices.Sorted(slices.Values(old.Providers())); !slices.Equal(np, op) || cfg.RFC2136 != old.RFC2136 {
+		log.Warn("the set of providers the groups name and the [RFC2136] block take effect at the next restart (a zone moved to a provider not in use at the start is not written until then)")
 	}
 	for _, n := range cfg.Notices {
 		log.Info(n)

@@ -63,7 +63,7 @@ func (c *Config) Effective() string {
 		Webhooks         []WebhookConfig `toml:"Webhooks,omitempty"`
 	}{c.FailureThreshold, c.RiseThreshold, c.Interval, c.ProbeTimeout, c.ReconcilePeriod, c.NodeName, c.FlapHalfLife, c.FlapSuppress, c.FlapReuse, c.MaxRemovals, c.RemovalWindow, c.StateFile, c.HTTPListen, c.Deployment, c.FenceName, c.Members,
 		api{c.Cloudflare.APIBaseURL, c.Cloudflare.BatchSize, c.Cloudflare.RequestTimeout, c.Cloudflare.DNSChanges}, nil, nil, c.Hooks, nil}
-	if c.Provider() == ProviderRFC2136 {
+	if slices.Contains(c.Providers(), ProviderRFC2136) {
 		r := c.RFC2136
 		out.RFC2136 = &rfc2136{r.Server, r.TSIGKeyName, r.TSIGAlgorithm, r.Timeout}
 	}

@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"net"
+	"slices"
 	"strings"
 	"time"
 )
@@ -37,11 +38,25 @@ type RFC2136 struct {
 	TSIGSecret string `toml:"tsig_secret"`
 }
 
-// Provider is the DNS provider every group uses: "cloudflare" unless the
-// groups name another. Validation refuses groups that name different ones.
-func (c *Config) Provider() string {
+// Providers are the DNS providers the groups name, each once, in the
+// order of the groups.
+func (c *Config) Providers() []string {
+	var out []string
 	for _, g := range c.Groups {
-		return g.Provider
+		if !slices.Contains(out, g.Provider) {
+			out = append(out, g.Provider)
+		}
+	}
+	return out
+}
+
+// ZoneProvider is the provider of zone's groups (validation makes them
+// agree): "cloudflare" for a zone no group names.
+func (c *Config) ZoneProvider(zone string) string {
+	for _, g := range c.Groups {
+		if g.Zone == zone {
+			return g.Provider
+		}
 	}
 	return ProviderCloudflare
 }
@@ -88,7 +103,7 @@ func (c *Config) rfc2136Defaults() {
 }
 
 // rfc2136Validate checks the [RFC2136] block when a group uses it, and
-// that every group uses one provider.
+// that the groups of one zone name one provider.
 func (c *Config) rfc2136Validate() []error {
 	var errs []error
 	bad := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
@@ -97,9 +112,9 @@ func (c *Config) rfc2136Validate() []error {
 		bad("RFC2136.tsig_secret: the TSIG secret never goes in the config file; set GOAVAIL_TSIG_SECRET, GOAVAIL_TSIG_SECRET_FILE or the systemd credential tsig_secret, and remove the key")
 	}
 	used := false
-	for _, g := range c.Groups {
-		if g.Provider != c.Groups[0].Provider {
-			bad("%s.provider: this group uses %q, %s uses %q; for now every group of a config uses one provider (set the same provider in every [[Records]] table, or run one goavail per provider)", g.where, g.Provider, c.Groups[0].where, c.Groups[0].Provider)
+	for i, g := range c.Groups {
+		if j := slices.IndexFunc(c.Groups[:i], func(o Group) bool { return o.Zone == g.Zone }); j >= 0 && c.Groups[j].Provider != g.Provider {
+			bad("%s.provider: this group uses %q, but %s, in the same zone %s, uses %q; a zone lives at one provider", g.where, g.Provider, c.Groups[j].where, g.Zone, c.Groups[j].Provider)
 		}
 		if g.Provider != ProviderRFC2136 {
 			continue

@@ -48,6 +48,13 @@ tsig_key_name = %q
 // (e.g. ip netns exec NS) when given.
 func launchRFC2136(t *testing.T, prefix []string, bin, config, secret string, args ...string) *proc {
 	t.Helper()
+	return launchEnv(t, prefix, bin, config, []string{"GOAVAIL_TSIG_SECRET=" + secret}, args...)
+}
+
+// launchEnv starts goavail monitor on config with env added to an
+// environment without Cloudflare credentials.
+func launchEnv(t *testing.T, prefix []string, bin, config string, extra []string, args ...string) *proc {
+	t.Helper()
 	cfg := filepath.Join(t.TempDir(), "goavail.toml")
 	if err := os.WriteFile(cfg, []byte(config), 0o600); err != nil {
 		t.Fatal(err)
@@ -61,7 +68,7 @@ func launchRFC2136(t *testing.T, prefix []string, bin, config, secret string, ar
 			env = append(env, e)
 		}
 	}
-	a.cmd.Env = append(env, "GOAVAIL_TSIG_SECRET="+secret, "CREDENTIALS_DIRECTORY="+t.TempDir())
+	a.cmd.Env = append(append(env, "CREDENTIALS_DIRECTORY="+t.TempDir()), extra...)
 	a.cmd.Stdout, a.cmd.Stderr = a.logs, a.logs
 	if err := a.cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -193,4 +200,51 @@ func TestE2E_RFC2136WriterHandOver(t *testing.T) {
 	}
 	agents[1].stop(t)
 	agents[2].stop(t)
+}
+
+// TestE2E_MixedProviders runs one agent whose zones live at two
+// providers: example.com at Cloudflare (the emulator), example.net on
+// named through RFC 2136. A host that stops answering goes from both
+// zones, each written at its own provider, and comes back to both.
+func TestE2E_MixedProviders(t *testing.T) {
+	namedlab.Skip(t)
+	l := newE2ELab(t, 143, labOpts{seedTTL: 60})
+	a, b, emu := l.hosts[0], l.hosts[1], l.emu
+	s := namedlab.Start(t, "example.net", "www 60 IN A "+a.V4.String(), "www 60 IN A "+b.V4.String())
+	cfg := labConfig(freeAddr(t), a, b) + fmt.Sprintf(`
+[[Records]]
+provider = "rfc2136"
+dns_domain = "example.net"
+hostnames = ["www"]
+ip_addresses = [%q, %q]
+
+[RFC2136]
+server = %q
+tsig_key_name = %q
+`, a.V4.String(), b.V4.String(), s.Addr, namedlab.KeyName)
+	ag := launchEnv(t, nil, l.bin, cfg, []string{"GOAVAIL_TSIG_SECRET=" + s.Secret, "CLOUDFLARE_BASE_URL=" + emu.BaseURL(), "CLOUDFLARE_API_TOKEN=" + emu.Token}, "--no-dry-run")
+	eventually(t, "both hosts up", bothUp(ag, a, b), ag.logs)
+	net := func() []string { v := s.Lookup(t, "www.example.net", "A"); slices.Sort(v); return v }
+	a.IgnoreEcho(true)
+	eventually(t, "a's record removed at both providers", func() bool {
+		return !has(emu, "www.example.com", "A", a.V4.String()) && slices.Equal(net(), []string{b.V4.String()})
+	}, ag.logs)
+	if !has(emu, "www.example.com", "A", b.V4.String()) {
+		t.Fatalf("b's record went from Cloudflare: %v", emu.Records("example.com"))
+	}
+	if len(s.Lookup(t, "_goavail.example.net", "TXT")) != 2 {
+		t.Errorf("named's fence = %q, want the genesis and a stamp", s.Lookup(t, "_goavail.example.net", "TXT"))
+	}
+	a.IgnoreEcho(false)
+	want := []string{a.V4.String(), b.V4.String()}
+	slices.Sort(want)
+	eventually(t, "a's record restored at both providers", func() bool {
+		return has(emu, "www.example.com", "A", a.V4.String()) && slices.Equal(net(), want)
+	}, ag.logs)
+	for _, r := range emu.Requests() {
+		if strings.Contains(r.Path+"?"+r.Query, "example.net") || r.Status == 404 {
+			t.Errorf("a request about the RFC 2136 zone reached Cloudflare: %+v", r)
+		}
+	}
+	ag.stop(t)
 }
