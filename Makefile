@@ -27,8 +27,9 @@ test: test-deps lint
 # names); systemd-analyze (systemd) verifies the unit file; dpkg installs
 # the package the release test builds with goreleaser; chromium renders the
 # status page (agent's browser test); promtool (prometheus) checks and tests
-# the alert rules in dist/. Without them those tests skip, so install
-# whatever is missing.
+# the alert rules in dist/; named (bind9) is the real server the RFC 2136
+# provider's tests write to, and dig (bind9-dnsutils) is for looking at it
+# by hand. Without them those tests skip, so install whatever is missing.
 test-deps: goreleaser
 	@missing=""; \
 	command -v ip >/dev/null 2>&1 || missing="$$missing iproute2"; \
@@ -38,6 +39,7 @@ test-deps: goreleaser
 	command -v dpkg-deb >/dev/null 2>&1 || missing="$$missing dpkg"; \
 	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
 	command -v promtool >/dev/null 2>&1 || missing="$$missing prometheus"; \
+	command -v named >/dev/null 2>&1 || missing="$$missing bind9 bind9-dnsutils"; \
 	if [ -n "$$missing" ]; then apt-get update -q && apt-get install -y -q --no-install-recommends $$missing; fi
 
 # Linters and goreleaser, pinned, installed from the module proxy into $(GOBIN).

@@ -102,7 +102,7 @@ func New(cfg *config.Config, keys [][]byte, o Options) (*Agent, error) {
 		if m != nil { // the check at start runs before the metrics exist
 			m.apiRequest(op, err, took.Seconds())
 		}
-	})
+	}, a.hostnames, a.zoneProvider)
 	if err != nil {
 		return nil, &ConfigError{err}
 	}
@@ -298,6 +298,23 @@ func (a *Agent) Run(ctx context.Context) error {
 	case <-time.After(shutdownBound):
 		return fmt.Errorf("did not stop within %s", shutdownBound)
 	}
+}
+
+// hostnames are zone's managed hostnames in the running config: what the
+// RFC 2136 provider reads.
+func (a *Agent) hostnames(zone string) []string {
+	a.mu.Lock()
+	cfg := a.cfg
+	a.mu.Unlock()
+	return cfg.Hostnames(zone)
+}
+
+// zoneProvider is the provider of zone in the running config.
+func (a *Agent) zoneProvider(zone string) string {
+	a.mu.Lock()
+	cfg := a.cfg
+	a.mu.Unlock()
+	return cfg.ZoneProvider(zone)
 }
 
 // reload applies the config file again (see reloadConfig); it runs on Run's

@@ -18,7 +18,7 @@ import (
 // other error that it could not be asked.
 func CheckAPI(ctx context.Context, cfg *config.Config, getenv func(string) string) ([]string, error) {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	p, err := newProvider(cfg, false, getenv, log, nil)
+	p, err := newProvider(cfg, false, getenv, log, nil, cfg.Hostnames, cfg.ZoneProvider)
 	if err != nil {
 		return nil, &ConfigError{fmt.Errorf("--check-api: %w", err)}
 	}

@@ -75,3 +75,43 @@ func credentials(getenv func(string) string) cloudflare.Credentials {
 	}
 	return cloudflare.Credentials{Key: getenv("CF_API_KEY"), Email: getenv("CF_API_EMAIL")}
 }
+
+// TSIGSecret finds the RFC 2136 provider's TSIG secret:
+// GOAVAIL_TSIG_SECRET, else the file GOAVAIL_TSIG_SECRET_FILE names, else
+// the systemd credential tsig_secret. A file may hold the bare base64
+// secret or BIND's key statement (tsig-keygen's output). It returns the
+// secret and where it came from, or "" for both when none is set; a named
+// file that cannot be read is an error.
+func TSIGSecret(getenv func(string) string) (secret, from string, err error) {
+	if s := strings.TrimSpace(getenv("GOAVAIL_TSIG_SECRET")); s != "" {
+		return s, "GOAVAIL_TSIG_SECRET", nil
+	}
+	if p := getenv("GOAVAIL_TSIG_SECRET_FILE"); p != "" {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return "", "", fmt.Errorf("GOAVAIL_TSIG_SECRET_FILE: %w", err)
+		}
+		return keySecret(string(b)), "GOAVAIL_TSIG_SECRET_FILE " + p, nil
+	}
+	b, err := readCredential(getenv, "tsig_secret")
+	if err == nil {
+		return keySecret(string(b)), "credential tsig_secret", nil
+	}
+	if !errors.Is(err, fs.ErrNotExist) {
+		return "", "", fmt.Errorf("credential tsig_secret: %w", err)
+	}
+	return "", "", nil
+}
+
+// keySecret is the secret in text: the quoted secret of a BIND key
+// statement, or the text itself.
+func keySecret(text string) string {
+	if _, rest, ok := strings.Cut(text, "secret"); ok && strings.Contains(text, "algorithm") {
+		if _, q, ok := strings.Cut(rest, `"`); ok {
+			if s, _, ok := strings.Cut(q, `"`); ok {
+				return strings.TrimSpace(s)
+			}
+		}
+	}
+	return strings.TrimSpace(text)
+}

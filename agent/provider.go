@@ -2,17 +2,53 @@ package agent
 
 import (
 	"errors"
+	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/goavail/goavail/config"
 	"github.com/goavail/goavail/dns"
 	"github.com/goavail/goavail/dns/cloudflare"
+	"github.com/goavail/goavail/dns/rfc2136"
 )
 
-// newProvider builds the Cloudflare adapter, or nil (plan against the
-// config, never write) when dry-run has no credentials.
-func newProvider(cfg *config.Config, dryRun bool, getenv func(string) string, log *slog.Logger, observe func(string, error, time.Duration)) (dns.Provider, error) {
+// newProvider builds the providers the config's groups name: the one
+// provider, or a dns.ZoneMux that sends each zone's calls to its own
+// (zoneProvider says which, as the running config has it). It returns nil
+// (plan against the config, never write) when dry-run lacks the
+// credentials of any of them. names gives a zone's managed hostnames as
+// the running config has them.
+func newProvider(cfg *config.Config, dryRun bool, getenv func(string) string, log *slog.Logger, observe func(string, error, time.Duration),
+	names func(string) []string, zoneProvider func(string) string) (dns.Provider, error) {
+	kinds := cfg.Providers()
+	if len(kinds) == 0 {
+		kinds = []string{config.ProviderCloudflare}
+	}
+	built := map[string]dns.Provider{}
+	for _, k := range kinds {
+		var p dns.Provider
+		var err error
+		if k == config.ProviderRFC2136 {
+			p, err = newRFC2136(cfg, dryRun, getenv, log, observe, names)
+		} else {
+			p, err = newCloudflare(cfg, dryRun, getenv, log, observe)
+		}
+		if err != nil || p == nil {
+			return nil, err
+		}
+		built[k] = p
+	}
+	if len(built) == 1 {
+		return built[kinds[0]], nil
+	}
+	log.Info("dns providers: each zone at its own", "providers", kinds)
+	return &dns.ZoneMux{Providers: built, Of: zoneProvider}, nil
+}
+
+// newCloudflare builds the Cloudflare adapter, or nil when dry-run has no
+// credentials.
+func newCloudflare(cfg *config.Config, dryRun bool, getenv func(string) string, log *slog.Logger, observe func(string, error, time.Duration)) (dns.Provider, error) {
 	creds := credentials(getenv)
 	if creds.Empty() {
 		if !dryRun {
@@ -31,4 +67,49 @@ func newProvider(cfg *config.Config, dryRun bool, getenv func(string) string, lo
 		return nil, err
 	}
 	return cf, nil
+}
+
+// newRFC2136 builds the RFC 2136 provider from the [RFC2136] block and the
+// TSIG secret (never from the config file: see TSIGSecret).
+func newRFC2136(cfg *config.Config, dryRun bool, getenv func(string) string, log *slog.Logger, observe func(string, error, time.Duration), names func(string) []string) (dns.Provider, error) {
+	r := cfg.RFC2136
+	secret, from, err := TSIGSecret(getenv)
+	if err != nil {
+		return nil, fmt.Errorf("TSIG key %s: %w", r.TSIGKeyName, err)
+	}
+	if secret == "" {
+		if !dryRun {
+			return nil, fmt.Errorf("--no-dry-run needs the secret of TSIG key %s: set GOAVAIL_TSIG_SECRET, GOAVAIL_TSIG_SECRET_FILE or the systemd credential tsig_secret", r.TSIGKeyName)
+		}
+		log.Warn("no TSIG secret: dry-run plans as if every configured record exists", "key", r.TSIGKeyName)
+		return nil, nil
+	}
+	p, err := rfc2136.New(rfc2136.Options{Server: r.Server, KeyName: r.TSIGKeyName, Algorithm: r.TSIGAlgorithm, Secret: secret,
+		Names: names, FenceLabel: cfg.FenceName, Timeout: r.Timeout.D(), Observe: observe})
+	if err != nil {
+		return nil, fmt.Errorf("RFC2136: %w", err)
+	}
+	log.Info("dns provider: RFC 2136 dynamic updates", "server", r.Server, "key", r.TSIGKeyName, "algorithm", r.TSIGAlgorithm, "secret_from", from)
+	return p, nil
+}
+
+// ProviderLines checks the provider's credentials as `goavail validate`
+// shows them: where the secret comes from (never the secret), or a
+// warning when there is none. An error names the key at fault.
+func ProviderLines(cfg *config.Config, getenv func(string) string) ([]string, error) {
+	if !slices.Contains(cfg.Providers(), config.ProviderRFC2136) {
+		return nil, nil
+	}
+	r := cfg.RFC2136
+	secret, from, err := TSIGSecret(getenv)
+	if err != nil {
+		return nil, fmt.Errorf("RFC2136: TSIG key %s: %w", r.TSIGKeyName, err)
+	}
+	if secret == "" {
+		return []string{fmt.Sprintf("warning: no secret for TSIG key %s: monitor --no-dry-run will refuse to start; set GOAVAIL_TSIG_SECRET, GOAVAIL_TSIG_SECRET_FILE or the systemd credential tsig_secret", r.TSIGKeyName)}, nil
+	}
+	if _, err := rfc2136.New(rfc2136.Options{Server: r.Server, KeyName: r.TSIGKeyName, Algorithm: r.TSIGAlgorithm, Secret: secret, Names: func(string) []string { return nil }}); err != nil {
+		return nil, fmt.Errorf("RFC2136: %w", err)
+	}
+	return []string{fmt.Sprintf("RFC2136: TSIG key %s (%s), secret from %s (redacted)", r.TSIGKeyName, r.TSIGAlgorithm, from)}, nil
 }

@@ -36,6 +36,9 @@ func reloadConfig(path string, old *config.Config, getenv func(string) string, p
 	if changed := restartOnlyChanges(old, cfg); len(changed) > 0 {
 		log.Warn(strings.Join(changed, ", ")+" changed: "+restartWords(len(changed))+" at the next restart; the running agent keeps the old value", "keys", changed)
 	}
+	if np, op := slices.Sorted(slices.Values(cfg.Providers())), slices.Sorted(slices.Values(old.Providers())); !slices.Equal(np, op) || cfg.RFC2136 != old.RFC2136 {
+		log.Warn("the set of providers the groups name and the [RFC2136] block take effect at the next restart (a zone moved to a provider not in use at the start is not written until then)")
+	}
 	for _, n := range cfg.Notices {
 		log.Info(n)
 	}

@@ -64,6 +64,7 @@ type Config struct {
 
 	Members    Members         `toml:"Members"`
 	Cloudflare Cloudflare      `toml:"Cloudflare"`
+	RFC2136    RFC2136         `toml:"RFC2136"`
 	Records    []RecordGroup   `toml:"Records"`
 	Hooks      []HookConfig    `toml:"Hooks"`
 	Webhooks   []WebhookConfig `toml:"Webhooks"`
@@ -202,6 +203,9 @@ type RecordGroup struct {
 	// record type is up.
 	FallbackAddresses []string `toml:"fallback_addresses"`
 	MinPrimaryUp      *int     `toml:"min_primary_up"`
+	// Provider is "cloudflare" (default) or "rfc2136" (the server and
+	// key in the [RFC2136] block).
+	Provider *string `toml:"provider"`
 }
 
 // Group is an effective record group: every hostname in Zone should point
@@ -233,6 +237,11 @@ type Group struct {
 	// MinPrimaryUp is min_primary_up, 1 when unset.
 	Backups, Fallbacks []netip.Addr
 	MinPrimaryUp       int
+	// Provider is where the group's records live: "cloudflare" or
+	// "rfc2136" (the [[Records]] table's provider key).
+	Provider string
+
+	where string // the key prefix errors name, e.g. Records[1]
 }
 
 // Defaults for keys that are not set.

@@ -32,6 +32,7 @@ func validAccountID(s string) bool {
 }
 
 func (c *Config) dnsDefaults(md toml.MetaData) {
+	c.rfc2136Defaults()
 	if !md.IsDefined("Cloudflare", "propagation_bound") {
 		c.Cloudflare.PropagationBound = Duration(DefaultPropagationBound)
 	}

@@ -16,6 +16,7 @@ import (
 // in and hostnames qualified, as TOML. Secrets are replaced by "<redacted>".
 func (c *Config) Effective() string {
 	type group struct {
+		Provider    string           `toml:"provider"`
 		DNSDomain   string           `toml:"dns_domain"`
 		Hostnames   []string         `toml:"hostnames"`
 		IPAddresses []string         `toml:"ip_addresses"`
@@ -29,6 +30,12 @@ func (c *Config) Effective() string {
 		Drain       []string         `toml:"drain,omitempty"`
 		Match       string           `toml:"match"`
 		Checks      []effectiveCheck `toml:"Checks,omitempty"`
+	}
+	type rfc2136 struct { // never the secret: it is never in the file
+		Server        string   `toml:"server"`
+		TSIGKeyName   string   `toml:"tsig_key_name"`
+		TSIGAlgorithm string   `toml:"tsig_algorithm"`
+		Timeout       Duration `toml:"timeout"`
 	}
 	type api struct {
 		APIBaseURL     string   `toml:"api_base_url"`
@@ -56,11 +63,16 @@ func (c *Config) Effective() string {
 		FenceName        string          `toml:"fence_name"`
 		Members          Members         `toml:"Members"`
 		Cloudflare       api             `toml:"Cloudflare"`
+		RFC2136          *rfc2136        `toml:"RFC2136,omitempty"`
 		Records          []group         `toml:"Records"`
 		Hooks            []HookConfig    `toml:"Hooks,omitempty"`
 		Webhooks         []WebhookConfig `toml:"Webhooks,omitempty"`
 	}{c.FailureThreshold, c.RiseThreshold, c.Interval, c.ProbeTimeout, c.ReconcilePeriod, c.NodeName, c.FlapHalfLife, c.FlapSuppress, c.FlapReuse, c.MaxRemovals, c.RemovalWindow, c.StateFile, c.HistoryMaxAge, c.HistoryMaxMiB, c.HTTPListen, c.Deployment, c.FenceName, c.Members,
-		api{cmp.Or(c.Cloudflare.APIBaseURL, DefaultAPIBaseURL), c.Cloudflare.BatchSize, c.Cloudflare.RequestTimeout, c.Cloudflare.DNSChanges}, nil, c.Hooks, nil}
+		api{cmp.Or(c.Cloudflare.APIBaseURL, DefaultAPIBaseURL), c.Cloudflare.BatchSize, c.Cloudflare.RequestTimeout, c.Cloudflare.DNSChanges}, nil, nil, c.Hooks, nil}
+	if slices.Contains(c.Providers(), ProviderRFC2136) {
+		r := c.RFC2136
+		out.RFC2136 = &rfc2136{r.Server, r.TSIGKeyName, r.TSIGAlgorithm, r.Timeout}
+	}
 	for _, w := range c.Webhooks {
 		if !strings.HasPrefix(w.URL, "env:") { // the path and query may be a token
 			host := "redacted.invalid"
@@ -96,7 +108,7 @@ func (c *Config) Effective() string {
 		for _, a := range g.Drained {
 			drain = append(drain, a.String())
 		}
-		out.Records = append(out.Records, group{g.Zone, g.Hostnames, ips, strs(g.Backups), strs(g.Fallbacks), minUp, g.Proxied, g.TTL, g.Comment, policy, drain, g.match(), g.effectiveChecks()})
+		out.Records = append(out.Records, group{g.Provider, g.Zone, g.Hostnames, ips, strs(g.Backups), strs(g.Fallbacks), minUp, g.Proxied, g.TTL, g.Comment, policy, drain, g.match(), g.effectiveChecks()})
 	}
 	var b strings.Builder
 	if err := toml.NewEncoder(&b).Encode(out); err != nil {

@@ -31,6 +31,7 @@ func (c *Config) buildGroups() ([]Group, []error) {
 	owner := map[string]string{} // FQDN -> where it was first configured
 	for _, r := range raw {
 		g, gerrs := buildGroup(r.where, r.rg, cf)
+		g.where = r.where
 		gerrs = append(gerrs, c.buildChecks(r.where, r.rg.Checks, r.rg.Match, &g)...)
 		errs = append(errs, gerrs...)
 		for _, h := range g.Hostnames {
@@ -53,6 +54,10 @@ func buildGroup(where string, rg RecordGroup, cf Cloudflare) (Group, []error) {
 
 	zone := normalizeName(rg.DNSDomain)
 	g := Group{Zone: zone, Proxied: cf.DNSProxied, TTL: cf.TTL, TTLSet: cf.ttlSet || rg.TTL != nil, Comment: cf.Comment}
+	var perr error
+	if g.Provider, perr = groupProvider(rg.Provider); perr != nil {
+		bad("%v", perr)
+	}
 	policy := cf.AllDown
 	if rg.AllDown != nil {
 		policy = *rg.AllDown

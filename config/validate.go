@@ -86,6 +86,7 @@ func (c *Config) validate() []error {
 		errs = append(errs, c.validateSharedChecks()...)
 	}
 	errs = append(errs, c.strayChecks()...)
+	errs = append(errs, c.rfc2136Validate()...)
 	if n := c.portsNotice(); n != "" {
 		c.Notices = append(c.Notices, n)
 	}

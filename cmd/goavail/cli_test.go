@@ -15,7 +15,7 @@ import (
 // mistake (go test -run CLI_Golden ./cmd/goavail -args -update rewrites
 // them).
 func TestCLI_Golden(t *testing.T) {
-	unsetenv(t, "GOAVAIL_CONFIG", "GOAVAIL_API_TOKEN", "GOAVAIL_API_TOKEN_FILE", "CREDENTIALS_DIRECTORY", "CLOUDFLARE_API_TOKEN", "CLOUDFLARE_API_KEY", "CF_API_KEY", "STATE_DIRECTORY", "CLOUDFLARE_BASE_URL")
+	unsetenv(t, "GOAVAIL_CONFIG", "GOAVAIL_API_TOKEN", "GOAVAIL_API_TOKEN_FILE", "GOAVAIL_TSIG_SECRET", "GOAVAIL_TSIG_SECRET_FILE", "CREDENTIALS_DIRECTORY", "CLOUDFLARE_API_TOKEN", "CLOUDFLARE_API_KEY", "CF_API_KEY", "STATE_DIRECTORY", "CLOUDFLARE_BASE_URL")
 	cases, err := os.ReadFile("testdata/cli/cases.txt")
 	if err != nil {
 		t.Fatal(err)

@@ -16,8 +16,8 @@ var oldFlags = map[string]string{
 	"b":            "-b (--debug) is the original goavail's flag: use --log-level debug",
 	"type":         "--type is the original goavail's flag: goavail probes with ICMP; remove it",
 	"t":            "-t (--type) is the original goavail's flag: goavail probes with ICMP; remove it",
-	"dns-provider": "--dns-provider is the original goavail's flag: Cloudflare is the only provider; remove it",
-	"p":            "-p (--dns-provider) is the original goavail's flag: Cloudflare is the only provider; remove it",
+	"dns-provider": "--dns-provider is the original goavail's flag: remove it; a [[Records]] table names its provider (provider = \"cloudflare\", the default, or \"rfc2136\")",
+	"p":            "-p (--dns-provider) is the original goavail's flag: remove it; a [[Records]] table names its provider (provider = \"cloudflare\", the default, or \"rfc2136\")",
 	"laddr":        "--laddr is the original goavail's flag: set local_addr in [Members] (and http_listen for the HTTP endpoints) in the config file",
 }
 

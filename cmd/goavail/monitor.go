@@ -29,7 +29,14 @@ func validateCmd(path string, stdout io.Writer, getenv func(string) string) erro
 	if err != nil {
 		return &exitError{exitConfig, missingConfig(path, err)}
 	}
+	lines, err := agent.ProviderLines(c, getenv)
+	if err != nil {
+		return &exitError{exitConfig, fmt.Errorf("config %s: %w", path, err)}
+	}
 	fmt.Fprintf(stdout, "# %s is valid. The effective configuration (defaults filled in, secrets redacted):\n", path)
+	for _, l := range lines {
+		fmt.Fprintln(stdout, "# "+l)
+	}
 	c.StateFile = agent.StateFile(c, getenv) // as the agent resolves it
 	warnings := c.Warnings()
 	if c.StateFile == "" {
