@@ -192,6 +192,8 @@ func New(cfg *config.Config, keys [][]byte, o Options) (*Agent, error) {
 		}
 		log.Warn("no ICMP socket: running without ICMP, as no address has an icmp check; a reload that adds one is refused", "err", err)
 		engine = nil
+	} else if a.hist != nil {
+		engine.OnPause(a.hist.paused) // the history records every pause the engine finds
 	}
 	checker := monitor.NewChecker(0, log, func(r monitor.CheckResult) {
 		cm.check(r)

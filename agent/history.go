@@ -104,6 +104,11 @@ func (h *agentHistory) run(ctx context.Context, version string) (stop func()) {
 	}
 }
 
+// paused records a pause of the agent the probe engine found.
+func (h *agentHistory) paused(at time.Time, gone time.Duration) {
+	h.record(history.Event{Kind: history.KindPause, At: at, Detail: "paused for " + gone.Round(time.Millisecond).String()})
+}
+
 // record stamps e with the node, the time (when unset) and the address's
 // hostnames, and queues it.
 func (h *agentHistory) record(e history.Event) {
@@ -173,6 +178,9 @@ func (h *agentHistory) notified(n notify.Event) {
 		h.record(e)
 	case notify.KindDrain:
 		h.record(history.Event{Kind: history.KindDrain, At: n.At, Address: n.Address, Action: n.Action, By: n.By, Reason: n.Reason})
+	case notify.KindTier:
+		h.record(history.Event{Kind: history.KindTier, At: n.At, Zone: n.Zone, Name: n.Name, Type: n.Type, From: n.From, To: n.To,
+			Mode: n.Mode, Reason: n.Evidence, Hostnames: []string{n.Name}})
 	}
 }
 

@@ -2,11 +2,14 @@ package agent
 
 import (
 	"context"
+	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/goavail/goavail/dns"
 	"github.com/goavail/goavail/history"
+	"github.com/goavail/goavail/notify"
 )
 
 // TestHistory_StandbyRecordsWhatTheWriterMade: a standby agent records a
@@ -37,5 +40,34 @@ func TestHistory_StandbyRecordsWhatTheWriterMade(t *testing.T) {
 	}
 	if want := "2026-12-07T12:00:01.000Z n2 dns        by_writer delete www.example.com A 192.0.2.1 in example.com (writer n1)"; got[0].Line() != want {
 		t.Errorf("Line() = %q, want %q", got[0].Line(), want)
+	}
+}
+
+// TestHistory_TierChangesAndPauses: a change of the serving tier (as the
+// events type notifies it) and a pause of the agent (as the probe engine
+// reports it) are recorded, with their evidence.
+func TestHistory_TierChangesAndPauses(t *testing.T) {
+	mem := history.NewMemory(0)
+	h := &agentHistory{rec: history.NewRecorder(mem, 0, nil), store: mem, node: "n1"}
+	go h.rec.Run(context.Background())
+	ev := newEvents(notify.New(slog.New(slog.DiscardHandler)), "n1")
+	ev.h = h
+	ev.tier(dns.TierChange{Zone: "example.com", From: dns.TierPrimary, Mode: dns.ModeApplied, HostTier: dns.HostTier{Name: "www.example.com", Type: "A", Tier: dns.TierBackup, Primaries: 2, MinPrimaryUp: 1, Backups: 1, BackupsUp: 1}})
+	t0 := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
+	h.paused(t0, 3500*time.Millisecond)
+	h.rec.Close()
+	got, _ := mem.Query(history.Filter{})
+	if len(got) != 2 {
+		t.Fatalf("recorded %+v, want a tier change and a pause", got)
+	}
+	byKind := map[history.Kind]history.Event{}
+	for _, e := range got {
+		byKind[e.Kind] = e
+	}
+	if e := byKind[history.KindTier]; e.Name != "www.example.com" || e.Type != "A" || e.From != "primary" || e.To != "backup" || e.Zone != "example.com" {
+		t.Errorf("tier event %+v", e)
+	}
+	if e := byKind[history.KindPause]; !e.At.Equal(t0) || !strings.Contains(e.Line(), "paused for 3.5s") {
+		t.Errorf("pause event %+v (%q)", e, e.Line())
 	}
 }

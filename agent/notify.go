@@ -129,6 +129,6 @@ func (e *events) tier(c dns.TierChange) {
 	if from == "" {
 		from = "unknown"
 	}
-	e.n.Notify(notify.Event{Kind: notify.KindTier, At: time.Now(), Node: e.node, Zone: c.Zone, Name: c.Name, Type: c.Type,
+	e.notify(notify.Event{Kind: notify.KindTier, At: time.Now(), Node: e.node, Zone: c.Zone, Name: c.Name, Type: c.Type,
 		From: from, To: string(c.Tier), Evidence: c.Evidence(), Mode: c.Mode})
 }

@@ -20,6 +20,8 @@ const (
 	KindReload     Kind = "reload"     // the config was reloaded, or a reload refused
 	KindStart      Kind = "start"      // the agent started
 	KindStop       Kind = "stop"       // the agent stopped
+	KindTier       Kind = "tier"       // the tier serving a hostname's records of one type changed
+	KindPause      Kind = "pause"      // the agent was paused (stopped, frozen or starved of CPU)
 )
 
 // DNS event modes (Event.Mode of a KindDNS event).
@@ -152,6 +154,8 @@ func (e Event) Line() string {
 		}
 	case KindDrain:
 		fmt.Fprintf(&b, " %s %s by %s", e.Action, e.Address, e.By)
+	case KindTier:
+		fmt.Fprintf(&b, " %s %s %s -> %s in %s", e.Name, e.Type, e.From, e.To, e.Zone)
 	}
 	if e.Reason != "" {
 		fmt.Fprintf(&b, ": %s", e.Reason)

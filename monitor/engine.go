@@ -47,6 +47,7 @@ type Engine struct {
 
 	pauses, skipped, refused atomic.Int64
 	paused                   atomic.Int64 // nanoseconds
+	onPause                  atomic.Pointer[func(at time.Time, gone time.Duration)]
 	drained                  atomic.Int64 // when the scheduler last drained the sockets (Unix ns)
 }
 
@@ -100,6 +101,11 @@ func NewEngine(cfg EngineConfig, log *slog.Logger, onResult func(Result)) (*Engi
 	log.Info("icmp sockets open", "ipv4_privileged", e.v4.privileged, "ipv6", e.v6 != nil)
 	return e, nil
 }
+
+// OnPause sets f to be told of every pause of the agent the engine finds
+// (when it found it, and how long the agent was gone). It runs on the
+// scheduler's goroutine and must not block.
+func (e *Engine) OnPause(f func(at time.Time, gone time.Duration)) { e.onPause.Store(&f) }
 
 // Stats returns the pauses and skipped slots counted so far.
 func (e *Engine) Stats() EngineStats {
@@ -245,6 +251,9 @@ func (e *Engine) schedule(ctx context.Context) {
 			e.paused.Add(int64(gone))
 			e.log.Warn("goavail was paused (stopped, frozen or starved of CPU): probes whose replies came meanwhile are read before any counts as lost, and every target keeps its phase",
 				"paused_for", gone.Round(time.Millisecond), "interval", cfg.Interval)
+			if f := e.onPause.Load(); f != nil {
+				(*f)(now, gone)
+			}
 		}
 		results, sends = results[:0], sends[:0]
 
