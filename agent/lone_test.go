@@ -87,7 +87,9 @@ ip_addresses = ["192.0.2.1", "192.0.2.2", "192.0.2.3"]
 	if err != nil {
 		t.Fatal(err)
 	}
+	seen := map[string]bool{}
 	for _, f := range fams {
+		seen[f.GetName()] = true
 		switch f.GetName() {
 		case "goavail_cluster_writer":
 			t.Errorf("/metrics names a writer while none can write: %v", f.GetMetric())
@@ -99,6 +101,11 @@ ip_addresses = ["192.0.2.1", "192.0.2.2", "192.0.2.3"]
 			if v := f.GetMetric()[0].GetGauge().GetValue(); v != 1 {
 				t.Errorf("goavail_cluster_isolated = %v, want 1", v)
 			}
+		}
+	}
+	for _, name := range []string{"goavail_cluster_is_writer", "goavail_cluster_quorate", "goavail_cluster_isolated"} {
+		if !seen[name] { // else the checks above passed by checking nothing
+			t.Errorf("/metrics has no %s", name)
 		}
 	}
 	l := logs.String()

@@ -103,9 +103,10 @@ func (s *slowApply) Apply(ctx context.Context, zone string, creates, deletes []R
 
 // TestReconciler_BatchFencesChain: each batch request is fenced, and its
 // fence is taken while the previous one still runs, so a pass of many
-// batches is not bounded by the first lease (each fence here lasts 300ms;
-// five batches take 500ms), while a link that ends before the next batch
-// (a lease gap) stops the pass: the next pass lists again.
+// batches is not bounded by the first lease: the lease the zone was listed
+// under ends after the first batch, and the other four still go. A link
+// that ends during its batch (a lease gap) stops the pass: the next pass
+// lists again. The leases end when the test says, not on a timer.
 func TestReconciler_BatchFencesChain(t *testing.T) {
 	var addrs []netip.Addr
 	var recs []Record
@@ -119,24 +120,26 @@ func TestReconciler_BatchFencesChain(t *testing.T) {
 	g := Group{Zone: "example.com", Hostnames: []string{"www.example.com"}, Addrs: addrs, TTL: 60}
 	for _, tc := range []struct {
 		name    string
-		lapse   bool // the latest fence's lease ends during the first batch
+		end     func(fences []context.CancelFunc) // run after the first batch
 		applies int
 	}{
-		{"each link outlives its batch: all five go", false, 5},
-		{"a link ends during its batch: the next is not sent", true, 1},
+		{"the listing's lease ends after the first batch: all five go", func(f []context.CancelFunc) { f[0]() }, 5},
+		{"the latest link ends during its batch: the next is not sent", func(f []context.CancelFunc) { f[len(f)-1]() }, 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			zone := &memProvider{records: slices.Clone(recs)}
-			var latest context.CancelFunc
-			p := &slowApply{memProvider: zone, per: 100 * time.Millisecond}
-			if tc.lapse {
-				p.after = func() { latest() }
+			var fences []context.CancelFunc
+			p := &slowApply{memProvider: zone}
+			p.after = func() {
+				if zone.applies == 1 {
+					tc.end(fences)
+				}
 			}
 			r := NewReconciler(ReconcilerConfig{Provider: p, BatchSize: 1, Health: func() Health { return h }, Log: discard(),
 				Writer: func() (bool, string) { return true, "me" },
 				Fence: func(ctx context.Context) (context.Context, context.CancelFunc, error) {
-					c, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
-					latest = cancel
+					c, cancel := context.WithCancel(ctx)
+					fences = append(fences, cancel)
 					return c, cancel, nil
 				}})
 			r.SetGroups([]Group{g}, time.Minute)
@@ -144,8 +147,11 @@ func TestReconciler_BatchFencesChain(t *testing.T) {
 			if zone.applies != tc.applies {
 				t.Errorf("%d batches applied, want %d (err %v)", zone.applies, tc.applies, rep.Err)
 			}
-			if tc.lapse && !errors.Is(rep.Err, ErrLeaseEnded) {
+			if tc.applies == 1 && !errors.Is(rep.Err, ErrLeaseEnded) {
 				t.Errorf("err %v, want ErrLeaseEnded", rep.Err)
+			}
+			if tc.applies == 5 && rep.Err != nil {
+				t.Errorf("err %v, want none", rep.Err)
 			}
 		})
 	}

@@ -412,7 +412,11 @@ func TestReconciler_PacesPassesByTheirWork(t *testing.T) {
 		return ok && at.Equal(end.Add(400*time.Millisecond)) && len(r.kick) == 0
 	})
 	clock.Advance(399 * time.Millisecond)
-	time.Sleep(20 * time.Millisecond) // a pass would have to start now; none may
+	// The loop sleeps on its timer (the kicks are taken): a timer still
+	// armed for the pause's end has not fired, so no pass can have started.
+	if at, ok := clock.Deadline(); !ok || !at.Equal(end.Add(400*time.Millisecond)) {
+		t.Fatalf("timer %v (armed %v), want it still armed for the pause's end", at, ok)
+	}
 	if n := mp.listCount(); n != 1 {
 		t.Fatalf("%d passes inside the pause, want 1", n)
 	}

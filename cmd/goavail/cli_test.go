@@ -31,16 +31,7 @@ func TestCLI_Golden(t *testing.T) {
 			code := run(append([]string{"goavail"}, strings.Fields(argv)...), &stdout, &stderr)
 			got := fmt.Sprintf("$ goavail%s\nexit %d\n--- stdout\n%s--- stderr\n%s", argv, code, stdout.String(), stderr.String())
 			golden := filepath.Join("testdata/cli", name+".golden")
-			if *update {
-				os.WriteFile(golden, []byte(got), 0o644)
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatalf("%v (run with -args -update to create it)", err)
-			}
-			if got != string(want) {
-				t.Errorf("output differs from %s:\n--- got\n%s\n--- want\n%s", golden, got, want)
-			}
+			checkGolden(t, golden, []byte(got))
 		})
 	}
 }

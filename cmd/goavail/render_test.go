@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -49,14 +48,5 @@ func TestRenderDNS_Golden(t *testing.T) {
 	var got bytes.Buffer
 	renderDNS(&got, d)
 	const golden = "testdata/status_dns.golden"
-	if *update {
-		os.WriteFile(golden, got.Bytes(), 0o644)
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(got.Bytes(), want) {
-		t.Errorf("differs from %s:\n--- got\n%s--- want\n%s", golden, got.String(), want)
-	}
+	checkGolden(t, golden, got.Bytes())
 }

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"flag"
 	"net/netip"
-	"os"
 	"slices"
 	"testing"
 	"time"
@@ -45,16 +44,7 @@ func TestRenderStatus_Golden(t *testing.T) {
 	var got bytes.Buffer
 	renderStatus(&got, doc)
 	const golden = "testdata/status.golden"
-	if *update {
-		os.WriteFile(golden, got.Bytes(), 0o644)
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(got.Bytes(), want) {
-		t.Errorf("status output differs from %s:\n--- got\n%s--- want\n%s", golden, got.String(), want)
-	}
+	checkGolden(t, golden, got.Bytes())
 }
 
 // TestEventKinds_ConfigMatchesNotify: the kinds config accepts are the
