@@ -744,7 +744,8 @@ func (c *chaosRun) history(initial []cfemu.Record) chaos.History {
 			continue
 		}
 		if !e.List {
-			h.Requests = append(h.Requests, chaos.Request{At: e.At, Agent: e.Agent, Write: e.Write(), Zone: conv(e.Zones["example.com"])})
+			h.Requests = append(h.Requests, chaos.Request{At: e.At, Agent: e.Agent, Write: e.Write(), Refused: e.Write() && e.Status >= 400 && !e.Committed,
+				Zone: conv(e.Zones["example.com"])})
 		}
 		if e.List || e.Committed {
 			q, _ := url.ParseQuery(e.Query)

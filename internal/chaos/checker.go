@@ -24,6 +24,9 @@ type Request struct {
 	At    time.Time
 	Agent string // the sender, by its source address
 	Write bool
+	// Refused: the API refused the write whole (a moved zone fence, say),
+	// so it changed nothing. The emulator's journal says so, not the agent.
+	Refused bool
 	// Zone is the zone's records after the request (writes only).
 	Zone []Record
 }
@@ -106,7 +109,8 @@ func (v Violation) String() string {
 
 // Check returns every violation of the invariants, in time order:
 //
-//	(a) every write arrives within a writer lease its sender held (from a
+//	(a) every write the API applied (a refused one changed nothing: that is
+//	    what the zone fence is for) arrives within a writer lease its sender held (from a
 //	    fence before it to the lease's end plus Transit), never while
 //	    another agent's lease runs, and no two agents' leases overlap, so
 //	    writers hand over and never overlap;
@@ -129,7 +133,7 @@ func checkWriters(h History) []Violation {
 	fences := slices.Clone(h.Fences)
 	slices.SortFunc(fences, func(a, b Fence) int { return a.At.Compare(b.At) })
 	for _, r := range h.Requests {
-		if !r.Write {
+		if !r.Write || r.Refused {
 			continue
 		}
 		ok := false

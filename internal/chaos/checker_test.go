@@ -1,6 +1,7 @@
 package chaos
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -97,5 +98,21 @@ func TestCheck_CatchesEachViolation(t *testing.T) {
 				t.Errorf("want a violation %s, got:\n%s", tc.want, r)
 			}
 		})
+	}
+}
+
+// TestCheck_RefusedWriteIsNoWrite: a write the API refused whole (a moved
+// zone fence) changed nothing, so a lease-less one is no violation; the
+// same write applied is one.
+func TestCheck_RefusedWriteIsNoWrite(t *testing.T) {
+	h := good()
+	refused := Request{At: h.Requests[1].At.Add(time.Millisecond), Agent: "z", Write: true, Refused: true, Zone: h.Requests[1].Zone} // z holds no lease
+	h.Requests = slices.Insert(h.Requests, 2, refused)
+	if vs := Check(h); len(vs) != 0 {
+		t.Fatalf("a refused write reported:\n%s", Report(vs))
+	}
+	h.Requests[2].Refused = false
+	if r := Report(Check(h)); !strings.Contains(r, "(a)") {
+		t.Errorf("the same write applied is not reported:\n%s", r)
 	}
 }
