@@ -81,12 +81,11 @@ func TestReconciler_NoBatchOnAListingFromAnEarlierLease(t *testing.T) {
 	}
 }
 
-// slowApply answers each batch request after a while, as a real API does;
-// after, if set, runs once the answer is in.
+// slowApply applies each batch request and then runs a hook (a lease
+// ending while the answer is on its way).
 type slowApply struct {
 	*memProvider
-	per   time.Duration
-	after func()
+	after func() // runs once the batch is applied, before it returns
 }
 
 func (s *slowApply) Apply(ctx context.Context, zone string, creates, deletes []Record) error {
@@ -94,7 +93,6 @@ func (s *slowApply) Apply(ctx context.Context, zone string, creates, deletes []R
 		return err // not sent
 	}
 	err := s.memProvider.Apply(ctx, zone, creates, deletes)
-	time.Sleep(s.per) // sent; the answer takes a while
 	if s.after != nil {
 		s.after()
 	}
