@@ -1,21 +1,18 @@
 package dns
 
-import "time"
+import (
+	"time"
+
+	"github.com/goavail/goavail/internal/clock"
+)
 
 // Clock is the time source of the Reconciler: the wall clock in
-// production, a fake one in tests so that holds and backoffs are checked
-// exactly, without sleeping.
-type Clock interface {
-	Now() time.Time
-	NewTimer(d time.Duration) Timer
-}
+// production, a fake one in tests (internal/clock/clocktest) so that holds
+// and backoffs are checked exactly, without sleeping.
+type Clock = clock.Clock
 
 // Timer is the part of *time.Timer the Reconciler uses.
-type Timer interface {
-	C() <-chan time.Time
-	Reset(d time.Duration)
-	Stop()
-}
+type Timer = clock.Timer
 
 // wallClock is the real clock.
 type wallClock struct{ now func() time.Time }
