@@ -67,6 +67,7 @@ type Provider struct {
 
 	mu   sync.Mutex
 	read map[string]map[setKey][]mdns.RR // zone -> RRset -> its records as last read or written
+	wild map[string]map[setKey]bool      // zone -> RRsets read with records a wildcard synthesized (wildcard.go)
 }
 
 // setKey names an RRset: owner name (fully qualified, with the dot) and type.
@@ -108,7 +109,7 @@ func New(o Options) (*Provider, error) {
 	o.KeyName = mdns.CanonicalName(o.KeyName)
 	o.Algorithm = alg
 	c := &mdns.Client{Net: "tcp", Timeout: o.Timeout, TsigSecret: map[string]string{o.KeyName: o.Secret}}
-	return &Provider{o: o, client: c, read: map[string]map[setKey][]mdns.RR{}}, nil
+	return &Provider{o: o, client: c, read: map[string]map[setKey][]mdns.RR{}, wild: map[string]map[setKey]bool{}}, nil
 }
 
 // BatchSize is the most changes the core puts in one UPDATE. Each UPDATE
@@ -158,6 +159,9 @@ func (p *Provider) Records(ctx context.Context, zone string, types []string) ([]
 func (p *Provider) query(ctx context.Context, zone string, keys []setKey) (map[setKey][]mdns.RR, error) {
 	sets, err := p.queryConn(ctx, zone, keys)
 	if err != nil {
+		return nil, err
+	}
+	if err := p.dropSynthesized(ctx, zone, sets); err != nil {
 		return nil, err
 	}
 	p.mu.Lock()
