@@ -53,6 +53,9 @@ type Options struct {
 	FenceLabel string
 	// Timeout bounds one exchange; 0 is DefaultTimeout.
 	Timeout time.Duration
+	// NameServerPort is the port the zone's NS set answers on, for the
+	// propagation check (NameServers); 0 is 53.
+	NameServerPort int
 	// Observe, if set, is told of every exchange: "list" (one query) or
 	// "batch" (one UPDATE), its error and how long it took.
 	Observe func(op string, err error, took time.Duration)
@@ -68,6 +71,7 @@ type Provider struct {
 	mu   sync.Mutex
 	read map[string]map[setKey][]mdns.RR // zone -> RRset -> its records as last read or written
 	wild map[string]map[setKey]bool      // zone -> RRsets read with records a wildcard synthesized (wildcard.go)
+	ns   map[string]nsLookup             // zone -> its nameservers as last looked up (nameservers.go)
 }
 
 // setKey names an RRset: owner name (fully qualified, with the dot) and type.
@@ -109,7 +113,7 @@ func New(o Options) (*Provider, error) {
 	o.KeyName = mdns.CanonicalName(o.KeyName)
 	o.Algorithm = alg
 	c := &mdns.Client{Net: "tcp", Timeout: o.Timeout, TsigSecret: map[string]string{o.KeyName: o.Secret}}
-	return &Provider{o: o, client: c, read: map[string]map[setKey][]mdns.RR{}, wild: map[string]map[setKey]bool{}}, nil
+	return &Provider{o: o, client: c, read: map[string]map[setKey][]mdns.RR{}, wild: map[string]map[setKey]bool{}, ns: map[string]nsLookup{}}, nil
 }
 
 // BatchSize is the most changes the core puts in one UPDATE. Each UPDATE
@@ -117,13 +121,6 @@ func New(o Options) (*Provider, error) {
 // fit in a DNS message (64 KiB) is refused before it is sent and the core
 // splits it.
 func (p *Provider) BatchSize() int { return 1000 }
-
-// NameServers is where the propagation check reads a change back: the
-// primary itself. (The zone's NS set, which secondaries serve after a
-// NOTIFY and a transfer, is not read yet.)
-func (p *Provider) NameServers(context.Context, string) ([]string, error) {
-	return []string{p.o.Server}, nil
-}
 
 // KeyName is the TSIG key's name, fully qualified.
 func (p *Provider) KeyName() string { return p.o.KeyName }
