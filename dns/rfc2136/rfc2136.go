@@ -68,10 +68,11 @@ type Provider struct {
 	o      Options
 	client *mdns.Client
 
-	mu   sync.Mutex
-	read map[string]map[setKey][]mdns.RR // zone -> RRset -> its records as last read or written
-	wild map[string]map[setKey]bool      // zone -> RRsets read with records a wildcard synthesized (wildcard.go)
-	ns   map[string]nsLookup             // zone -> its nameservers as last looked up (nameservers.go)
+	mu    sync.Mutex
+	read  map[string]map[setKey][]mdns.RR // zone -> RRset -> its records as last read or written
+	wild  map[string]map[setKey]bool      // zone -> RRsets read with records a wildcard synthesized (wildcard.go)
+	ns    map[string]nsLookup             // zone -> its nameservers as last looked up (nameservers.go)
+	cname map[string]map[string]string    // zone -> managed name -> the CNAME's target it was last read with (cname.go)
 }
 
 // setKey names an RRset: owner name (fully qualified, with the dot) and type.
@@ -113,7 +114,7 @@ func New(o Options) (*Provider, error) {
 	o.KeyName = mdns.CanonicalName(o.KeyName)
 	o.Algorithm = alg
 	c := &mdns.Client{Net: "tcp", Timeout: o.Timeout, TsigSecret: map[string]string{o.KeyName: o.Secret}}
-	return &Provider{o: o, client: c, read: map[string]map[setKey][]mdns.RR{}, wild: map[string]map[setKey]bool{}, ns: map[string]nsLookup{}}, nil
+	return &Provider{o: o, client: c, read: map[string]map[setKey][]mdns.RR{}, wild: map[string]map[setKey]bool{}, ns: map[string]nsLookup{}, cname: map[string]map[string]string{}}, nil
 }
 
 // BatchSize is the most changes the core puts in one UPDATE. Each UPDATE
@@ -219,6 +220,7 @@ func (p *Provider) queryConn(ctx context.Context, zone string, keys []setKey) (m
 			}
 		}
 		sets[k] = set
+		p.noteCNAME(zone, k, r.Answer)
 	}
 	return sets, nil
 }

@@ -42,6 +42,9 @@ func (p *Provider) newUpdate(zone string, creates, deletes []dns.Record) (*updat
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if err := p.refuseAtCNAME(zone, adds); err != nil {
+		return nil, err
+	}
 	for _, rr := range append(slices.Clone(dels), adds...) {
 		k := setKey{rr.Header().Name, rr.Header().Rrtype}
 		if _, ok := u.after[k]; ok {
