@@ -56,7 +56,7 @@ func (r *Reconciler) apply(ctx context.Context, zone string, creates, deletes, a
 	for _, d := range deletes {
 		all = append(all, change{ActionDelete, d})
 	}
-	size := r.cfg.BatchSize
+	size := r.batchSize(zone)
 	if zf != nil {
 		size = max(size-2, 1) // room for the fence's delete and post
 	}

@@ -125,6 +125,7 @@ type Reconciler struct {
 	foreign      map[string]foreignSeen // zone -> another deployment's stamp, when first seen
 	held         map[string]zoneHold    // zone -> its permanent error, not retried before until (permhold.go)
 	drift        map[string]string      // zone -> the ttl/proxied differences last logged (drift.go)
+	batchFor     func(zone string) int  // a zone's batch size, when the provider has one per zone (batchsize.go)
 }
 
 // PassReport is the outcome of one pass.
@@ -171,7 +172,9 @@ func NewReconciler(cfg ReconcilerConfig) *Reconciler {
 		cfg.Clock = wallClock{cfg.Now}
 	}
 	cfg.Now = cfg.Clock.Now
+	var batchFor func(string) int
 	if cfg.BatchSize < 1 {
+		batchFor = zoneBatchSize(cfg.Provider)
 		cfg.BatchSize = 200
 		if b, ok := cfg.Provider.(interface{ BatchSize() int }); ok && b.BatchSize() > 0 {
 			cfg.BatchSize = b.BatchSize()
@@ -189,6 +192,7 @@ func NewReconciler(cfg ReconcilerConfig) *Reconciler {
 	r.quar = newQuarantine()
 	r.foreign = map[string]foreignSeen{}
 	r.held = map[string]zoneHold{}
+	r.batchFor = batchFor
 	return r
 }
 

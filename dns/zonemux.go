@@ -2,6 +2,7 @@ package dns
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 )
@@ -83,20 +84,71 @@ func (m *ZoneMux) ApplyFenced(ctx context.Context, zone string, zf ZoneFence, st
 }
 
 // BatchSize is the smallest of the providers' batch sizes (200 for one
-// that states none): the Reconciler has one for every zone.
+// that states none). The Reconciler asks BatchSizeFor, per zone.
 func (m *ZoneMux) BatchSize() int {
 	var sizes []int
 	for _, p := range m.Providers {
 		if b, ok := p.(interface{ BatchSize() int }); ok && b.BatchSize() > 0 {
 			sizes = append(sizes, b.BatchSize())
 		} else {
-			sizes = append(sizes, 200)
+			sizes = append(sizes, defaultBatchSize)
 		}
 	}
 	if len(sizes) == 0 {
-		return 200
+		return defaultBatchSize
 	}
 	return slices.Min(sizes)
+}
+
+// defaultBatchSize is the batch size of a provider that states none.
+const defaultBatchSize = 200
+
+// BatchSizeFor is the batch size of the zone's provider (200 when it
+// states none, or the zone has no provider): the Reconciler asks it per
+// zone, so an RFC 2136 zone keeps its large UPDATEs beside Cloudflare's
+// 200-change batches.
+func (m *ZoneMux) BatchSizeFor(zone string) int {
+	p, err := m.of(zone)
+	if err != nil {
+		return defaultBatchSize
+	}
+	if b, ok := p.(interface{ BatchSize() int }); ok && b.BatchSize() > 0 {
+		return b.BatchSize()
+	}
+	return defaultBatchSize
+}
+
+// CheckZones sends each zone to its provider's CheckZones (every zone of a
+// provider in one call), and returns their errors joined: a zone whose
+// provider was not set up is a *PermanentError; a provider with no
+// CheckZones is not checked.
+func (m *ZoneMux) CheckZones(ctx context.Context, zones []string) error {
+	byProvider := map[string][]string{}
+	var errs []error
+	for _, z := range zones {
+		if _, err := m.of(z); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		byProvider[m.Of(z)] = append(byProvider[m.Of(z)], z)
+	}
+	kinds := make([]string, 0, len(byProvider))
+	for k := range byProvider {
+		kinds = append(kinds, k)
+	}
+	slices.Sort(kinds)
+	for _, k := range kinds {
+		c, ok := m.Providers[k].(interface {
+			CheckZones(ctx context.Context, zones []string) error
+		})
+		if !ok {
+			continue
+		}
+		if err := c.CheckZones(ctx, byProvider[k]); err != nil {
+			errs = append(errs, fmt.Errorf("provider %s: %w", k, err))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // NameServers are the zone's nameservers as its provider knows them, for

@@ -82,8 +82,8 @@ func launchEnv(t *testing.T, prefix []string, bin, config string, extra []string
 // back when it answers again, each by a TSIG-signed UPDATE that also
 // replaces the fence record, and read back from the primary (the
 // propagation check); records goavail does not manage stay. Then a
-// wrong secret: the agent says which key the server refused, and the zone
-// is left as it was.
+// wrong secret: the start stops, naming the key the server refused, and
+// the zone is left as it was.
 func TestE2E_RFC2136HostDownAndUp(t *testing.T) {
 	namedlab.Skip(t)
 	l := newE2ELab(t, 141, labOpts{noEmulator: true})
@@ -125,17 +125,23 @@ func TestE2E_RFC2136HostDownAndUp(t *testing.T) {
 	}
 	ag.stop(t)
 
-	// The wrong secret: nothing is written, and the log names the key.
+	// The wrong secret: the check at start (the zone's SOA, signed) stops
+	// the start with the config exit code, naming the key; nothing is written.
 	wrong := launchRFC2136(t, nil, l.bin, rfc2136Config(freeAddr(t), s.Addr, a, b), "d3JvbmcgLSB3cm9uZyAtIHdyb25nIC0gd3JvbmcgLSA=", "--no-dry-run")
-	eventually(t, "both hosts up", bothUp(wrong, a, b), wrong.logs)
-	b.IgnoreEcho(true)
-	eventually(t, "the refused key in the log", func() bool {
-		return strings.Contains(wrong.logs.String(), "the server refused TSIG key goavail.")
-	}, wrong.logs)
-	if got := www(); !slices.Equal(got, func() []string { v := []string{a.V4.String(), b.V4.String(), "198.51.100.7"}; slices.Sort(v); return v }()) {
-		t.Errorf("a write with the wrong key changed the zone: %v", got)
+	exited := make(chan struct{})
+	go func() { wrong.cmd.Wait(); close(exited) }()
+	select {
+	case <-exited:
+	case <-time.After(30 * time.Second):
+		t.Fatalf("still running 30 s after the start with a wrong TSIG secret:\n%s", wrong.logs)
 	}
-	wrong.stop(t)
+	if code, out := wrong.cmd.ProcessState.ExitCode(), wrong.logs.String(); code != exitConfig || !strings.Contains(out, "refused the check at start") ||
+		!strings.Contains(out, "TSIG key goavail.") || !strings.Contains(out, "BADSIG") {
+		t.Errorf("exit %d, want %d naming TSIG key goavail. and BADSIG:\n%s", code, exitConfig, out)
+	}
+	if got := www(); !slices.Equal(got, func() []string { v := []string{a.V4.String(), b.V4.String(), "198.51.100.7"}; slices.Sort(v); return v }()) {
+		t.Errorf("a start with the wrong key changed the zone: %v", got)
+	}
 }
 
 // TestE2E_RFC2136WriterHandOver runs three agents, each in its own

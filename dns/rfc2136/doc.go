@@ -11,4 +11,10 @@
 // that every write replaces. A refused prerequisite is a
 // *dns.FenceMovedError: the core lists again and plans again.
 // errors.go maps the server's answers into the core's error classes.
+//
+// wildcard.go tells an RRset a wildcard synthesized from one of its own
+// after a refused prerequisite; cname.go refuses creations beside a
+// CNAME, which a server would ignore; nameservers.go gives the propagation
+// check the primary and the zone's NS set; check.go checks each zone at
+// start (its SOA, signed).
 package rfc2136

@@ -43,6 +43,9 @@ func classify(what, key string, r *mdns.Msg, err error) error {
 	case mdns.RcodeNXRrset, mdns.RcodeYXRrset, mdns.RcodeNameError, mdns.RcodeYXDomain:
 		return &dns.FenceMovedError{Err: fmt.Errorf("%s: prerequisite refused (%s)", what, rc)}
 	case mdns.RcodeNotAuth, mdns.RcodeRefused, mdns.RcodeNotZone:
+		if tsig == "BADTIME" {
+			return &dns.PermanentError{Err: fmt.Errorf("%s: the server refused TSIG key %s (%s, TSIG BADTIME): this host's clock and the server's differ by more than the signature's 300 s fudge; synchronise them (NTP)", what, key, rc)}
+		}
 		if tsig != "" {
 			return &dns.PermanentError{Err: fmt.Errorf("%s: the server refused TSIG key %s (%s, TSIG %s): check tsig_key_name, tsig_algorithm and the secret against the server's key statement", what, key, rc, tsig)}
 		}

@@ -45,6 +45,7 @@ func TestClassify(t *testing.T) {
 		{"YXDOMAIN", answer(mdns.RcodeYXDomain, 0), nil, moved, []string{"YXDOMAIN"}},
 		{"BADKEY", answer(mdns.RcodeNotAuth, mdns.RcodeBadKey), mdns.ErrSig, permanent, []string{"TSIG key goavail.", "NOTAUTH", "BADKEY", "tsig_key_name"}},
 		{"BADSIG", answer(mdns.RcodeNotAuth, mdns.RcodeBadSig), nil, permanent, []string{"TSIG key goavail.", "BADSIG"}},
+		{"BADTIME: clocks apart", answer(mdns.RcodeNotAuth, mdns.RcodeBadTime), nil, permanent, []string{"TSIG key goavail.", "BADTIME", "clock"}},
 		{"REFUSED: no grant", answer(mdns.RcodeRefused, 0), nil, permanent, []string{"TSIG key goavail.", "REFUSED", "update-policy { grant goavail. zonesub ANY; }"}},
 		{"NOTAUTH: not the primary", answer(mdns.RcodeNotAuth, 0), nil, permanent, []string{"primary"}},
 		{"NOTZONE", answer(mdns.RcodeNotZone, 0), nil, permanent, []string{"NOTZONE"}},

@@ -53,6 +53,9 @@ type Options struct {
 	FenceLabel string
 	// Timeout bounds one exchange; 0 is DefaultTimeout.
 	Timeout time.Duration
+	// NameServerPort is the port the zone's NS set answers on, for the
+	// propagation check (NameServers); 0 is 53.
+	NameServerPort int
 	// Observe, if set, is told of every exchange: "list" (one query) or
 	// "batch" (one UPDATE), its error and how long it took.
 	Observe func(op string, err error, took time.Duration)
@@ -65,8 +68,11 @@ type Provider struct {
 	o      Options
 	client *mdns.Client
 
-	mu   sync.Mutex
-	read map[string]map[setKey][]mdns.RR // zone -> RRset -> its records as last read or written
+	mu    sync.Mutex
+	read  map[string]map[setKey][]mdns.RR // zone -> RRset -> its records as last read or written
+	wild  map[string]map[setKey]bool      // zone -> RRsets read with records a wildcard synthesized (wildcard.go)
+	ns    map[string]nsLookup             // zone -> its nameservers as last looked up (nameservers.go)
+	cname map[string]map[string]string    // zone -> managed name -> the CNAME's target it was last read with (cname.go)
 }
 
 // setKey names an RRset: owner name (fully qualified, with the dot) and type.
@@ -108,7 +114,7 @@ func New(o Options) (*Provider, error) {
 	o.KeyName = mdns.CanonicalName(o.KeyName)
 	o.Algorithm = alg
 	c := &mdns.Client{Net: "tcp", Timeout: o.Timeout, TsigSecret: map[string]string{o.KeyName: o.Secret}}
-	return &Provider{o: o, client: c, read: map[string]map[setKey][]mdns.RR{}}, nil
+	return &Provider{o: o, client: c, read: map[string]map[setKey][]mdns.RR{}, wild: map[string]map[setKey]bool{}, ns: map[string]nsLookup{}, cname: map[string]map[string]string{}}, nil
 }
 
 // BatchSize is the most changes the core puts in one UPDATE. Each UPDATE
@@ -116,13 +122,6 @@ func New(o Options) (*Provider, error) {
 // fit in a DNS message (64 KiB) is refused before it is sent and the core
 // splits it.
 func (p *Provider) BatchSize() int { return 1000 }
-
-// NameServers is where the propagation check reads a change back: the
-// primary itself. (The zone's NS set, which secondaries serve after a
-// NOTIFY and a transfer, is not read yet.)
-func (p *Provider) NameServers(context.Context, string) ([]string, error) {
-	return []string{p.o.Server}, nil
-}
 
 // KeyName is the TSIG key's name, fully qualified.
 func (p *Provider) KeyName() string { return p.o.KeyName }
@@ -158,6 +157,9 @@ func (p *Provider) Records(ctx context.Context, zone string, types []string) ([]
 func (p *Provider) query(ctx context.Context, zone string, keys []setKey) (map[setKey][]mdns.RR, error) {
 	sets, err := p.queryConn(ctx, zone, keys)
 	if err != nil {
+		return nil, err
+	}
+	if err := p.dropSynthesized(ctx, zone, sets); err != nil {
 		return nil, err
 	}
 	p.mu.Lock()
@@ -218,6 +220,7 @@ func (p *Provider) queryConn(ctx context.Context, zone string, keys []setKey) (m
 			}
 		}
 		sets[k] = set
+		p.noteCNAME(zone, k, r.Answer)
 	}
 	return sets, nil
 }

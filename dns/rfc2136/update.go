@@ -18,6 +18,7 @@ type update struct {
 	zone  string
 	msg   *mdns.Msg
 	after map[setKey][]mdns.RR
+	used  []setKey // the RRsets named by "RRset exists (value dependent)"
 }
 
 // newUpdate builds the UPDATE for creates and deletes: a prerequisite per
@@ -41,6 +42,9 @@ func (p *Provider) newUpdate(zone string, creates, deletes []dns.Record) (*updat
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if err := p.refuseAtCNAME(zone, adds); err != nil {
+		return nil, err
+	}
 	for _, rr := range append(slices.Clone(dels), adds...) {
 		k := setKey{rr.Header().Name, rr.Header().Rrtype}
 		if _, ok := u.after[k]; ok {
@@ -78,6 +82,7 @@ func (u *update) require(k setKey, read []mdns.RR) {
 		u.msg.RRsetNotUsed([]mdns.RR{&mdns.ANY{Hdr: mdns.RR_Header{Name: k.name, Rrtype: k.typ}}})
 		return
 	}
+	u.used = append(u.used, k)
 	cp := make([]mdns.RR, 0, len(read))
 	for _, rr := range read {
 		cp = append(cp, mdns.Copy(rr))
@@ -99,7 +104,10 @@ func (u *update) remove(rrs []mdns.RR) {
 const tsigRoom = 2*255 + 64 + 32
 
 // send signs and sends u, and maps the answer into the core's classes.
+// After NXRRSET it asks which RRsets u named exist of their own
+// (wildcard.go), so that the next listing reads a synthesized one empty.
 func (p *Provider) send(ctx context.Context, zone string, u *update, what string) error {
+	parent := ctx
 	what = fmt.Sprintf("%s in zone %s on %s", what, zone, p.o.Server)
 	u.msg.Compress = true
 	if n := u.msg.Len() + tsigRoom; n > mdns.MaxMsgSize {
@@ -113,6 +121,11 @@ func (p *Provider) send(ctx context.Context, zone string, u *update, what string
 	r, _, err := p.client.ExchangeContext(ctx, u.msg, p.o.Server)
 	err = classify(what, p.o.KeyName, r, err)
 	p.observe("batch", err, time.Since(start))
+	if r != nil && r.Rcode == mdns.RcodeNXRrset && len(u.used) > 0 {
+		if lerr := p.learnSynthesized(parent, zone, u.used); lerr != nil {
+			err = fmt.Errorf("%w (and asking which RRsets exist of their own failed: %v)", err, lerr)
+		}
+	}
 	return err
 }
 

@@ -75,7 +75,20 @@ type Options struct {
 	Algorithm string
 	// Addr is the address to listen on, one an interface has (a lab's
 	// gateway, for agents in the lab's namespaces); default 127.0.0.1.
+	// It may be an IPv6 address (::1).
 	Addr string
+	// Port is the port to listen on; default a free one (FreePort finds
+	// one free on several addresses, for a primary and a secondary).
+	Port int
+	// NotifyTo are the servers the primary sends NOTIFY to at every
+	// change, as BIND's also-notify has them ("::1 port 5300"); default
+	// none (notify explicit: never the NS set's port 53).
+	NotifyTo []string
+	// Primary, if set, makes the zone a secondary that transfers it from
+	// this primary ("127.0.0.1 port 5300"); Records and Policy are then
+	// unused. It refreshes on a NOTIFY (from anyone) or after the SOA's
+	// refresh (an hour).
+	Primary string
 }
 
 // Run starts named as o says; see Start.
@@ -97,15 +110,24 @@ func Run(t testing.TB, o Options) *Server {
 	if ip == "" {
 		ip = loopback(t)
 	}
-	s.Addr = net.JoinHostPort(ip, fmt.Sprint(freePort(t, ip)))
+	if o.Port == 0 {
+		o.Port = freePort(t, ip)
+	}
+	s.Addr = net.JoinHostPort(ip, fmt.Sprint(o.Port))
 	_, port, _ := net.SplitHostPort(s.Addr)
 
-	zoneFile := fmt.Sprintf("$ORIGIN %s.\n$TTL 300\n@ IN SOA ns1 hostmaster 1 3600 600 86400 60\n@ IN NS ns1\nns1 IN A %s\n%s\n", zone, ip, strings.Join(records, "\n"))
+	nsType := "A"
+	listen := fmt.Sprintf("listen-on port %s { %s; };\n\tlisten-on-v6 { none; };", port, ip)
+	if net.ParseIP(ip).To4() == nil {
+		nsType = "AAAA"
+		listen = fmt.Sprintf("listen-on { none; };\n\tlisten-on-v6 port %s { %s; };", port, ip)
+	}
+	zoneFile := fmt.Sprintf("$ORIGIN %s.\n$TTL 300\n@ IN SOA ns1 hostmaster 1 3600 600 86400 60\n@ IN NS ns1\nns1 IN %s %s\n%s\n", zone, nsType, ip, strings.Join(records, "\n"))
+	zoneStmt := zoneStatement(o, policy, filepath.Join(dir, zone+".zone"))
 	conf := fmt.Sprintf(`options {
 	directory %q;
 	pid-file %q;
-	listen-on port %s { %s; };
-	listen-on-v6 { none; };
+	%s
 	recursion no;
 	dnssec-validation no;
 	allow-query { any; };
@@ -115,13 +137,14 @@ func Run(t testing.TB, o Options) *Server {
 controls { };
 key %q { algorithm %s; secret %q; };
 zone %q {
-	type primary;
-	file %q;
-	update-policy { %s };
-};
-`, dir, filepath.Join(dir, "named.pid"), port, ip, filepath.Join(dir, "session.key"), dir, KeyName, o.Algorithm, s.Secret, zone, filepath.Join(dir, zone+".zone"), policy)
+%s};
+`, dir, filepath.Join(dir, "named.pid"), listen, filepath.Join(dir, "session.key"), dir, KeyName, o.Algorithm, s.Secret, zone, zoneStmt)
 	confPath := filepath.Join(dir, "named.conf")
-	for p, c := range map[string]string{confPath: conf, filepath.Join(dir, zone+".zone"): zoneFile} {
+	files := map[string]string{confPath: conf}
+	if o.Primary == "" {
+		files[filepath.Join(dir, zone+".zone")] = zoneFile
+	}
+	for p, c := range files {
 		if err := os.WriteFile(p, []byte(c), 0o644); err != nil {
 			t.Fatal(err)
 		}
