@@ -89,7 +89,7 @@ func (p *Provider) lookupNameServers(ctx context.Context, zone string) ([]string
 			if ip, err := netip.ParseAddr(a); err == nil && perr == nil && ip.Unmap() == pa.Unmap() {
 				continue // the primary itself
 			}
-			if s := net.JoinHostPort(a, port); !slices.Contains(out, s) {
+			if s := net.JoinHostPort(a, port); !slices.Contains(out, s) && routable(s) {
 				out = append(out, s)
 			}
 		}
@@ -147,4 +147,18 @@ func (p *Provider) ask(ctx context.Context, what, name string, typ uint16) (*mdn
 		return nil, fmt.Errorf("%s: the primary gave no authoritative answer (%s)", what, mdns.RcodeToString[r.Rcode])
 	}
 	return r, nil
+}
+
+// routable reports whether this host has a route to hostport: a UDP
+// "connect" looks the route up and sends nothing. An AAAA glue address on
+// a host without IPv6 (or an address behind an unreachable route) is left
+// out of the propagation check, which could never reach it and would
+// report every change late.
+func routable(hostport string) bool {
+	c, err := net.Dial("udp", hostport)
+	if err != nil {
+		return false
+	}
+	c.Close()
+	return true
 }
