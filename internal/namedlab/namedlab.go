@@ -29,6 +29,7 @@ type Server struct {
 	Zone   string // the zone it serves, no trailing dot
 	Secret string // the TSIG key's secret, base64
 	logs   *syncBuffer
+	dir    string // its directory: the zone file and its journal
 }
 
 // Skip skips t when named cannot be run here: not root, or no named. In
@@ -92,7 +93,7 @@ func Run(t testing.TB, o Options) *Server {
 	dir := t.TempDir()
 	secret := make([]byte, 32)
 	rand.Read(secret)
-	s := &Server{Zone: zone, Secret: base64.StdEncoding.EncodeToString(secret), logs: &syncBuffer{}}
+	s := &Server{Zone: zone, Secret: base64.StdEncoding.EncodeToString(secret), logs: &syncBuffer{}, dir: dir}
 	ip := o.Addr
 	if ip == "" {
 		ip = loopback(t)
@@ -118,6 +119,7 @@ zone %q {
 	type primary;
 	file %q;
 	update-policy { %s };
+	max-journal-size unlimited; // the journal is the chaos suite's commit record (Journal)
 };
 `, dir, filepath.Join(dir, "named.pid"), port, ip, filepath.Join(dir, "session.key"), dir, KeyName, o.Algorithm, s.Secret, zone, filepath.Join(dir, zone+".zone"), policy)
 	confPath := filepath.Join(dir, "named.conf")
