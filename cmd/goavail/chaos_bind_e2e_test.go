@@ -1,0 +1,230 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+	"time"
+
+	mdns "github.com/miekg/dns"
+
+	"github.com/goavail/goavail/internal/chaos"
+	"github.com/goavail/goavail/internal/namedlab"
+	"github.com/goavail/goavail/internal/netlab"
+)
+
+// chaosProviderEnv chooses the DNS the chaos suite writes to: "" or
+// "cloudflare" for the emulator, "rfc2136" for a real named (make chaos
+// PROVIDER=rfc2136).
+const chaosProviderEnv = "GOAVAIL_CHAOS_PROVIDER"
+
+// bindLab is the chaos suite's DNS when it runs against BIND: a real named
+// on loopback (out of the agents' reach), and a recording proxy on the
+// lab's gateway with one listener per agent run, the only way to named.
+// named's journal is the commit record; the proxy says which run sent each
+// UPDATE and what each run read.
+type bindLab struct {
+	s       *namedlab.Server
+	proxy   *namedlab.Proxy
+	ip      string // the gateway: where the listeners are
+	initial []chaos.Record
+	held    int // holds of an UPDATE in transit armed (kill-writer-mid-batch, late-write)
+}
+
+const bindServerPlaceholder = "@RFC2136_SERVER@"
+
+// startBind starts named with the chaos zone (the emulator's seed, as zone
+// file lines) and the proxy.
+func (c *chaosRun) startBind(lab *netlab.Lab) {
+	namedlab.Skip(c.t)
+	lines := []string{"www 60 IN TXT \"v=spf1 -all\"", "www 60 IN A 198.51.100.7", "mail 60 IN A " + c.targets[0].V4.String()}
+	for _, h := range c.targets {
+		lines = append(lines, "www 60 IN A "+h.V4.String())
+	}
+	s := namedlab.Start(c.t, "example.com", lines...)
+	b := &bindLab{s: s, proxy: s.NewProxy(), ip: lab.Gateway().String()}
+	c.t.Cleanup(b.proxy.Close)
+	for _, l := range lines {
+		rr := namedlab.RR(c.t, strings.Replace(l, " ", ".example.com. ", 1))
+		b.initial = append(b.initial, chaosRecord(rr))
+	}
+	c.bind = b
+}
+
+// bindConfig turns a chaos agent's Cloudflare config into the RFC 2136
+// one; launch puts the run's own proxy listener in its server.
+func bindConfig(cfg string) string {
+	return strings.Replace(cfg, "[Cloudflare]\n", "[[Records]]\nprovider = \"rfc2136\"\n", 1) +
+		fmt.Sprintf("\n[RFC2136]\nserver = %q\ntsig_key_name = %q\n", bindServerPlaceholder, namedlab.KeyName)
+}
+
+// runConfig is cfg with a new proxy listener for the run labelled label.
+func (b *bindLab) runConfig(c *chaosRun, cfg, label string) string {
+	addr, err := b.proxy.Listen(b.ip, label)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	return strings.ReplaceAll(cfg, bindServerPlaceholder, addr)
+}
+
+// managed is named's managed records of www.
+func (b *bindLab) managed(c *chaosRun) []string {
+	var out []string
+	for _, ip := range b.s.Lookup(c.t, "www.example.com", "A") {
+		if ip != "198.51.100.7" {
+			out = append(out, ip)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// bindHistory is the run's history with named's journal and the proxy's
+// exchanges as its journal and requests (chaos.FromUpdates), and the
+// conversion's own violations.
+func (c *chaosRun) bindHistory() (chaos.History, []chaos.Violation) {
+	h := c.history(nil)
+	h.Initial = c.bind.initial
+	txns, err := c.bind.s.Journal()
+	if err != nil {
+		c.t.Fatalf("read named's journal: %v", err)
+	}
+	var ts []chaos.Txn
+	for _, t := range txns {
+		ts = append(ts, chaos.Txn{From: uint64(t.From), To: uint64(t.To), Deleted: chaosRecords(t.Deleted), Added: chaosRecords(t.Added)})
+	}
+	var ex []chaos.DNSExchange
+	for _, e := range c.bind.proxy.Exchanges() {
+		if x, ok := dnsExchange(e); ok {
+			ex = append(ex, x)
+		}
+	}
+	var vs []chaos.Violation
+	h.Journal, h.Requests, vs = chaos.FromUpdates("example.com", h.Initial, ex, ts)
+	return h, vs
+}
+
+// bindFigures are the run's BIND figures: commits in named's journal,
+// fence stamps they created, and UPDATEs named refused on their
+// prerequisite (NXRRSET or YXRRSET: stale plans).
+func (c *chaosRun) bindFigures(h chaos.History) string {
+	commits, stamps := 0, 0
+	for _, o := range h.Journal {
+		if o.Committed {
+			commits++
+			for _, r := range o.Created {
+				if r.Name == h.FenceName && strings.Contains(r.Content, "writer=") {
+					stamps++
+				}
+			}
+		}
+	}
+	refused := map[string]int{}
+	for _, e := range c.bind.proxy.Exchanges() {
+		if e.Request != nil && e.Request.Opcode == mdns.OpcodeUpdate {
+			rc := "no answer"
+			if e.Answer != nil {
+				rc = mdns.RcodeToString[e.Answer.Rcode]
+			}
+			if rc != "NOERROR" {
+				refused[rc]++
+			}
+		}
+	}
+	return fmt.Sprintf("named's journal: %d commits, %d fence stamps; UPDATEs not committed by rcode %v (NXRRSET/YXRRSET: stale, refused by the prerequisite); %d holds of an UPDATE in transit armed",
+		commits, stamps, refused, c.bind.held)
+}
+
+func chaosProvider() string { return os.Getenv(chaosProviderEnv) }
+
+func chaosRecord(rr mdns.RR) chaos.Record {
+	h := rr.Header()
+	name := strings.TrimSuffix(strings.ToLower(h.Name), ".")
+	typ := mdns.TypeToString[h.Rrtype]
+	var content string
+	switch v := rr.(type) {
+	case *mdns.A:
+		content = v.A.String()
+	case *mdns.AAAA:
+		content = v.AAAA.String()
+	case *mdns.TXT:
+		content = strings.Join(v.Txt, "")
+	default:
+		content = strings.TrimPrefix(rr.String(), h.String())
+	}
+	return chaos.Record{ID: name + "/" + typ + "/" + content, Name: name, Type: typ, Content: content, TTL: int(h.Ttl)}
+}
+
+func chaosRecords(rrs []mdns.RR) []chaos.Record {
+	out := make([]chaos.Record, 0, len(rrs))
+	for _, rr := range rrs {
+		if rr.Header().Rrtype != mdns.TypeSOA {
+			out = append(out, chaosRecord(rr))
+		}
+	}
+	return out
+}
+
+// dnsExchange is what the checker reads of one proxied request: a query's
+// question and answer, or an UPDATE's prerequisites (its answer section:
+// class IN with data, value dependent; class NONE, the RRset does not
+// exist; class ANY, it exists whatever its data) and changes (its
+// authority section: class IN adds, NONE deletes a record, ANY deletes an
+// RRset, written "*").
+func dnsExchange(e namedlab.Exchange) (chaos.DNSExchange, bool) {
+	if e.Request == nil {
+		return chaos.DNSExchange{}, false
+	}
+	x := chaos.DNSExchange{Agent: e.Label, At: e.At, Answered: e.Answered, Update: e.Request.Opcode == mdns.OpcodeUpdate,
+		SerialBefore: uint64(e.SerialBefore), SerialAfter: uint64(e.SerialAfter)}
+	if e.Answer != nil {
+		x.Rcode = mdns.RcodeToString[e.Answer.Rcode]
+	}
+	if !x.Update {
+		if len(e.Request.Question) != 1 {
+			return x, false
+		}
+		q := e.Request.Question[0]
+		x.Name, x.Type = strings.TrimSuffix(strings.ToLower(q.Name), "."), mdns.TypeToString[q.Qtype]
+		if e.Answer != nil {
+			for _, rr := range e.Answer.Answer {
+				if r := chaosRecord(rr); r.Name == x.Name && r.Type == x.Type {
+					x.Answer = append(x.Answer, r)
+				}
+			}
+		}
+		return x, true
+	}
+	for _, rr := range e.Request.Answer {
+		r := chaosRecord(rr)
+		i := slices.IndexFunc(x.Prereqs, func(p chaos.Prereq) bool { return p.Name == r.Name && p.Type == r.Type })
+		if i < 0 {
+			x.Prereqs = append(x.Prereqs, chaos.Prereq{Name: r.Name, Type: r.Type, Exists: rr.Header().Class != mdns.ClassNONE})
+			i = len(x.Prereqs) - 1
+		}
+		if rr.Header().Class == mdns.ClassINET {
+			x.Prereqs[i].Records = append(x.Prereqs[i].Records, r)
+		}
+	}
+	for _, rr := range e.Request.Ns {
+		r := chaosRecord(rr)
+		switch rr.Header().Class {
+		case mdns.ClassINET:
+			x.Added = append(x.Added, r)
+		case mdns.ClassNONE:
+			x.Deleted = append(x.Deleted, r)
+		default:
+			r.Content, r.ID = "*", r.Name+"/"+r.Type+"/*"
+			x.Deleted = append(x.Deleted, r)
+		}
+	}
+	return x, true
+}
+
+// holdUpdate holds label's next UPDATE (any run's when label is "") in
+// the proxy for d, or until until is closed.
+func (c *chaosRun) holdUpdate(label string, d time.Duration, until <-chan struct{}, taken chan<- time.Time) {
+	c.bind.held++
+	c.bind.proxy.Hold(namedlab.Hold{Label: label, Delay: d, Count: 1, Until: until, Taken: taken})
+}
