@@ -1,14 +1,17 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"slices"
 	"strings"
+	"testing"
 	"time"
 
 	mdns "github.com/miekg/dns"
 
+	"github.com/goavail/goavail/dns"
 	"github.com/goavail/goavail/internal/chaos"
 	"github.com/goavail/goavail/internal/namedlab"
 	"github.com/goavail/goavail/internal/netlab"
@@ -227,4 +230,96 @@ func dnsExchange(e namedlab.Exchange) (chaos.DNSExchange, bool) {
 func (c *chaosRun) holdUpdate(label string, d time.Duration, until <-chan struct{}, taken chan<- time.Time) {
 	c.bind.held++
 	c.bind.proxy.Hold(namedlab.Hold{Label: label, Delay: d, Count: 1, Until: until, Taken: taken})
+}
+
+// TestChaosBind_JournalCatchesUnconditional runs the BIND chaos checker's
+// pipeline on a real named, with no agents: run r1 reads the fence and
+// www A through its proxy listener and sends an UPDATE conditional on
+// both (as goavail does); run r2 then sends one with no prerequisite,
+// which named commits. From named's journal and the proxy alone, the
+// check attributes each commit to its run, passes r1's and reports r2's.
+func TestChaosBind_JournalCatchesUnconditional(t *testing.T) {
+	s := namedlab.Start(t, "example.com", "www 60 IN A 192.0.2.1", "www 60 IN A 192.0.2.2", "www 60 IN A 192.0.2.3")
+	p := s.NewProxy()
+	t.Cleanup(p.Close)
+	addr1, err1 := p.Listen("127.0.0.1", "r1")
+	addr2, err2 := p.Listen("127.0.0.1", "r2")
+	if err := errors.Join(err1, err2); err != nil {
+		t.Fatal(err)
+	}
+	c := &mdns.Client{Net: "tcp", Timeout: 5 * time.Second, TsigSecret: map[string]string{namedlab.KeyName: s.Secret}}
+	exchange := func(m *mdns.Msg, addr string) *mdns.Msg {
+		t.Helper()
+		m.SetTsig(namedlab.KeyName, mdns.HmacSHA256, 300, time.Now().Unix())
+		r, _, err := c.Exchange(m, addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	var read []mdns.RR
+	for _, q := range []struct {
+		name string
+		typ  uint16
+	}{{"_goavail.example.com.", mdns.TypeTXT}, {"www.example.com.", mdns.TypeA}} {
+		m := new(mdns.Msg)
+		m.SetQuestion(q.name, q.typ)
+		read = exchange(m, addr1).Answer // the last: www A
+	}
+	rr := func(s string) mdns.RR { return namedlab.RR(t, s) }
+	u := new(mdns.Msg)
+	u.SetUpdate("example.com.")
+	u.Used(read)
+	u.RRsetNotUsed([]mdns.RR{&mdns.ANY{Hdr: mdns.RR_Header{Name: "_goavail.example.com.", Rrtype: mdns.TypeTXT}}})
+	u.Remove([]mdns.RR{rr("www.example.com. 60 IN A 192.0.2.1")})
+	u.Insert([]mdns.RR{rr(`_goavail.example.com. 60 IN TXT "` + dns.GenesisContent + `"`), rr(`_goavail.example.com. 60 IN TXT "writer=r1"`)})
+	if r := exchange(u, addr1); r.Rcode != mdns.RcodeSuccess {
+		t.Fatalf("r1's update: %s", mdns.RcodeToString[r.Rcode])
+	}
+	u = new(mdns.Msg)
+	u.SetUpdate("example.com.")
+	u.Remove([]mdns.RR{rr("www.example.com. 60 IN A 192.0.2.2"), rr(`_goavail.example.com. 60 IN TXT "writer=r1"`)})
+	u.Insert([]mdns.RR{rr(`_goavail.example.com. 60 IN TXT "writer=r2"`)})
+	if r := exchange(u, addr2); r.Rcode != mdns.RcodeSuccess {
+		t.Fatalf("r2's update: %s", mdns.RcodeToString[r.Rcode])
+	}
+
+	txns, err := s.Journal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ts []chaos.Txn
+	for _, x := range txns {
+		ts = append(ts, chaos.Txn{From: uint64(x.From), To: uint64(x.To), Deleted: chaosRecords(x.Deleted), Added: chaosRecords(x.Added)})
+	}
+	var ex []chaos.DNSExchange
+	for _, e := range p.Exchanges() {
+		if x, ok := dnsExchange(e); ok {
+			ex = append(ex, x)
+		}
+	}
+	initial := chaosRecords([]mdns.RR{rr("www.example.com. 60 IN A 192.0.2.1"), rr("www.example.com. 60 IN A 192.0.2.2"), rr("www.example.com. 60 IN A 192.0.2.3")})
+	h := chaos.History{Initial: initial, Hostnames: []string{"www.example.com"}, Addrs: []string{"192.0.2.1", "192.0.2.2", "192.0.2.3"}, FenceName: "_goavail.example.com"}
+	var vs []chaos.Violation
+	h.Journal, h.Requests, vs = chaos.FromUpdates("example.com", initial, ex, ts)
+	vs = append(vs, chaos.CheckUpdateJournal(h)...)
+	var commits []string
+	for _, o := range h.Journal {
+		if o.Committed {
+			commits = append(commits, fmt.Sprintf("%s %d->%d", o.Agent, o.Base, o.Version))
+		}
+	}
+	if !slices.Equal(commits, []string{"r1 1->2", "r2 2->3"}) {
+		t.Errorf("commits = %v, want r1's and r2's", commits)
+	}
+	rep := chaos.Report(vs)
+	for _, want := range []string{"unconditional write: r2's UPDATE", "no prerequisite on www.example.com A", "no prerequisite on _goavail.example.com TXT"} {
+		if !strings.Contains(rep, want) {
+			t.Errorf("report lacks %q:\n%s", want, rep)
+		}
+	}
+	t.Log(rep)
+	if strings.Contains(rep, "r1's") {
+		t.Errorf("r1's conditional update reported:\n%s", rep)
+	}
 }
