@@ -169,8 +169,8 @@ func chaosRecords(rrs []mdns.RR) []chaos.Record {
 	return out
 }
 
-// dnsExchange is what the checker reads of one proxied request: a query's
-// question and answer, or an UPDATE's prerequisites (its answer section:
+// dnsExchange is what the checker reads of one proxied request: a signed
+// query's question and answer, or an UPDATE's prerequisites (its answer section:
 // class IN with data, value dependent; class NONE, the RRset does not
 // exist; class ANY, it exists whatever its data) and changes (its
 // authority section: class IN adds, NONE deletes a record, ANY deletes an
@@ -185,7 +185,9 @@ func dnsExchange(e namedlab.Exchange) (chaos.DNSExchange, bool) {
 		x.Rcode = mdns.RcodeToString[e.Answer.Rcode]
 	}
 	if !x.Update {
-		if len(e.Request.Question) != 1 {
+		// A plan rests on the provider's TSIG-signed queries; the
+		// propagation check's unsigned read-backs are no listing.
+		if len(e.Request.Question) != 1 || e.Request.IsTsig() == nil {
 			return x, false
 		}
 		q := e.Request.Question[0]
