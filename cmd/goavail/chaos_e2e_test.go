@@ -91,6 +91,7 @@ type chaosRun struct {
 	env              []string // for every run (GOAVAIL_CHAOS_SKIP_LEASE_CHECK)
 	late             int      // writes held in transit past the lease (late-write)
 	nruns            int      // runs launched so far (each run's label counts them)
+	bind             *bindLab // GOAVAIL_CHAOS_PROVIDER=rfc2136: named instead of the emulator
 }
 
 func envInt(name string, def int) int {
@@ -121,7 +122,7 @@ func TestE2E_Chaos(t *testing.T) {
 	seconds := envInt("GOAVAIL_CHAOS_SECONDS", chaosDefaultSeconds)
 	n := envInt("GOAVAIL_CHAOS_AGENTS", 3)
 	seed := uint64(envInt("GOAVAIL_CHAOS_SEED", int(time.Now().UnixNano()%1_000_000)))
-	t.Logf("chaos seed %d, %d agents, %d s (replay: make chaos SEED=%d DURATION=%d AGENTS=%d)", seed, n, seconds, seed, seconds, n)
+	t.Logf("chaos seed %d, %d agents, %d s, provider %q (replay: make chaos SEED=%d DURATION=%d AGENTS=%d PROVIDER=%s)", seed, n, seconds, chaosProvider(), seed, seconds, n, chaosProvider())
 	subnet := 60
 	if n > 3 {
 		subnet = 61
@@ -130,7 +131,7 @@ func TestE2E_Chaos(t *testing.T) {
 
 	kinds := []string{"oneway-udp", "oneway-tcp", "oneway-both", "partition", "kill", "kill-writer-mid-batch", "sigstop-writer", "duplicate-name", "clock-behind",
 		"pause-before-send", "incarnations", "multi"}
-	if c.strict {
+	if c.strict || c.bind != nil { // named's prerequisites are the fence late-write needs
 		kinds = append(kinds, "late-write")
 	}
 	if seconds < 300 {
@@ -161,8 +162,15 @@ func (c *chaosRun) verdict(seconds int) []chaos.Violation {
 	for _, a := range append(slices.Clone(c.agents), c.extra...) {
 		c.stopAgent(a)
 	}
-	h := c.history(c.initial)
-	vs := append(chaos.Check(h), chaos.CheckJournal(h)...)
+	var h chaos.History
+	var vs []chaos.Violation
+	if c.bind != nil {
+		h, vs = c.bindHistory()
+		vs = append(vs, append(chaos.Check(h), chaos.CheckUpdateJournal(h)...)...)
+	} else {
+		h = c.history(c.initial)
+		vs = append(chaos.Check(h), chaos.CheckJournal(h)...)
+	}
 	writes, refused := 0, 0
 	for _, e := range h.Journal {
 		if e.Committed {
@@ -183,6 +191,9 @@ func (c *chaosRun) verdict(seconds int) []chaos.Violation {
 	n := len(c.agents)
 	t.Logf("chaos seed %d: %d faults %v, %d committed writes, %d writes refused (404), %d writes held past the lease, %d fences, worst convergence after a heal %s (bound %s), writer hand-overs after its death or stop %v, %d violations",
 		c.seed, len(c.heals), c.faults, writes, refused, c.late, len(h.Fences), worst.Round(time.Millisecond), chaosBound, roundAll(c.handover), len(vs))
+	if c.bind != nil {
+		t.Logf("chaos seed %d against named: %s", c.seed, c.bindFigures(h))
+	}
 	if d := os.Getenv("GOAVAIL_CHAOS_LOGDIR"); d != "" {
 		os.WriteFile(filepath.Join(d, fmt.Sprintf("chaos-%d.log", c.seed)), []byte(c.allLogs(0)), 0o644)
 	}
@@ -231,6 +242,9 @@ func newChaosRun(t *testing.T, n, subnet int, seed uint64, env ...string) *chaos
 	emu.Seed("example.com", cfemu.Record{Name: "mail.example.com", Type: "A", Content: c.targets[0].V4.String()})
 	c.initial = emu.Records("example.com")
 	emu.StartJournal()
+	if chaosProvider() == "rfc2136" {
+		c.startBind(lab)
+	}
 
 	dir := t.TempDir()
 	for _, a := range c.agents {
@@ -274,7 +288,7 @@ func (c *chaosRun) config(a *chaosAgent, dir string, peers []*netlab.Host) strin
 	for _, h := range c.targets {
 		ips = append(ips, strconv.Quote(h.V4.String()))
 	}
-	return fmt.Sprintf(`failure_threshold = 2
+	cfg := fmt.Sprintf(`failure_threshold = 2
 rise_threshold = 2
 interval = "200ms"
 probe_timeout = "150ms"
@@ -297,6 +311,10 @@ hostnames = ["www"]
 ip_addresses = [%s]
 `, filepath.Join(dir, "state.json"), strings.Join(ps, ", "), a.host.V4.String(), (len(peers)+1)/2, c.key,
 		chaosViewInterval.String(), chaosStaleAfter.String(), strings.Join(ips, ", "))
+	if c.bind != nil {
+		return bindConfig(cfg)
+	}
+	return cfg
 }
 
 // launch starts a run of a, in its namespace, with its host name set in a
@@ -307,10 +325,14 @@ ip_addresses = [%s]
 func (c *chaosRun) launch(a *chaosAgent, offset string, env ...string) {
 	c.nruns++
 	label := fmt.Sprintf("%s@%s#%d", a.name, a.id(), c.nruns)
+	cred, cfg := "CLOUDFLARE_API_TOKEN="+c.emu.AddToken(label), a.cfg
+	if c.bind != nil { // its own listener at the proxy names the run
+		cred, cfg = "GOAVAIL_TSIG_SECRET="+c.bind.s.Secret, c.bind.runConfig(c, a.cfg, label)
+	}
 	prefix := append([]string{"ip", "netns", "exec", a.host.NS, "unshare", "--uts", "env", agent.TestClockOffsetEnv + "=" + offset,
-		"CLOUDFLARE_API_TOKEN=" + c.emu.AddToken(label)}, append(slices.Clone(c.env), env...)...)
+		cred}, append(slices.Clone(c.env), env...)...)
 	prefix = append(prefix, "sh", "-c", `echo "$0" > /proc/sys/kernel/hostname && exec "$@"`, a.name)
-	run := launch(c.t, prefix, c.bin, c.emu, a.cfg, "--no-dry-run")
+	run := launch(c.t, prefix, c.bin, c.emu, cfg, "--no-dry-run")
 	a.runs, a.start, a.live, a.held = append(a.runs, run), append(a.start, time.Now()), run, false
 	a.labels = append(a.labels, label)
 }
@@ -372,6 +394,9 @@ func (c *chaosRun) truth() []string {
 }
 
 func (c *chaosRun) managed() []string {
+	if c.bind != nil {
+		return c.bind.managed(c)
+	}
 	var out []string
 	for _, r := range c.emu.Records("example.com") {
 		if r.Name == "www.example.com" && r.Type == "A" && r.Content != "198.51.100.7" {
@@ -566,7 +591,11 @@ func (c *chaosRun) inject(kind string) *fault {
 		}
 		fences := strings.Count(w.live.logs.String(), "dns write under the writer lease")
 		if kind == "kill-writer-mid-batch" {
-			c.emu.Inject(cfemu.Fault{Method: http.MethodPost, PathSuffix: "/batch", Delay: 1500 * time.Millisecond, Count: 1})
+			if c.bind != nil {
+				c.holdUpdate("", 1500*time.Millisecond, nil, nil)
+			} else {
+				c.emu.Inject(cfemu.Fault{Method: http.MethodPost, PathSuffix: "/batch", Delay: 1500 * time.Millisecond, Count: 1})
+			}
 			for end := time.Now().Add(10 * time.Second); time.Now().Before(end) && strings.Count(w.live.logs.String(), "dns write under the writer lease") == fences; {
 				c.flip()
 				time.Sleep(1500 * time.Millisecond)
@@ -595,7 +624,11 @@ func (c *chaosRun) inject(kind string) *fault {
 		}
 		transit := 3*chaosStaleAfter + time.Duration(c.r.IntN(8000))*time.Millisecond
 		taken, never := make(chan time.Time, 1), make(chan struct{})
-		c.emu.Inject(cfemu.Fault{Method: http.MethodPost, PathSuffix: "/batch", Agent: w.label(), Delay: transit, Until: never, Count: 1, Taken: taken})
+		if c.bind != nil { // held in the proxy, then forwarded: the prerequisite must refuse it
+			c.holdUpdate(w.label(), transit, never, taken)
+		} else {
+			c.emu.Inject(cfemu.Fault{Method: http.MethodPost, PathSuffix: "/batch", Agent: w.label(), Delay: transit, Until: never, Count: 1, Taken: taken})
+		}
 		held := false
 		for end := time.Now().Add(10 * time.Second); !held && time.Now().Before(end); {
 			c.flip()

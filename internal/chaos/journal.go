@@ -35,6 +35,12 @@ type Op struct {
 	Deleted   []Record
 	Created   []Record
 	After     []Record
+
+	// RFC 2136 (FromUpdates): a listing's answer (Type is then the RRset,
+	// "name TYPE"), and a commit's prerequisites as its UPDATE carried
+	// them (checkPrereqs).
+	Listed  []Record
+	Prereqs []Prereq
 }
 
 // CheckJournal returns the violations that the emulator's journal alone

@@ -29,6 +29,7 @@ type Server struct {
 	Zone   string // the zone it serves, no trailing dot
 	Secret string // the TSIG key's secret, base64
 	logs   *syncBuffer
+	dir    string // its directory: the zone file and its journal
 }
 
 // Skip skips t when named cannot be run here: not root, or no named. In
@@ -105,7 +106,7 @@ func Run(t testing.TB, o Options) *Server {
 	dir := t.TempDir()
 	secret := make([]byte, 32)
 	rand.Read(secret)
-	s := &Server{Zone: zone, Secret: base64.StdEncoding.EncodeToString(secret), logs: &syncBuffer{}}
+	s := &Server{Zone: zone, Secret: base64.StdEncoding.EncodeToString(secret), logs: &syncBuffer{}, dir: dir}
 	ip := o.Addr
 	if ip == "" {
 		ip = loopback(t)

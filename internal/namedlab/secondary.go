@@ -21,7 +21,8 @@ func zoneStatement(o Options, policy, file string) string {
 	if len(o.NotifyTo) > 0 {
 		notify += fmt.Sprintf("\talso-notify { %s; };\n", strings.Join(o.NotifyTo, "; "))
 	}
-	return fmt.Sprintf("\ttype primary;\n\tfile %q;\n\tupdate-policy { %s };\n\tallow-transfer { any; };\n%s", file, policy, notify)
+	// The whole journal is kept: it is the chaos suite's commit record (Journal).
+	return fmt.Sprintf("\ttype primary;\n\tfile %q;\n\tupdate-policy { %s };\n\tallow-transfer { any; };\n\tmax-journal-size unlimited;\n%s", file, policy, notify)
 }
 
 // FreePort finds a port free for TCP and UDP on every one of ips, for a
