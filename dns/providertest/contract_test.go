@@ -19,7 +19,7 @@ import (
 
 // providers is the contract's table: every provider goavail has.
 func providers() []provider {
-	return []provider{cloudflareProvider()}
+	return []provider{cloudflareProvider(), bindProvider()}
 }
 
 // provider is one entry of the table.
@@ -94,7 +94,9 @@ var (
 	ip3 = netip.MustParseAddr("192.0.2.3")
 )
 
-func a(name, content string, ttl int) rec { return rec{name: name, typ: "A", content: content, ttl: ttl} }
+func a(name, content string, ttl int) rec {
+	return rec{name: name, typ: "A", content: content, ttl: ttl}
+}
 
 // TestContract runs every scenario against every provider.
 func TestContract(t *testing.T) {
@@ -170,7 +172,11 @@ type lockedWriter struct {
 	w  *bytes.Buffer
 }
 
-func (l *lockedWriter) Write(p []byte) (int, error) { l.mu.Lock(); defer l.mu.Unlock(); return l.w.Write(p) }
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
 
 // pass runs one pass and fails the test on an error.
 func (c core) pass(t *testing.T) dns.PassReport {
