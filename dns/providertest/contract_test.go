@@ -68,6 +68,9 @@ type world struct {
 	pagesRead func() int
 	// keepsComments: the provider stores a record's comment and tags.
 	keepsComments bool
+	// oneTTLPerRRset, when set, says why the provider cannot hold records
+	// of one name and type with different TTLs.
+	oneTTLPerRRset string
 }
 
 // rec is a record as the provider holds it.
@@ -106,6 +109,7 @@ func TestContract(t *testing.T) {
 	}{
 		{"remove, restore and exact restore", scenarioRemoveRestore},
 		{"unmanaged records untouched", scenarioUnmanaged},
+		{"a create leaves its neighbours' TTL", scenarioNeighbourTTL},
 		{"stale plan refused, listed and planned again", scenarioStale},
 		{"permanent error held while the rest lands", scenarioPermanent},
 		{"transient error retried under the core's pacing", scenarioTransient},
@@ -264,6 +268,23 @@ func scenarioUnmanaged(t *testing.T, p provider) {
 	c.pass(t)
 	c.pass(t) // and again: a pass with nothing to do changes nothing
 	expect(t, w, "after two passes", zone, []string{www, other}, append([]rec{a(www, "192.0.2.2", 60), a(www, "192.0.2.99", 60)}, keep...)...)
+}
+
+// scenarioNeighbourTTL: creating a record at a name leaves the records
+// already there as they were, their TTL included, when the config's TTL
+// differs from the zone's.
+func scenarioNeighbourTTL(t *testing.T, p provider) {
+	const zone = "example.com"
+	www := "www." + zone
+	groups := []dns.Group{{Zone: zone, Hostnames: []string{www}, Addrs: []netip.Addr{ip1, ip2}, TTL: 60}}
+	seed := []rec{a(www, "192.0.2.1", 300), a(www, "192.0.2.99", 300)}
+	w := p.start(t, env{names: namesOf(groups), zones: []zoneSpec{{name: zone, seed: seed}}})
+	if w.oneTTLPerRRset != "" {
+		t.Skip(w.oneTTLPerRRset)
+	}
+	c := newCore(t, w.provider, newHealth(dns.Health{ip1: true, ip2: true}), groups, nil)
+	c.pass(t)
+	expect(t, w, "after 192.0.2.2 was created", zone, []string{www}, append(seed, a(www, "192.0.2.2", 60))...)
 }
 
 // hooked is a provider with a hook run once, after the next listing and
