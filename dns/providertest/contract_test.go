@@ -60,6 +60,11 @@ type world struct {
 	// transient makes the next write to zone fail once, transiently,
 	// with nothing of it applied.
 	transient func(t *testing.T, zone string)
+	// writes counts the write requests the provider answered for zone so
+	// far: applied, and refused or failed (nothing applied). A provider
+	// may spend more than one request on a write (Cloudflare makes a
+	// fresh zone's fence in a batch of its own).
+	writes func(zone string) (ok, failed int)
 	// pageSize makes every listing span pages of n records; it returns
 	// why it cannot, when the provider has no pages.
 	pageSize func(t *testing.T, n int) (cannot string)
@@ -341,6 +346,9 @@ func scenarioStale(t *testing.T, p provider) {
 	if pl := rep.Plans[0]; len(pl.Creates) != 0 || len(pl.Deletes) != 1 {
 		t.Errorf("the plan made after listing again: %d creates, %d deletes; want 0 and 1 (192.0.2.3 exists now)", len(pl.Creates), len(pl.Deletes))
 	}
+	if _, failed := w.writes(zone); failed != 1 {
+		t.Errorf("the provider refused %d writes, want 1 (the stale plan)", failed)
+	}
 	expect(t, w, "after the pass", zone, []string{www}, a(www, "192.0.2.2", 60), a(www, "192.0.2.3", 60))
 }
 
@@ -371,6 +379,13 @@ func scenarioPermanent(t *testing.T, p provider) {
 	}
 	expect(t, w, "the good zone, second pass", good, []string{"www." + good}, seed(good)...)
 	expect(t, w, "the refused zone, second pass", bad, []string{"www." + bad}, seed(bad)...)
+	// (At least: Cloudflare makes a fresh zone's fence in a batch of its own.)
+	if ok, failed := w.writes(good); ok < 2 || failed != 0 {
+		t.Errorf("writes to %s: %d applied, %d refused; want 2 or more, and 0", good, ok, failed)
+	}
+	if ok, failed := w.writes(bad); ok != 0 || failed != 1 {
+		t.Errorf("writes to %s: %d applied, %d refused; want 0 and 1 (held after the refusal, not retried)", bad, ok, failed)
+	}
 }
 
 // scenarioTransient: the provider fails one write transiently; the core's
@@ -414,6 +429,9 @@ func scenarioTransient(t *testing.T, p provider) {
 		t.Fatalf("the retry: %v", second.Err)
 	}
 	expect(t, w, "after the retry", zone, []string{www}, a(www, "192.0.2.2", 60))
+	if ok, failed := w.writes(zone); ok < 1 || failed != 1 {
+		t.Errorf("writes: %d applied, %d failed; want 1 or more, and 1", ok, failed)
+	}
 }
 
 // nextPass waits for the loop's next pass report.

@@ -88,6 +88,9 @@ func startBIND(t *testing.T, e env) *world {
 			}
 		},
 		transient: func(t *testing.T, zone string) { proxies[zone].dropNextUpdate() },
+		writes: func(zone string) (ok, failed int) {
+			return int(proxies[zone].ok.Load()), int(proxies[zone].failed.Load())
+		},
 		pageSize: func(*testing.T, int) string {
 			return "named is read one query per managed name (no zone transfer), so a listing has no pages"
 		},
@@ -130,9 +133,12 @@ func lookup(t *testing.T, addr, name string, typ uint16) []rec {
 // updateDropper is a TCP proxy in front of named that, when armed, drops
 // the connection of the next UPDATE message without forwarding it: the
 // client sees the connection closed with no answer, and nothing changed.
+// It counts the UPDATEs named applied (NOERROR) and those refused or
+// dropped.
 type updateDropper struct {
-	addr  string
-	armed atomic.Bool
+	addr       string
+	armed      atomic.Bool
+	ok, failed atomic.Int64
 }
 
 func newUpdateDropper(t *testing.T, upstream string) *updateDropper {
@@ -192,7 +198,9 @@ func (d *updateDropper) serve(c net.Conn, upstream string, track func(net.Conn))
 	if _, err := io.ReadFull(c, msg); err != nil {
 		return
 	}
-	if len(msg) > 2 && int(msg[2]>>3&0xF) == mdns.OpcodeUpdate && d.armed.CompareAndSwap(true, false) {
+	update := len(msg) > 2 && int(msg[2]>>3&0xF) == mdns.OpcodeUpdate
+	if update && d.armed.CompareAndSwap(true, false) {
+		d.failed.Add(1)
 		return // dropped: closed with no answer
 	}
 	up, err := net.Dial("tcp", upstream)
@@ -205,5 +213,22 @@ func (d *updateDropper) serve(c net.Conn, upstream string, track func(net.Conn))
 		return
 	}
 	go func() { io.Copy(up, c); up.Close() }()
+	if update { // named's answer: its rcode is the low 4 bits of byte 3
+		if _, err := io.ReadFull(up, size[:]); err != nil {
+			return
+		}
+		answer := make([]byte, binary.BigEndian.Uint16(size[:]))
+		if _, err := io.ReadFull(up, answer); err != nil {
+			return
+		}
+		if len(answer) > 3 && answer[3]&0xF == mdns.RcodeSuccess {
+			d.ok.Add(1)
+		} else {
+			d.failed.Add(1)
+		}
+		if _, err := c.Write(append(size[:], answer...)); err != nil {
+			return
+		}
+	}
 	io.Copy(c, up)
 }
