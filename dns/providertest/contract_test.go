@@ -36,6 +36,9 @@ type env struct {
 	// names are the managed hostnames of a zone (the config's), for a
 	// provider that reads by name (RFC 2136).
 	names func(zone string) []string
+	// timeout is the provider's bound on one request (its config's
+	// request timeout); 0: 5 s.
+	timeout time.Duration
 }
 
 // zoneSpec is one zone of a world.
@@ -68,6 +71,9 @@ type world struct {
 	// pageSize makes every listing span pages of n records; it returns
 	// why it cannot, when the provider has no pages.
 	pageSize func(t *testing.T, n int) (cannot string)
+	// latency delays every answer to a listing request by d, as a distant
+	// API or primary would.
+	latency func(t *testing.T, d time.Duration)
 	// pagesRead is how many listing requests asked for a page after the
 	// first, so far.
 	pagesRead func() int
@@ -120,6 +126,7 @@ func TestContract(t *testing.T) {
 		{"transient error retried under the core's pacing", scenarioTransient},
 		{"fail-open keeps a name whose addresses are all down", scenarioFailOpen},
 		{"listing spans pages", scenarioPagination},
+		{"a listing longer than one request's timeout", scenarioSlowListing},
 	}
 	for _, p := range providers() {
 		t.Run(p.name, func(t *testing.T) {
@@ -503,4 +510,32 @@ func scenarioPagination(t *testing.T, p provider) {
 			t.Errorf("%d requests for a page after the first; the listing did not span pages", n)
 		}
 	}
+}
+
+// scenarioSlowListing: every listing request takes 60 ms, under the
+// provider's request timeout of 400 ms, and the listing as a whole (many pages, or
+// many names) takes longer than that timeout: the timeout bounds each
+// request, not the listing, so the pass still lands.
+func scenarioSlowListing(t *testing.T, p provider) {
+	const zone, names, perPage = "example.com", 12, 2
+	const timeout, latency = 400 * time.Millisecond, 60 * time.Millisecond
+	var hosts []string
+	var seed, down []rec
+	for i := range names {
+		n := fmt.Sprintf("h%02d.%s", i, zone)
+		hosts = append(hosts, n)
+		seed = append(seed, a(n, "192.0.2.1", 60), a(n, "192.0.2.2", 60))
+		down = append(down, a(n, "192.0.2.2", 60))
+	}
+	groups := []dns.Group{{Zone: zone, Hostnames: hosts, Addrs: []netip.Addr{ip1, ip2}, TTL: 60}}
+	w := p.start(t, env{names: namesOf(groups), timeout: timeout, zones: []zoneSpec{{name: zone, seed: seed}}})
+	w.pageSize(t, perPage) // 24 records, 12 pages; or 12 names, 12 queries
+	w.latency(t, latency)
+	c := newCore(t, w.provider, newHealth(dns.Health{ip1: false, ip2: true}), groups, nil)
+	start := time.Now()
+	c.pass(t)
+	if took := time.Since(start); took < timeout {
+		t.Fatalf("the pass took %s, under the request timeout %s: the scenario tests nothing", took, timeout)
+	}
+	expect(t, w, "after the slow pass", zone, hosts, down...)
 }

@@ -57,8 +57,12 @@ func startBIND(t *testing.T, e env) *world {
 		s := namedlab.Run(t, o)
 		servers[z.name] = s
 		proxies[z.name] = newUpdateDropper(t, s.Addr)
+		timeout := e.timeout
+		if timeout == 0 {
+			timeout = 5 * time.Second
+		}
 		p, err := rfc2136.New(rfc2136.Options{Server: proxies[z.name].addr, KeyName: namedlab.KeyName, Secret: s.Secret,
-			Names: e.names, FenceLabel: "_goavail", Timeout: 5 * time.Second})
+			Names: e.names, FenceLabel: "_goavail", Timeout: timeout})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -88,6 +92,11 @@ func startBIND(t *testing.T, e env) *world {
 			}
 		},
 		transient: func(t *testing.T, zone string) { proxies[zone].dropNextUpdate() },
+		latency: func(t *testing.T, d time.Duration) {
+			for _, p := range proxies {
+				p.latency.Store(int64(d))
+			}
+		},
 		writes: func(zone string) (ok, failed int) {
 			return int(proxies[zone].ok.Load()), int(proxies[zone].failed.Load())
 		},
@@ -134,11 +143,13 @@ func lookup(t *testing.T, addr, name string, typ uint16) []rec {
 // the connection of the next UPDATE message without forwarding it: the
 // client sees the connection closed with no answer, and nothing changed.
 // It counts the UPDATEs named applied (NOERROR) and those refused or
-// dropped.
+// dropped, and delays every answer to a query by latency (a distant
+// primary).
 type updateDropper struct {
 	addr       string
 	armed      atomic.Bool
 	ok, failed atomic.Int64
+	latency    atomic.Int64 // a time.Duration
 }
 
 func newUpdateDropper(t *testing.T, upstream string) *updateDropper {
@@ -213,7 +224,7 @@ func (d *updateDropper) serve(c net.Conn, upstream string, track func(net.Conn))
 		return
 	}
 	go func() { io.Copy(up, c); up.Close() }()
-	if update { // named's answer: its rcode is the low 4 bits of byte 3
+	for first := true; ; first = false {
 		if _, err := io.ReadFull(up, size[:]); err != nil {
 			return
 		}
@@ -221,14 +232,18 @@ func (d *updateDropper) serve(c net.Conn, upstream string, track func(net.Conn))
 		if _, err := io.ReadFull(up, answer); err != nil {
 			return
 		}
-		if len(answer) > 3 && answer[3]&0xF == mdns.RcodeSuccess {
-			d.ok.Add(1)
-		} else {
-			d.failed.Add(1)
+		switch {
+		case update && first: // named's answer: its rcode is the low 4 bits of byte 3
+			if len(answer) > 3 && answer[3]&0xF == mdns.RcodeSuccess {
+				d.ok.Add(1)
+			} else {
+				d.failed.Add(1)
+			}
+		case !update:
+			time.Sleep(time.Duration(d.latency.Load())) // the answer's way back from a distant primary
 		}
 		if _, err := c.Write(append(size[:], answer...)); err != nil {
 			return
 		}
 	}
-	io.Copy(c, up)
 }

@@ -42,8 +42,12 @@ func startCloudflare(t *testing.T, e env) *world {
 			emu.Inject(cfemu.Fault{Method: http.MethodPost, PathSuffix: "/zones/" + ids[z.name] + "/dns_records/batch", Status: http.StatusForbidden, Count: 1 << 30})
 		}
 	}
+	timeout := e.timeout
+	if timeout == 0 {
+		timeout = 5 * time.Second
+	}
 	adapter := func() *cloudflare.Adapter {
-		cf, err := cloudflare.New(cloudflare.Options{BaseURL: emu.BaseURL(), Credentials: cloudflare.Credentials{Token: emu.Token}, RequestTimeout: 5 * time.Second})
+		cf, err := cloudflare.New(cloudflare.Options{BaseURL: emu.BaseURL(), Credentials: cloudflare.Credentials{Token: emu.Token}, RequestTimeout: timeout})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -90,6 +94,9 @@ func startCloudflare(t *testing.T, e env) *world {
 			return ok, failed
 		},
 		pageSize: func(t *testing.T, n int) string { emu.SetMaxPerPage(n); return "" },
+		latency: func(t *testing.T, d time.Duration) {
+			emu.Inject(cfemu.Fault{Method: http.MethodGet, PathSuffix: "/dns_records", Delay: d, Count: 1 << 30})
+		},
 		pagesRead: func() int {
 			n := 0
 			for _, r := range emu.Requests() {
