@@ -63,6 +63,9 @@ type world struct {
 	// transient makes the next write to zone fail once, transiently,
 	// with nothing of it applied.
 	transient func(t *testing.T, zone string)
+	// loseAnswer makes the next write to zone land while its answer is
+	// lost: the core cannot know it was applied.
+	loseAnswer func(t *testing.T, zone string)
 	// writes counts the write requests the provider answered for zone so
 	// far: applied, and refused or failed (nothing applied). A provider
 	// may spend more than one request on a write (Cloudflare makes a
@@ -124,6 +127,7 @@ func TestContract(t *testing.T) {
 		{"stale plan refused, listed and planned again", scenarioStale},
 		{"permanent error held while the rest lands", scenarioPermanent},
 		{"transient error retried under the core's pacing", scenarioTransient},
+		{"a write applied with its answer lost", scenarioLostAnswer},
 		{"fail-open keeps a name whose addresses are all down", scenarioFailOpen},
 		{"listing spans pages", scenarioPagination},
 		{"a listing longer than one request's timeout", scenarioSlowListing},
@@ -246,20 +250,23 @@ func scenarioRemoveRestore(t *testing.T, p provider) {
 	www, api := "www."+zone, "api."+zone
 	hand := a(www, "192.0.2.1", 300)
 	hand.comment, hand.tags = "added by hand", []string{"team:web"}
+	v6a, v6b := rec{name: www, typ: "AAAA", content: "2001:db8::1", ttl: 300, comment: "v6 by hand"}, rec{name: www, typ: "AAAA", content: "2001:db8::2", ttl: 300}
+	ip6a, ip6b := netip.MustParseAddr(v6a.content), netip.MustParseAddr(v6b.content)
 	groups := []dns.Group{
-		{Zone: zone, Hostnames: []string{www}, Addrs: []netip.Addr{ip1, ip2}, Comment: "managed by goavail"},
+		{Zone: zone, Hostnames: []string{www}, Addrs: []netip.Addr{ip1, ip2, ip6a, ip6b}, Comment: "managed by goavail"},
 		{Zone: zone, Hostnames: []string{api}, Addrs: []netip.Addr{ip2, ip3}, TTL: 60, Comment: "managed by goavail"},
 	}
-	w := p.start(t, env{names: namesOf(groups), zones: []zoneSpec{{name: zone, seed: []rec{hand, a(www, "192.0.2.2", 300), a(api, "192.0.2.2", 60)}}}})
-	h := newHealth(dns.Health{ip1: false, ip2: true, ip3: true})
+	w := p.start(t, env{names: namesOf(groups), zones: []zoneSpec{{name: zone, seed: []rec{hand, a(www, "192.0.2.2", 300), v6a, v6b, a(api, "192.0.2.2", 60)}}}})
+	h := newHealth(dns.Health{ip1: false, ip2: true, ip3: true, ip6a: false, ip6b: true})
 	c := newCore(t, w.provider, h, groups, nil)
 	created := a(api, "192.0.2.3", 60)
 	created.comment = "managed by goavail"
 	c.pass(t)
-	expect(t, w, "192.0.2.1 down", zone, []string{www, api}, a(www, "192.0.2.2", 300), a(api, "192.0.2.2", 60), created)
+	expect(t, w, "192.0.2.1 and 2001:db8::1 down", zone, []string{www, api}, a(www, "192.0.2.2", 300), v6b, a(api, "192.0.2.2", 60), created)
 	h.set(ip1, true)
+	h.set(ip6a, true)
 	c.pass(t)
-	expect(t, w, "192.0.2.1 back up", zone, []string{www, api}, hand, a(www, "192.0.2.2", 300), a(api, "192.0.2.2", 60), created)
+	expect(t, w, "back up", zone, []string{www, api}, hand, a(www, "192.0.2.2", 300), v6a, v6b, a(api, "192.0.2.2", 60), created)
 }
 
 // scenarioUnmanaged: records goavail does not manage stay as they are:
@@ -438,6 +445,35 @@ func scenarioTransient(t *testing.T, p provider) {
 	expect(t, w, "after the retry", zone, []string{www}, a(www, "192.0.2.2", 60))
 	if ok, failed := w.writes(zone); ok < 1 || failed != 1 {
 		t.Errorf("writes: %d applied, %d failed; want 1 or more, and 1", ok, failed)
+	}
+}
+
+// scenarioLostAnswer: a restore lands but its answer is lost (the pass
+// fails, transiently); the next pass lists the zone, finds the record
+// there and sends nothing: no duplicate, nothing undone.
+func scenarioLostAnswer(t *testing.T, p provider) {
+	const zone = "example.com"
+	www := "www." + zone
+	groups := []dns.Group{{Zone: zone, Hostnames: []string{www}, Addrs: []netip.Addr{ip1, ip2, ip3}, TTL: 60}}
+	w := p.start(t, env{names: namesOf(groups), zones: []zoneSpec{{name: zone, seed: []rec{a(www, "192.0.2.1", 60), a(www, "192.0.2.2", 60)}}}})
+	h := newHealth(dns.Health{ip1: false, ip2: true, ip3: true})
+	c := newCore(t, w.provider, h, groups, nil)
+	c.pass(t) // the zone's first write (and its fence)
+	expect(t, w, "192.0.2.1 down", zone, []string{www}, a(www, "192.0.2.2", 60), a(www, "192.0.2.3", 60))
+	w.loseAnswer(t, zone)
+	h.set(ip1, true)
+	rep := c.r.Pass(context.Background())
+	var perm *dns.PermanentError
+	if rep.Err == nil || errors.As(rep.Err, &perm) {
+		t.Fatalf("the pass whose answer was lost: %v; want a transient error", rep.Err)
+	}
+	want := []rec{a(www, "192.0.2.1", 60), a(www, "192.0.2.2", 60), a(www, "192.0.2.3", 60)}
+	expect(t, w, "the restore landed, its answer lost", zone, []string{www}, want...)
+	ok, failed := w.writes(zone)
+	c.pass(t)
+	expect(t, w, "the next pass", zone, []string{www}, want...)
+	if ok2, failed2 := w.writes(zone); ok2 != ok || failed2 != failed {
+		t.Errorf("the next pass wrote: writes %d/%d before, %d/%d after; want none (the restore is there)", ok, failed, ok2, failed2)
 	}
 }
 

@@ -91,7 +91,8 @@ func startBIND(t *testing.T, e env) *world {
 				t.Fatalf("hand edit of %s: %s", zone, mdns.RcodeToString[rc])
 			}
 		},
-		transient: func(t *testing.T, zone string) { proxies[zone].dropNextUpdate() },
+		transient:  func(t *testing.T, zone string) { proxies[zone].dropNextUpdate() },
+		loseAnswer: func(t *testing.T, zone string) { proxies[zone].lose.Store(true) },
 		latency: func(t *testing.T, d time.Duration) {
 			for _, p := range proxies {
 				p.latency.Store(int64(d))
@@ -148,6 +149,7 @@ func lookup(t *testing.T, addr, name string, typ uint16) []rec {
 type updateDropper struct {
 	addr       string
 	armed      atomic.Bool
+	lose       atomic.Bool // forward the next UPDATE, then drop its answer
 	ok, failed atomic.Int64
 	latency    atomic.Int64 // a time.Duration
 }
@@ -238,6 +240,9 @@ func (d *updateDropper) serve(c net.Conn, upstream string, track func(net.Conn))
 				d.ok.Add(1)
 			} else {
 				d.failed.Add(1)
+			}
+			if d.lose.CompareAndSwap(true, false) {
+				return // applied, and the answer lost
 			}
 		case !update:
 			time.Sleep(time.Duration(d.latency.Load())) // the answer's way back from a distant primary

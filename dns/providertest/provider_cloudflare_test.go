@@ -81,6 +81,9 @@ func startCloudflare(t *testing.T, e env) *world {
 		transient: func(t *testing.T, zone string) {
 			emu.Inject(cfemu.Fault{Method: http.MethodPost, PathSuffix: "/zones/" + ids[zone] + "/dns_records/batch", Status: http.StatusServiceUnavailable, Count: 1})
 		},
+		loseAnswer: func(t *testing.T, zone string) {
+			emu.Inject(cfemu.Fault{Method: http.MethodPost, PathSuffix: "/zones/" + ids[zone] + "/dns_records/batch", LoseAnswer: true, Count: 1})
+		},
 		writes: func(zone string) (ok, failed int) {
 			for _, r := range emu.Requests() {
 				if r.Method == http.MethodPost && strings.HasSuffix(r.Path, "/zones/"+ids[zone]+"/dns_records/batch") {
