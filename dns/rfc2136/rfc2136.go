@@ -180,19 +180,19 @@ func (p *Provider) queryConn(ctx context.Context, zone string, keys []setKey) (m
 	if len(keys) == 0 {
 		return map[setKey][]mdns.RR{}, nil
 	}
-	ctx, cancel := context.WithTimeout(ctx, p.o.Timeout)
+	dctx, cancel := context.WithTimeout(ctx, p.o.Timeout)
 	defer cancel()
 	start := time.Now()
-	conn, err := p.client.DialContext(ctx, p.o.Server)
+	conn, err := p.client.DialContext(dctx, p.o.Server)
 	if err != nil {
 		err = fmt.Errorf("%s: %w", what, err)
 		p.observe("list", err, time.Since(start))
 		return nil, err
 	}
 	defer conn.Close()
-	if dl, ok := ctx.Deadline(); ok {
-		_ = conn.SetDeadline(dl)
-	}
+	// Each query has the timeout to itself (the client's, within ctx's
+	// deadline), not the listing as a whole: a zone of many names on a
+	// distant primary takes longer than one exchange.
 	sets := make(map[setKey][]mdns.RR, len(keys))
 	for _, k := range keys {
 		q := new(mdns.Msg)

@@ -67,6 +67,13 @@ func (p *Provider) newUpdate(zone string, creates, deletes []dns.Record) (*updat
 	}
 	for _, rr := range adds {
 		k := setKey{rr.Header().Name, rr.Header().Rrtype}
+		// An RRset has one TTL, and named gives the whole set the TTL of
+		// a record added to it: a record added to a set that keeps
+		// records takes their TTL, so that the records already there
+		// (some maybe not goavail's) keep theirs.
+		if rest := without(u.after[k], []mdns.RR{rr}); len(rest) > 0 {
+			rr.Header().Ttl = rest[0].Header().Ttl
+		}
 		u.after[k] = append(without(u.after[k], []mdns.RR{rr}), rr)
 	}
 	u.remove(dels)
