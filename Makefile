@@ -131,9 +131,9 @@ soak: test-deps
 # (bind9) behind a recording proxy, one listener per agent run; the journal
 # check then reads named's own journal (named-journalprint) and the proxy,
 # and checks every UPDATE's prerequisites; the late write (an UPDATE held
-# in the proxy past the lease) is always in. Not part of make test (it
-# takes as long as the Cloudflare run): e.g. make chaos PROVIDER=rfc2136
-# DURATION=180 AGENTS=3.
+# in the proxy past the lease) is always in. make test runs a short one of
+# each (TestE2E_Chaos and TestE2E_ChaosBIND, 3 agents, 100 s each); e.g.
+# make chaos PROVIDER=rfc2136 DURATION=180 AGENTS=3 for a longer one.
 SEED ?=
 DURATION ?= 600
 AGENTS ?= 5

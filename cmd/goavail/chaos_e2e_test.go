@@ -118,7 +118,18 @@ func envInt(name string, def int) int {
 // the whole run: chaos.Check (the agents' lease claims) and
 // chaos.CheckJournal (the emulator's journal alone). The seed is printed;
 // set GOAVAIL_CHAOS_SEED to replay a run.
-func TestE2E_Chaos(t *testing.T) {
+func TestE2E_Chaos(t *testing.T) { runChaos(t) }
+
+// TestE2E_ChaosBIND is TestE2E_Chaos against a real named (the provider
+// rfc2136), as make chaos PROVIDER=rfc2136 runs it: make test runs both,
+// each for chaosDefaultSeconds, so every CI run checks both providers'
+// journals.
+func TestE2E_ChaosBIND(t *testing.T) {
+	t.Setenv(chaosProviderEnv, "rfc2136")
+	runChaos(t)
+}
+
+func runChaos(t *testing.T) {
 	seconds := envInt("GOAVAIL_CHAOS_SECONDS", chaosDefaultSeconds)
 	n := envInt("GOAVAIL_CHAOS_AGENTS", 3)
 	seed := uint64(envInt("GOAVAIL_CHAOS_SEED", int(time.Now().UnixNano()%1_000_000)))
