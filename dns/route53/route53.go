@@ -108,9 +108,11 @@ type Provider struct {
 	ns   map[string][]string          // zone -> its nameservers, host:port
 	read map[string]map[setKey]rrset  // zone -> set -> as last listed or written
 	seen map[string]map[nameType]bool // zone -> the names and types listed
-	// gone keeps the last set goavail emptied of a name and type, so a
-	// restore where none is left brings its routing fields back.
-	gone map[string]map[nameType]rrset
+	// gone keeps the sets goavail emptied, and was the set each value
+	// goavail removed was in (by name|type|value), so that a restore goes
+	// back into the set it left, with its routing fields and TTL.
+	gone map[string]map[setKey]rrset
+	was  map[string]map[string]setKey
 	wg   sync.WaitGroup // INSYNC polls
 }
 
@@ -168,7 +170,7 @@ func New(ctx context.Context, o Options) (*Provider, error) {
 		ro.Retryer = aws.NopRetryer{} // the core's pacing retries, not the SDK
 	})
 	p := &Provider{o: o, client: client, ids: map[string]string{}, ns: map[string][]string{},
-		read: map[string]map[setKey]rrset{}, seen: map[string]map[nameType]bool{}, gone: map[string]map[nameType]rrset{}}
+		read: map[string]map[setKey]rrset{}, seen: map[string]map[nameType]bool{}, gone: map[string]map[setKey]rrset{}, was: map[string]map[string]setKey{}}
 	for z, id := range o.ZoneIDs {
 		p.ids[strings.TrimSuffix(strings.ToLower(z), ".")] = strings.TrimPrefix(id, "/hostedzone/")
 	}
@@ -362,7 +364,8 @@ func (p *Provider) zoneMapsLocked(zone string) (map[setKey]rrset, map[nameType]b
 	if p.read[zone] == nil {
 		p.read[zone] = map[setKey]rrset{}
 		p.seen[zone] = map[nameType]bool{}
-		p.gone[zone] = map[nameType]rrset{}
+		p.gone[zone] = map[setKey]rrset{}
+		p.was[zone] = map[string]setKey{}
 	}
 	return p.read[zone], p.seen[zone]
 }

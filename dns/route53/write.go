@@ -64,7 +64,6 @@ func (e edit) changes() []types.Change {
 // the sets as last listed or written; p.mu held.
 func (p *Provider) planLocked(zone string, creates, deletes []dns.Record) ([]edit, error) {
 	read, seen := p.zoneMapsLocked(zone)
-	gone := p.gone[zone]
 	after := map[setKey]*rrset{}
 	touch := func(k setKey) *rrset {
 		if s, ok := after[k]; ok {
@@ -97,13 +96,13 @@ func (p *Provider) planLocked(zone string, creates, deletes []dns.Record) ([]edi
 		if !seen[nt] {
 			return nil, fmt.Errorf("change zone %s: %s %s was not listed before the write, so its set cannot be named as it is", zone, nt.name, nt.typ)
 		}
-		k := p.targetLocked(zone, read, after, nt)
+		v := value(c)
+		k := p.targetLocked(zone, read, after, nt, v)
 		s := touch(k)
 		if s == nil {
-			s = p.newSet(zone, nt, k, c, gone)
+			s = p.newSet(zone, nt, k, c)
 			after[k] = s
 		}
-		v := value(c)
 		if !slices.ContainsFunc(s.ResourceRecords, func(rr types.ResourceRecord) bool { return aws.ToString(rr.Value) == v }) {
 			s.ResourceRecords = append(s.ResourceRecords, types.ResourceRecord{Value: aws.String(v)})
 		}
@@ -148,10 +147,18 @@ func (p *Provider) holderLocked(read map[setKey]rrset, d dns.Record, nt nameType
 	return keys[0], true
 }
 
-// targetLocked is the set a created record goes into: the name's set (the
-// one whose identifier is the name's first label, when it has several),
-// else the one a new set will have.
-func (p *Provider) targetLocked(zone string, read map[setKey]rrset, after map[setKey]*rrset, nt nameType) setKey {
+// targetLocked is the set a created record goes into: the set goavail
+// removed the value from, if it is there or was emptied by goavail; else
+// the name's set (the one whose identifier is the name's first label, when
+// it has several); else a new one.
+func (p *Provider) targetLocked(zone string, read map[setKey]rrset, after map[setKey]*rrset, nt nameType, v string) setKey {
+	if k, ok := p.was[zone][nt.name+"|"+nt.typ+"|"+v]; ok {
+		_, there := read[k]
+		_, emptied := p.gone[zone][k]
+		if there || emptied {
+			return k
+		}
+	}
 	var keys []setKey
 	for k := range read {
 		if k.nameType == nt {
@@ -172,9 +179,6 @@ func (p *Provider) targetLocked(zone string, read map[setKey]rrset, after map[se
 	if len(keys) > 0 {
 		return keys[0]
 	}
-	if t, ok := p.gone[zone][nt]; ok {
-		return keyOf(t)
-	}
 	if p.weighted(zone, nt.name) {
 		return setKey{nt, firstLabel(nt.name)}
 	}
@@ -188,8 +192,8 @@ func (p *Provider) weighted(zone, n string) bool {
 // newSet is a set where the name has none: the last one goavail emptied
 // of that name and type (its routing fields and TTL), else weighted with
 // weight 0 when Options.Weighted says so, else simple.
-func (p *Provider) newSet(zone string, nt nameType, k setKey, r dns.Record, gone map[nameType]rrset) *rrset {
-	if t, ok := gone[nt]; ok && keyOf(t) == k {
+func (p *Provider) newSet(zone string, nt nameType, k setKey, r dns.Record) *rrset {
+	if t, ok := p.gone[zone][k]; ok {
 		t.ResourceRecords = nil
 		return &t
 	}
@@ -359,13 +363,27 @@ func (p *Provider) commit(zone string, edits []edit) {
 	defer p.mu.Unlock()
 	read, _ := p.zoneMapsLocked(zone)
 	for _, e := range edits {
+		if e.before != nil {
+			kept := map[string]bool{}
+			if e.after != nil {
+				for _, v := range valueList(*e.after) {
+					kept[v] = true
+				}
+			}
+			for _, v := range valueList(*e.before) {
+				if !kept[v] {
+					p.was[zone][e.k.name+"|"+e.k.typ+"|"+v] = e.k
+				}
+			}
+		}
 		if e.after == nil {
 			delete(read, e.k)
 			if e.before != nil {
-				p.gone[zone][e.k.nameType] = *e.before
+				p.gone[zone][e.k] = *e.before
 			}
 			continue
 		}
+		delete(p.gone[zone], e.k)
 		read[e.k] = *e.after
 	}
 }

@@ -22,10 +22,45 @@ type RRSet struct {
 	Failover          string             `xml:"Failover,omitempty"`
 	MultiValueAnswer  *bool              `xml:"MultiValueAnswer,omitempty"`
 	TTL               *int64             `xml:"TTL,omitempty"`
-	Values            []string           `xml:"ResourceRecords>ResourceRecord>Value"`
+	Values            []string           `xml:"-"`
 	AliasTarget       *AliasTarget       `xml:"AliasTarget,omitempty"`
 	HealthCheckID     string             `xml:"HealthCheckId,omitempty"`
 	CidrRoutingConfig *CidrRoutingConfig `xml:"CidrRoutingConfig,omitempty"`
+}
+
+// rrValue is one ResourceRecord element.
+type rrValue struct {
+	Value string `xml:"Value"`
+}
+
+// MarshalXML writes the set as Route 53's ResourceRecordSet element.
+func (r RRSet) MarshalXML(e *xml.Encoder, start xml.StartElement) error {
+	type Plain RRSet
+	w := struct {
+		Plain
+		Records []rrValue `xml:"ResourceRecords>ResourceRecord"`
+	}{Plain: Plain(r)}
+	for _, v := range r.Values {
+		w.Records = append(w.Records, rrValue{v})
+	}
+	return e.EncodeElement(w, start)
+}
+
+// UnmarshalXML reads a ResourceRecordSet element.
+func (r *RRSet) UnmarshalXML(d *xml.Decoder, start xml.StartElement) error {
+	type Plain RRSet
+	var w struct {
+		Plain
+		Records []rrValue `xml:"ResourceRecords>ResourceRecord"`
+	}
+	if err := d.DecodeElement(&w, &start); err != nil {
+		return err
+	}
+	*r = RRSet(w.Plain)
+	for _, v := range w.Records {
+		r.Values = append(r.Values, v.Value)
+	}
+	return nil
 }
 
 // GeoLocation is a geolocation set's location.
