@@ -167,7 +167,9 @@ func TestWeighted_RemoveRestore(t *testing.T) {
 		t.Fatalf("after the restore www is %+v, want the weighted set www with 3 values", www)
 	}
 	for _, n := range []string{"other.example.com", "alias.example.com"} {
-		if !slices.EqualFunc(find(before, n, "A"), find(after, n, "A"), func(a, b r53emu.RRSet) bool { return a.Name == b.Name && slices.Equal(a.Values, b.Values) && (a.AliasTarget == nil) == (b.AliasTarget == nil) }) {
+		if !slices.EqualFunc(find(before, n, "A"), find(after, n, "A"), func(a, b r53emu.RRSet) bool {
+			return a.Name == b.Name && slices.Equal(a.Values, b.Values) && (a.AliasTarget == nil) == (b.AliasTarget == nil)
+		}) {
 			t.Errorf("%s changed: %+v -> %+v", n, find(before, n, "A"), find(after, n, "A"))
 		}
 	}

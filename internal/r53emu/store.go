@@ -127,12 +127,14 @@ func (r RRSet) canonical() string {
 	return string(b)
 }
 
-// sortKey orders sets as ListResourceRecordSets lists them: by name with
-// its labels reversed (com.example.www), then type, then set identifier.
+// sortKey orders sets as ListResourceRecordSets lists them (its API
+// reference, "Sort order"): by DNS name with its labels reversed and the
+// trailing dot kept (com.example.www.), in ASCII order, the wildcard as
+// "*"; then by type, then set identifier.
 func sortKey(k Key) string {
-	labels := strings.Split(strings.TrimSuffix(k.Name, "."), ".")
+	labels := strings.Split(strings.TrimSuffix(strings.ReplaceAll(k.Name, `\052`, "*"), "."), ".")
 	slices.Reverse(labels)
-	return strings.Join(labels, ".") + "\x00" + k.Type + "\x00" + k.SetIdentifier
+	return strings.Join(labels, ".") + ".\x00" + k.Type + "\x00" + k.SetIdentifier
 }
 
 func less(a, b Key) int { return strings.Compare(sortKey(a), sortKey(b)) }
@@ -244,6 +246,7 @@ func (z *zone) apply(changes []Change, now time.Time) (deleted, created []RRSet,
 			msgs = append(msgs, fmt.Sprintf("Invalid action %q: must be CREATE, DELETE or UPSERT", c.Action))
 		}
 	}
+	msgs = append(msgs, z.conflicts(view)...)
 	if len(msgs) > 0 {
 		return nil, nil, msgs
 	}
@@ -265,6 +268,40 @@ func (z *zone) apply(changes []Change, now time.Time) (deleted, created []RRSet,
 	}
 	z.version++
 	return deleted, created, nil
+}
+
+// conflicts are the names and types a batch would leave with a simple set
+// beside another set: Route 53 holds either one simple set or only sets
+// with identifiers.
+func (z *zone) conflicts(view map[Key]*RRSet) []string {
+	var msgs []string
+	done := map[Key]bool{}
+	for k := range view {
+		nt := Key{Name: k.Name, Type: k.Type}
+		if done[nt] {
+			continue
+		}
+		done[nt] = true
+		n, simple := 0, false
+		count := func(k Key) {
+			n++
+			simple = simple || k.SetIdentifier == ""
+		}
+		for hk := range z.sets {
+			if _, changed := view[hk]; !changed && hk.Name == k.Name && hk.Type == k.Type {
+				count(hk)
+			}
+		}
+		for vk, s := range view {
+			if s != nil && vk.Name == k.Name && vk.Type == k.Type {
+				count(vk)
+			}
+		}
+		if n > 1 && simple {
+			msgs = append(msgs, fmt.Sprintf("RRSet of type %s with DNS name %s is not permitted because a conflicting RRSet of type %s with the same DNS name already exists in zone %s.", k.Type, k.Name, k.Type, z.name))
+		}
+	}
+	return msgs
 }
 
 // validate checks what Route 53 checks of a set on its own; "" if fine.
