@@ -82,7 +82,7 @@ func (m *metrics) registerDNS(rec *dns.Reconciler) *dnsMetrics {
 	}
 	m.reg.MustRegister(d.propagation, d.outageToDNS, d.late,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "goavail_dns_quarantined_changes",
-			Help: "DNS changes Cloudflare refuses for what they are (CNAME conflict, over-long comment, ...), held out of the batches and retried slowly."},
+			Help: "DNS changes the DNS provider refuses for what they are (CNAME conflict, over-long comment, ...), held out of the batches and retried slowly."},
 			func() float64 { return float64(len(rec.Quarantined())) }),
 		tierCollector{rec})
 	return d
@@ -150,7 +150,7 @@ func (e *events) quarantined(r dns.PassReport) {
 			if q.New {
 				e.notify(notify.Event{Kind: notify.KindDNSChange, At: q.Since, Node: e.node, Zone: q.Zone, Name: q.Record.Name, Type: q.Record.Type,
 					Content: q.Record.Content, Action: q.Action, Mode: "quarantined",
-					Error: fmt.Sprintf("Cloudflare refuses it (code %d: %s); retried at %s or when the zone or config changes", q.Code, q.Message, q.NextTry.UTC().Format(time.RFC3339))})
+					Error: fmt.Sprintf("the DNS provider refuses it (code %d: %s); retried at %s or when the zone or config changes", q.Code, q.Message, q.NextTry.UTC().Format(time.RFC3339))})
 			}
 		}
 	}

@@ -29,10 +29,13 @@ func newProvider(cfg *config.Config, dryRun bool, getenv func(string) string, lo
 	for _, k := range kinds {
 		var p dns.Provider
 		var err error
-		if k == config.ProviderRFC2136 {
+		switch k {
+		case config.ProviderRFC2136:
 			p, err = newRFC2136(cfg, dryRun, getenv, log, observe, names)
-		} else {
+		case config.ProviderCloudflare:
 			p, err = newCloudflare(cfg, dryRun, getenv, log, observe)
+		default:
+			return nil, fmt.Errorf("provider %q: this build cannot write to it", k)
 		}
 		if err != nil || p == nil {
 			return nil, err

@@ -65,6 +65,7 @@ type Config struct {
 	Members    Members         `toml:"Members"`
 	Cloudflare Cloudflare      `toml:"Cloudflare"`
 	RFC2136    RFC2136         `toml:"RFC2136"`
+	Route53    Route53         `toml:"Route53"`
 	Records    []RecordGroup   `toml:"Records"`
 	Hooks      []HookConfig    `toml:"Hooks"`
 	Webhooks   []WebhookConfig `toml:"Webhooks"`
@@ -203,7 +204,7 @@ type RecordGroup struct {
 	// record type is up.
 	FallbackAddresses []string `toml:"fallback_addresses"`
 	MinPrimaryUp      *int     `toml:"min_primary_up"`
-	// Provider is "cloudflare" (default) or "rfc2136" (the server and
+	// Provider is "cloudflare" (default), "rfc2136" or "route53" (the server and
 	// key in the [RFC2136] block).
 	Provider *string `toml:"provider"`
 }
@@ -237,9 +238,13 @@ type Group struct {
 	// MinPrimaryUp is min_primary_up, 1 when unset.
 	Backups, Fallbacks []netip.Addr
 	MinPrimaryUp       int
-	// Provider is where the group's records live: "cloudflare" or
-	// "rfc2136" (the [[Records]] table's provider key).
+	// Provider is where the group's records live: "cloudflare",
+	// "rfc2136" or "route53" (the [[Records]] table's provider key).
 	Provider string
+	// Weighted: the group is the original goavail's [Route53] block,
+	// whose record sets are weighted (set identifier = the hostname's
+	// first label, weight 0); a set goavail creates for it is too.
+	Weighted bool
 
 	where string // the key prefix errors name, e.g. Records[1]
 }

@@ -33,6 +33,7 @@ func validAccountID(s string) bool {
 
 func (c *Config) dnsDefaults(md toml.MetaData) {
 	c.rfc2136Defaults()
+	c.route53Defaults()
 	if !md.IsDefined("Cloudflare", "propagation_bound") {
 		c.Cloudflare.PropagationBound = Duration(DefaultPropagationBound)
 	}

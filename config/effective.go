@@ -37,6 +37,12 @@ func (c *Config) Effective() string {
 		TSIGAlgorithm string   `toml:"tsig_algorithm"`
 		Timeout       Duration `toml:"timeout"`
 	}
+	type route53 struct { // never credentials: they are never in the file
+		AWSRegion string   `toml:"aws_region"`
+		AWSZoneID string   `toml:"aws_zoneid,omitempty"`
+		AWSDomain string   `toml:"aws_domain,omitempty"`
+		Timeout   Duration `toml:"timeout"`
+	}
 	type api struct {
 		APIBaseURL     string   `toml:"api_base_url"`
 		BatchSize      int      `toml:"batch_size"`
@@ -64,14 +70,22 @@ func (c *Config) Effective() string {
 		Members          Members         `toml:"Members"`
 		Cloudflare       api             `toml:"Cloudflare"`
 		RFC2136          *rfc2136        `toml:"RFC2136,omitempty"`
+		Route53          *route53        `toml:"Route53,omitempty"`
 		Records          []group         `toml:"Records"`
 		Hooks            []HookConfig    `toml:"Hooks,omitempty"`
 		Webhooks         []WebhookConfig `toml:"Webhooks,omitempty"`
 	}{c.FailureThreshold, c.RiseThreshold, c.Interval, c.ProbeTimeout, c.ReconcilePeriod, c.NodeName, c.FlapHalfLife, c.FlapSuppress, c.FlapReuse, c.MaxRemovals, c.RemovalWindow, c.StateFile, c.HistoryMaxAge, c.HistoryMaxMiB, c.HTTPListen, c.Deployment, c.FenceName, c.Members,
-		api{cmp.Or(c.Cloudflare.APIBaseURL, DefaultAPIBaseURL), c.Cloudflare.BatchSize, c.Cloudflare.RequestTimeout, c.Cloudflare.DNSChanges}, nil, nil, c.Hooks, nil}
+		api{cmp.Or(c.Cloudflare.APIBaseURL, DefaultAPIBaseURL), c.Cloudflare.BatchSize, c.Cloudflare.RequestTimeout, c.Cloudflare.DNSChanges}, nil, nil, nil, c.Hooks, nil}
 	if slices.Contains(c.Providers(), ProviderRFC2136) {
 		r := c.RFC2136
 		out.RFC2136 = &rfc2136{r.Server, r.TSIGKeyName, r.TSIGAlgorithm, r.Timeout}
+	}
+	if slices.Contains(c.Providers(), ProviderRoute53) {
+		r := c.Route53
+		// The [Route53] block's own group shows as a [[Records]] table
+		// (provider route53); aws_domain stays to say which zone's id
+		// aws_zoneid is, and that the group writes weighted sets.
+		out.Route53 = &route53{r.AWSRegion, r.AWSZoneID, normalizeName(r.AWSDomain), r.Timeout}
 	}
 	for _, w := range c.Webhooks {
 		if !strings.HasPrefix(w.URL, "env:") { // the path and query may be a token

@@ -22,6 +22,9 @@ func (c *Config) buildGroups() ([]Group, []error) {
 		raw = append(raw, source{"Cloudflare", RecordGroup{DNSDomain: cf.DNSDomain, Hostnames: cf.Hostnames, IPAddresses: cf.IPAddresses, DNSProxied: &p, Drain: cf.Drain, Match: &cf.Match, Checks: cf.Checks,
 			BackupAddresses: cf.BackupAddresses, FallbackAddresses: cf.FallbackAddresses, MinPrimaryUp: cf.MinPrimaryUp}})
 	}
+	if rg, ok := c.route53Group(); ok {
+		raw = append(raw, source{"Route53", rg})
+	}
 	for i, rg := range c.Records {
 		raw = append(raw, source{fmt.Sprintf("Records[%d]", i), rg})
 	}
@@ -32,6 +35,7 @@ func (c *Config) buildGroups() ([]Group, []error) {
 	for _, r := range raw {
 		g, gerrs := buildGroup(r.where, r.rg, cf)
 		g.where = r.where
+		g.Weighted = r.where == "Route53"
 		gerrs = append(gerrs, c.buildChecks(r.where, r.rg.Checks, r.rg.Match, &g)...)
 		errs = append(errs, gerrs...)
 		for _, h := range g.Hostnames {

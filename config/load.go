@@ -55,8 +55,8 @@ func Parse(text string) (*Config, error) {
 func unknownKey(k toml.Key) error {
 	name := k.String()
 	switch {
-	case k[0] == "Route53":
-		return fmt.Errorf("%s: Route 53 is not supported; remove the [Route53] block", name)
+	case k[0] == "Route53" && strings.HasPrefix(strings.ToLower(name), "route53.aws_access") || strings.HasPrefix(strings.ToLower(name), "route53.aws_secret"):
+		return fmt.Errorf("%s: AWS credentials never go in the config file; goavail reads them from the AWS SDK's default chain (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, ~/.aws/credentials, or the instance's role)", name)
 	case name == "slack_addr":
 		return fmt.Errorf("slack_addr: no longer read; add a [[Webhooks]] table with url = \"env:SLACK_WEBHOOK_URL\" and format = \"slack\"")
 	case name == "port":

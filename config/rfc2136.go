@@ -78,10 +78,10 @@ func groupProvider(p *string) (string, error) {
 		return ProviderCloudflare, nil
 	}
 	switch v := strings.ToLower(strings.TrimSpace(*p)); v {
-	case ProviderCloudflare, ProviderRFC2136:
+	case ProviderCloudflare, ProviderRFC2136, ProviderRoute53:
 		return v, nil
 	}
-	return "", fmt.Errorf("provider = %q: must be \"cloudflare\" (the default) or \"rfc2136\"", *p)
+	return "", fmt.Errorf("provider = %q: must be \"cloudflare\" (the default), \"rfc2136\" or \"route53\"", *p)
 }
 
 func (c *Config) rfc2136Defaults() {
@@ -114,7 +114,15 @@ func (c *Config) rfc2136Validate() []error {
 	used := false
 	for i, g := range c.Groups {
 		if j := slices.IndexFunc(c.Groups[:i], func(o Group) bool { return o.Zone == g.Zone }); j >= 0 && c.Groups[j].Provider != g.Provider {
-			bad("%s.provider: this group uses %q, but %s, in the same zone %s, uses %q; a zone lives at one provider", g.where, g.Provider, c.Groups[j].where, g.Zone, c.Groups[j].Provider)
+			key := g.where + ".provider"
+			if g.where == "Route53" || g.where == "Cloudflare" {
+				key = "[" + g.where + "]" // the block is the provider: it has no provider key
+			}
+			other := c.Groups[j].where
+			if other == "Route53" || other == "Cloudflare" {
+				other = "[" + other + "]"
+			}
+			bad("%s: this group uses %q, but %s, in the same zone %s, uses %q; a zone lives at one provider", key, g.Provider, other, g.Zone, c.Groups[j].Provider)
 		}
 		if g.Provider != ProviderRFC2136 {
 			continue

@@ -87,11 +87,15 @@ func (c *Config) validate() []error {
 	}
 	errs = append(errs, c.strayChecks()...)
 	errs = append(errs, c.rfc2136Validate()...)
+	errs = append(errs, c.route53Validate()...)
+	if n := c.route53Notice(); n != "" {
+		c.Notices = append(c.Notices, n)
+	}
 	if n := c.portsNotice(); n != "" {
 		c.Notices = append(c.Notices, n)
 	}
 	if len(groups) == 0 && len(gerrs) == 0 {
-		bad("no record groups: set dns_domain, hostnames and ip_addresses in [Cloudflare] or add a [[Records]] table")
+		bad("no record groups: set dns_domain, hostnames and ip_addresses in [Cloudflare] (or aws_domain, hostnames and ip_addresses in [Route53]) or add a [[Records]] table")
 	}
 	return errs
 }

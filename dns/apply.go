@@ -313,7 +313,7 @@ func (r *Reconciler) quarantineAll(zone string, b []change, code int64, msg stri
 		r.mu.Unlock()
 		if fresh {
 			res.fresh = append(res.fresh, q.key())
-			r.cfg.Log.Warn("dns change quarantined: Cloudflare refuses it; the zone's other changes go on, and it is retried slowly",
+			r.cfg.Log.Warn("dns change quarantined: the DNS provider refuses it; the zone's other changes go on, and it is retried slowly",
 				"zone", zone, "action", c.action, "name", c.rec.Name, "type", c.rec.Type, "content", c.rec.Content,
 				"result", "quarantined", "code", q.Code, "message", q.Message, "retry_at", q.NextTry.Round(time.Second))
 		}

@@ -104,7 +104,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			Usage:     "check a config file: list every problem, or say it is valid and print the effective configuration",
 			ArgsUsage: "[CONFIG-FILE]",
 			Flags: []cli.Flag{configFlag,
-				&cli.BoolFlag{Name: "check-api", Usage: "also ask Cloudflare, with the credentials monitor would use: look every zone up, and list the managed records whose ttl or proxied flag differs from the config (changes nothing)"}},
+				&cli.BoolFlag{Name: "check-api", Usage: "also ask the DNS provider (Cloudflare, the RFC 2136 server, Route 53), with the credentials monitor would use: look every zone up, and list the managed records whose ttl or proxied flag differs from the config (changes nothing)"}},
 			Action: func(c *cli.Context) error {
 				path, err := configArg(c)
 				if err != nil {
@@ -178,7 +178,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 	}
 	return &cli.App{
 		Name:        "goavail",
-		Usage:       "keep Cloudflare DNS records pointing at the IP addresses that pass their health checks (ICMP, TCP, HTTP, HTTPS)",
+		Usage:       "keep DNS records (Cloudflare, RFC 2136, Route 53) pointing at the IP addresses that pass their health checks (ICMP, TCP, HTTP, HTTPS)",
 		Version:     version,
 		HideVersion: true, // --version is ours, so that it prints what `goavail version` prints
 		Writer:      stdout,
