@@ -37,7 +37,7 @@ func newProvider(cfg *config.Config, dryRun bool, getenv func(string) string, lo
 		case config.ProviderCloudflare:
 			p, err = newCloudflare(cfg, dryRun, getenv, log, observe)
 		case config.ProviderRoute53:
-			p, err = newRoute53(cfg, log, observe, names)
+			p, err = newRoute53(cfg, dryRun, log, observe, names)
 		default:
 			return nil, fmt.Errorf("provider %q: this build cannot write to it", k)
 		}
@@ -105,8 +105,10 @@ func newRFC2136(cfg *config.Config, dryRun bool, getenv func(string) string, log
 // files, instance role) when the first call needs them, never from the
 // config file; the endpoint from the SDK's own settings
 // (AWS_ENDPOINT_URL_ROUTE_53). Groups from the original's [Route53] block
-// get weighted sets (Group.Weighted).
-func newRoute53(cfg *config.Config, log *slog.Logger, observe func(string, error, time.Duration), names func(string) []string) (dns.Provider, error) {
+// get weighted sets (Group.Weighted). Dry-run without credentials the
+// chain can find returns nil (plan against the config), as for the
+// other providers.
+func newRoute53(cfg *config.Config, dryRun bool, log *slog.Logger, observe func(string, error, time.Duration), names func(string) []string) (dns.Provider, error) {
 	r := cfg.Route53
 	weighted := map[string]bool{} // zone|hostname
 	for _, g := range cfg.Groups {
@@ -120,6 +122,14 @@ func newRoute53(cfg *config.Config, log *slog.Logger, observe func(string, error
 		Weighted: func(zone, name string) bool { return weighted[zone+"|"+name] }, FenceLabel: cfg.FenceName, Timeout: r.Timeout.D(), Observe: observe})
 	if err != nil {
 		return nil, fmt.Errorf("Route53: %w", err)
+	}
+	if dryRun {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := p.CredentialsFound(ctx); err != nil {
+			log.Warn("no AWS credentials: dry-run plans as if every configured record exists", "err", err)
+			return nil, nil
+		}
 	}
 	log.Info("dns provider: Amazon Route 53", "region", r.AWSRegion, "zone_ids", cfg.Route53ZoneIDs(), "credentials", "the AWS SDK's default chain")
 	return p, nil

@@ -177,6 +177,17 @@ func New(ctx context.Context, o Options) (*Provider, error) {
 	return p, nil
 }
 
+// CredentialsFound asks the SDK's credential chain for credentials (which
+// may ask the instance's metadata service), sending nothing to Route 53.
+func (p *Provider) CredentialsFound(ctx context.Context) error {
+	c := p.client.Options().Credentials
+	if c == nil {
+		return errors.New("no credentials provider")
+	}
+	_, err := c.Retrieve(ctx)
+	return err
+}
+
 // Wait waits for the INSYNC polls under way (tests, shutdown).
 func (p *Provider) Wait() { p.wg.Wait() }
 
