@@ -31,6 +31,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -106,6 +107,7 @@ type Provider struct {
 	mu   sync.Mutex
 	ids  map[string]string            // zone -> hosted zone id
 	ns   map[string][]string          // zone -> its nameservers, host:port
+	size map[string]int64             // zone -> its set count, as GetHostedZone last said
 	read map[string]map[setKey]rrset  // zone -> set -> as last listed or written
 	seen map[string]map[nameType]bool // zone -> the names and types listed
 	// gone keeps the sets goavail emptied, and was the set each value
@@ -169,7 +171,7 @@ func New(ctx context.Context, o Options) (*Provider, error) {
 	client := route53.NewFromConfig(cfg, func(ro *route53.Options) {
 		ro.Retryer = aws.NopRetryer{} // the core's pacing retries, not the SDK
 	})
-	p := &Provider{o: o, client: client, ids: map[string]string{}, ns: map[string][]string{},
+	p := &Provider{o: o, client: client, ids: map[string]string{}, ns: map[string][]string{}, size: map[string]int64{},
 		read: map[string]map[setKey]rrset{}, seen: map[string]map[nameType]bool{}, gone: map[string]map[setKey]rrset{}, was: map[string]map[string]setKey{}}
 	for z, id := range o.ZoneIDs {
 		p.ids[strings.TrimSuffix(strings.ToLower(z), ".")] = strings.TrimPrefix(id, "/hostedzone/")
@@ -303,6 +305,9 @@ func (p *Provider) NameServers(ctx context.Context, zone string) ([]string, erro
 	}
 	p.mu.Lock()
 	p.ns[zone] = ns
+	if out.HostedZone != nil && out.HostedZone.ResourceRecordSetCount != nil {
+		p.size[zone] = *out.HostedZone.ResourceRecordSetCount
+	}
 	p.mu.Unlock()
 	return ns, nil
 }
@@ -330,7 +335,43 @@ func (p *Provider) listAll(ctx context.Context, zone, id string) ([]rrset, error
 	}
 }
 
-// Records lists the zone (every page) and returns one record per value of
+// pageSize is the most sets Route 53 lists in one page.
+const pageSize = 300
+
+// listNames lists the sets of each name, from the name on, until a set
+// of another name (or the end).
+func (p *Provider) listNames(ctx context.Context, zone, id string, names []string) ([]rrset, error) {
+	var out []rrset
+	for _, n := range names {
+		in := &route53.ListResourceRecordSetsInput{HostedZoneId: aws.String(id), StartRecordName: aws.String(n + ".")}
+		for page := 1; ; page++ {
+			what := fmt.Sprintf("list the record sets of %s in zone %s (%s), page %d", n, zone, id, page)
+			res, err := call(ctx, p, "list", what, func(ctx context.Context) (*route53.ListResourceRecordSetsOutput, error) {
+				return p.client.ListResourceRecordSets(ctx, in)
+			})
+			if err != nil {
+				return nil, err
+			}
+			other := false
+			for _, s := range res.ResourceRecordSets {
+				if name(aws.ToString(s.Name)) != n {
+					other = true
+					break
+				}
+				out = append(out, s)
+			}
+			if other || !res.IsTruncated || res.NextRecordName == nil {
+				break
+			}
+			in = &route53.ListResourceRecordSetsInput{HostedZoneId: aws.String(id), StartRecordName: res.NextRecordName, StartRecordType: res.NextRecordType, StartRecordIdentifier: res.NextRecordIdentifier}
+		}
+	}
+	return out, nil
+}
+
+// Records lists the zone (every page; or, when the zone's set count from
+// GetHostedZone says that takes more calls than there are managed names,
+// from each managed name on) and returns one record per value of
 // the managed names' sets of types, alias sets left out; it remembers each
 // set as listed.
 func (p *Provider) Records(ctx context.Context, zone string, types []string) ([]dns.Record, error) {
@@ -338,15 +379,28 @@ func (p *Provider) Records(ctx context.Context, zone string, types []string) ([]
 	if err != nil {
 		return nil, err
 	}
-	sets, err := p.listAll(ctx, zone, id)
+	managed := map[nameType]bool{}
+	var names []string
+	for _, n := range p.o.Names(zone) {
+		n = strings.TrimSuffix(strings.ToLower(n), ".")
+		if !slices.Contains(names, n) {
+			names = append(names, n)
+		}
+		for _, t := range types {
+			managed[nameType{n, strings.ToUpper(t)}] = true
+		}
+	}
+	p.mu.Lock()
+	size, known := p.size[zone]
+	p.mu.Unlock()
+	var sets []rrset
+	if known && (size+pageSize-1)/pageSize > int64(len(names)) {
+		sets, err = p.listNames(ctx, zone, id, names)
+	} else {
+		sets, err = p.listAll(ctx, zone, id)
+	}
 	if err != nil {
 		return nil, err
-	}
-	managed := map[nameType]bool{}
-	for _, n := range p.o.Names(zone) {
-		for _, t := range types {
-			managed[nameType{strings.TrimSuffix(strings.ToLower(n), "."), strings.ToUpper(t)}] = true
-		}
 	}
 	var out []dns.Record
 	p.mu.Lock()

@@ -3,6 +3,7 @@ package route53
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"sync"
@@ -359,5 +360,36 @@ func TestInsync(t *testing.T) {
 	ns, err := l.p.NameServers(context.Background(), zone)
 	if err != nil || len(ns) != 1 || ns[0] != l.emu.DNSAddr() {
 		t.Fatalf("NameServers = %v, %v; want [%s]", ns, err, l.emu.DNSAddr())
+	}
+}
+
+// TestRecords_PerNameInABigZone: when the zone's set count (known from
+// GetHostedZone) means more pages than there are managed names, Records
+// lists from each managed name instead of the whole zone.
+func TestRecords_PerNameInABigZone(t *testing.T) {
+	l := newLab(t, labOpts{})
+	for i := range 700 {
+		l.emu.Seed(zone, set(fmt.Sprintf("filler%03d.example.com", i), "A", "", nil, 60, "198.18.5.1"))
+	}
+	seedMigrated(l.emu)
+	l.emu.Seed(zone, set("www.example.com", "AAAA", "www", i64(0), 120, "2001:db8::1"))
+	p := l.provider(t, labOpts{names: []string{"www.example.com", "alias.example.com"}})
+	all, err := p.Records(context.Background(), zone, []string{"A", "AAAA"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(all) != 4 || l.count["list"] != 3 { // 703 sets: 3 pages of 300
+		t.Fatalf("whole zone: %d records in %d lists, want 4 in 3", len(all), l.count["list"])
+	}
+	if _, err := p.NameServers(context.Background(), zone); err != nil {
+		t.Fatal(err)
+	}
+	l.count["list"] = 0
+	got, err := p.Records(context.Background(), zone, []string{"A", "AAAA"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 4 || l.count["list"] != 2 {
+		t.Fatalf("per name: %v in %d lists, want the same 4 records in 2", got, l.count["list"])
 	}
 }
