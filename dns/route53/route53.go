@@ -58,9 +58,9 @@ const defaultTTL = 300
 // fenceTTL is the fence set's TTL.
 const fenceTTL = 60
 
-// DefaultPollInterval is how often a change's status is read until it is
-// INSYNC.
-const DefaultPollInterval = 2 * time.Second
+// DefaultPollInterval is how often a hosted zone's latest change is read
+// until it is INSYNC.
+const DefaultPollInterval = 5 * time.Second
 
 // insyncBound bounds the wait for one change to be INSYNC.
 const insyncBound = 10 * time.Minute
@@ -94,8 +94,9 @@ type Options struct {
 	// chain (environment, shared files, instance roles) and its endpoint
 	// settings (AWS_ENDPOINT_URL_ROUTE_53).
 	AWS *aws.Config
-	// PollInterval is how often GetChange is asked until INSYNC; 0 is
-	// DefaultPollInterval, negative turns the polling off.
+	// PollInterval is how often GetChange is asked about a hosted zone's
+	// latest change until it is INSYNC; 0 is DefaultPollInterval,
+	// negative turns the polling off.
 	PollInterval time.Duration
 }
 
@@ -115,7 +116,9 @@ type Provider struct {
 	// back into the set it left, with its routing fields and TTL.
 	gone map[string]map[setKey]rrset
 	was  map[string]map[string]setKey
-	wg   sync.WaitGroup // INSYNC polls
+	wg   sync.WaitGroup // INSYNC pollers
+	// polls are the changes each hosted zone's poller waits for (insync.go).
+	polls map[string][]change
 }
 
 // nameType is a name (no trailing dot, "*" as is) and a type.
@@ -171,7 +174,7 @@ func New(ctx context.Context, o Options) (*Provider, error) {
 	client := route53.NewFromConfig(cfg, func(ro *route53.Options) {
 		ro.Retryer = aws.NopRetryer{} // the core's pacing retries, not the SDK
 	})
-	p := &Provider{o: o, client: client, ids: map[string]string{}, ns: map[string][]string{}, size: map[string]int64{},
+	p := &Provider{o: o, client: client, ids: map[string]string{}, ns: map[string][]string{}, size: map[string]int64{}, polls: map[string][]change{},
 		read: map[string]map[setKey]rrset{}, seen: map[string]map[nameType]bool{}, gone: map[string]map[setKey]rrset{}, was: map[string]map[string]setKey{}}
 	for z, id := range o.ZoneIDs {
 		p.ids[strings.TrimSuffix(strings.ToLower(z), ".")] = strings.TrimPrefix(id, "/hostedzone/")

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -344,18 +345,33 @@ func TestPagination(t *testing.T) {
 	}
 }
 
-// TestInsync: a batch's change is polled until INSYNC and the time is
-// observed; the emulator's DNS server answers with the change from then.
+// TestInsync: a zone's changes are polled, the latest one only, until
+// INSYNC, and each batch's time is observed once.
 func TestInsync(t *testing.T) {
 	l := newLab(t, labOpts{poll: 20 * time.Millisecond})
-	l.emu.SetPropagationDelay(200 * time.Millisecond)
+	l.emu.SetPropagationDelay(300 * time.Millisecond)
 	seedMigrated(l.emu)
 	if err := l.pass(t, l.p, nil, only("198.18.0.1")); err != nil {
 		t.Fatal(err)
 	}
+	if err := l.pass(t, l.p, nil, only("198.18.0.2")); err != nil {
+		t.Fatal(err)
+	}
 	l.p.Wait()
-	if l.count["insync"] != 1 || l.count["insync failed"] != 0 || l.count["change"] < 2 {
-		t.Fatalf("observed %v, want one insync after several GetChange", l.count)
+	l.mu.Lock()
+	count := maps.Clone(l.count)
+	l.mu.Unlock()
+	if count["insync"] != 2 || count["insync failed"] != 0 || count["change"] < 2 {
+		t.Fatalf("observed %v, want 2 insync after several GetChange", count)
+	}
+	var asked []string
+	for _, r := range l.emu.Requests() {
+		if strings.Contains(r.Path, "/change/") && !slices.Contains(asked, r.Path) {
+			asked = append(asked, r.Path)
+		}
+	}
+	if len(asked) != 1 {
+		t.Errorf("GetChange asked about %d changes, want only the latest: %v", len(asked), asked)
 	}
 	ns, err := l.p.NameServers(context.Background(), zone)
 	if err != nil || len(ns) != 1 || ns[0] != l.emu.DNSAddr() {

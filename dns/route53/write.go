@@ -350,8 +350,7 @@ func (p *Provider) send(ctx context.Context, id, what string, edits []edit) erro
 		return err
 	}
 	if out.ChangeInfo != nil && p.o.PollInterval > 0 {
-		p.wg.Add(1)
-		go p.waitInsync(context.WithoutCancel(ctx), aws.ToString(out.ChangeInfo.Id), out.ChangeInfo.Status, time.Now())
+		p.pending(context.WithoutCancel(ctx), id, aws.ToString(out.ChangeInfo.Id), out.ChangeInfo.Status, time.Now())
 	}
 	return nil
 }
@@ -386,30 +385,4 @@ func (p *Provider) commit(zone string, edits []edit) {
 		delete(p.gone[zone], e.k)
 		read[e.k] = *e.after
 	}
-}
-
-// waitInsync asks GetChange until the change is INSYNC (or insyncBound
-// passes) and reports the time through Observe("insync").
-func (p *Provider) waitInsync(ctx context.Context, id string, status types.ChangeStatus, start time.Time) {
-	defer p.wg.Done()
-	ctx, cancel := context.WithTimeout(ctx, insyncBound)
-	defer cancel()
-	t := time.NewTimer(p.o.PollInterval)
-	defer t.Stop()
-	for status != types.ChangeStatusInsync {
-		select {
-		case <-ctx.Done():
-			p.observe("insync", fmt.Errorf("change %s: not INSYNC after %s: %w", id, time.Since(start).Round(time.Millisecond), ctx.Err()), time.Since(start))
-			return
-		case <-t.C:
-		}
-		out, err := call(ctx, p, "change", "read the change "+id+" (GetChange)", func(ctx context.Context) (*route53.GetChangeOutput, error) {
-			return p.client.GetChange(ctx, &route53.GetChangeInput{Id: aws.String(id)})
-		})
-		if err == nil && out.ChangeInfo != nil {
-			status = out.ChangeInfo.Status
-		}
-		t.Reset(p.o.PollInterval)
-	}
-	p.observe("insync", nil, time.Since(start))
 }
