@@ -3,13 +3,16 @@ package route53
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"slices"
 	"testing"
 	"time"
 
 	"github.com/goavail/goavail/dns"
+	"github.com/goavail/goavail/internal/r53emu"
 )
 
 // TestReconciler_MassEvent is the mass event against the emulator
@@ -68,4 +71,30 @@ func TestReconciler_MassEvent(t *testing.T) {
 	}
 	t.Logf("FIGURE mass event (100 addresses x 50 hostnames, weighted sets, half down, route53 against r53emu): %d requests (%d GET: zone look-up, fence, listings; %d change batches), pass %s",
 		byOp["GET"]+byOp["POST"], byOp["GET"], byOp["POST"], took.Round(time.Millisecond))
+}
+
+// TestReconciler_ThrottledThenRetried: a change batch answered Throttling
+// fails the pass as rate limited (the SDK does not retry it), nothing
+// written; the next pass lands the change.
+func TestReconciler_ThrottledThenRetried(t *testing.T) {
+	l := newLab(t, labOpts{names: []string{"www.example.com"}})
+	seedMigrated(l.emu)
+	all := []netip.Addr{netip.MustParseAddr("198.18.0.1"), netip.MustParseAddr("198.18.0.2"), netip.MustParseAddr("198.18.0.3")}
+	health := dns.Health{all[0]: false, all[1]: true, all[2]: true}
+	var logs bytes.Buffer
+	r := dns.NewReconciler(dns.ReconcilerConfig{Provider: l.p, Health: func() dns.Health { return health }, Log: slog.New(slog.NewTextHandler(&logs, nil))})
+	r.SetGroups([]dns.Group{{Zone: zone, Hostnames: []string{"www.example.com"}, Addrs: all, TTL: 120}}, time.Minute)
+	l.emu.Inject(r53emu.Fault{Method: "POST", Status: 400, Code: "Throttling"})
+	v := l.emu.Version(zone)
+	rep := r.Pass(context.Background())
+	var ra *dns.RetryAfterError
+	if !errors.As(rep.Err, &ra) || l.emu.Version(zone) != v {
+		t.Fatalf("throttled pass: %v (zone version %d -> %d), want a rate-limited error and nothing written", rep.Err, v, l.emu.Version(zone))
+	}
+	if rep := r.Pass(context.Background()); rep.Err != nil {
+		t.Fatalf("next pass: %v\n%s", rep.Err, logs.String())
+	}
+	if got := find(l.emu.Sets(zone), "www.example.com", "A"); len(got) != 1 || len(got[0].Values) != 2 || slices.Contains(got[0].Values, "198.18.0.1") {
+		t.Fatalf("after the retry www is %+v, want .2 and .3", got)
+	}
 }
