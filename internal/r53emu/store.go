@@ -26,6 +26,15 @@ type RRSet struct {
 	AliasTarget       *AliasTarget       `xml:"AliasTarget,omitempty"`
 	HealthCheckID     string             `xml:"HealthCheckId,omitempty"`
 	CidrRoutingConfig *CidrRoutingConfig `xml:"CidrRoutingConfig,omitempty"`
+	// GeoProximityLocation is kept as its XML, verbatim.
+	GeoProximityLocation *InnerXML `xml:"GeoProximityLocation,omitempty"`
+	// TrafficPolicyInstanceID names the traffic policy that made the set.
+	TrafficPolicyInstanceID string `xml:"TrafficPolicyInstanceId,omitempty"`
+}
+
+// InnerXML is an element kept as it came.
+type InnerXML struct {
+	Inner string `xml:",innerxml"`
 }
 
 // rrValue is one ResourceRecord element.
@@ -314,9 +323,9 @@ func validate(s RRSet, zone string) string {
 		return fmt.Sprintf("Invalid Resource Record set %s: a set must hold at least one record", k)
 	case s.AliasTarget == nil && s.TTL == nil:
 		return fmt.Sprintf("Invalid Resource Record set %s: TTL is required", k)
-	case (s.Weight != nil || s.Failover != "" || s.Region != "" || s.GeoLocation != nil || s.MultiValueAnswer != nil || s.CidrRoutingConfig != nil) && s.SetIdentifier == "":
+	case (s.Weight != nil || s.Failover != "" || s.Region != "" || s.GeoLocation != nil || s.MultiValueAnswer != nil || s.CidrRoutingConfig != nil || s.GeoProximityLocation != nil) && s.SetIdentifier == "":
 		return fmt.Sprintf("Invalid request: Missing field 'SetIdentifier' in Change with [Action=..., Name=%s, Type=%s, SetIdentifier=null]", s.Name, s.Type)
-	case s.SetIdentifier != "" && s.Weight == nil && s.Failover == "" && s.Region == "" && s.GeoLocation == nil && s.MultiValueAnswer == nil && s.CidrRoutingConfig == nil:
+	case s.SetIdentifier != "" && s.Weight == nil && s.Failover == "" && s.Region == "" && s.GeoLocation == nil && s.MultiValueAnswer == nil && s.CidrRoutingConfig == nil && s.GeoProximityLocation == nil:
 		return fmt.Sprintf("Invalid request: a set with SetIdentifier %s must name a routing policy", s.SetIdentifier)
 	}
 	seen := map[string]bool{}
