@@ -297,6 +297,11 @@ func (p *Provider) NameServers(ctx context.Context, zone string) ([]string, erro
 	if err != nil {
 		return nil, err
 	}
+	if out.HostedZone != nil {
+		if got := strings.TrimSuffix(strings.ToLower(aws.ToString(out.HostedZone.Name)), "."); got != zone {
+			return nil, &dns.PermanentError{Err: fmt.Errorf("read the hosted zone %s (%s): %s is the hosted zone of %s, not of %s: check aws_zoneid", zone, id, id, got, zone)}
+		}
+	}
 	ns = []string{}
 	if out.DelegationSet != nil {
 		for _, n := range out.DelegationSet.NameServers {

@@ -409,3 +409,23 @@ func TestRecords_PerNameInABigZone(t *testing.T) {
 		t.Fatalf("per name: %v in %d lists, want the same 4 records in 2", got, l.count["list"])
 	}
 }
+
+// TestCheckZones_WrongZoneID: an aws_zoneid of another zone is a
+// permanent error naming aws_zoneid, found at the check at start.
+func TestCheckZones_WrongZoneID(t *testing.T) {
+	l := newLab(t, labOpts{})
+	other := l.emu.AddZone("example.org")
+	cfg := aws.Config{Region: "us-east-1", BaseEndpoint: aws.String(l.emu.URL),
+		Credentials: aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
+			return aws.Credentials{AccessKeyID: l.emu.AccessKeyID, SecretAccessKey: l.emu.SecretAccessKey}, nil
+		})}
+	p, err := New(context.Background(), Options{Names: func(string) []string { return nil }, FenceLabel: "_goavail", AWS: &cfg, ZoneIDs: map[string]string{zone: "/hostedzone/" + other}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = p.CheckZones(context.Background(), []string{zone})
+	var perm *dns.PermanentError
+	if !errors.As(err, &perm) || !strings.Contains(err.Error(), "is the hosted zone of example.org, not of example.com: check aws_zoneid") {
+		t.Fatalf("CheckZones with another zone's id: %v", err)
+	}
+}
