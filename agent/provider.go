@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -11,6 +12,7 @@ import (
 	"github.com/goavail/goavail/dns"
 	"github.com/goavail/goavail/dns/cloudflare"
 	"github.com/goavail/goavail/dns/rfc2136"
+	"github.com/goavail/goavail/dns/route53"
 )
 
 // newProvider builds the providers the config's groups name: the one
@@ -34,6 +36,8 @@ func newProvider(cfg *config.Config, dryRun bool, getenv func(string) string, lo
 			p, err = newRFC2136(cfg, dryRun, getenv, log, observe, names)
 		case config.ProviderCloudflare:
 			p, err = newCloudflare(cfg, dryRun, getenv, log, observe)
+		case config.ProviderRoute53:
+			p, err = newRoute53(cfg, dryRun, log, observe, names)
 		default:
 			return nil, fmt.Errorf("provider %q: this build cannot write to it", k)
 		}
@@ -93,6 +97,41 @@ func newRFC2136(cfg *config.Config, dryRun bool, getenv func(string) string, log
 		return nil, fmt.Errorf("RFC2136: %w", err)
 	}
 	log.Info("dns provider: RFC 2136 dynamic updates", "server", r.Server, "key", r.TSIGKeyName, "algorithm", r.TSIGAlgorithm, "secret_from", from)
+	return p, nil
+}
+
+// newRoute53 builds the Route 53 provider from the [Route53] block. The
+// credentials come from the AWS SDK's default chain (environment, shared
+// files, instance role) when the first call needs them, never from the
+// config file; the endpoint from the SDK's own settings
+// (AWS_ENDPOINT_URL_ROUTE_53). Groups from the original's [Route53] block
+// get weighted sets (Group.Weighted). Dry-run without credentials the
+// chain can find returns nil (plan against the config), as for the
+// other providers.
+func newRoute53(cfg *config.Config, dryRun bool, log *slog.Logger, observe func(string, error, time.Duration), names func(string) []string) (dns.Provider, error) {
+	r := cfg.Route53
+	weighted := map[string]bool{} // zone|hostname
+	for _, g := range cfg.Groups {
+		if g.Provider == config.ProviderRoute53 && g.Weighted {
+			for _, h := range g.Hostnames {
+				weighted[g.Zone+"|"+h] = true
+			}
+		}
+	}
+	p, err := route53.New(context.Background(), route53.Options{Region: r.AWSRegion, ZoneIDs: cfg.Route53ZoneIDs(), Names: names,
+		Weighted: func(zone, name string) bool { return weighted[zone+"|"+name] }, FenceLabel: cfg.FenceName, Timeout: r.Timeout.D(), Observe: observe})
+	if err != nil {
+		return nil, fmt.Errorf("Route53: %w", err)
+	}
+	if dryRun {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := p.CredentialsFound(ctx); err != nil {
+			log.Warn("no AWS credentials: dry-run plans as if every configured record exists", "err", err)
+			return nil, nil
+		}
+	}
+	log.Info("dns provider: Amazon Route 53", "region", r.AWSRegion, "zone_ids", cfg.Route53ZoneIDs(), "credentials", "the AWS SDK's default chain")
 	return p, nil
 }
 
