@@ -1,5 +1,3 @@
-//go:build route53contract
-
 package providertest_test
 
 import (
@@ -15,9 +13,6 @@ import (
 	"github.com/goavail/goavail/dns/route53"
 	"github.com/goavail/goavail/internal/r53emu"
 )
-
-// moreProviders are the entries this build adds to the table.
-func moreProviders() []provider { return []provider{route53Provider()} }
 
 // route53Provider is the Route 53 provider (dns/route53, through
 // aws-sdk-go-v2) against the emulator (internal/r53emu).
