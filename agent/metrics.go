@@ -35,6 +35,7 @@ type metrics struct {
 	lastSuccess                  prometheus.Gauge
 	fenceRefused                 *prometheus.CounterVec
 	foreign                      *prometheus.GaugeVec
+	insync                       *prometheus.HistogramVec
 }
 
 func newMetrics(tracker *monitor.Health, clu *cluster.Cluster, notifier *notify.Notifier, dryRun bool, build Build) *metrics {
@@ -61,11 +62,14 @@ func newMetrics(tracker *monitor.Health, clu *cluster.Cluster, notifier *notify.
 			Help: "When a reconcile pass last succeeded (Unix time)."}),
 		fenceRefused: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "goavail_dns_fence_refused_total",
 			Help: "Writes the DNS provider refused because the zone changed since it was listed (its fence moved); each was listed and planned again."}, []string{"zone"}),
+		insync: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "goavail_dns_provider_insync_seconds",
+			Help: "Time from a change batch's answer to the provider saying every one of its nameservers has it (Route 53's GetChange INSYNC), by result (insync, or error: it never said so).",
+			Buckets: []float64{0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300, 600}}, []string{"result"}),
 		foreign: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "goavail_dns_foreign_fence",
 			Help: "1 while a zone's fence was last written by another goavail deployment (config key deployment), by zone and that deployment."}, []string{"zone", "deployment"}),
 	}
 	m.probeOK, m.probeLost, m.probeErr = m.probes.WithLabelValues("ok"), m.probes.WithLabelValues("lost"), m.probes.WithLabelValues("error")
-	m.reg.MustRegister(m.probes, m.rtt, m.transitions, m.apiRequests, m.apiDuration, m.changes, m.passes, m.passDuration, m.lastSuccess, m.fenceRefused, m.foreign,
+	m.reg.MustRegister(m.probes, m.rtt, m.transitions, m.apiRequests, m.apiDuration, m.changes, m.passes, m.passDuration, m.lastSuccess, m.fenceRefused, m.foreign, m.insync,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		&stateCollector{tracker: tracker, clu: clu, notifier: notifier, dryRun: dryRun, build: build})
 	return m
@@ -90,6 +94,14 @@ func (m *metrics) transition(t monitor.Transition) {
 }
 
 func (m *metrics) apiRequest(op string, err error, took float64) {
+	if op == "insync" { // not a request: a batch's change reported in sync (Route 53)
+		result := "insync"
+		if err != nil {
+			result = "error"
+		}
+		m.insync.WithLabelValues(result).Observe(took)
+		return
+	}
 	m.apiRequests.WithLabelValues(op, apiResult(err)).Inc()
 	m.apiDuration.WithLabelValues(op).Observe(took)
 }

@@ -1,10 +1,13 @@
 package agent
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"slices"
 	"time"
 
@@ -139,9 +142,51 @@ func newRoute53(cfg *config.Config, dryRun bool, log *slog.Logger, observe func(
 // shows them: where the secret comes from (never the secret), or a
 // warning when there is none. An error names the key at fault.
 func ProviderLines(cfg *config.Config, getenv func(string) string) ([]string, error) {
-	if !slices.Contains(cfg.Providers(), config.ProviderRFC2136) {
-		return nil, nil
+	var out []string
+	if slices.Contains(cfg.Providers(), config.ProviderRoute53) {
+		out = append(out, route53Line(cfg, getenv))
 	}
+	if !slices.Contains(cfg.Providers(), config.ProviderRFC2136) {
+		return out, nil
+	}
+	lines, err := rfc2136Lines(cfg, getenv)
+	return append(out, lines...), err
+}
+
+// route53Line says where the AWS SDK's default chain would find
+// credentials, from the environment alone: validate sends nothing (the
+// instance role would be asked of the metadata service).
+func route53Line(cfg *config.Config, getenv func(string) string) string {
+	from := "none in the environment or the shared files: the instance's role (EC2, ECS) if it has one, else monitor --no-dry-run will refuse to start"
+	home := getenv("HOME")
+	shared := cmp.Or(getenv("AWS_SHARED_CREDENTIALS_FILE"), filepath.Join(home, ".aws", "credentials"))
+	cfgFile := cmp.Or(getenv("AWS_CONFIG_FILE"), filepath.Join(home, ".aws", "config"))
+	profile := cmp.Or(getenv("AWS_PROFILE"), "default")
+	switch {
+	case getenv("AWS_ACCESS_KEY_ID") != "" && getenv("AWS_SECRET_ACCESS_KEY") != "":
+		from = "the environment (AWS_ACCESS_KEY_ID " + redactKeyID(getenv("AWS_ACCESS_KEY_ID")) + ")"
+	case getenv("AWS_WEB_IDENTITY_TOKEN_FILE") != "" && getenv("AWS_ROLE_ARN") != "":
+		from = "web identity (AWS_ROLE_ARN " + getenv("AWS_ROLE_ARN") + ")"
+	case fileExists(shared) || fileExists(cfgFile):
+		from = "the shared files (" + shared + ", " + cfgFile + "), profile " + profile
+	}
+	return fmt.Sprintf("Route53: region %s, credentials from %s (secrets redacted)", cfg.Route53.AWSRegion, from)
+}
+
+// redactKeyID keeps an access key id's first 4 and last 4 characters.
+func redactKeyID(id string) string {
+	if len(id) <= 8 {
+		return "<redacted>"
+	}
+	return id[:4] + "…" + id[len(id)-4:]
+}
+
+func fileExists(path string) bool {
+	st, err := os.Stat(path)
+	return err == nil && !st.IsDir()
+}
+
+func rfc2136Lines(cfg *config.Config, getenv func(string) string) ([]string, error) {
 	r := cfg.RFC2136
 	secret, from, err := TSIGSecret(getenv)
 	if err != nil {

@@ -3,6 +3,8 @@ package agent
 import (
 	"bytes"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -46,5 +48,44 @@ ip_addresses = ["192.0.2.1"]
 	p, err = newRoute53(cfg, true, log, noop, names)
 	if _, ok := p.(*route53.Provider); err != nil || !ok {
 		t.Fatalf("dry-run with credentials: %T, %v", p, err)
+	}
+}
+
+// TestProviderLines_Route53: validate says where the AWS SDK's chain would
+// find credentials, from the environment and the shared files only, and
+// never prints a secret or the whole key id.
+func TestProviderLines_Route53(t *testing.T) {
+	cfg, err := config.Parse("[Route53]\naws_domain = \"example.com\"\nhostnames = [\"www\"]\nip_addresses = [\"192.0.2.1\"]\naws_region = \"eu-west-1\"\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	home := t.TempDir()
+	env := map[string]string{"HOME": home}
+	getenv := func(k string) string { return env[k] }
+	line := func() string {
+		t.Helper()
+		lines, err := ProviderLines(cfg, getenv)
+		if err != nil || len(lines) != 1 {
+			t.Fatalf("lines %q, err %v; want one line", lines, err)
+		}
+		return lines[0]
+	}
+	if l := line(); !strings.Contains(l, "region eu-west-1") || !strings.Contains(l, "monitor --no-dry-run will refuse to start") {
+		t.Errorf("no credentials: %q", l)
+	}
+	if err := os.MkdirAll(filepath.Join(home, ".aws"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(home, ".aws", "credentials"), []byte("[ops]\naws_access_key_id = AKIA\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env["AWS_PROFILE"] = "ops"
+	if l := line(); !strings.Contains(l, "the shared files") || !strings.Contains(l, "profile ops") {
+		t.Errorf("shared file: %q", l)
+	}
+	env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"] = "AKIAIOSFODNN7EXAMPLE", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+	l := line()
+	if !strings.Contains(l, "the environment (AWS_ACCESS_KEY_ID AKIA…MPLE)") || strings.Contains(l, "wJalr") || strings.Contains(l, "IOSFODNN7") {
+		t.Errorf("environment: %q", l)
 	}
 }
