@@ -63,7 +63,7 @@ func newMetrics(tracker *monitor.Health, clu *cluster.Cluster, notifier *notify.
 		fenceRefused: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "goavail_dns_fence_refused_total",
 			Help: "Writes the DNS provider refused because the zone changed since it was listed (its fence moved); each was listed and planned again."}, []string{"zone"}),
 		insync: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "goavail_dns_provider_insync_seconds",
-			Help: "Time from a change batch's answer to the provider saying every one of its nameservers has it (Route 53's GetChange INSYNC), by result (insync, or error: it never said so).",
+			Help:    "Time from a change batch's answer to the provider saying every one of its nameservers has it (Route 53's GetChange INSYNC), by result (insync, or error: it never said so).",
 			Buckets: []float64{0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300, 600}}, []string{"result"}),
 		foreign: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "goavail_dns_foreign_fence",
 			Help: "1 while a zone's fence was last written by another goavail deployment (config key deployment), by zone and that deployment."}, []string{"zone", "deployment"}),
