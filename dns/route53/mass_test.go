@@ -98,3 +98,63 @@ func TestReconciler_ThrottledThenRetried(t *testing.T) {
 		t.Fatalf("after the retry www is %+v, want .2 and .3", got)
 	}
 }
+
+// TestReconciler_MassEventWithinTheRate: with the emulator throttling as
+// Route 53 does (5 requests per second per account), the mass event's 13
+// requests are paced by the provider and none is throttled; with the
+// pacing off the same pass is throttled (so the limit does bite).
+func TestReconciler_MassEventWithinTheRate(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		rate      int
+		throttled bool
+	}{{"paced", 0, false}, {"unpaced", -1, true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			const hosts, addrs = 50, 100
+			var names, values []string
+			var all []netip.Addr
+			for a := range addrs {
+				ip := netip.AddrFrom4([4]byte{198, 18, byte(a / 250), byte(a%250 + 1)})
+				all = append(all, ip)
+				values = append(values, ip.String())
+			}
+			l := newLab(t, labOpts{names: []string{"none"}})
+			for h := range hosts {
+				n := fmt.Sprintf("h%d.example.com", h)
+				names = append(names, n)
+				l.emu.Seed(zone, set(n, "A", fmt.Sprintf("h%d", h), i64(0), 300, values...))
+			}
+			p := l.provider(t, labOpts{names: names, weighted: true, rate: tc.rate})
+			health := dns.Health{}
+			for i, a := range all {
+				health[a] = i%2 == 0
+			}
+			var logs bytes.Buffer
+			r := dns.NewReconciler(dns.ReconcilerConfig{Provider: p, Health: func() dns.Health { return health }, Log: slog.New(slog.NewTextHandler(&logs, nil))})
+			r.SetGroups([]dns.Group{{Zone: zone, Hostnames: names, Addrs: all, TTL: 300}}, time.Minute)
+			l.emu.ResetRequests()
+			l.emu.SetRateLimit(5)
+			rep := r.Pass(context.Background())
+			throttled := 0
+			for _, q := range l.emu.Requests() {
+				if q.Code == "Throttling" {
+					throttled++
+				}
+			}
+			if tc.throttled {
+				if throttled == 0 {
+					t.Fatalf("unpaced: no request throttled; the emulator's limit does not bite (%d requests)", len(l.emu.Requests()))
+				}
+				return
+			}
+			if rep.Err != nil || throttled > 0 {
+				t.Fatalf("paced pass: %v, %d requests throttled, want none\n%s", rep.Err, throttled, logs.String())
+			}
+			for _, s := range l.emu.Sets(zone) {
+				if s.Type == "A" && len(s.Values) != addrs/2 {
+					t.Fatalf("after the pass %s has %d values, want %d", s.Name, len(s.Values), addrs/2)
+				}
+			}
+		})
+	}
+}

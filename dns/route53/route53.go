@@ -94,6 +94,10 @@ type Options struct {
 	// chain (environment, shared files, instance roles) and its endpoint
 	// settings (AWS_ENDPOINT_URL_ROUTE_53).
 	AWS *aws.Config
+	// Rate is how many API calls start in any window of a little over a
+	// second (Route 53 allows 5 requests per second per account); 0 is
+	// DefaultRate, negative turns the pacing off.
+	Rate int
 	// PollInterval is how often GetChange is asked about a hosted zone's
 	// latest change until it is INSYNC; 0 is DefaultPollInterval,
 	// negative turns the polling off.
@@ -104,6 +108,7 @@ type Options struct {
 type Provider struct {
 	o      Options
 	client *route53.Client
+	pace   *pacer // Route 53's requests per second (pace.go)
 
 	mu   sync.Mutex
 	ids  map[string]string            // zone -> hosted zone id
@@ -174,7 +179,7 @@ func New(ctx context.Context, o Options) (*Provider, error) {
 	client := route53.NewFromConfig(cfg, func(ro *route53.Options) {
 		ro.Retryer = aws.NopRetryer{} // the core's pacing retries, not the SDK
 	})
-	p := &Provider{o: o, client: client, ids: map[string]string{}, ns: map[string][]string{}, size: map[string]int64{}, polls: map[string][]change{},
+	p := &Provider{o: o, client: client, pace: newPacer(o.Rate, rateWindow), ids: map[string]string{}, ns: map[string][]string{}, size: map[string]int64{}, polls: map[string][]change{},
 		read: map[string]map[setKey]rrset{}, seen: map[string]map[nameType]bool{}, gone: map[string]map[setKey]rrset{}, was: map[string]map[string]setKey{}}
 	for z, id := range o.ZoneIDs {
 		p.ids[strings.TrimSuffix(strings.ToLower(z), ".")] = strings.TrimPrefix(id, "/hostedzone/")
@@ -210,6 +215,10 @@ func (p *Provider) observe(op string, err error, took time.Duration) {
 
 // call runs one API call bounded by the timeout and reports it.
 func call[T any](ctx context.Context, p *Provider, op, what string, f func(context.Context) (T, error)) (T, error) {
+	if err := p.pace.wait(ctx); err != nil {
+		var zero T
+		return zero, fmt.Errorf("%s: waiting for Route 53's request rate: %w", what, err)
+	}
 	ctx, cancel := context.WithTimeout(ctx, p.o.Timeout)
 	defer cancel()
 	start := time.Now()

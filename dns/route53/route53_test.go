@@ -34,6 +34,7 @@ type labOpts struct {
 	akid     string
 	secret   string
 	poll     time.Duration
+	rate     int // Options.Rate
 }
 
 func newLab(t *testing.T, o labOpts) *lab {
@@ -61,7 +62,7 @@ func (l *lab) provider(t *testing.T, o labOpts) *Provider {
 		Credentials: aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
 			return aws.Credentials{AccessKeyID: o.akid, SecretAccessKey: o.secret, Source: "test"}, nil
 		})}
-	p, err := New(context.Background(), Options{Names: func(string) []string { return o.names }, FenceLabel: "_goavail", AWS: &cfg, PollInterval: o.poll,
+	p, err := New(context.Background(), Options{Names: func(string) []string { return o.names }, FenceLabel: "_goavail", AWS: &cfg, PollInterval: o.poll, Rate: o.rate,
 		Weighted: func(string, string) bool { return o.weighted }, Timeout: 10 * time.Second,
 		Observe: func(op string, err error, _ time.Duration) {
 			l.mu.Lock()
@@ -348,8 +349,10 @@ func TestPagination(t *testing.T) {
 // TestInsync: a zone's changes are polled, the latest one only, until
 // INSYNC, and each batch's time is observed once.
 func TestInsync(t *testing.T) {
-	l := newLab(t, labOpts{poll: 20 * time.Millisecond})
-	l.emu.SetPropagationDelay(300 * time.Millisecond)
+	// Unpaced, and polled every 150 ms: both passes' batches are sent
+	// before the first poll, which then asks about the latest only.
+	l := newLab(t, labOpts{poll: 150 * time.Millisecond, rate: -1})
+	l.emu.SetPropagationDelay(400 * time.Millisecond)
 	seedMigrated(l.emu)
 	if err := l.pass(t, l.p, nil, only("198.18.0.1")); err != nil {
 		t.Fatal(err)

@@ -35,6 +35,8 @@ type Server struct {
 	journal  journal
 	dns      *dnsServer
 	delay    time.Duration // propagation: INSYNC and DNS answers after it
+	rate     int           // SetRateLimit: requests admitted per second, 0 for no limit
+	admitted []time.Time   // arrivals of the requests admitted in the last second
 
 	quit     chan struct{}
 	quitOnce sync.Once
@@ -278,6 +280,10 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		s.fail(rp, http.StatusForbidden, authErr.code, authErr.msg)
 		return
 	}
+	if !s.admit(rp.at) {
+		s.fail(rp, http.StatusBadRequest, "Throttling", "Rate exceeded")
+		return
+	}
 	path, ok := strings.CutPrefix(r.URL.Path, apiPrefix)
 	if !ok {
 		s.fail(rp, http.StatusNotFound, "UnknownOperationException", "No such operation: "+r.URL.Path)
@@ -386,4 +392,26 @@ func (s *Server) finish(rp *reply, status int, code string, body []byte) {
 	rp.w.Header().Set("X-Amzn-Requestid", requestID())
 	rp.w.WriteHeader(status)
 	_, _ = io.Copy(rp.w, bytes.NewReader(body))
+}
+
+// SetRateLimit makes the emulator answer 400 Throttling ("Rate exceeded")
+// to a request arriving when n others were admitted in the second before
+// it, as Route 53 does above its 5 requests per second per account (every
+// key of the emulator is one account). 0 turns the limit off.
+func (s *Server) SetRateLimit(n int) { s.mu.Lock(); s.rate = n; s.admitted = nil; s.mu.Unlock() }
+
+// admit reports whether a request arriving at may be served under the rate
+// limit, and counts it if so.
+func (s *Server) admit(at time.Time) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.rate <= 0 {
+		return true
+	}
+	s.admitted = slices.DeleteFunc(s.admitted, func(t time.Time) bool { return at.Sub(t) >= time.Second })
+	if len(s.admitted) >= s.rate {
+		return false
+	}
+	s.admitted = append(s.admitted, at)
+	return true
 }
