@@ -152,6 +152,27 @@ func (r *Reconciler) apply(ctx context.Context, zone string, creates, deletes, a
 			}
 			answered(item, nil)
 			continue
+		case errors.As(err, &rej) && rej.TooLarge && len(b) > 1:
+			// Refused for its size alone: nothing of it was applied. Make
+			// this zone's batches smaller and send them again; this is
+			// not a search for a bad change (no split pair, no budget).
+			r.refund(ids)
+			for _, c := range b {
+				if c.action == ActionDelete {
+					left[c.rec.Name]++ // guarded again when sent
+				}
+			}
+			n := len(b) / 2
+			if rej.Limit > 0 && rej.Limit < len(b) {
+				n = rej.Limit
+			}
+			r.capBatch(zone, len(b), n)
+			if zf != nil {
+				n = max(n-2, 1) // room for the fence's delete and post
+			}
+			queue = rechunk(append([]batch{{changes: b}}, queue...), n)
+			answered(item, nil)
+			continue
 		case errors.As(err, &rej) || errors.As(err, &stale):
 			if len(b) > 1 || rej != nil {
 				r.refund(ids) // refused whole; the halves are charged again
@@ -382,7 +403,12 @@ func (r *Reconciler) send(ctx context.Context, zone string, b []change, zf *Zone
 		return r.cfg.Provider.Apply(ctx, zone, cs, ds)
 	}
 	next, err := r.cfg.Provider.(Fencer).ApplyFenced(ctx, zone, *zf, r.stamp(), cs, ds)
-	if err == nil {
+	var moved *FenceMovedError
+	if err == nil || zf.Genesis.ID == "" && next.Genesis.ID != "" && !errors.As(err, &moved) {
+		// A provider that makes a fresh zone's fence in a request of its
+		// own (Cloudflare) made it even when the changes were refused:
+		// the next batch of the pass chains on that fence, not on none
+		// (which would be refused as moved and cost a listing).
 		*zf = next
 	}
 	return err

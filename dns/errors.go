@@ -49,7 +49,14 @@ type RejectedError struct {
 	// when both halves of a batch are refused with the same content code,
 	// every change is taken to carry it and splitting stops.
 	Content bool
-	Err     error
+	// TooLarge is set when the provider refused the batch for its size
+	// alone (Cloudflare's plan limit, a DNS message over 64 KiB): the
+	// zone's batches are made smaller (Limit changes each, when the
+	// provider said; else half) and sent again, without counting as a
+	// split that looks for a bad change.
+	TooLarge bool
+	Limit    int
+	Err      error
 }
 
 func (e *RejectedError) Error() string { return e.Err.Error() }

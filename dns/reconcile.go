@@ -126,6 +126,7 @@ type Reconciler struct {
 	held         map[string]zoneHold    // zone -> its permanent error, not retried before until (permhold.go)
 	drift        map[string]string      // zone -> the ttl/proxied differences last logged (drift.go)
 	batchFor     func(zone string) int  // a zone's batch size, when the provider has one per zone (batchsize.go)
+	batchCap     map[string]int         // zone -> the batch size its provider took, after one was refused as too large; r.mu
 }
 
 // PassReport is the outcome of one pass.

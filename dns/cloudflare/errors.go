@@ -3,6 +3,7 @@ package cloudflare
 import (
 	"fmt"
 	"net/http"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -117,7 +118,9 @@ func classifyAnswer(what string, a apiAnswer) error {
 	}
 	if c, ok := a.has(changeCode); ok {
 		// 1004 is also a batch over the plan's size: splitting it goes on.
-		return &dns.RejectedError{Status: a.status, Code: c, Message: a.msgs[slices.Index(a.codes, c)], Content: c != 1004, Err: msg}
+		m := a.msgs[slices.Index(a.codes, c)]
+		large, limit := tooLarge(c, m)
+		return &dns.RejectedError{Status: a.status, Code: c, Message: m, Content: c != 1004, TooLarge: large, Limit: limit, Err: msg}
 	}
 	if c, ok := a.has(staleCode); ok {
 		return &dns.StaleError{Code: c, Err: msg}
@@ -169,4 +172,23 @@ func retryAfter(h http.Header, now time.Time) time.Duration {
 		return max(t.Sub(now), 0)
 	}
 	return 0
+}
+
+// batchLimit finds the limit in a refusal of a batch's size, e.g. "Batch
+// of 3500 record changes exceeds the limit of 200 for this zone's plan."
+var batchLimit = regexp.MustCompile(`(?i)limit of (\d+)`)
+
+// tooLarge reports whether a refusal is of the batch's size (code 1004
+// saying it exceeds a limit), and the limit when the message names it.
+func tooLarge(code int64, msg string) (bool, int) {
+	l := strings.ToLower(msg)
+	if code != 1004 || !strings.Contains(l, "exceed") || !strings.Contains(l, "limit") && !strings.Contains(l, "batch") {
+		return false, 0
+	}
+	if m := batchLimit.FindStringSubmatch(msg); m != nil {
+		if n, err := strconv.Atoi(m[1]); err == nil && n > 0 {
+			return true, n
+		}
+	}
+	return true, 0
 }

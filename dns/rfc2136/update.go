@@ -119,7 +119,7 @@ func (p *Provider) send(ctx context.Context, zone string, u *update, what string
 	u.msg.Compress = true
 	if n := u.msg.Len() + tsigRoom; n > mdns.MaxMsgSize {
 		// The core splits a refused batch in halves until each fits.
-		return &dns.RejectedError{Message: "message too large", Err: fmt.Errorf("%s: the UPDATE would be %d bytes, over DNS's %d", what, n, mdns.MaxMsgSize)}
+		return &dns.RejectedError{Message: "message too large", TooLarge: true, Err: fmt.Errorf("%s: the UPDATE would be %d bytes, over DNS's %d", what, n, mdns.MaxMsgSize)}
 	}
 	u.msg.SetTsig(p.o.KeyName, p.o.Algorithm, 300, time.Now().Unix())
 	ctx, cancel := context.WithTimeout(ctx, p.o.Timeout)
