@@ -40,7 +40,7 @@ func newProvider(cfg *config.Config, dryRun bool, getenv func(string) string, lo
 		case config.ProviderCloudflare:
 			p, err = newCloudflare(cfg, dryRun, getenv, log, observe)
 		case config.ProviderRoute53:
-			p, err = newRoute53(cfg, dryRun, log, observe, names)
+			p, err = newRoute53(cfg, dryRun, getenv, log, observe, names)
 		default:
 			return nil, fmt.Errorf("provider %q: this build cannot write to it", k)
 		}
@@ -111,7 +111,7 @@ func newRFC2136(cfg *config.Config, dryRun bool, getenv func(string) string, log
 // get weighted sets (Group.Weighted). Dry-run without credentials the
 // chain can find returns nil (plan against the config), as for the
 // other providers.
-func newRoute53(cfg *config.Config, dryRun bool, log *slog.Logger, observe func(string, error, time.Duration), names func(string) []string) (dns.Provider, error) {
+func newRoute53(cfg *config.Config, dryRun bool, getenv func(string) string, log *slog.Logger, observe func(string, error, time.Duration), names func(string) []string) (dns.Provider, error) {
 	r := cfg.Route53
 	weighted := map[string]bool{} // zone|hostname
 	for _, g := range cfg.Groups {
@@ -121,7 +121,7 @@ func newRoute53(cfg *config.Config, dryRun bool, log *slog.Logger, observe func(
 			}
 		}
 	}
-	p, err := route53.New(context.Background(), route53.Options{Region: r.AWSRegion, ZoneIDs: cfg.Route53ZoneIDs(), Names: names,
+	p, err := route53.New(context.Background(), route53.Options{Region: r.AWSRegion, ZoneIDs: cfg.Route53ZoneIDs(), Names: names, SharedCredentialsFile: awsCredentialsFile(getenv),
 		Weighted: func(zone, name string) bool { return weighted[zone+"|"+name] }, FenceLabel: cfg.FenceName, Timeout: r.Timeout.D(), Observe: observe})
 	if err != nil {
 		return nil, fmt.Errorf("Route53: %w", err)
@@ -167,6 +167,8 @@ func route53Line(cfg *config.Config, getenv func(string) string) string {
 		from = "the environment (AWS_ACCESS_KEY_ID " + redactKeyID(getenv("AWS_ACCESS_KEY_ID")) + ")"
 	case getenv("AWS_WEB_IDENTITY_TOKEN_FILE") != "" && getenv("AWS_ROLE_ARN") != "":
 		from = "web identity (AWS_ROLE_ARN " + getenv("AWS_ROLE_ARN") + ")"
+	case awsCredentialsFile(getenv) != "":
+		from = "the systemd credential aws_credentials (" + awsCredentialsFile(getenv) + ", a shared credentials file), profile " + profile
 	case fileExists(shared) || fileExists(cfgFile):
 		from = "the shared files (" + shared + ", " + cfgFile + "), profile " + profile
 	}
@@ -199,4 +201,20 @@ func rfc2136Lines(cfg *config.Config, getenv func(string) string) ([]string, err
 		return nil, fmt.Errorf("RFC2136: %w", err)
 	}
 	return []string{fmt.Sprintf("RFC2136: TSIG key %s (%s), secret from %s (redacted)", r.TSIGKeyName, r.TSIGAlgorithm, from)}, nil
+}
+
+// awsCredentialsFile is the systemd credential aws_credentials (a shared
+// credentials file, as ~/.aws/credentials), when there is one: the
+// default chain reads it instead of ~/.aws/credentials.
+func awsCredentialsFile(getenv func(string) string) string {
+	dir := credentialsDir(getenv)
+	if dir == "" {
+		return ""
+	}
+	for _, name := range []string{"aws_credentials", "goavail_aws_credentials"} {
+		if p := filepath.Join(dir, name); fileExists(p) {
+			return p
+		}
+	}
+	return ""
 }

@@ -35,19 +35,33 @@ ip_addresses = ["192.0.2.1"]
 	t.Setenv("AWS_CONFIG_FILE", t.TempDir()+"/none")
 	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", t.TempDir()+"/none")
 	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+	creds := t.TempDir()
+	t.Setenv("CREDENTIALS_DIRECTORY", creds)
 	var logs bytes.Buffer
 	log := slog.New(slog.NewTextHandler(&logs, nil))
 	noop := func(string, error, time.Duration) {}
 	names := func(string) []string { return []string{"www.example.com"} }
-	p, err := newRoute53(cfg, true, log, noop, names)
+	p, err := newRoute53(cfg, true, os.Getenv, log, noop, names)
 	if err != nil || p != nil || !strings.Contains(logs.String(), "no AWS credentials: dry-run plans") {
 		t.Fatalf("dry-run without credentials: %v, %v; logs %s", p, err, logs.String())
 	}
 	t.Setenv("AWS_ACCESS_KEY_ID", "AKIAEXAMPLE")
 	t.Setenv("AWS_SECRET_ACCESS_KEY", "secret")
-	p, err = newRoute53(cfg, true, log, noop, names)
+	p, err = newRoute53(cfg, true, os.Getenv, log, noop, names)
 	if _, ok := p.(*route53.Provider); err != nil || !ok {
 		t.Fatalf("dry-run with credentials: %T, %v", p, err)
+	}
+	// The systemd credential aws_credentials is a shared credentials file
+	// the chain reads (the environment's keys unset).
+	t.Setenv("AWS_ACCESS_KEY_ID", "")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "")
+	if err := os.WriteFile(filepath.Join(creds, "aws_credentials"), []byte("[default]\naws_access_key_id = AKIAFROMCRED\naws_secret_access_key = s\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	logs.Reset()
+	p, err = newRoute53(cfg, true, os.Getenv, log, noop, names)
+	if _, ok := p.(*route53.Provider); err != nil || !ok {
+		t.Fatalf("dry-run with the credential aws_credentials: %T, %v; logs %s", p, err, logs.String())
 	}
 }
 

@@ -94,6 +94,11 @@ type Options struct {
 	// chain (environment, shared files, instance roles) and its endpoint
 	// settings (AWS_ENDPOINT_URL_ROUTE_53).
 	AWS *aws.Config
+	// SharedCredentialsFile, when set (and AWS nil), is the shared
+	// credentials file the default chain reads instead of
+	// ~/.aws/credentials: the systemd credential aws_credentials. The
+	// environment's keys still come first, as in the chain.
+	SharedCredentialsFile string
 	// Rate is how many API calls start in any window of a little over a
 	// second (Route 53 allows 5 requests per second per account); 0 is
 	// DefaultRate, negative turns the pacing off.
@@ -169,7 +174,11 @@ func New(ctx context.Context, o Options) (*Provider, error) {
 		cfg = o.AWS.Copy()
 	} else {
 		var err error
-		if cfg, err = config.LoadDefaultConfig(ctx, config.WithRegion(o.Region)); err != nil {
+		opts := []func(*config.LoadOptions) error{config.WithRegion(o.Region)}
+		if o.SharedCredentialsFile != "" {
+			opts = append(opts, config.WithSharedCredentialsFiles([]string{o.SharedCredentialsFile}))
+		}
+		if cfg, err = config.LoadDefaultConfig(ctx, opts...); err != nil {
 			return nil, fmt.Errorf("route53: load the AWS configuration (environment, ~/.aws/config and credentials): %w", err)
 		}
 	}
