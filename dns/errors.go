@@ -18,7 +18,13 @@ import (
 // holds at least a floor that grows across 429s in a row (pace.go).
 type RetryAfterError struct {
 	Wait time.Duration
-	Err  error
+	// Window, when set, is the span of the provider's rate limit (Route
+	// 53: 5 requests a second per account): its throttle clears within
+	// it, so the hold is a window and a jitter, and grows only after
+	// windowTries throttles in a row, instead of the 2 s floor that
+	// doubles at once (Cloudflare's budget is over 5 minutes).
+	Window time.Duration
+	Err    error
 }
 
 func (e *RetryAfterError) Error() string {

@@ -66,6 +66,20 @@ func rateLimitHold(n int, wait time.Duration) time.Duration {
 	return min(max(wait, floor), maxRetryAfter)
 }
 
+// windowTries is how many throttles in a row of a provider with a short
+// rate window (RetryAfterError.Window) are held for one window each
+// before the hold doubles: agents listing at the same moment (every
+// standby lists when the agreed state changes) spend the window, not the
+// account's budget.
+const windowTries = 3
+
+// windowHold is the hold after the n-th throttle in a row (n ≥ 1) of a
+// provider whose rate window is w; rnd(k) returns a number in [0, k).
+func windowHold(n int, w time.Duration, rnd func(int64) int64) time.Duration {
+	d := min(w<<min(max(n-windowTries, 0), 16), rateLimitMax)
+	return d + time.Duration(rnd(int64(d/2)+1))
+}
+
 // backoff records a failure and returns how long to hold all requests.
 func (r *Reconciler) backoff(err error) time.Duration {
 	r.mu.Lock()
@@ -78,6 +92,9 @@ func (r *Reconciler) backoff(err error) time.Duration {
 	case errors.As(err, &ra):
 		r.limited++
 		d = rateLimitHold(r.limited, ra.Wait) // exactly: no request before it, none long after
+		if ra.Window > 0 && ra.Wait <= 0 {
+			d = windowHold(r.limited, ra.Window, rand.Int64N)
+		}
 		r.rateUntil = r.cfg.Now().Add(d)
 	case errors.As(err, &perm) && !transientIn(err):
 		// The operator must act (credentials, a missing zone): no hold, so

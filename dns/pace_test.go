@@ -164,3 +164,31 @@ func TestRateLimit_FloorGrowsAcross429s(t *testing.T) {
 		t.Errorf("after a good pass a 429 held %s, want the floor %s again", d, rateLimitFloor)
 	}
 }
+
+// A provider whose rate limit spans a short window (Route 53: a second)
+// is held about one window per throttle for windowTries in a row, then the
+// hold doubles; a good pass starts over. Before, every throttle took the
+// 2 s floor doubling at once (2, 4, 8 s: a restore 14 s late in a chaos
+// run, behind the standbys' listings).
+func TestRateLimit_ShortWindow(t *testing.T) {
+	now := time.Unix(1_700_000_000, 0)
+	r := NewReconciler(ReconcilerConfig{Provider: &memProvider{}, Health: func() Health { return nil }, Log: discard(), Now: func() time.Time { return now }})
+	r.SetGroups([]Group{small}, time.Minute)
+	w := 1100 * time.Millisecond
+	throttled := func() time.Duration {
+		return r.backoff(&RetryAfterError{Window: w, Err: errors.New("Throttling")})
+	}
+	for i, base := range []time.Duration{w, w, w, 2 * w, 4 * w} {
+		if d := throttled(); d < base || d > base+base/2 {
+			t.Errorf("throttle %d in a row held %s, want from %s to %s", i+1, d, base, base+base/2)
+		}
+	}
+	r.Pass(context.Background())
+	if d := throttled(); d < w || d > w+w/2 {
+		t.Errorf("after a good pass a throttle held %s, want about one window", d)
+	}
+	// A wait the provider names is honoured as before.
+	if d := r.backoff(&RetryAfterError{Wait: 30 * time.Second, Window: w, Err: errors.New("429")}); d != 30*time.Second {
+		t.Errorf("a named wait held %s, want 30s", d)
+	}
+}

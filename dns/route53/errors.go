@@ -19,7 +19,9 @@ import (
 //     listed it, *dns.FenceMovedError (list again);
 //   - any other InvalidChangeBatch, InvalidInput: *dns.RejectedError;
 //   - Throttling and PriorRequestNotComplete: *dns.RetryAfterError with no
-//     wait (Route 53 names none), so the core's pacing floor applies;
+//     wait (Route 53 names none) and the rate's window (a little over a
+//     second), so the core holds about a window, not its 2 s floor that
+//     doubles;
 //   - AccessDenied, InvalidClientTokenId, SignatureDoesNotMatch, expired
 //     or missing credentials, NoSuchHostedZone: *dns.PermanentError naming
 //     what to fix;
@@ -44,7 +46,7 @@ func classify(what string, err error) error {
 		code := api.ErrorCode()
 		switch code {
 		case "Throttling", "ThrottlingException", "PriorRequestNotComplete", "TooManyRequestsException", "RequestLimitExceeded":
-			return &dns.RetryAfterError{Err: fmt.Errorf("%s: Route 53 asks to slow down (%s: %s)", what, code, api.ErrorMessage())}
+			return &dns.RetryAfterError{Window: rateWindow, Err: fmt.Errorf("%s: Route 53 asks to slow down (%s: %s)", what, code, api.ErrorMessage())}
 		case "InvalidInput", "InvalidArgument", "MalformedInput":
 			return &dns.RejectedError{Status: status(err), Message: code, Err: fmt.Errorf("%s: Route 53 refused the request (%s: %s)", what, code, api.ErrorMessage())}
 		case "AccessDenied", "AccessDeniedException":
