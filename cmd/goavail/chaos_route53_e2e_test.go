@@ -132,10 +132,12 @@ func (c *chaosRun) route53Figures(h chaos.History) string {
 			}
 		}
 	}
-	refused, throttled := map[string]int{}, 0
+	refused, throttled, calls := map[string]int{}, map[string]int{}, map[string]int{}
 	for _, e := range c.r53.emu.Journal() {
+		kind := route53Call(e.Request)
+		calls[kind]++
 		if e.Code == "Throttling" {
-			throttled++
+			throttled[kind]++
 		}
 		if e.Write() && !e.Committed {
 			code := e.Code
@@ -145,8 +147,24 @@ func (c *chaosRun) route53Figures(h chaos.History) string {
 			refused[code]++
 		}
 	}
-	return fmt.Sprintf("the emulator's journal: %d commits, %d fence stamps; change batches not committed by code %v (InvalidChangeBatch: stale, refused by the exact DELETE); %d requests throttled; %d holds of a change batch in transit armed; weighted set %t",
-		commits, stamps, refused, throttled, c.r53.held, c.r53.weighted)
+	return fmt.Sprintf("the emulator's journal: %d commits, %d fence stamps; change batches not committed by code %v (InvalidChangeBatch: stale, refused by the exact DELETE); requests by call %v, throttled by call %v (5 a second for all agents, as Route 53's account limit); %d holds of a change batch in transit armed; weighted set %t",
+		commits, stamps, refused, calls, throttled, c.r53.held, c.r53.weighted)
+}
+
+// route53Call names the API call a request was: batch, list, change
+// (GetChange), zone (GetHostedZone) or lookup (by name).
+func route53Call(r r53emu.Request) string {
+	switch {
+	case r.Write():
+		return "batch"
+	case strings.HasSuffix(strings.TrimSuffix(r.Path, "/"), "/rrset"):
+		return "list"
+	case strings.Contains(r.Path, "/change/"):
+		return "change"
+	case strings.Contains(r.Path, "/hostedzonesbyname"):
+		return "lookup"
+	}
+	return "zone"
 }
 
 // TestE2E_ChaosRoute53 is TestE2E_Chaos against the Route 53 emulator (the
