@@ -19,7 +19,7 @@ run: build
 # output is go test's without -v (failing tests, one ok/FAIL line per
 # package), then every skipped test with its reason.
 test: test-deps lint
-	bash -o pipefail -c 'go test -race -count=1 -timeout 30m -json ./... 2>&1 | go run ./internal/testsum'
+	bash -o pipefail -c 'go test -race -count=1 -timeout 45m -json ./... 2>&1 | go run ./internal/testsum'
 
 # ip (iproute2) builds the test hosts; sysctl (procps) reads and sets the
 # ping group range; setpriv (util-linux) runs goavail as nobody (and
@@ -131,9 +131,17 @@ soak: test-deps
 # (bind9) behind a recording proxy, one listener per agent run; the journal
 # check then reads named's own journal (named-journalprint) and the proxy,
 # and checks every UPDATE's prerequisites; the late write (an UPDATE held
-# in the proxy past the lease) is always in. make test runs a short one of
-# each (TestE2E_Chaos and TestE2E_ChaosBIND, 3 agents, 100 s each); e.g.
-# make chaos PROVIDER=rfc2136 DURATION=180 AGENTS=3 for a longer one.
+# in the proxy past the lease) is always in. PROVIDER=route53 runs them
+# against the Route 53 emulator (internal/r53emu, throttling at 5 requests
+# a second), each agent run signing with an access key of its own; the
+# journal check reads the emulator's journal (r53emu.Ops), and the late
+# write (a change batch held in the emulator past the lease, then served)
+# is always in: the exact DELETE of the fence set must refuse it. Even
+# seeds write the original's weighted set ([Route53]), odd ones a simple
+# set ([[Records]] provider = "route53"). make test runs a short one of
+# each (TestE2E_Chaos, TestE2E_ChaosBIND and TestE2E_ChaosRoute53, 3
+# agents, 100 s each); e.g. make chaos PROVIDER=rfc2136 DURATION=180
+# AGENTS=3 for a longer one.
 SEED ?=
 DURATION ?= 600
 AGENTS ?= 5

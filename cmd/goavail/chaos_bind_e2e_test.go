@@ -19,7 +19,8 @@ import (
 
 // chaosProviderEnv chooses the DNS the chaos suite writes to: "" or
 // "cloudflare" for the emulator, "rfc2136" for a real named (make chaos
-// PROVIDER=rfc2136).
+// PROVIDER=rfc2136), "route53" for the Route 53 emulator (make chaos
+// PROVIDER=route53).
 const chaosProviderEnv = "GOAVAIL_CHAOS_PROVIDER"
 
 // bindLab is the chaos suite's DNS when it runs against BIND: a real named

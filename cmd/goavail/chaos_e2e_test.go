@@ -92,6 +92,7 @@ type chaosRun struct {
 	late             int      // writes held in transit past the lease (late-write)
 	nruns            int      // runs launched so far (each run's label counts them)
 	bind             *bindLab // GOAVAIL_CHAOS_PROVIDER=rfc2136: named instead of the emulator
+	r53              *r53Lab  // GOAVAIL_CHAOS_PROVIDER=route53: the Route 53 emulator instead
 }
 
 func envInt(name string, def int) int {
@@ -142,7 +143,7 @@ func runChaos(t *testing.T) {
 
 	kinds := []string{"oneway-udp", "oneway-tcp", "oneway-both", "partition", "kill", "kill-writer-mid-batch", "sigstop-writer", "duplicate-name", "clock-behind",
 		"pause-before-send", "incarnations", "multi"}
-	if c.strict || c.bind != nil { // named's prerequisites are the fence late-write needs
+	if c.strict || c.bind != nil || c.r53 != nil { // named's prerequisites and Route 53's exact DELETE are the fence late-write needs
 		kinds = append(kinds, "late-write")
 	}
 	if seconds < 300 {
@@ -178,6 +179,9 @@ func (c *chaosRun) verdict(seconds int) []chaos.Violation {
 	if c.bind != nil {
 		h, vs = c.bindHistory()
 		vs = append(vs, append(chaos.Check(h), chaos.CheckUpdateJournal(h)...)...)
+	} else if c.r53 != nil {
+		h = c.route53History()
+		vs = append(chaos.Check(h), chaos.CheckSetJournal(h)...)
 	} else {
 		h = c.history(c.initial)
 		vs = append(chaos.Check(h), chaos.CheckJournal(h)...)
@@ -201,13 +205,16 @@ func (c *chaosRun) verdict(seconds int) []chaos.Violation {
 	}
 	n := len(c.agents)
 	refusedBy := "Cloudflare's 404"
-	if c.bind != nil {
-		refusedBy = "not counted here against named: see the next line"
+	if c.bind != nil || c.r53 != nil {
+		refusedBy = "not counted here against named or Route 53: see the next line"
 	}
 	t.Logf("chaos seed %d: %d faults %v, %d committed writes, %d writes refused (%s), %d writes held past the lease, %d fences, worst convergence after a heal %s (bound %s), writer hand-overs after its death or stop %v, %d violations",
 		c.seed, len(c.heals), c.faults, writes, refused, refusedBy, c.late, len(h.Fences), worst.Round(time.Millisecond), chaosBound, roundAll(c.handover), len(vs))
 	if c.bind != nil {
 		t.Logf("chaos seed %d against named: %s", c.seed, c.bindFigures(h))
+	}
+	if c.r53 != nil {
+		t.Logf("chaos seed %d against Route 53: %s", c.seed, c.route53Figures(h))
 	}
 	if d := os.Getenv("GOAVAIL_CHAOS_LOGDIR"); d != "" {
 		os.WriteFile(filepath.Join(d, fmt.Sprintf("chaos-%d.log", c.seed)), []byte(c.allLogs(0)), 0o644)
@@ -257,8 +264,11 @@ func newChaosRun(t *testing.T, n, subnet int, seed uint64, env ...string) *chaos
 	emu.Seed("example.com", cfemu.Record{Name: "mail.example.com", Type: "A", Content: c.targets[0].V4.String()})
 	c.initial = emu.Records("example.com")
 	emu.StartJournal()
-	if chaosProvider() == "rfc2136" {
+	switch chaosProvider() {
+	case "rfc2136":
 		c.startBind(lab)
+	case "route53":
+		c.startRoute53(lab)
 	}
 
 	dir := t.TempDir()
@@ -329,6 +339,9 @@ ip_addresses = [%s]
 	if c.bind != nil {
 		return bindConfig(cfg)
 	}
+	if c.r53 != nil {
+		return c.r53.route53Config(cfg)
+	}
 	return cfg
 }
 
@@ -340,12 +353,15 @@ ip_addresses = [%s]
 func (c *chaosRun) launch(a *chaosAgent, offset string, env ...string) {
 	c.nruns++
 	label := fmt.Sprintf("%s@%s#%d", a.name, a.id(), c.nruns)
-	cred, cfg := "CLOUDFLARE_API_TOKEN="+c.emu.AddToken(label), a.cfg
+	cred, cfg := []string{"CLOUDFLARE_API_TOKEN=" + c.emu.AddToken(label)}, a.cfg
 	if c.bind != nil { // its own listener at the proxy names the run
-		cred, cfg = "GOAVAIL_TSIG_SECRET="+c.bind.s.Secret, c.bind.runConfig(c, a.cfg, label)
+		cred, cfg = []string{"GOAVAIL_TSIG_SECRET=" + c.bind.s.Secret}, c.bind.runConfig(c, a.cfg, label)
 	}
-	prefix := append([]string{"ip", "netns", "exec", a.host.NS, "unshare", "--uts", "env", agent.TestClockOffsetEnv + "=" + offset,
-		cred}, append(slices.Clone(c.env), env...)...)
+	if c.r53 != nil { // its own access key names the run
+		cred = c.r53.runEnv(label)
+	}
+	prefix := append(append([]string{"ip", "netns", "exec", a.host.NS, "unshare", "--uts", "env", agent.TestClockOffsetEnv + "=" + offset},
+		cred...), append(slices.Clone(c.env), env...)...)
 	prefix = append(prefix, "sh", "-c", `echo "$0" > /proc/sys/kernel/hostname && exec "$@"`, a.name)
 	run := launch(c.t, prefix, c.bin, c.emu, cfg, "--no-dry-run")
 	a.runs, a.start, a.live, a.held = append(a.runs, run), append(a.start, time.Now()), run, false
@@ -411,6 +427,9 @@ func (c *chaosRun) truth() []string {
 func (c *chaosRun) managed() []string {
 	if c.bind != nil {
 		return c.bind.managed(c)
+	}
+	if c.r53 != nil {
+		return c.r53.managed()
 	}
 	var out []string
 	for _, r := range c.emu.Records("example.com") {
@@ -608,6 +627,8 @@ func (c *chaosRun) inject(kind string) *fault {
 		if kind == "kill-writer-mid-batch" {
 			if c.bind != nil {
 				c.holdUpdate("", 1500*time.Millisecond, nil, nil)
+			} else if c.r53 != nil {
+				c.holdBatch("", 1500*time.Millisecond, nil, nil)
 			} else {
 				c.emu.Inject(cfemu.Fault{Method: http.MethodPost, PathSuffix: "/batch", Delay: 1500 * time.Millisecond, Count: 1})
 			}
@@ -641,6 +662,8 @@ func (c *chaosRun) inject(kind string) *fault {
 		taken, never := make(chan time.Time, 1), make(chan struct{})
 		if c.bind != nil { // held in the proxy, then forwarded: the prerequisite must refuse it
 			c.holdUpdate(w.label(), transit, never, taken)
+		} else if c.r53 != nil { // held in the emulator, then served: the exact DELETE of the fence set must refuse it
+			c.holdBatch(w.label(), transit, never, taken)
 		} else {
 			c.emu.Inject(cfemu.Fault{Method: http.MethodPost, PathSuffix: "/batch", Agent: w.label(), Delay: transit, Until: never, Count: 1, Taken: taken})
 		}

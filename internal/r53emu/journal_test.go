@@ -1,6 +1,7 @@
 package r53emu
 
 import (
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -98,7 +99,7 @@ func TestJournal_ChaosChecks(t *testing.T) {
 		if c := h.Journal[1]; len(c.Deleted) != 1 || c.Deleted[0].Content != "198.18.0.1" || len(c.Created) != 1 || !strings.HasPrefix(c.Created[0].Content, dns.FencePrefix+" v1") {
 			t.Errorf("x's commit as an op: deleted %v, created %v; want .1 deleted and a stamp created (kept values neither)", c.Deleted, c.Created)
 		}
-		if vs := chaos.CheckJournal(h); len(vs) != 0 {
+		if vs := append(chaos.CheckJournal(h), chaos.CheckSetJournal(h)...); len(vs) != 0 {
 			t.Fatalf("violations in a clean history:\n%s", chaos.Report(vs))
 		}
 	})
@@ -112,13 +113,61 @@ func TestJournal_ChaosChecks(t *testing.T) {
 			xmlSet("DELETE", "_goavail.example.com.", "", "", 60, genesis), xmlSet("CREATE", "_goavail.example.com.", "", "", 60, genesis, stampValue("y", t0)))
 		// x's write, planned on its listing before y's commit, without the fence.
 		x.post(t, s, zid, xmlSet("DELETE", "www.example.com.", "www", "0", 120, "198.18.0.1", "198.18.0.2"), xmlSet("CREATE", "www.example.com.", "www", "0", 120, "198.18.0.2"))
-		vs := chaos.CheckJournal(history(s, initial))
-		found := false
-		for _, v := range vs {
-			found = found || v.Invariant == "f" && strings.Contains(v.Detail, "stale write: x#1's write")
+		for _, check := range []func(chaos.History) []chaos.Violation{chaos.CheckJournal, chaos.CheckSetJournal} {
+			vs := check(history(s, initial))
+			stale, fence := false, false
+			for _, v := range vs {
+				stale = stale || v.Invariant == "f" && strings.Contains(v.Detail, "stale write: x#1's write")
+				fence = fence || v.Invariant == "g" && strings.Contains(v.Detail, "a write from x#1 created 0 fence records")
+			}
+			if !stale || !fence {
+				t.Fatalf("the stale write (f) or its missing fence (g) is not reported; violations:\n%s", chaos.Report(vs))
+			}
 		}
-		if !found {
-			t.Fatalf("the stale write is not reported; violations:\n%s", chaos.Report(vs))
+	})
+
+	// The chaos suite's late write: x's batch, planned and fenced on what
+	// it read, is held in transit (the fault's Taken says when) while y
+	// commits; then it is served, and the exact DELETE of the fence set
+	// refuses it. The journal holds y's commit only, and the checks pass.
+	t.Run("late write refused", func(t *testing.T) {
+		s, zid, x, y, initial := setup()
+		x.list(t, s, zid)
+		taken, release := make(chan time.Time, 1), make(chan struct{})
+		s.Inject(Fault{Method: "POST", PathContains: "/rrset", Agent: "x#1", Until: release, Count: 1, Taken: taken})
+		type answer struct {
+			code int
+			body string
+		}
+		late := make(chan answer, 1)
+		go func() {
+			body := `<?xml version="1.0" encoding="UTF-8"?><ChangeResourceRecordSetsRequest xmlns="https://route53.amazonaws.com/doc/2013-04-01/"><ChangeBatch><Changes>` +
+				xmlSet("DELETE", "www.example.com.", "www", "0", 120, "198.18.0.1", "198.18.0.2") + xmlSet("CREATE", "www.example.com.", "www", "0", 120, "198.18.0.2") +
+				xmlSet("DELETE", "_goavail.example.com.", "", "", 60, genesis) + xmlSet("CREATE", "_goavail.example.com.", "", "", 60, genesis, stampValue("x", t0)) +
+				`</Changes></ChangeBatch></ChangeResourceRecordSetsRequest>`
+			code, b := do(t, s, x.id, x.secret, "POST", "/2013-04-01/hostedzone/"+zid+"/rrset/", body)
+			late <- answer{code, b}
+		}()
+		<-taken
+		y.list(t, s, zid)
+		y.post(t, s, zid,
+			xmlSet("DELETE", "_goavail.example.com.", "", "", 60, genesis), xmlSet("CREATE", "_goavail.example.com.", "", "", 60, genesis, stampValue("y", t0.Add(time.Second))))
+		close(release)
+		if a := <-late; a.code != 400 || !strings.Contains(a.body, "InvalidChangeBatch") {
+			t.Fatalf("x's late batch answered %d %s, want 400 InvalidChangeBatch", a.code, a.body)
+		}
+		h := history(s, initial)
+		var commits []string
+		for _, o := range h.Journal {
+			if o.Committed {
+				commits = append(commits, o.Agent)
+			}
+		}
+		if !slices.Equal(commits, []string{"y#1"}) {
+			t.Errorf("commits by %v, want y#1's only", commits)
+		}
+		if vs := chaos.CheckSetJournal(h); len(vs) != 0 {
+			t.Fatalf("violations with the late write refused:\n%s", chaos.Report(vs))
 		}
 	})
 }

@@ -73,6 +73,9 @@ type Fault struct {
 	// Agent, when set, matches only requests signed with the key AddKey
 	// gave that label.
 	Agent string
+	// Taken, when set, is sent the arrival time of the request the fault
+	// took (without blocking: give it room for one).
+	Taken chan<- time.Time
 }
 
 // New starts an emulator on a loopback port, and its DNS server on another.
@@ -267,6 +270,12 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	rp.agent = agent
 	s.arrived(rp)
 	if f, ok := s.takeFault(r, agent); ok {
+		if f.Taken != nil {
+			select {
+			case f.Taken <- rp.at:
+			default:
+			}
+		}
 		if (f.Delay > 0 || f.Until != nil) && !s.hold(f.Delay, f.Until) {
 			return
 		}
