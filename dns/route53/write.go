@@ -321,6 +321,16 @@ func (p *Provider) write(ctx context.Context, zone string, creates, deletes []dn
 			what += fmt.Sprintf(" (batch %d of %d)", i+1, len(batches))
 		}
 		if err := p.send(ctx, id, what, all); err != nil {
+			if i > 0 {
+				// The batches before this one committed. The error must not
+				// read as "nothing was sent" (dns.Unsent: a rate limit, a
+				// refusal; or a *dns.FenceMovedError): the core would refund
+				// the removal budget of every removal of the write, those
+				// that landed included, and max_removals would be exceeded.
+				// So its class is dropped on purpose (%v): a transient
+				// error, and the zone is listed again at the next pass.
+				return f, fmt.Errorf("%s: %d of %d change batches of this write committed before this one failed, so the write is partly made; the zone is listed again at the next pass: %v", what, i, len(batches), err)
+			}
 			return f, err
 		}
 		p.commit(zone, all)
