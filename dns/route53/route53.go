@@ -116,11 +116,12 @@ type Provider struct {
 	size map[string]int64             // zone -> its set count, as GetHostedZone last said
 	read map[string]map[setKey]rrset  // zone -> set -> as last listed or written
 	seen map[string]map[nameType]bool // zone -> the names and types listed
-	// gone keeps the sets goavail emptied, and was the set each value
-	// goavail removed was in (by name|type|value), so that a restore goes
-	// back into the set it left, with its routing fields and TTL.
+	// gone keeps the sets goavail emptied, and was the sets each value
+	// goavail removed was in (by name|type|value; a value can be in
+	// several sets of a name), so that a restore goes back into every set
+	// it left, with its routing fields and TTL.
 	gone map[string]map[setKey]rrset
-	was  map[string]map[string]setKey
+	was  map[string]map[string][]setKey
 	wg   sync.WaitGroup // INSYNC pollers
 	// polls are the changes each hosted zone's poller waits for (insync.go).
 	polls map[string][]change
@@ -180,7 +181,7 @@ func New(ctx context.Context, o Options) (*Provider, error) {
 		ro.Retryer = aws.NopRetryer{} // the core's pacing retries, not the SDK
 	})
 	p := &Provider{o: o, client: client, pace: newPacer(o.Rate, rateWindow), ids: map[string]string{}, ns: map[string][]string{}, size: map[string]int64{}, polls: map[string][]change{},
-		read: map[string]map[setKey]rrset{}, seen: map[string]map[nameType]bool{}, gone: map[string]map[setKey]rrset{}, was: map[string]map[string]setKey{}}
+		read: map[string]map[setKey]rrset{}, seen: map[string]map[nameType]bool{}, gone: map[string]map[setKey]rrset{}, was: map[string]map[string][]setKey{}}
 	for z, id := range o.ZoneIDs {
 		p.ids[strings.TrimSuffix(strings.ToLower(z), ".")] = strings.TrimPrefix(id, "/hostedzone/")
 	}
@@ -447,7 +448,7 @@ func (p *Provider) zoneMapsLocked(zone string) (map[setKey]rrset, map[nameType]b
 		p.read[zone] = map[setKey]rrset{}
 		p.seen[zone] = map[nameType]bool{}
 		p.gone[zone] = map[setKey]rrset{}
-		p.was[zone] = map[string]setKey{}
+		p.was[zone] = map[string][]setKey{}
 	}
 	return p.read[zone], p.seen[zone]
 }

@@ -97,14 +97,15 @@ func (p *Provider) planLocked(zone string, creates, deletes []dns.Record) ([]edi
 			return nil, fmt.Errorf("change zone %s: %s %s was not listed before the write, so its set cannot be named as it is", zone, nt.name, nt.typ)
 		}
 		v := value(c)
-		k := p.targetLocked(zone, read, after, nt, v)
-		s := touch(k)
-		if s == nil {
-			s = p.newSet(zone, nt, k, c)
-			after[k] = s
-		}
-		if !slices.ContainsFunc(s.ResourceRecords, func(rr types.ResourceRecord) bool { return aws.ToString(rr.Value) == v }) {
-			s.ResourceRecords = append(s.ResourceRecords, types.ResourceRecord{Value: aws.String(v)})
+		for _, k := range p.targetLocked(zone, read, after, nt, v) {
+			s := touch(k)
+			if s == nil {
+				s = p.newSet(zone, nt, k, c)
+				after[k] = s
+			}
+			if !slices.ContainsFunc(s.ResourceRecords, func(rr types.ResourceRecord) bool { return aws.ToString(rr.Value) == v }) {
+				s.ResourceRecords = append(s.ResourceRecords, types.ResourceRecord{Value: aws.String(v)})
+			}
 		}
 	}
 	var out []edit
@@ -147,17 +148,22 @@ func (p *Provider) holderLocked(read map[setKey]rrset, d dns.Record, nt nameType
 	return keys[0], true
 }
 
-// targetLocked is the set a created record goes into: the set goavail
-// removed the value from, if it is there or was emptied by goavail; else
-// the name's set (the one whose identifier is the name's first label, when
-// it has several); else a new one.
-func (p *Provider) targetLocked(zone string, read map[setKey]rrset, after map[setKey]*rrset, nt nameType, v string) setKey {
-	if k, ok := p.was[zone][nt.name+"|"+nt.typ+"|"+v]; ok {
+// targetLocked is the sets a created record goes into: every set goavail
+// removed the value from (a value can be in several sets of a name), that
+// is there or was emptied by goavail; else the name's set (the one whose
+// identifier is the name's first label, when it has several); else a new
+// one.
+func (p *Provider) targetLocked(zone string, read map[setKey]rrset, after map[setKey]*rrset, nt nameType, v string) []setKey {
+	var left []setKey
+	for _, k := range p.was[zone][nt.name+"|"+nt.typ+"|"+v] {
 		_, there := read[k]
 		_, emptied := p.gone[zone][k]
 		if there || emptied {
-			return k
+			left = append(left, k)
 		}
+	}
+	if len(left) > 0 {
+		return left
 	}
 	var keys []setKey
 	for k := range read {
@@ -173,16 +179,16 @@ func (p *Provider) targetLocked(zone string, read map[setKey]rrset, after map[se
 	slices.SortFunc(keys, func(a, b setKey) int { return strings.Compare(a.id, b.id) })
 	for _, k := range keys {
 		if k.id == firstLabel(nt.name) {
-			return k
+			return []setKey{k}
 		}
 	}
 	if len(keys) > 0 {
-		return keys[0]
+		return keys[:1]
 	}
 	if p.weighted(zone, nt.name) {
-		return setKey{nt, firstLabel(nt.name)}
+		return []setKey{{nt, firstLabel(nt.name)}}
 	}
-	return setKey{nt, ""}
+	return []setKey{{nt, ""}}
 }
 
 func (p *Provider) weighted(zone, n string) bool {
@@ -371,17 +377,26 @@ func (p *Provider) commit(zone string, edits []edit) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	read, _ := p.zoneMapsLocked(zone)
+	fence := strings.ToLower(p.FenceName(zone))
 	for _, e := range edits {
-		if e.before != nil {
-			kept := map[string]bool{}
+		if e.k.name != fence { // the fence's stamps are never restored
+			var before, after []string
+			if e.before != nil {
+				before = valueList(*e.before)
+			}
 			if e.after != nil {
-				for _, v := range valueList(*e.after) {
-					kept[v] = true
+				after = valueList(*e.after)
+			}
+			for _, v := range before {
+				if w := e.k.name + "|" + e.k.typ + "|" + v; !slices.Contains(after, v) && !slices.Contains(p.was[zone][w], e.k) {
+					p.was[zone][w] = append(p.was[zone][w], e.k)
 				}
 			}
-			for _, v := range valueList(*e.before) {
-				if !kept[v] {
-					p.was[zone][e.k.name+"|"+e.k.typ+"|"+v] = e.k
+			for _, v := range after { // back in the set it left
+				if w := e.k.name + "|" + e.k.typ + "|" + v; !slices.Contains(before, v) {
+					if p.was[zone][w] = slices.DeleteFunc(p.was[zone][w], func(k setKey) bool { return k == e.k }); len(p.was[zone][w]) == 0 {
+						delete(p.was[zone], w)
+					}
 				}
 			}
 		}
