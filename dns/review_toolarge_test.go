@@ -39,6 +39,12 @@ func (z *sizeZone) Records(_ context.Context, _ string, types []string) ([]Recor
 func (z *sizeZone) Apply(_ context.Context, _ string, creates, deletes []Record) error {
 	z.mu.Lock()
 	defer z.mu.Unlock()
+	return z.applyLocked(creates, deletes, 0)
+}
+
+// applyLocked applies a batch of creates and deletes and extra other
+// operations (the fence's), all counted against the limit.
+func (z *sizeZone) applyLocked(creates, deletes []Record, extra int) error {
 	z.batches++
 	content := func() error {
 		for _, c := range creates {
@@ -49,7 +55,7 @@ func (z *sizeZone) Apply(_ context.Context, _ string, creates, deletes []Record)
 		return nil
 	}
 	size := func() error {
-		if n := len(creates) + len(deletes); n > z.limit {
+		if n := len(creates) + len(deletes) + extra; n > z.limit {
 			z.tooLarge++
 			return &RejectedError{Status: 400, Code: 1004, TooLarge: true, Limit: z.limit, Message: "too large", Err: fmt.Errorf("1004: %d changes exceeds the limit of %d", n, z.limit)}
 		}
@@ -86,6 +92,43 @@ func (z *sizeZone) Apply(_ context.Context, _ string, creates, deletes []Record)
 	return nil
 }
 
+// fencedSizeZone is a sizeZone behind a zone fence: the fence's delete
+// and post (and the genesis record's, on a fresh zone) count against the
+// batch's limit, as Cloudflare's batch counts them.
+type fencedSizeZone struct {
+	*sizeZone
+	stamp string // "" no fence yet
+}
+
+func (z *fencedSizeZone) FenceName(zone string) string { return "_goavail." + zone }
+
+func (z *fencedSizeZone) ReadFence(_ context.Context, zone string) (ZoneFence, error) {
+	z.mu.Lock()
+	defer z.mu.Unlock()
+	f := ZoneFence{Name: z.FenceName(zone)}
+	if z.stamp != "" {
+		f.Genesis = Record{ID: "genesis", Type: "TXT", Name: f.Name, Content: GenesisContent}
+		f.Stamps = []Record{{ID: z.stamp, Type: "TXT", Name: f.Name}}
+	}
+	return f, nil
+}
+
+func (z *fencedSizeZone) ApplyFenced(_ context.Context, zone string, f ZoneFence, _ FenceStamp, creates, deletes []Record) (ZoneFence, error) {
+	z.mu.Lock()
+	defer z.mu.Unlock()
+	if f.ID() != z.stamp {
+		return f, &FenceMovedError{Err: fmt.Errorf("fence %q is gone", f.ID())}
+	}
+	// The stamp's delete and post, or on a fresh zone the genesis
+	// record's and the stamp's posts: two more operations either way.
+	if err := z.applyLocked(creates, deletes, 2); err != nil {
+		return f, err
+	}
+	z.next++
+	z.stamp = fmt.Sprintf("f%d", z.next)
+	return ZoneFence{Name: f.Name, Genesis: Record{ID: "genesis"}, Stamps: []Record{{ID: z.stamp}}}, nil
+}
+
 // TestReview_TooLarge: a zone of 200 names, each with a dead address to
 // remove, a live one kept and a live one to restore, is reconciled with
 // batch_size 500 where the provider takes 7 changes a batch. Whether
@@ -100,11 +143,14 @@ func TestReview_TooLarge(t *testing.T) {
 		maxRemovals  int
 		bad          bool
 		contentFirst bool
+		fenced       bool
 	}{
 		{name: "mixed"},
 		{name: "max_removals", maxRemovals: 60},
 		{name: "bad restore, size first", maxRemovals: 70, bad: true},
 		{name: "bad restore, content first (a split half refused as too large)", maxRemovals: 70, bad: true, contentFirst: true},
+		{name: "fenced", fenced: true},
+		{name: "fenced, max_removals, bad restore", maxRemovals: 70, bad: true, fenced: true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			const names = 200
@@ -129,7 +175,11 @@ func TestReview_TooLarge(t *testing.T) {
 				groups = append(groups, Group{Zone: "example.com", Hostnames: []string{"h07.example.com"}, Addrs: []netip.Addr{badAddr}, TTL: 60})
 			}
 			now := time.Unix(1_700_000_000, 0)
-			r := NewReconciler(ReconcilerConfig{Provider: z, Health: func() Health { return health }, Log: discard(), Now: func() time.Time { return now },
+			var prov Provider = z
+			if tc.fenced {
+				prov = &fencedSizeZone{sizeZone: z}
+			}
+			r := NewReconciler(ReconcilerConfig{Provider: prov, Health: func() Health { return health }, Log: discard(), Now: func() time.Time { return now },
 				BatchSize: 500, Safety: Safety{MaxRemovals: tc.maxRemovals, RemovalWindow: time.Hour}})
 			r.SetGroups(groups, time.Minute)
 			rep := r.Pass(context.Background())
