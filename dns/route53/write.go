@@ -2,6 +2,7 @@ package route53
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -327,6 +328,10 @@ func (p *Provider) write(ctx context.Context, zone string, creates, deletes []dn
 			what += fmt.Sprintf(" (batch %d of %d)", i+1, len(batches))
 		}
 		if err := p.send(ctx, id, what, all); err != nil {
+			var moved *dns.FenceMovedError
+			if !dns.Unsent(err) && !errors.As(err, &moved) {
+				p.note(zone, all, false) // it may have committed
+			}
 			if i > 0 {
 				// The batches before this one committed. The error must not
 				// read as "nothing was sent" (dns.Unsent: a rate limit, a
@@ -373,7 +378,15 @@ func (p *Provider) send(ctx context.Context, id, what string, edits []edit) erro
 
 // commit records the sets a batch left; an emptied set is kept aside so a
 // restore brings its routing fields back.
-func (p *Provider) commit(zone string, edits []edit) {
+func (p *Provider) commit(zone string, edits []edit) { p.note(zone, edits, true) }
+
+// note records what a batch did (applied) or may have done (its answer
+// was lost, timed out, or was a 5xx: Route 53 may have committed it): then
+// the sets as listed stay as they are (the next listing says), but the
+// sets it would empty and the sets its removals would leave are kept, so
+// that a restore after a committed batch whose answer was lost still goes
+// back into the set it left, with its routing fields.
+func (p *Provider) note(zone string, edits []edit, applied bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	read, _ := p.zoneMapsLocked(zone)
@@ -393,21 +406,24 @@ func (p *Provider) commit(zone string, edits []edit) {
 				}
 			}
 			for _, v := range after { // back in the set it left
-				if w := e.k.name + "|" + e.k.typ + "|" + v; !slices.Contains(before, v) {
+				if w := e.k.name + "|" + e.k.typ + "|" + v; applied && !slices.Contains(before, v) {
 					if p.was[zone][w] = slices.DeleteFunc(p.was[zone][w], func(k setKey) bool { return k == e.k }); len(p.was[zone][w]) == 0 {
 						delete(p.was[zone], w)
 					}
 				}
 			}
 		}
-		if e.after == nil {
-			delete(read, e.k)
+		switch {
+		case e.after == nil:
+			if applied {
+				delete(read, e.k)
+			}
 			if e.before != nil {
 				p.gone[zone][e.k] = *e.before
 			}
-			continue
+		case applied:
+			delete(p.gone[zone], e.k)
+			read[e.k] = *e.after
 		}
-		delete(p.gone[zone], e.k)
-		read[e.k] = *e.after
 	}
 }
