@@ -122,7 +122,10 @@ type Provider struct {
 	// it left, with its routing fields and TTL.
 	gone map[string]map[setKey]rrset
 	was  map[string]map[string][]setKey
-	wg   sync.WaitGroup // INSYNC pollers
+	// alias are the alias sets of the managed names as last listed: never
+	// goavail's, and a set goavail cannot create beside.
+	alias map[string]map[setKey]bool
+	wg    sync.WaitGroup // INSYNC pollers
 	// polls are the changes each hosted zone's poller waits for (insync.go).
 	polls map[string][]change
 }
@@ -181,7 +184,7 @@ func New(ctx context.Context, o Options) (*Provider, error) {
 		ro.Retryer = aws.NopRetryer{} // the core's pacing retries, not the SDK
 	})
 	p := &Provider{o: o, client: client, pace: newPacer(o.Rate, rateWindow), ids: map[string]string{}, ns: map[string][]string{}, size: map[string]int64{}, polls: map[string][]change{},
-		read: map[string]map[setKey]rrset{}, seen: map[string]map[nameType]bool{}, gone: map[string]map[setKey]rrset{}, was: map[string]map[string][]setKey{}}
+		read: map[string]map[setKey]rrset{}, seen: map[string]map[nameType]bool{}, gone: map[string]map[setKey]rrset{}, was: map[string]map[string][]setKey{}, alias: map[string]map[setKey]bool{}}
 	for z, id := range o.ZoneIDs {
 		p.ids[strings.TrimSuffix(strings.ToLower(z), ".")] = strings.TrimPrefix(id, "/hostedzone/")
 	}
@@ -432,8 +435,13 @@ func (p *Provider) Records(ctx context.Context, zone string, types []string) ([]
 	for nt := range managed {
 		seen[nt] = true
 	}
+	alias := map[setKey]bool{}
+	p.alias[zone] = alias
 	for _, s := range sets {
 		k := keyOf(s)
+		if managed[k.nameType] && s.AliasTarget != nil {
+			alias[k] = true
+		}
 		if !managed[k.nameType] || s.AliasTarget != nil {
 			continue
 		}

@@ -99,6 +99,15 @@ func (p *Provider) planLocked(zone string, creates, deletes []dns.Record) ([]edi
 		}
 		v := value(c)
 		for _, k := range p.targetLocked(zone, read, after, nt, v) {
+			if p.alias[zone][k] {
+				// Route 53 would answer "already exists", which reads as a
+				// moved fence: the zone listed again and the same write
+				// refused again, every pass, and the zone's other changes
+				// with it. Refused here instead, the core quarantines this
+				// create alone.
+				msg := fmt.Sprintf("%s %s is an alias set (not goavail's): %s cannot be added to it; remove the name from the config, or the alias set", nt.name, nt.typ, c.Content)
+				return nil, &dns.RejectedError{Status: 400, Message: msg, Err: fmt.Errorf("change zone %s: %s", zone, msg)}
+			}
 			s := touch(k)
 			if s == nil {
 				s = p.newSet(zone, nt, k, c)
