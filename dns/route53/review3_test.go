@@ -2,6 +2,7 @@ package route53
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/netip"
@@ -37,6 +38,83 @@ func TestReview_AliasAtAManagedName(t *testing.T) {
 		}
 		if after := find(l.emu.Sets(zone), "alias.example.com", "A"); len(after) != 1 || after[0].AliasTarget == nil || after[0].AliasTarget.DNSName != before[0].AliasTarget.DNSName {
 			t.Errorf("weighted=%v: alias.example.com is %+v, want the alias set as it was", weighted, after)
+		}
+	}
+}
+
+// TestReview_NameForms: a wildcard managed name (Route 53 lists it as
+// \052), and a name configured in upper case with a trailing dot, are
+// listed, emptied of a dead address and restored like any other, in the
+// per-name listing of a big zone too.
+func TestReview_NameForms(t *testing.T) {
+	for _, big := range []bool{false, true} {
+		l := newLab(t, labOpts{names: []string{"*.example.com", "WWW.Example.COM."}, rate: -1})
+		if big {
+			for i := range 700 {
+				l.emu.Seed(zone, set(fmt.Sprintf("filler%03d.example.com", i), "A", "", nil, 60, "198.18.5.1"))
+			}
+			if _, err := l.p.NameServers(context.Background(), zone); err != nil {
+				t.Fatal(err)
+			}
+		}
+		l.emu.Seed(zone, set(`\052.example.com`, "A", "", nil, 60, "198.18.0.1", "198.18.0.2"))
+		l.emu.Seed(zone, set("www.example.com", "A", "", nil, 60, "198.18.0.1", "198.18.0.2"))
+		if err := l.pass(t, l.p, nil, only("198.18.0.1")); err != nil {
+			t.Fatalf("big=%v: removal: %v", big, err)
+		}
+		for _, n := range []string{`\052.example.com`, "www.example.com"} {
+			if got := find(l.emu.Sets(zone), n, "A"); len(got) != 1 || !slices.Equal(got[0].Values, []string{"198.18.0.2"}) {
+				t.Fatalf("big=%v: after the removal %s is %+v", big, n, got)
+			}
+		}
+		if err := l.pass(t, l.p, func([]dns.Record) []dns.Record {
+			return []dns.Record{{Name: "*.example.com", Type: "A", Content: "198.18.0.1"}, {Name: "www.example.com", Type: "A", Content: "198.18.0.1"}}
+		}, nil); err != nil {
+			t.Fatalf("big=%v: restore: %v", big, err)
+		}
+		for _, n := range []string{`\052.example.com`, "www.example.com"} {
+			if got := find(l.emu.Sets(zone), n, "A"); len(got) != 1 || len(got[0].Values) != 2 {
+				t.Fatalf("big=%v: after the restore %s is %+v", big, n, got)
+			}
+		}
+	}
+}
+
+// TestReview_PageBoundaryInsideAName: with 2 sets a page, the pages'
+// boundaries fall between the weighted sets of one name (5 A sets and an
+// AAAA set at www), in the whole-zone listing and in the per-name one: every
+// set is listed, and a removal from the last one lands.
+func TestReview_PageBoundaryInsideAName(t *testing.T) {
+	for _, big := range []bool{false, true} {
+		l := newLab(t, labOpts{names: []string{"www.example.com", "api.example.com"}, rate: -1})
+		if big {
+			for i := range 700 {
+				l.emu.Seed(zone, set(fmt.Sprintf("filler%03d.example.com", i), "A", "", nil, 60, "198.18.5.1"))
+			}
+			if _, err := l.p.NameServers(context.Background(), zone); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for i := range 5 {
+			l.emu.Seed(zone, set("www.example.com", "A", fmt.Sprintf("w%d", i), i64(int64(i)), 60, fmt.Sprintf("198.18.0.%d", i+1), "198.18.0.99"))
+		}
+		l.emu.Seed(zone, set("www.example.com", "AAAA", "", nil, 60, "2001:db8::1"))
+		l.emu.Seed(zone, set("api.example.com", "A", "", nil, 60, "198.18.1.1"))
+		l.emu.SetMaxItems(2)
+		recs, err := l.p.Records(context.Background(), zone, []string{"A", "AAAA"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(recs) != 12 {
+			t.Fatalf("big=%v: %d records, want 12 (5 sets of 2, an AAAA, api's)", big, len(recs))
+		}
+		if err := l.pass(t, l.p, nil, only("198.18.0.5")); err != nil {
+			t.Fatalf("big=%v: %v", big, err)
+		}
+		for _, s := range find(l.emu.Sets(zone), "www.example.com", "A") {
+			if slices.Contains(s.Values, "198.18.0.5") {
+				t.Fatalf("big=%v: set %s still holds .5", big, s.SetIdentifier)
+			}
 		}
 	}
 }
