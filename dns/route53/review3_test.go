@@ -2,6 +2,7 @@ package route53
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -116,5 +117,52 @@ func TestReview_PageBoundaryInsideAName(t *testing.T) {
 				t.Fatalf("big=%v: set %s still holds .5", big, s.SetIdentifier)
 			}
 		}
+	}
+}
+
+// TestReview_FenceEditedByHand: a value added to the fence TXT set by
+// hand between the fence read and the write makes the write refused as
+// stale (nothing written); the next pass writes, keeping the hand value
+// and one stamp.
+func TestReview_FenceEditedByHand(t *testing.T) {
+	l := newLab(t, labOpts{rate: -1})
+	seedMigrated(l.emu)
+	ctx := context.Background()
+	if err := l.pass(t, l.p, nil, only("198.18.0.1")); err != nil {
+		t.Fatal(err)
+	}
+	fence := func() []string {
+		f := find(l.emu.Sets(zone), "_goavail.example.com", "TXT")
+		if len(f) != 1 {
+			return nil
+		}
+		return f[0].Values
+	}
+	stale := func(edit func()) {
+		t.Helper()
+		f, err := l.p.ReadFence(ctx, zone)
+		if err != nil {
+			t.Fatal(err)
+		}
+		recs, err := l.p.Records(ctx, zone, []string{"A"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		edit()
+		v := l.emu.Version(zone)
+		_, err = l.p.ApplyFenced(ctx, zone, f, dns.FenceStamp{Deployment: "test", Writer: "a", At: time.Now()}, nil, only("198.18.0.2")(recs))
+		var moved *dns.FenceMovedError
+		if !errors.As(err, &moved) || l.emu.Version(zone) != v {
+			t.Fatalf("write after a hand edit of the fence: %v, want a FenceMovedError and no change", err)
+		}
+	}
+	stale(func() {
+		l.emu.Seed(zone, set("_goavail.example.com", "TXT", "", nil, 60, append(fence(), `"hand"`)...))
+	})
+	if err := l.pass(t, l.p, nil, only("198.18.0.2")); err != nil {
+		t.Fatal(err)
+	}
+	if got := fence(); len(got) != 3 || !slices.Contains(got, `"hand"`) {
+		t.Fatalf("fence after the next write: %v, want the genesis, the hand value and one stamp", got)
 	}
 }
