@@ -166,3 +166,34 @@ func TestReview_FenceEditedByHand(t *testing.T) {
 		t.Fatalf("fence after the next write: %v, want the genesis, the hand value and one stamp", got)
 	}
 }
+
+// TestReview_SameStampTwice: two writes of one pass stamped alike (a
+// clock that did not move between them: a frozen test clock, a coarse
+// clock source) must both carry the fence: a hand edit of the fence set
+// between them makes the second refused as stale.
+func TestReview_SameStampTwice(t *testing.T) {
+	l := newLab(t, labOpts{rate: -1})
+	seedMigrated(l.emu)
+	ctx := context.Background()
+	f, err := l.p.ReadFence(ctx, zone)
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs, err := l.p.Records(ctx, zone, []string{"A"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stamp := dns.FenceStamp{Deployment: "test", Writer: "a", At: time.Unix(1_700_000_000, 0)}
+	f, err = l.p.ApplyFenced(ctx, zone, f, stamp, nil, only("198.18.0.1")(recs))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fs := find(l.emu.Sets(zone), "_goavail.example.com", "TXT")
+	l.emu.Seed(zone, set("_goavail.example.com", "TXT", "", nil, 60, append(fs[0].Values, `"racer"`)...))
+	v := l.emu.Version(zone)
+	_, err = l.p.ApplyFenced(ctx, zone, f, stamp, nil, only("198.18.0.2")(recs))
+	var moved *dns.FenceMovedError
+	if !errors.As(err, &moved) || l.emu.Version(zone) != v {
+		t.Fatalf("second write with the same stamp after the fence moved: %v (version %d -> %d), want a FenceMovedError and no change", err, v, l.emu.Version(zone))
+	}
+}
