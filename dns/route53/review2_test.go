@@ -6,41 +6,52 @@ import (
 	"time"
 
 	"github.com/goavail/goavail/dns"
-	"os"
+	"io"
+	"log/slog"
+	"net/netip"
+	"path/filepath"
 	"slices"
 	"testing"
 
 	"github.com/goavail/goavail/internal/r53emu"
 )
 
-// knownBreak skips a test that shows a break of an invariant not fixed
-// yet, unless GOAVAIL_REVIEW_KNOWN_BREAKS is set (then it runs, and fails).
-func knownBreak(t *testing.T, why string) {
-	t.Helper()
-	if os.Getenv("GOAVAIL_REVIEW_KNOWN_BREAKS") == "" {
-		t.Skip("known break, not fixed (set GOAVAIL_REVIEW_KNOWN_BREAKS=1 to run): " + why)
-	}
-}
-
 // TestReview_RestoreAfterRestart: a failover PRIMARY set emptied by one
 // goavail process is deleted; the restore is made by another process (a
-// restart, or another agent taking over as writer), which never saw the
-// set. Invariant 4 wants the address back in the PRIMARY set it left.
+// restart, with the state file; or another agent taking over as writer,
+// with the memory the agents share), which never saw the set. The address
+// goes back into the PRIMARY set it left, made again as it was; before,
+// it went into the SECONDARY set, and the PRIMARY was lost for good.
 func TestReview_RestoreAfterRestart(t *testing.T) {
-	knownBreak(t, "the emptied set's routing fields live only in the memory of the process that emptied it (Provider.gone/was)")
-	l := newLab(t, labOpts{})
-	primary := r53emu.RRSet{Name: "api.example.com", Type: "A", SetIdentifier: "api-primary", Failover: "PRIMARY", TTL: i64(45), Values: []string{"198.18.1.1"}}
+	l := newLab(t, labOpts{names: []string{"api.example.com"}, rate: -1})
+	primary := r53emu.RRSet{Name: "api.example.com", Type: "A", SetIdentifier: "api-primary", Failover: "PRIMARY", HealthCheckID: "abcdef11-2222-3333-4444-555555fedcba", TTL: i64(45), Values: []string{"198.18.1.1"}}
 	l.emu.Seed(zone, primary)
 	l.emu.Seed(zone, r53emu.RRSet{Name: "api.example.com", Type: "A", SetIdentifier: "api-secondary", Failover: "SECONDARY", TTL: i64(45), Values: []string{"198.18.1.2"}})
-	if err := l.pass(t, l.p, nil, only("198.18.1.1")); err != nil {
-		t.Fatal(err)
+	state := filepath.Join(t.TempDir(), "state.json")
+	a := []netip.Addr{netip.MustParseAddr("198.18.1.1"), netip.MustParseAddr("198.18.1.2")}
+	health := dns.Health{a[0]: false, a[1]: true}
+	run := func(p *Provider) {
+		t.Helper()
+		mem, err := dns.LoadMemory(state)
+		if err != nil && !errors.Is(err, dns.ErrNoState) {
+			t.Fatal(err)
+		}
+		r := dns.NewReconciler(dns.ReconcilerConfig{Provider: p, Memory: mem, Health: func() dns.Health { return health },
+			Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Now: time.Now})
+		r.SetGroups([]dns.Group{{Zone: zone, Hostnames: []string{"api.example.com"}, Addrs: a}}, time.Minute)
+		if rep := r.Pass(context.Background()); rep.Err != nil {
+			t.Fatal(rep.Err)
+		}
 	}
-	other := l.provider(t, labOpts{})
-	if err := l.pass(t, other, add("api.example.com", "198.18.1.1"), nil); err != nil {
-		t.Fatal(err)
+	run(l.p)
+	if got := find(l.emu.Sets(zone), "api.example.com", "A"); len(got) != 1 || got[0].SetIdentifier != "api-secondary" {
+		t.Fatalf("after the removal api has %+v, want only the secondary", got)
 	}
+	health[a[0]] = true
+	run(l.provider(t, labOpts{names: []string{"api.example.com"}, rate: -1})) // a new process
 	got := find(l.emu.Sets(zone), "api.example.com", "A")
-	if len(got) != 2 || got[0].SetIdentifier != "api-primary" || got[0].Failover != "PRIMARY" || !slices.Equal(got[0].Values, primary.Values) {
+	if len(got) != 2 || got[0].SetIdentifier != "api-primary" || got[0].Failover != "PRIMARY" || got[0].HealthCheckID != primary.HealthCheckID || *got[0].TTL != 45 ||
+		!slices.Equal(got[0].Values, primary.Values) || !slices.Equal(got[1].Values, []string{"198.18.1.2"}) {
 		t.Fatalf("after a restore by another process api has %+v, want the PRIMARY set back with .1 (and the SECONDARY with .2 only)", got)
 	}
 }

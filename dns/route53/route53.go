@@ -28,6 +28,7 @@ package route53
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -488,9 +489,44 @@ func records(s rrset) []dns.Record {
 		if k.typ == "TXT" {
 			c = strings.Trim(v, `"`)
 		}
-		out = append(out, dns.Record{ID: recordID(k, v), Name: k.name, Type: k.typ, Content: c, TTL: int(aws.ToInt64(s.TTL))})
+		out = append(out, dns.Record{ID: recordID(k, v), Name: k.name, Type: k.typ, Content: c, TTL: int(aws.ToInt64(s.TTL)), Tags: setTags(s)})
 	}
 	return out
+}
+
+// setTagPrefix starts the tag that carries a routed set's fields (its
+// identifier, weight, failover role, health check...) on each of its
+// records. The core's Memory keeps a removed record's tags (in the state
+// file, and shared with the other agents) and puts them back on its
+// restore, so that a restore by another process (after a restart, or by
+// another agent taking over as writer) goes back into the set it left,
+// made again with its routing fields when goavail emptied it.
+const setTagPrefix = "route53-set="
+
+// setTags is the tag of a routed set's records; none for a simple set.
+func setTags(s rrset) []string {
+	if aws.ToString(s.SetIdentifier) == "" {
+		return nil
+	}
+	s.ResourceRecords = nil
+	b, err := json.Marshal(s)
+	if err != nil {
+		return nil
+	}
+	return []string{setTagPrefix + string(b)}
+}
+
+// taggedSet is the set a record's tag names (values left out).
+func taggedSet(tags []string) (rrset, bool) {
+	for _, t := range tags {
+		if j, ok := strings.CutPrefix(t, setTagPrefix); ok {
+			var s rrset
+			if err := json.Unmarshal([]byte(j), &s); err == nil && aws.ToString(s.SetIdentifier) != "" {
+				return s, true
+			}
+		}
+	}
+	return rrset{}, false
 }
 
 // value is a record's content as a Route 53 value.

@@ -98,7 +98,7 @@ func (p *Provider) planLocked(zone string, creates, deletes []dns.Record) ([]edi
 			return nil, fmt.Errorf("change zone %s: %s %s was not listed before the write, so its set cannot be named as it is", zone, nt.name, nt.typ)
 		}
 		v := value(c)
-		for _, k := range p.targetLocked(zone, read, after, nt, v) {
+		for _, k := range p.targetLocked(zone, read, after, nt, v, c.Tags) {
 			if p.alias[zone][k] {
 				// Route 53 would answer "already exists", which reads as a
 				// moved fence: the zone listed again and the same write
@@ -163,7 +163,7 @@ func (p *Provider) holderLocked(read map[setKey]rrset, d dns.Record, nt nameType
 // is there or was emptied by goavail; else the name's set (the one whose
 // identifier is the name's first label, when it has several); else a new
 // one.
-func (p *Provider) targetLocked(zone string, read map[setKey]rrset, after map[setKey]*rrset, nt nameType, v string) []setKey {
+func (p *Provider) targetLocked(zone string, read map[setKey]rrset, after map[setKey]*rrset, nt nameType, v string, tags []string) []setKey {
 	var left []setKey
 	for _, k := range p.was[zone][nt.name+"|"+nt.typ+"|"+v] {
 		_, there := read[k]
@@ -174,6 +174,26 @@ func (p *Provider) targetLocked(zone string, read map[setKey]rrset, after map[se
 	}
 	if len(left) > 0 {
 		return left
+	}
+	// Else the routed set the record's tags name (the core's Memory kept
+	// them from its removal, see setTags), unless the name and type now
+	// hold a simple set, beside which Route 53 takes no routed one.
+	if s, ok := taggedSet(tags); ok && keyOf(s).nameType == nt && !p.alias[zone][keyOf(s)] {
+		k := keyOf(s)
+		simple := false
+		for rk := range read {
+			simple = simple || rk.nameType == nt && rk.id == ""
+		}
+		_, there := read[k]
+		if there {
+			return []setKey{k}
+		}
+		if !simple {
+			if _, emptied := p.gone[zone][k]; !emptied {
+				p.gone[zone][k] = s // newSet makes it again as it was
+			}
+			return []setKey{k}
+		}
 	}
 	var keys []setKey
 	for k := range read {
