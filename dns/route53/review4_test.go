@@ -6,6 +6,8 @@ import (
 	"io"
 	"log/slog"
 	"net/netip"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -78,4 +80,58 @@ func TestReview_NoNameEmptyAcrossBatches(t *testing.T) {
 	if len(got) != 1 || len(got[0].Values) != 1 || got[0].Values[0] != "198.18.0.3" {
 		t.Errorf("www serves %v, want only 198.18.0.3", served)
 	}
+}
+
+// TestReview_OnlyItsOwn: through the core, a dead managed address leaves
+// a weighted set (TTL 17, a health check) that also holds an address
+// goavail does not manage; the set keeps that address, its identifier,
+// weight, TTL and health check, and the name's AAAA and TXT sets, another
+// name's set and an alias set are not touched (invariant 2).
+func TestReview_OnlyItsOwn(t *testing.T) {
+	l := newLab(t, labOpts{names: []string{"www.example.com", "alias.example.com"}, rate: -1})
+	seedMigrated(l.emu)
+	l.emu.Seed(zone, r53emu.RRSet{Name: "www.example.com", Type: "A", SetIdentifier: "www", Weight: i64(7), HealthCheckID: "abcdef11-2222-3333-4444-555555fedcba", TTL: i64(17),
+		Values: []string{"198.18.0.1", "198.18.0.2", "203.0.113.9"}})
+	l.emu.Seed(zone, set("www.example.com", "AAAA", "", nil, 60, "2001:db8::9"))
+	l.emu.Seed(zone, set("www.example.com", "TXT", "", nil, 60, `"v=spf1 -all"`))
+	before := l.emu.Sets(zone)
+	a := []netip.Addr{netip.MustParseAddr("198.18.0.1"), netip.MustParseAddr("198.18.0.2")}
+	health := dns.Health{a[0]: false, a[1]: true}
+	r := dns.NewReconciler(dns.ReconcilerConfig{Provider: l.p, Health: func() dns.Health { return health },
+		Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Now: time.Now})
+	r.SetGroups([]dns.Group{{Zone: zone, Hostnames: []string{"www.example.com"}, Addrs: a, TTL: 60}}, time.Minute)
+	if rep := r.Pass(context.Background()); rep.Err != nil {
+		t.Fatal(rep.Err)
+	}
+	after := l.emu.Sets(zone)
+	for _, s := range before {
+		if s.Name == "_goavail.example.com." {
+			continue
+		}
+		want := s
+		if s.Name == "www.example.com." && s.Type == "A" {
+			want.Values = []string{"198.18.0.2", "203.0.113.9"}
+		}
+		got := find(after, strings.TrimSuffix(s.Name, "."), s.Type)
+		if len(got) != 1 || fmt.Sprintf("%+v", flatSet(got[0])) != fmt.Sprintf("%+v", flatSet(want)) {
+			t.Errorf("%s %s: %+v, want %+v", s.Name, s.Type, got, want)
+		}
+	}
+}
+
+// flatSet is s with its pointers followed and its values sorted.
+func flatSet(s r53emu.RRSet) []any {
+	v := slices.Sorted(slices.Values(s.Values))
+	var alias any
+	if s.AliasTarget != nil {
+		alias = *s.AliasTarget
+	}
+	var w, ttl any
+	if s.Weight != nil {
+		w = *s.Weight
+	}
+	if s.TTL != nil {
+		ttl = *s.TTL
+	}
+	return []any{s.Name, s.Type, s.SetIdentifier, w, ttl, s.HealthCheckID, s.Failover, alias, v}
 }
