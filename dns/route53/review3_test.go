@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/goavail/goavail/dns"
+	"github.com/goavail/goavail/internal/r53emu"
 )
 
 // TestReview_AliasAtAManagedName: a managed name whose only A set is an
@@ -195,5 +196,28 @@ func TestReview_SameStampTwice(t *testing.T) {
 	var moved *dns.FenceMovedError
 	if !errors.As(err, &moved) || l.emu.Version(zone) != v {
 		t.Fatalf("second write with the same stamp after the fence moved: %v (version %d -> %d), want a FenceMovedError and no change", err, v, l.emu.Version(zone))
+	}
+}
+
+// TestReview_PrivateAndPublicZone: the account has a private and a public
+// hosted zone of the zone's name (listed by id, in either order): goavail
+// writes the public one, and never the private one.
+func TestReview_PrivateAndPublicZone(t *testing.T) {
+	emu := r53emu.New()
+	t.Cleanup(emu.Close)
+	private := emu.AddPrivateZone(zone)
+	public := emu.AddZone(zone)
+	l := &lab{emu: emu, count: map[string]int{}}
+	l.p = l.provider(t, labOpts{rate: -1})
+	seedMigrated(emu)
+	id, err := l.p.zoneID(context.Background(), zone)
+	if err != nil || id != public {
+		t.Fatalf("zone id %q, %v; want the public zone %s (private %s)", id, err, public, private)
+	}
+	if err := l.pass(t, l.p, nil, only("198.18.0.1")); err != nil {
+		t.Fatal(err)
+	}
+	if got := find(emu.Sets(zone), "www.example.com", "A"); len(got) != 1 || slices.Contains(got[0].Values, "198.18.0.1") {
+		t.Fatalf("public www: %+v", got)
 	}
 }
