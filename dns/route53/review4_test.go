@@ -135,3 +135,28 @@ func flatSet(s r53emu.RRSet) []any {
 	}
 	return []any{s.Name, s.Type, s.SetIdentifier, w, ttl, s.HealthCheckID, s.Failover, alias, v}
 }
+
+// TestReview_IdentifierWithABar: set identifiers are free text: "blue|x"
+// and "blue" at one name both hold the dead address. Its removal takes it
+// out of both sets, each named by its own record (not "blue|x" read as
+// the set "blue").
+func TestReview_IdentifierWithABar(t *testing.T) {
+	l := newLab(t, labOpts{names: []string{"www.example.com"}, rate: -1})
+	l.emu.Seed(zone, set("www.example.com", "A", "blue|x", i64(1), 60, "198.18.0.1", "198.18.0.3"))
+	l.emu.Seed(zone, set("www.example.com", "A", "blue", i64(1), 60, "198.18.0.1", "198.18.0.2"))
+	a := []netip.Addr{netip.MustParseAddr("198.18.0.1"), netip.MustParseAddr("198.18.0.2"), netip.MustParseAddr("198.18.0.3")}
+	health := dns.Health{a[0]: false, a[1]: true, a[2]: true}
+	r := dns.NewReconciler(dns.ReconcilerConfig{Provider: l.p, Health: func() dns.Health { return health },
+		Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Now: time.Now})
+	r.SetGroups([]dns.Group{{Zone: zone, Hostnames: []string{"www.example.com"}, Addrs: a, TTL: 60}}, time.Minute)
+	for range 2 {
+		if rep := r.Pass(context.Background()); rep.Err != nil {
+			t.Fatal(rep.Err)
+		}
+	}
+	for _, s := range find(l.emu.Sets(zone), "www.example.com", "A") {
+		if slices.Contains(s.Values, "198.18.0.1") {
+			t.Errorf("set %q still serves the dead address: %v", s.SetIdentifier, s.Values)
+		}
+	}
+}

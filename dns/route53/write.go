@@ -139,9 +139,16 @@ func (p *Provider) planLocked(zone string, creates, deletes []dns.Record) ([]edi
 // holderLocked is the set that holds a record being deleted: the one its
 // id names, else the first listed set of its name and type holding v.
 func (p *Provider) holderLocked(read map[setKey]rrset, d dns.Record, nt nameType, v string) (setKey, bool) {
+	// The id is matched whole against the sets listed: a set identifier
+	// is free text, and may hold the "|" that joins the id's parts.
 	if parts := strings.SplitN(d.ID, "|", 4); len(parts) == 4 {
 		k := setKey{nameType{parts[0], parts[1]}, parts[2]}
-		if _, ok := read[k]; ok && k.nameType == nt {
+		if _, ok := read[k]; ok && k.nameType == nt && recordID(k, v) == d.ID {
+			return k, true
+		}
+	}
+	for k := range read {
+		if k.nameType == nt && recordID(k, v) == d.ID {
 			return k, true
 		}
 	}
