@@ -160,3 +160,37 @@ func TestReview_IdentifierWithABar(t *testing.T) {
 		}
 	}
 }
+
+// TestReview_SetTooBigToRewrite: a removal from a set of 500 values cannot
+// be made (Route 53 counts the set's DELETE and CREATE, 999 records, plus
+// the fence's); it is quarantined alone, saying so, and the removal at
+// another name in the same pass lands.
+func TestReview_SetTooBigToRewrite(t *testing.T) {
+	l := newLab(t, labOpts{names: []string{"www.example.com", "api.example.com"}, rate: -1})
+	var addrs []netip.Addr
+	var vals []string
+	for i := range 500 {
+		a := netip.AddrFrom4([4]byte{198, 19, byte(i / 250), byte(i%250 + 1)})
+		addrs, vals = append(addrs, a), append(vals, a.String())
+	}
+	l.emu.Seed(zone, set("www.example.com", "A", "", nil, 60, vals...))
+	l.emu.Seed(zone, set("api.example.com", "A", "", nil, 60, vals[:3]...))
+	health := dns.Health{}
+	for i, a := range addrs {
+		health[a] = i != 0
+	}
+	r := dns.NewReconciler(dns.ReconcilerConfig{Provider: l.p, Health: func() dns.Health { return health },
+		Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Now: time.Now})
+	r.SetGroups([]dns.Group{{Zone: zone, Hostnames: []string{"www.example.com"}, Addrs: addrs, TTL: 60}, {Zone: zone, Hostnames: []string{"api.example.com"}, Addrs: addrs[:3], TTL: 60}}, time.Minute)
+	rep := r.Pass(context.Background())
+	if rep.Err != nil {
+		t.Fatal(rep.Err)
+	}
+	p := rep.Plans[0]
+	if len(p.Quarantined) != 1 || p.Quarantined[0].Record.Name != "www.example.com" || !strings.Contains(p.Quarantined[0].Message, "split its values into several weighted sets") {
+		t.Fatalf("quarantined %+v, want www's removal alone, saying what to do", p.Quarantined)
+	}
+	if got := find(l.emu.Sets(zone), "api.example.com", "A"); len(got) != 1 || slices.Contains(got[0].Values, vals[0]) {
+		t.Errorf("api: %+v, want the dead address removed", got)
+	}
+}

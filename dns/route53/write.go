@@ -330,6 +330,17 @@ func (p *Provider) write(ctx context.Context, zone string, creates, deletes []dn
 	if err != nil {
 		return f, err
 	}
+	for _, e := range edits {
+		if n, c := reserve+e.records(), reserveChars+e.chars(); n > maxBatchRecords || c > maxBatchChars {
+			// A set this big cannot be rewritten in one change batch (its
+			// DELETE and CREATE count its values twice): Route 53 would
+			// refuse it whatever goavail does. Refused here, with what to
+			// do, so the core quarantines this change alone and sends the
+			// others.
+			msg := fmt.Sprintf("the %s %s set %q has %d values: rewriting it (and the fence) takes %d records and %d characters in one change batch, over Route 53's %d and %d; split its values into several weighted sets", e.k.name, e.k.typ, e.k.id, valuesOf(e.before), n, c, maxBatchRecords, maxBatchChars)
+			return f, &dns.RejectedError{Status: 400, Message: msg, Err: fmt.Errorf("change zone %s: %s", zone, msg)}
+		}
+	}
 	batches := pack(edits, reserve, reserveChars)
 	if len(batches) == 0 {
 		if fw == nil {
