@@ -28,6 +28,7 @@ package route53
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -121,12 +122,16 @@ type Provider struct {
 	size map[string]int64             // zone -> its set count, as GetHostedZone last said
 	read map[string]map[setKey]rrset  // zone -> set -> as last listed or written
 	seen map[string]map[nameType]bool // zone -> the names and types listed
-	// gone keeps the sets goavail emptied, and was the set each value
-	// goavail removed was in (by name|type|value), so that a restore goes
-	// back into the set it left, with its routing fields and TTL.
+	// gone keeps the sets goavail emptied, and was the sets each value
+	// goavail removed was in (by name|type|value; a value can be in
+	// several sets of a name), so that a restore goes back into every set
+	// it left, with its routing fields and TTL.
 	gone map[string]map[setKey]rrset
-	was  map[string]map[string]setKey
-	wg   sync.WaitGroup // INSYNC pollers
+	was  map[string]map[string][]setKey
+	// alias are the alias sets of the managed names as last listed: never
+	// goavail's, and a set goavail cannot create beside.
+	alias map[string]map[setKey]bool
+	wg    sync.WaitGroup // INSYNC pollers
 	// polls are the changes each hosted zone's poller waits for (insync.go).
 	polls map[string][]change
 }
@@ -189,7 +194,7 @@ func New(ctx context.Context, o Options) (*Provider, error) {
 		ro.Retryer = aws.NopRetryer{} // the core's pacing retries, not the SDK
 	})
 	p := &Provider{o: o, client: client, pace: newPacer(o.Rate, rateWindow), ids: map[string]string{}, ns: map[string][]string{}, size: map[string]int64{}, polls: map[string][]change{},
-		read: map[string]map[setKey]rrset{}, seen: map[string]map[nameType]bool{}, gone: map[string]map[setKey]rrset{}, was: map[string]map[string]setKey{}}
+		read: map[string]map[setKey]rrset{}, seen: map[string]map[nameType]bool{}, gone: map[string]map[setKey]rrset{}, was: map[string]map[string][]setKey{}, alias: map[string]map[setKey]bool{}}
 	for z, id := range o.ZoneIDs {
 		p.ids[strings.TrimSuffix(strings.ToLower(z), ".")] = strings.TrimPrefix(id, "/hostedzone/")
 	}
@@ -440,8 +445,13 @@ func (p *Provider) Records(ctx context.Context, zone string, types []string) ([]
 	for nt := range managed {
 		seen[nt] = true
 	}
+	alias := map[setKey]bool{}
+	p.alias[zone] = alias
 	for _, s := range sets {
 		k := keyOf(s)
+		if managed[k.nameType] && s.AliasTarget != nil {
+			alias[k] = true
+		}
 		if !managed[k.nameType] || s.AliasTarget != nil {
 			continue
 		}
@@ -456,7 +466,7 @@ func (p *Provider) zoneMapsLocked(zone string) (map[setKey]rrset, map[nameType]b
 		p.read[zone] = map[setKey]rrset{}
 		p.seen[zone] = map[nameType]bool{}
 		p.gone[zone] = map[setKey]rrset{}
-		p.was[zone] = map[string]setKey{}
+		p.was[zone] = map[string][]setKey{}
 	}
 	return p.read[zone], p.seen[zone]
 }
@@ -488,9 +498,44 @@ func records(s rrset) []dns.Record {
 		if k.typ == "TXT" {
 			c = strings.Trim(v, `"`)
 		}
-		out = append(out, dns.Record{ID: recordID(k, v), Name: k.name, Type: k.typ, Content: c, TTL: int(aws.ToInt64(s.TTL))})
+		out = append(out, dns.Record{ID: recordID(k, v), Name: k.name, Type: k.typ, Content: c, TTL: int(aws.ToInt64(s.TTL)), Tags: setTags(s)})
 	}
 	return out
+}
+
+// setTagPrefix starts the tag that carries a routed set's fields (its
+// identifier, weight, failover role, health check...) on each of its
+// records. The core's Memory keeps a removed record's tags (in the state
+// file, and shared with the other agents) and puts them back on its
+// restore, so that a restore by another process (after a restart, or by
+// another agent taking over as writer) goes back into the set it left,
+// made again with its routing fields when goavail emptied it.
+const setTagPrefix = "route53-set="
+
+// setTags is the tag of a routed set's records; none for a simple set.
+func setTags(s rrset) []string {
+	if aws.ToString(s.SetIdentifier) == "" {
+		return nil
+	}
+	s.ResourceRecords = nil
+	b, err := json.Marshal(s)
+	if err != nil {
+		return nil
+	}
+	return []string{setTagPrefix + string(b)}
+}
+
+// taggedSet is the set a record's tag names (values left out).
+func taggedSet(tags []string) (rrset, bool) {
+	for _, t := range tags {
+		if j, ok := strings.CutPrefix(t, setTagPrefix); ok {
+			var s rrset
+			if err := json.Unmarshal([]byte(j), &s); err == nil && aws.ToString(s.SetIdentifier) != "" {
+				return s, true
+			}
+		}
+	}
+	return rrset{}, false
 }
 
 // value is a record's content as a Route 53 value.

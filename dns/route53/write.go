@@ -2,6 +2,7 @@ package route53
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -97,14 +98,24 @@ func (p *Provider) planLocked(zone string, creates, deletes []dns.Record) ([]edi
 			return nil, fmt.Errorf("change zone %s: %s %s was not listed before the write, so its set cannot be named as it is", zone, nt.name, nt.typ)
 		}
 		v := value(c)
-		k := p.targetLocked(zone, read, after, nt, v)
-		s := touch(k)
-		if s == nil {
-			s = p.newSet(zone, nt, k, c)
-			after[k] = s
-		}
-		if !slices.ContainsFunc(s.ResourceRecords, func(rr types.ResourceRecord) bool { return aws.ToString(rr.Value) == v }) {
-			s.ResourceRecords = append(s.ResourceRecords, types.ResourceRecord{Value: aws.String(v)})
+		for _, k := range p.targetLocked(zone, read, after, nt, v, c.Tags) {
+			if p.alias[zone][k] {
+				// Route 53 would answer "already exists", which reads as a
+				// moved fence: the zone listed again and the same write
+				// refused again, every pass, and the zone's other changes
+				// with it. Refused here instead, the core quarantines this
+				// create alone.
+				msg := fmt.Sprintf("%s %s is an alias set (not goavail's): %s cannot be added to it; remove the name from the config, or the alias set", nt.name, nt.typ, c.Content)
+				return nil, &dns.RejectedError{Status: 400, Message: msg, Err: fmt.Errorf("change zone %s: %s", zone, msg)}
+			}
+			s := touch(k)
+			if s == nil {
+				s = p.newSet(zone, nt, k, c)
+				after[k] = s
+			}
+			if !slices.ContainsFunc(s.ResourceRecords, func(rr types.ResourceRecord) bool { return aws.ToString(rr.Value) == v }) {
+				s.ResourceRecords = append(s.ResourceRecords, types.ResourceRecord{Value: aws.String(v)})
+			}
 		}
 	}
 	var out []edit
@@ -128,9 +139,16 @@ func (p *Provider) planLocked(zone string, creates, deletes []dns.Record) ([]edi
 // holderLocked is the set that holds a record being deleted: the one its
 // id names, else the first listed set of its name and type holding v.
 func (p *Provider) holderLocked(read map[setKey]rrset, d dns.Record, nt nameType, v string) (setKey, bool) {
+	// The id is matched whole against the sets listed: a set identifier
+	// is free text, and may hold the "|" that joins the id's parts.
 	if parts := strings.SplitN(d.ID, "|", 4); len(parts) == 4 {
 		k := setKey{nameType{parts[0], parts[1]}, parts[2]}
-		if _, ok := read[k]; ok && k.nameType == nt {
+		if _, ok := read[k]; ok && k.nameType == nt && recordID(k, v) == d.ID {
+			return k, true
+		}
+	}
+	for k := range read {
+		if k.nameType == nt && recordID(k, v) == d.ID {
 			return k, true
 		}
 	}
@@ -147,16 +165,41 @@ func (p *Provider) holderLocked(read map[setKey]rrset, d dns.Record, nt nameType
 	return keys[0], true
 }
 
-// targetLocked is the set a created record goes into: the set goavail
-// removed the value from, if it is there or was emptied by goavail; else
-// the name's set (the one whose identifier is the name's first label, when
-// it has several); else a new one.
-func (p *Provider) targetLocked(zone string, read map[setKey]rrset, after map[setKey]*rrset, nt nameType, v string) setKey {
-	if k, ok := p.was[zone][nt.name+"|"+nt.typ+"|"+v]; ok {
+// targetLocked is the sets a created record goes into: every set goavail
+// removed the value from (a value can be in several sets of a name), that
+// is there or was emptied by goavail; else the name's set (the one whose
+// identifier is the name's first label, when it has several); else a new
+// one.
+func (p *Provider) targetLocked(zone string, read map[setKey]rrset, after map[setKey]*rrset, nt nameType, v string, tags []string) []setKey {
+	var left []setKey
+	for _, k := range p.was[zone][nt.name+"|"+nt.typ+"|"+v] {
 		_, there := read[k]
 		_, emptied := p.gone[zone][k]
 		if there || emptied {
-			return k
+			left = append(left, k)
+		}
+	}
+	if len(left) > 0 {
+		return left
+	}
+	// Else the routed set the record's tags name (the core's Memory kept
+	// them from its removal, see setTags), unless the name and type now
+	// hold a simple set, beside which Route 53 takes no routed one.
+	if s, ok := taggedSet(tags); ok && keyOf(s).nameType == nt && !p.alias[zone][keyOf(s)] {
+		k := keyOf(s)
+		simple := false
+		for rk := range read {
+			simple = simple || rk.nameType == nt && rk.id == ""
+		}
+		_, there := read[k]
+		if there {
+			return []setKey{k}
+		}
+		if !simple {
+			if _, emptied := p.gone[zone][k]; !emptied {
+				p.gone[zone][k] = s // newSet makes it again as it was
+			}
+			return []setKey{k}
 		}
 	}
 	var keys []setKey
@@ -173,16 +216,16 @@ func (p *Provider) targetLocked(zone string, read map[setKey]rrset, after map[se
 	slices.SortFunc(keys, func(a, b setKey) int { return strings.Compare(a.id, b.id) })
 	for _, k := range keys {
 		if k.id == firstLabel(nt.name) {
-			return k
+			return []setKey{k}
 		}
 	}
 	if len(keys) > 0 {
-		return keys[0]
+		return keys[:1]
 	}
 	if p.weighted(zone, nt.name) {
-		return setKey{nt, firstLabel(nt.name)}
+		return []setKey{{nt, firstLabel(nt.name)}}
 	}
-	return setKey{nt, ""}
+	return []setKey{{nt, ""}}
 }
 
 func (p *Provider) weighted(zone, n string) bool {
@@ -287,6 +330,17 @@ func (p *Provider) write(ctx context.Context, zone string, creates, deletes []dn
 	if err != nil {
 		return f, err
 	}
+	for _, e := range edits {
+		if n, c := reserve+e.records(), reserveChars+e.chars(); n > maxBatchRecords || c > maxBatchChars {
+			// A set this big cannot be rewritten in one change batch (its
+			// DELETE and CREATE count its values twice): Route 53 would
+			// refuse it whatever goavail does. Refused here, with what to
+			// do, so the core quarantines this change alone and sends the
+			// others.
+			msg := fmt.Sprintf("the %s %s set %q has %d values: rewriting it (and the fence) takes %d records and %d characters in one change batch, over Route 53's %d and %d; split its values into several weighted sets", e.k.name, e.k.typ, e.k.id, valuesOf(e.before), n, c, maxBatchRecords, maxBatchChars)
+			return f, &dns.RejectedError{Status: 400, Message: msg, Err: fmt.Errorf("change zone %s: %s", zone, msg)}
+		}
+	}
 	batches := pack(edits, reserve, reserveChars)
 	if len(batches) == 0 {
 		if fw == nil {
@@ -307,6 +361,14 @@ func (p *Provider) write(ctx context.Context, zone string, creates, deletes []dn
 			}
 			p.mu.Lock()
 			fe, err = p.planLocked(zone, fc, f.Stamps)
+			if k := (setKey{nameType{strings.ToLower(f.Name), "TXT"}, ""}); err == nil && len(fe) == 0 {
+				// The stamp is the one the set holds already (a clock that
+				// did not move since the last write): the set is rewritten
+				// as it is, so that the batch is still conditional on it.
+				if fs, ok := p.read[zone][k]; ok {
+					fe = []edit{{k: k, before: &fs, after: &fs}}
+				}
+			}
 			p.mu.Unlock()
 			if err != nil {
 				return f, err
@@ -321,6 +383,20 @@ func (p *Provider) write(ctx context.Context, zone string, creates, deletes []dn
 			what += fmt.Sprintf(" (batch %d of %d)", i+1, len(batches))
 		}
 		if err := p.send(ctx, id, what, all); err != nil {
+			var moved *dns.FenceMovedError
+			if !dns.Unsent(err) && !errors.As(err, &moved) {
+				p.note(zone, all, false) // it may have committed
+			}
+			if i > 0 {
+				// The batches before this one committed. The error must not
+				// read as "nothing was sent" (dns.Unsent: a rate limit, a
+				// refusal; or a *dns.FenceMovedError): the core would refund
+				// the removal budget of every removal of the write, those
+				// that landed included, and max_removals would be exceeded.
+				// So its class is dropped on purpose (%v): a transient
+				// error, and the zone is listed again at the next pass.
+				return f, fmt.Errorf("%s: %d of %d change batches of this write committed before this one failed, so the write is partly made; the zone is listed again at the next pass: %v", what, i, len(batches), err)
+			}
 			return f, err
 		}
 		p.commit(zone, all)
@@ -357,32 +433,52 @@ func (p *Provider) send(ctx context.Context, id, what string, edits []edit) erro
 
 // commit records the sets a batch left; an emptied set is kept aside so a
 // restore brings its routing fields back.
-func (p *Provider) commit(zone string, edits []edit) {
+func (p *Provider) commit(zone string, edits []edit) { p.note(zone, edits, true) }
+
+// note records what a batch did (applied) or may have done (its answer
+// was lost, timed out, or was a 5xx: Route 53 may have committed it): then
+// the sets as listed stay as they are (the next listing says), but the
+// sets it would empty and the sets its removals would leave are kept, so
+// that a restore after a committed batch whose answer was lost still goes
+// back into the set it left, with its routing fields.
+func (p *Provider) note(zone string, edits []edit, applied bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	read, _ := p.zoneMapsLocked(zone)
+	fence := strings.ToLower(p.FenceName(zone))
 	for _, e := range edits {
-		if e.before != nil {
-			kept := map[string]bool{}
+		if e.k.name != fence { // the fence's stamps are never restored
+			var before, after []string
+			if e.before != nil {
+				before = valueList(*e.before)
+			}
 			if e.after != nil {
-				for _, v := range valueList(*e.after) {
-					kept[v] = true
+				after = valueList(*e.after)
+			}
+			for _, v := range before {
+				if w := e.k.name + "|" + e.k.typ + "|" + v; !slices.Contains(after, v) && !slices.Contains(p.was[zone][w], e.k) {
+					p.was[zone][w] = append(p.was[zone][w], e.k)
 				}
 			}
-			for _, v := range valueList(*e.before) {
-				if !kept[v] {
-					p.was[zone][e.k.name+"|"+e.k.typ+"|"+v] = e.k
+			for _, v := range after { // back in the set it left
+				if w := e.k.name + "|" + e.k.typ + "|" + v; applied && !slices.Contains(before, v) {
+					if p.was[zone][w] = slices.DeleteFunc(p.was[zone][w], func(k setKey) bool { return k == e.k }); len(p.was[zone][w]) == 0 {
+						delete(p.was[zone], w)
+					}
 				}
 			}
 		}
-		if e.after == nil {
-			delete(read, e.k)
+		switch {
+		case e.after == nil:
+			if applied {
+				delete(read, e.k)
+			}
 			if e.before != nil {
 				p.gone[zone][e.k] = *e.before
 			}
-			continue
+		case applied:
+			delete(p.gone[zone], e.k)
+			read[e.k] = *e.after
 		}
-		delete(p.gone[zone], e.k)
-		read[e.k] = *e.after
 	}
 }

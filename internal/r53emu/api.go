@@ -18,7 +18,7 @@ type hostedZone struct {
 }
 
 func (s *Server) hostedZoneLocked(z *zone) hostedZone {
-	return hostedZone{ID: "/hostedzone/" + z.id, Name: z.name, CallerReference: "r53emu-" + z.id, RecordCount: len(z.sets)}
+	return hostedZone{ID: "/hostedzone/" + z.id, Name: z.name, CallerReference: "r53emu-" + z.id, PrivateZone: z.private, RecordCount: len(z.sets)}
 }
 
 // zoneOrder orders zones as ListHostedZonesByName does: by name with its

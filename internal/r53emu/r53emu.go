@@ -185,14 +185,27 @@ func (s *Server) Version(zoneName string) uint64 {
 	return s.zoneByName(zoneName).version
 }
 
+// zoneByName is the public zone of that name (a private one of the same
+// name is reached by its id only).
 func (s *Server) zoneByName(name string) *zone {
 	name = CanonicalName(name)
 	for _, z := range s.zones {
-		if z.name == name {
+		if z.name == name && !z.private {
 			return z
 		}
 	}
 	panic("r53emu: no zone " + name)
+}
+
+// AddPrivateZone creates a private hosted zone (for VPCs) and returns its
+// id: ListHostedZonesByName lists it beside a public zone of the same
+// name; Seed and Sets reach the public one.
+func (s *Server) AddPrivateZone(name string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	z := &zone{id: "Z" + newID(20), name: CanonicalName(name), sets: map[Key]*held{}, private: true}
+	s.zones[z.id] = z
+	return z.id
 }
 
 // Inject queues a fault.

@@ -155,6 +155,7 @@ type zone struct {
 	gone     []tomb // deleted sets, served by DNS until their delete propagates
 	// version counts the change batches committed (and hand edits).
 	version uint64
+	private bool // a private hosted zone (AddPrivateZone)
 }
 
 // held is a set and when its latest change was made.
