@@ -50,6 +50,7 @@ type agentHistory struct {
 	hostnames map[netip.Addr][]string
 	writer    string                              // the writer as last recorded
 	standby   map[string]map[string]history.Event // zone -> change key -> the change a standby pass planned
+	listed    map[string]map[string]dns.Record    // zone -> record key -> the managed records a standby pass listed
 	term      uint64
 	known     bool // writer and term were recorded once
 }
@@ -201,30 +202,72 @@ func (h *agentHistory) madeByWriter(r dns.PassReport) []history.Event {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if r.Mode != dns.ModeStandby || r.Err != nil {
-		h.standby = nil // only consecutive standby passes compare
+		h.standby, h.listed = nil, nil // only consecutive standby passes compare
 		return nil
 	}
 	var seen []history.Event
+	found := map[string]bool{}
 	next := map[string]map[string]history.Event{}
+	nextListed := map[string]map[string]dns.Record{}
 	for _, p := range r.Plans {
-		cur := map[string]history.Event{}
+		// The listings of two passes: a managed record that went, and
+		// that this pass does not plan to bring back, was removed by the
+		// writer; one that came, and that this pass does not plan to
+		// remove, was made by it (also when the writer was faster than
+		// this agent's plan). A hand edit that the config undoes shows
+		// in the plan instead, and is not the writer's.
+		planned := map[string]bool{}
+		for _, c := range p.Creates {
+			planned[dns.ActionCreate+" "+c.String()] = true
+		}
+		for _, c := range p.Deletes {
+			planned[dns.ActionDelete+" "+c.String()] = true
+		}
+		cur := make(map[string]dns.Record, len(p.Listed))
+		for _, c := range p.Listed {
+			cur[c.String()] = c
+		}
+		if prev, ok := h.listed[p.Zone]; ok {
+			note := func(action string, c dns.Record) {
+				k := action + " " + c.String()
+				if planned[k] || found[k] {
+					return
+				}
+				found[k] = true
+				seen = append(seen, history.Event{Kind: history.KindDNS, At: r.At, Writer: h.writer, Zone: p.Zone, Name: c.Name, Type: c.Type, Content: c.Content,
+					Action: action, Mode: history.ModeByWriter, Hostnames: []string{c.Name}})
+			}
+			for k, c := range prev {
+				if _, still := cur[k]; !still && !planned[dns.ActionCreate+" "+k] {
+					note(dns.ActionDelete, c)
+				}
+			}
+			for k, c := range cur {
+				if _, before := prev[k]; !before && !planned[dns.ActionDelete+" "+k] {
+					note(dns.ActionCreate, c)
+				}
+			}
+		}
+		nextListed[p.Zone] = cur
+		curPlan := map[string]history.Event{}
 		add := func(action string, recs []dns.Record) {
 			for _, c := range recs {
-				cur[action+" "+c.String()] = history.Event{Kind: history.KindDNS, Zone: p.Zone, Name: c.Name, Type: c.Type, Content: c.Content,
+				curPlan[action+" "+c.String()] = history.Event{Kind: history.KindDNS, Zone: p.Zone, Name: c.Name, Type: c.Type, Content: c.Content,
 					Action: action, Mode: history.ModeByWriter, Hostnames: []string{c.Name}}
 			}
 		}
 		add(dns.ActionCreate, p.Creates)
 		add(dns.ActionDelete, p.Deletes)
 		for k, e := range h.standby[p.Zone] {
-			if _, still := cur[k]; !still {
+			if _, still := curPlan[k]; !still && !found[k] {
+				found[k] = true
 				e.At, e.Writer = r.At, h.writer
 				seen = append(seen, e)
 			}
 		}
-		next[p.Zone] = cur
+		next[p.Zone] = curPlan
 	}
-	h.standby = next
+	h.standby, h.listed = next, nextListed
 	slices.SortFunc(seen, func(a, b history.Event) int {
 		return strings.Compare(a.Action+a.Name+a.Content, b.Action+b.Name+b.Content)
 	})

@@ -3,6 +3,7 @@ package agent
 import (
 	"context"
 	"log/slog"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -71,3 +72,39 @@ func TestHistory_TierChangesAndPauses(t *testing.T) {
 		t.Errorf("pause event %+v (%q)", e, e.Line())
 	}
 }
+
+// TestHistory_StandbySeesTheWriterFromItsListings: the writer removed an
+// address before this standby agent planned the removal (it agreed a
+// moment later): the standby's two listings show the record gone, which
+// is recorded as the writer's; a record a hand edit removed and this pass
+// plans to bring back is not the writer's, and a record that appeared is.
+// Before, only a change this agent had planned was recorded, so agent-2 of
+// TestE2E_ClusterAgreement missed the removal whenever the writer was the
+// faster.
+func TestHistory_StandbySeesTheWriterFromItsListings(t *testing.T) {
+	mem := history.NewMemory(0)
+	h := &agentHistory{rec: history.NewRecorder(mem, 0, nil), store: mem, node: "n2", writer: "n1"}
+	go h.rec.Run(context.Background())
+	t0 := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
+	rec := func(ip string) dns.Record { return dns.Record{Name: "www.example.com", Type: "A", Content: ip} }
+	a, b, c, d := rec("192.0.2.1"), rec("192.0.2.2"), rec("192.0.2.3"), rec("192.0.2.4")
+	pass := func(at time.Duration, listed []dns.Record, creates ...dns.Record) dns.PassReport {
+		return dns.PassReport{At: t0.Add(at), Mode: dns.ModeStandby, Plans: []dns.ZonePlan{{Zone: "example.com", Listed: listed, Creates: creates}}}
+	}
+	h.standbySeen(pass(0, []dns.Record{a, b, c}))
+	h.standbySeen(pass(time.Second, []dns.Record{b, d}, c)) // a removed by the writer; c by hand (planned back); d made by the writer
+	h.rec.Close()
+	got, _ := mem.Query(history.Filter{})
+	var lines []string
+	for _, e := range got {
+		if e.Mode != history.ModeByWriter || e.Writer != "n1" || !e.At.Equal(t0.Add(time.Second)) {
+			t.Errorf("recorded %+v", e)
+		}
+		lines = append(lines, e.Action+" "+e.Content)
+	}
+	if want := "create 192.0.2.4,delete 192.0.2.1"; strings.Join(sorted(lines), ",") != want {
+		t.Errorf("recorded %q, want %q", lines, want)
+	}
+}
+
+func sorted(s []string) []string { slices.Sort(s); return s }

@@ -167,6 +167,7 @@ func (r *Reconciler) passZoneOnce(ctx context.Context, zone string, groups []Gro
 		return p, nil
 	case ModeStandby:
 		r.logPlan(p, "standby (writer "+writer+")", "")
+		p.Listed = managedListed(zg, actual)
 		return p, nil
 	}
 	if zf != nil {
@@ -266,6 +267,36 @@ func (r *Reconciler) quarantinedIn(zone string, fresh []string) []Quarantined {
 	out := r.quar.list(zone)
 	for i := range out {
 		out[i].New = slices.Contains(fresh, out[i].key())
+	}
+	return out
+}
+
+// managedListed are the listed records goavail manages: a managed hostname
+// with one of its group's addresses, of that address's type.
+func managedListed(groups []Group, actual []Record) []Record {
+	byName := map[string][]int{}
+	addrs := make([]map[netip.Addr]bool, len(groups))
+	for i, g := range groups {
+		for _, h := range g.Hostnames {
+			byName[h] = append(byName[h], i)
+		}
+		addrs[i] = make(map[netip.Addr]bool, len(g.Addrs))
+		for _, a := range g.Addrs {
+			addrs[i][a] = true
+		}
+	}
+	var out []Record
+	for _, rec := range actual {
+		c, err := netip.ParseAddr(rec.Content)
+		if err != nil || RecordType(c.Unmap()) != rec.Type {
+			continue
+		}
+		for _, i := range byName[rec.Name] {
+			if addrs[i][c.Unmap()] {
+				out = append(out, rec)
+				break
+			}
+		}
 	}
 	return out
 }

@@ -99,6 +99,11 @@ type ZonePlan struct {
 	// Tiers are the tiers serving each hostname and record type of the
 	// groups with backup or fallback addresses (tiers.go).
 	Tiers []HostTier `json:"tiers,omitempty"`
+	// Listed are, on a standby pass, the managed records the listing
+	// found (a managed hostname with one of its group's addresses): an
+	// agent that does not write compares two passes' listings to see the
+	// writer's changes, also those made before it planned them.
+	Listed []Record `json:"-"`
 }
 
 // FailedChange is a change the API did not make this pass.
