@@ -2,10 +2,10 @@ package cfemu
 
 import (
 	"net"
-	"strconv"
 	"strings"
-	"sync"
 	"time"
+
+	"github.com/goavail/goavail/internal/emudns"
 
 	mdns "github.com/miekg/dns"
 )
@@ -14,44 +14,22 @@ import (
 // on one port, as the zones' authoritative nameservers would: a change made
 // through the API shows only after the propagation delay.
 type dnsServer struct {
-	addr     string
-	udp, tcp *mdns.Server
-	delay    time.Duration
+	*emudns.Server
+	delay time.Duration
 	// deleteDelay, when set (deleteSet), is how long a removal takes to
 	// show, instead of delay.
 	deleteDelay time.Duration
 	deleteSet   bool
-	closing     sync.Once
 }
 
-// serveDNS starts the DNS server on host, UDP and TCP on one port chosen
-// by the system (tried again while the TCP side of it is taken).
+// serveDNS starts the DNS server on host.
 func (s *Server) serveDNS(host string) error {
-	var pc net.PacketConn
-	var ln net.Listener
-	var err error
-	for try := 0; try < 50; try++ {
-		if pc, err = net.ListenPacket("udp", net.JoinHostPort(host, "0")); err != nil {
-			return err
-		}
-		port := pc.LocalAddr().(*net.UDPAddr).Port
-		if ln, err = net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(port))); err == nil {
-			break
-		}
-		pc.Close()
-	}
+	srv, err := emudns.Serve(host, mdns.HandlerFunc(s.answerDNS))
 	if err != nil {
 		return err
 	}
-	port := pc.LocalAddr().(*net.UDPAddr).Port
-	d := &dnsServer{addr: net.JoinHostPort(host, strconv.Itoa(port))}
-	h := mdns.HandlerFunc(s.answerDNS)
-	d.udp = &mdns.Server{PacketConn: pc, Handler: h}
-	d.tcp = &mdns.Server{Listener: ln, Handler: h}
-	go d.udp.ActivateAndServe()
-	go d.tcp.ActivateAndServe()
 	s.mu.Lock()
-	s.dns = d
+	s.dns = &dnsServer{Server: srv}
 	s.mu.Unlock()
 	return nil
 }
@@ -60,13 +38,9 @@ func (s *Server) closeDNS() {
 	s.mu.Lock()
 	d := s.dns
 	s.mu.Unlock()
-	if d == nil {
-		return
+	if d != nil {
+		d.Close()
 	}
-	d.closing.Do(func() {
-		d.udp.Shutdown()
-		d.tcp.Shutdown()
-	})
 }
 
 // DNSAddr is the host:port the emulator answers DNS on (UDP and TCP). The
@@ -77,7 +51,7 @@ func (s *Server) DNSAddr() string {
 	if s.dns == nil {
 		return ""
 	}
-	return s.dns.addr
+	return s.dns.Addr
 }
 
 // SetPropagationDelay sets how long a change made through the API takes to
@@ -107,7 +81,7 @@ func (s *Server) nameServersLocked() []string {
 	if s.dns == nil {
 		return []string{}
 	}
-	return []string{s.dns.addr}
+	return []string{s.dns.Addr}
 }
 
 // answerDNS answers one query from the zones' records as they were one

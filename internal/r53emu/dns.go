@@ -1,11 +1,11 @@
 package r53emu
 
 import (
-	"net"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
+
+	"github.com/goavail/goavail/internal/emudns"
 
 	mdns "github.com/miekg/dns"
 )
@@ -13,37 +13,15 @@ import (
 // dnsServer answers DNS queries for the emulator's zones, over UDP and TCP
 // on one port, as the zones' nameservers would: a change shows once the
 // propagation delay has passed (when GetChange says INSYNC).
-type dnsServer struct {
-	addr     string
-	udp, tcp *mdns.Server
-	closing  sync.Once
-}
+type dnsServer struct{ *emudns.Server }
 
 func (s *Server) serveDNS(host string) error {
-	var pc net.PacketConn
-	var ln net.Listener
-	var err error
-	for try := 0; try < 50; try++ {
-		if pc, err = net.ListenPacket("udp", net.JoinHostPort(host, "0")); err != nil {
-			return err
-		}
-		port := pc.LocalAddr().(*net.UDPAddr).Port
-		if ln, err = net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(port))); err == nil {
-			break
-		}
-		pc.Close()
-	}
+	srv, err := emudns.Serve(host, mdns.HandlerFunc(s.answerDNS))
 	if err != nil {
 		return err
 	}
-	d := &dnsServer{addr: net.JoinHostPort(host, strconv.Itoa(pc.LocalAddr().(*net.UDPAddr).Port))}
-	h := mdns.HandlerFunc(s.answerDNS)
-	d.udp = &mdns.Server{PacketConn: pc, Handler: h}
-	d.tcp = &mdns.Server{Listener: ln, Handler: h}
-	go d.udp.ActivateAndServe()
-	go d.tcp.ActivateAndServe()
 	s.mu.Lock()
-	s.dns = d
+	s.dns = &dnsServer{srv}
 	s.mu.Unlock()
 	return nil
 }
@@ -53,7 +31,7 @@ func (s *Server) closeDNS() {
 	d := s.dns
 	s.mu.Unlock()
 	if d != nil {
-		d.closing.Do(func() { d.udp.Shutdown(); d.tcp.Shutdown() })
+		d.Close()
 	}
 }
 
@@ -62,14 +40,14 @@ func (s *Server) closeDNS() {
 func (s *Server) DNSAddr() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.dns.addr
+	return s.dns.Addr
 }
 
 func (s *Server) nameServersLocked() []string {
 	if s.dns == nil {
 		return []string{}
 	}
-	return []string{s.dns.addr}
+	return []string{s.dns.Addr}
 }
 
 // answerDNS answers one query from the zones' sets as they were one
