@@ -259,6 +259,13 @@ func (h *agentHistory) madeByWriter(r dns.PassReport) []history.Event {
 		add(dns.ActionCreate, p.Creates)
 		add(dns.ActionDelete, p.Deletes)
 		for k, e := range h.standby[p.Zone] {
+			// A planned change no longer needed was the writer's only if
+			// the listing shows it made: a planned removal whose address
+			// came back up before anyone wrote is still listed.
+			_, listedNow := cur[strings.TrimPrefix(k, e.Action+" ")]
+			if made := listedNow == (e.Action == dns.ActionCreate); !made {
+				continue
+			}
 			if _, still := curPlan[k]; !still && !found[k] {
 				found[k] = true
 				e.At, e.Writer = r.At, h.writer

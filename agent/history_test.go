@@ -108,3 +108,21 @@ func TestHistory_StandbySeesTheWriterFromItsListings(t *testing.T) {
 }
 
 func sorted(s []string) []string { slices.Sort(s); return s }
+
+// TestHistory_StandbyPlanNoLongerNeededIsNotTheWriters: a standby planned
+// a removal, then the address came back up before the writer acted: the
+// next pass no longer plans it, but the record is still listed, so the
+// writer made nothing and nothing is recorded.
+func TestHistory_StandbyPlanNoLongerNeededIsNotTheWriters(t *testing.T) {
+	mem := history.NewMemory(0)
+	h := &agentHistory{rec: history.NewRecorder(mem, 0, nil), store: mem, node: "n2", writer: "n1"}
+	go h.rec.Run(context.Background())
+	t0 := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
+	a := dns.Record{Name: "www.example.com", Type: "A", Content: "192.0.2.1"}
+	h.standbySeen(dns.PassReport{At: t0, Mode: dns.ModeStandby, Plans: []dns.ZonePlan{{Zone: "example.com", Listed: []dns.Record{a}, Deletes: []dns.Record{a}}}})
+	h.standbySeen(dns.PassReport{At: t0.Add(time.Second), Mode: dns.ModeStandby, Plans: []dns.ZonePlan{{Zone: "example.com", Listed: []dns.Record{a}}}})
+	h.rec.Close()
+	if got, _ := mem.Query(history.Filter{}); len(got) != 0 {
+		t.Errorf("recorded %+v, want nothing: the writer made no change", got)
+	}
+}
